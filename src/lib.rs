@@ -1,0 +1,8 @@
+//! stepgate: governed PostgreSQL changes.
+//!
+//! Layering (see docs/architecture.md): `core` (pure) → `db` (PostgreSQL) →
+//! `engine` (the verbs) → `cli` (arguments and rendering). Data flows one way.
+
+pub mod core;
+pub mod db;
+pub mod engine;
