@@ -1,5 +1,10 @@
 //! Pure core: no network, no clock reads, no process spawning. Everything here is
 //! unit-tested on plain data.
 
+pub mod approval;
 pub mod catalog;
+pub mod duration;
+pub mod error;
+pub mod manifest;
 pub mod objects;
+pub mod sql;

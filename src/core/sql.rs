@@ -1,0 +1,1170 @@
+//! SQL analysis with the real PostgreSQL parser (libpg_query via the `pg_query` crate).
+//!
+//! A step file is split into statements with exact byte spans and 1-based lines,
+//! each statement is classified (transaction control, `SET LOCAL`, read-only,
+//! DDL, DML, cannot-run-in-a-transaction) and its static footprint is extracted:
+//! every object it creates, alters, drops or writes, named in the grammar of
+//! [`crate::core::objects`], plus the objects it references (FK parents, view
+//! bases, trigger functions) for dependency checks. `DO` blocks are looked into
+//! through the PL/pgSQL parser so a guard that only reads is known to be read-only
+//! and a block that writes is known to write.
+
+use crate::core::error::{line_col, SourceError};
+use crate::core::objects::{normalize_args, ObjKind, ObjectRef, Verb};
+use pg_query::protobuf::{self, a_const, ObjectType};
+use pg_query::NodeEnum;
+use serde::Serialize;
+
+/// One object a statement touches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Touch {
+    pub verb: Verb,
+    pub object: ObjectRef,
+    /// For UPDATE/DELETE: whether a WHERE clause limits the rows.
+    pub has_where: bool,
+    /// `CREATE OR REPLACE`: may create or alter.
+    pub or_replace: bool,
+    /// For CREATE TABLE: objects owned by the new object (columns, inline constraints).
+    pub owned: Vec<ObjectRef>,
+}
+
+/// What kind of statement this is, as far as transaction shape goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "class", rename_all = "snake_case")]
+pub enum StmtClass {
+    Begin,
+    Commit,
+    Rollback,
+    /// SAVEPOINT, RELEASE, ROLLBACK TO, PREPARE TRANSACTION, ...
+    OtherTransactionControl { what: String },
+    /// `SET LOCAL name = value` (or `SET TRANSACTION`).
+    SetLocal { name: String, value: String },
+    /// Session-level `SET name = value` / `RESET`.
+    SetSession { name: String, value: String },
+    /// SELECT (no INTO, no locking clause), SHOW, EXPLAIN without ANALYZE, a DO block that only reads.
+    ReadOnly,
+    /// Cannot run inside a transaction block (CONCURRENTLY, VACUUM, ...).
+    NonTransactional { what: String },
+    /// Everything else that changes the database: DDL, DML, DO blocks that write.
+    Write,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Statement {
+    /// 0-based index in the file.
+    pub index: usize,
+    /// Byte offset of the statement's first token.
+    pub start: usize,
+    /// Byte offset one past the statement (excluding the semicolon).
+    pub end: usize,
+    /// 1-based line of `start`.
+    pub line: usize,
+    pub text: String,
+    /// The `-- SECTION X` the statement sits in, if any.
+    pub section: Option<char>,
+    pub class: StmtClass,
+    pub touches: Vec<Touch>,
+    /// Objects referenced but not changed: FK parents, view bases, trigger functions.
+    pub references: Vec<ObjectRef>,
+    /// The parse tree (for lint rules that look deeper).
+    #[serde(skip)]
+    pub node: Option<NodeEnum>,
+    /// True for `DO` blocks (their inner statements are folded into `touches`).
+    pub is_do: bool,
+    /// True when the footprint could not be fully known (dynamic SQL in a DO block, CALL).
+    pub opaque: bool,
+}
+
+impl Statement {
+    pub fn is_transaction_control(&self) -> bool {
+        matches!(
+            self.class,
+            StmtClass::Begin
+                | StmtClass::Commit
+                | StmtClass::Rollback
+                | StmtClass::OtherTransactionControl { .. }
+        )
+    }
+    pub fn is_read_only(&self) -> bool {
+        matches!(self.class, StmtClass::ReadOnly)
+    }
+    /// Length of the span for diagnostics (first line of the statement).
+    pub fn head_len(&self) -> usize {
+        self.text.find('\n').unwrap_or(self.text.len()).max(1)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionMark {
+    pub letter: char,
+    pub start: usize,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Comment {
+    pub start: usize,
+    pub end: usize,
+    pub line: usize,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetaCommand {
+    pub start: usize,
+    pub line: usize,
+    pub text: String,
+}
+
+/// A parsed SQL file.
+#[derive(Debug, Clone, Serialize)]
+pub struct SqlFile {
+    pub path: String,
+    #[serde(skip)]
+    pub src: String,
+    pub statements: Vec<Statement>,
+    pub sections: Vec<SectionMark>,
+    pub comments: Vec<Comment>,
+    pub meta_commands: Vec<MetaCommand>,
+}
+
+impl SqlFile {
+    pub fn section_of(&self, pos: usize) -> Option<char> {
+        self.sections
+            .iter()
+            .take_while(|s| s.start <= pos)
+            .last()
+            .map(|s| s.letter)
+    }
+
+    /// Statements up to and including the first terminal ROLLBACK/COMMIT (the step proper),
+    /// and the ones after it (section H's post-commit checks).
+    pub fn split_at_terminal(&self) -> (&[Statement], &[Statement]) {
+        let cut = self
+            .statements
+            .iter()
+            .position(|s| matches!(s.class, StmtClass::Rollback | StmtClass::Commit))
+            .map(|i| i + 1)
+            .unwrap_or(self.statements.len());
+        self.statements.split_at(cut)
+    }
+
+    pub fn error_at(&self, pos: usize, len: usize, msg: impl Into<String>) -> SourceError {
+        SourceError::new(&self.path, &self.src, msg).span(pos, len.max(1))
+    }
+}
+
+/// Parses `src` (the contents of `path`). psql meta-commands are recorded and blanked
+/// so the rest of the file still parses; a syntax error is a `SourceError` with the
+/// parser's own message at the failing statement.
+pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
+    if src.contains('\0') {
+        let pos = src.find('\0').unwrap_or(0);
+        return Err(SourceError::new(path, src, "the file contains a NUL byte").span(pos, 1));
+    }
+    // psql meta-commands: a line whose first non-blank character is a backslash.
+    let mut meta_commands = Vec::new();
+    let mut cleaned = String::with_capacity(src.len());
+    let mut offset = 0;
+    for (i, line) in src.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('\\') {
+            let lead = line.len() - trimmed.len();
+            meta_commands.push(MetaCommand {
+                start: offset + lead,
+                line: i + 1,
+                text: trimmed.trim_end().to_string(),
+            });
+            cleaned.extend(line.chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
+        } else {
+            cleaned.push_str(line);
+        }
+        offset += line.len();
+    }
+
+    let tokens = pg_query::scan(&cleaned)
+        .map_err(|e| SourceError::new(path, src, format!("cannot tokenize: {}", strip_pg(&e))))?
+        .tokens;
+    let mut comments = Vec::new();
+    let mut sections = Vec::new();
+    for t in &tokens {
+        if t.token == protobuf::Token::SqlComment as i32 || t.token == protobuf::Token::CComment as i32 {
+            let (s, e) = (t.start as usize, t.end as usize);
+            let text = cleaned.get(s..e).unwrap_or("").to_string();
+            let line = line_col(src, s).0;
+            if let Some(letter) = section_letter(&text) {
+                sections.push(SectionMark { letter, start: s, line });
+            }
+            comments.push(Comment { start: s, end: e, line, text });
+        }
+    }
+    // Start of each statement's first real token.
+    let token_starts: Vec<usize> = tokens
+        .iter()
+        .filter(|t| t.token != protobuf::Token::SqlComment as i32 && t.token != protobuf::Token::CComment as i32)
+        .map(|t| t.start as usize)
+        .collect();
+
+    let parsed = match pg_query::parse(&cleaned, 0) {
+        Ok(p) => p,
+        Err(e) => return Err(locate_parse_error(path, src, &cleaned, &e)),
+    };
+
+    let mut statements = Vec::new();
+    for (index, raw) in parsed.protobuf.stmts.iter().enumerate() {
+        let loc = raw.stmt_location.max(0) as usize;
+        let end = if raw.stmt_len == 0 {
+            cleaned.len()
+        } else {
+            loc + raw.stmt_len as usize
+        };
+        let start = token_starts
+            .iter()
+            .copied()
+            .find(|&s| s >= loc && s < end)
+            .unwrap_or(loc);
+        let text = cleaned.get(start..end).unwrap_or("").trim_end().to_string();
+        let node = raw.stmt.as_ref().and_then(|n| n.node.clone());
+        let mut st = Statement {
+            index,
+            start,
+            end: start + text.len(),
+            line: line_col(src, start).0,
+            text,
+            section: None,
+            class: StmtClass::Write,
+            touches: Vec::new(),
+            references: Vec::new(),
+            node: node.clone(),
+            is_do: false,
+            opaque: false,
+        };
+        if let Some(n) = &node {
+            analyze(n, &mut st);
+        }
+        statements.push(st);
+    }
+    let mut file = SqlFile {
+        path: path.to_string(),
+        src: src.to_string(),
+        statements,
+        sections,
+        comments,
+        meta_commands,
+    };
+    let marks: Vec<Option<char>> = file.statements.iter().map(|s| file.section_of(s.start)).collect();
+    for (s, m) in file.statements.iter_mut().zip(marks) {
+        s.section = m;
+    }
+    Ok(file)
+}
+
+/// `-- SECTION A — HEADER` → 'A'.
+fn section_letter(comment: &str) -> Option<char> {
+    let body = comment.trim_start_matches('-').trim_start_matches("/*").trim();
+    let rest = body.strip_prefix("SECTION")?.trim_start();
+    let mut chars = rest.chars();
+    let c = chars.next()?;
+    let next = chars.next();
+    if c.is_ascii_uppercase() && next.is_none_or(|n| !n.is_alphanumeric()) {
+        Some(c)
+    } else {
+        None
+    }
+}
+
+fn strip_pg(e: &pg_query::Error) -> String {
+    match e {
+        pg_query::Error::Parse(m) | pg_query::Error::Scan(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Finds the statement that fails to parse and the token the parser complained about.
+fn locate_parse_error(path: &str, src: &str, cleaned: &str, err: &pg_query::Error) -> SourceError {
+    let message = strip_pg(err);
+    let mut pos = 0;
+    let mut len = 1;
+    for (piece_start, piece_end) in scanner_pieces(cleaned) {
+        let piece = &cleaned[piece_start..piece_end];
+        if piece.trim().is_empty() || pg_query::parse(piece, 0).is_ok() {
+            continue;
+        }
+        let lead = piece.len() - piece.trim_start().len();
+        pos = piece_start + lead;
+        len = piece.trim().find('\n').unwrap_or(piece.trim().len());
+        // "syntax error at or near \"X\"": point at X inside the statement.
+        if let Some(near) = message.split("at or near \"").nth(1).and_then(|r| r.strip_suffix('"')) {
+            if let Some(i) = find_token(piece, near) {
+                pos = piece_start + i;
+                len = near.len().max(1);
+            }
+        } else if message.contains("at end of input") {
+            pos = piece_start + piece.trim_end().len();
+            len = 1;
+        }
+        break;
+    }
+    SourceError::new(path, src, format!("SQL does not parse: {message}"))
+        .span(pos.min(src.len()), len)
+        .help("this is PostgreSQL's own parser speaking; fix the statement and lint again")
+}
+
+/// Byte ranges of the `;`-separated pieces of `sql`, by the scanner (so semicolons inside
+/// strings, dollar quotes and comments do not split).
+fn scanner_pieces(sql: &str) -> Vec<(usize, usize)> {
+    let Ok(scan) = pg_query::scan(sql) else {
+        return vec![(0, sql.len())];
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    for t in &scan.tokens {
+        if t.token == protobuf::Token::Ascii59 as i32 {
+            out.push((start, t.start as usize));
+            start = t.end as usize;
+        }
+    }
+    if start < sql.len() {
+        out.push((start, sql.len()));
+    }
+    out
+}
+
+fn find_token(piece: &str, near: &str) -> Option<usize> {
+    let tokens = pg_query::scan(piece).ok()?.tokens;
+    tokens
+        .iter()
+        .find(|t| piece.get(t.start as usize..t.end as usize).is_some_and(|s| s.eq_ignore_ascii_case(near)))
+        .map(|t| t.start as usize)
+}
+
+// ---------------------------------------------------------------------------
+// Classification and footprint.
+
+fn ident(s: &str) -> String {
+    s.to_string()
+}
+
+fn rel_name(rv: &protobuf::RangeVar) -> String {
+    let schema = if rv.schemaname.is_empty() { "public" } else { &rv.schemaname };
+    format!("{}.{}", ident(schema), ident(&rv.relname))
+}
+
+fn rel_schema(rv: &protobuf::RangeVar) -> String {
+    if rv.schemaname.is_empty() {
+        "public".into()
+    } else {
+        rv.schemaname.clone()
+    }
+}
+
+fn str_of(n: &protobuf::Node) -> Option<String> {
+    match n.node.as_ref()? {
+        NodeEnum::String(s) => Some(s.sval.clone()),
+        NodeEnum::AConst(c) => match c.val.as_ref()? {
+            a_const::Val::Sval(s) => Some(s.sval.clone()),
+            a_const::Val::Ival(i) => Some(i.ival.to_string()),
+            a_const::Val::Fval(f) => Some(f.fval.clone()),
+            a_const::Val::Boolval(b) => Some(b.boolval.to_string()),
+            _ => None,
+        },
+        NodeEnum::TypeCast(tc) => tc.arg.as_deref().and_then(str_of),
+        _ => None,
+    }
+}
+
+fn qualified(names: &[protobuf::Node]) -> String {
+    let parts: Vec<String> = names.iter().filter_map(str_of).collect();
+    match parts.len() {
+        0 => String::new(),
+        1 => format!("public.{}", parts[0]),
+        _ => parts[parts.len() - 2..].join("."),
+    }
+}
+
+fn type_name(t: &protobuf::TypeName) -> String {
+    let parts: Vec<String> = t.names.iter().filter_map(str_of).collect();
+    let base = match parts.as_slice() {
+        [p, n] if p == "pg_catalog" => canonical_type(n),
+        [n] => canonical_type(n),
+        _ => parts.join("."),
+    };
+    if t.array_bounds.is_empty() {
+        base
+    } else {
+        format!("{base}[]")
+    }
+}
+
+/// The names PostgreSQL's `format_type` prints for the parser's internal type names.
+fn canonical_type(n: &str) -> String {
+    match n {
+        "int4" => "integer",
+        "int8" => "bigint",
+        "int2" => "smallint",
+        "float8" => "double precision",
+        "float4" => "real",
+        "bool" => "boolean",
+        "varchar" => "character varying",
+        "bpchar" => "character",
+        "timestamptz" => "timestamp with time zone",
+        "timestamp" => "timestamp without time zone",
+        "timetz" => "time with time zone",
+        "time" => "time without time zone",
+        "numeric" => "numeric",
+        other => other,
+    }
+    .to_string()
+}
+
+fn func_ref(names: &[protobuf::Node], args: &[String]) -> ObjectRef {
+    ObjectRef::new(ObjKind::Function, format!("{}({})", qualified(names), normalize_args(&args.join(","))))
+}
+
+fn touch(st: &mut Statement, verb: Verb, kind: ObjKind, name: String) {
+    st.touches.push(Touch {
+        verb,
+        object: ObjectRef::new(kind, name),
+        has_where: true,
+        or_replace: false,
+        owned: Vec::new(),
+    });
+}
+
+fn obj_kind_of(t: i32) -> Option<ObjKind> {
+    let t = ObjectType::try_from(t).ok()?;
+    Some(match t {
+        ObjectType::ObjectTable | ObjectType::ObjectForeignTable => ObjKind::Table,
+        ObjectType::ObjectView => ObjKind::View,
+        ObjectType::ObjectMatview => ObjKind::MaterializedView,
+        ObjectType::ObjectIndex => ObjKind::Index,
+        ObjectType::ObjectSequence => ObjKind::Sequence,
+        ObjectType::ObjectFunction | ObjectType::ObjectProcedure | ObjectType::ObjectRoutine | ObjectType::ObjectAggregate => {
+            ObjKind::Function
+        }
+        ObjectType::ObjectTrigger => ObjKind::Trigger,
+        ObjectType::ObjectType | ObjectType::ObjectDomain => ObjKind::Type,
+        ObjectType::ObjectSchema => ObjKind::Schema,
+        ObjectType::ObjectExtension => ObjKind::Extension,
+        ObjectType::ObjectPolicy => ObjKind::Policy,
+        ObjectType::ObjectColumn => ObjKind::Column,
+        ObjectType::ObjectTabconstraint => ObjKind::Constraint,
+        ObjectType::ObjectEventTrigger => ObjKind::EventTrigger,
+        _ => return None,
+    })
+}
+
+/// Name of a generic object node (DropStmt/RenameStmt/GrantStmt `objects`) of kind `k`.
+fn object_name(k: ObjKind, n: &protobuf::Node) -> Option<String> {
+    match n.node.as_ref()? {
+        NodeEnum::List(l) => {
+            let parts: Vec<String> = l.items.iter().filter_map(str_of).collect();
+            Some(match (k, parts.len()) {
+                (ObjKind::Trigger | ObjKind::Policy | ObjKind::Constraint, 2) => format!("public.{}.{}", parts[0], parts[1]),
+                (ObjKind::Trigger | ObjKind::Policy | ObjKind::Constraint, _) => parts.join("."),
+                (ObjKind::Column, 2) => format!("public.{}.{}", parts[0], parts[1]),
+                (_, 1) if !matches!(k, ObjKind::Schema | ObjKind::Extension | ObjKind::EventTrigger) => {
+                    format!("public.{}", parts[0])
+                }
+                _ => parts.join("."),
+            })
+        }
+        NodeEnum::String(s) => Some(match k {
+            ObjKind::Schema | ObjKind::Extension | ObjKind::EventTrigger => s.sval.clone(),
+            _ => format!("public.{}", s.sval),
+        }),
+        NodeEnum::TypeName(t) => {
+            let parts: Vec<String> = t.names.iter().filter_map(str_of).collect();
+            Some(if parts.len() == 1 { format!("public.{}", parts[0]) } else { parts.join(".") })
+        }
+        NodeEnum::ObjectWithArgs(o) => {
+            let args: Vec<String> = o
+                .objargs
+                .iter()
+                .filter_map(|a| match a.node.as_ref()? {
+                    NodeEnum::TypeName(t) => Some(type_name(t)),
+                    _ => None,
+                })
+                .collect();
+            let r = func_ref(&o.objname, &args);
+            Some(if o.args_unspecified { qualified(&o.objname) } else { r.name })
+        }
+        NodeEnum::RangeVar(rv) => Some(rel_name(rv)),
+        _ => None,
+    }
+}
+
+fn analyze(node: &NodeEnum, st: &mut Statement) {
+    use protobuf::TransactionStmtKind as K;
+    match node {
+        NodeEnum::TransactionStmt(t) => {
+            st.class = match K::try_from(t.kind).unwrap_or(K::Undefined) {
+                K::TransStmtBegin | K::TransStmtStart => StmtClass::Begin,
+                K::TransStmtCommit => StmtClass::Commit,
+                K::TransStmtRollback => StmtClass::Rollback,
+                k => StmtClass::OtherTransactionControl {
+                    what: format!("{k:?}").trim_start_matches("TransStmt").to_uppercase(),
+                },
+            };
+        }
+        NodeEnum::VariableSetStmt(v) => {
+            let value = v.args.iter().filter_map(str_of).collect::<Vec<_>>().join(", ");
+            let name = v.name.to_lowercase();
+            st.class = if v.is_local || name.starts_with("transaction") {
+                StmtClass::SetLocal { name, value }
+            } else {
+                StmtClass::SetSession { name, value }
+            };
+        }
+        NodeEnum::VariableShowStmt(_) => st.class = StmtClass::ReadOnly,
+        NodeEnum::SelectStmt(s) => {
+            if let Some(into) = &s.into_clause {
+                if let Some(rv) = &into.rel {
+                    touch(st, Verb::Create, ObjKind::Table, rel_name(rv));
+                }
+                st.class = StmtClass::Write;
+            } else if !s.locking_clause.is_empty() {
+                st.class = StmtClass::Write;
+            } else {
+                st.class = StmtClass::ReadOnly;
+            }
+            collect_cte_writes(&s.with_clause, st);
+        }
+        NodeEnum::ExplainStmt(e) => {
+            let with_analyze = e.options.iter().any(|o| matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "analyze"));
+            st.class = if with_analyze { StmtClass::Write } else { StmtClass::ReadOnly };
+            if with_analyze {
+                if let Some(inner) = e.query.as_ref().and_then(|q| q.node.as_ref()) {
+                    analyze(inner, st);
+                    if st.touches.is_empty() {
+                        st.class = StmtClass::ReadOnly;
+                    }
+                }
+            }
+        }
+        NodeEnum::DoStmt(d) => {
+            st.is_do = true;
+            let body = d.args.iter().find_map(|a| match a.node.as_ref()? {
+                NodeEnum::DefElem(de) if de.defname == "as" => de.arg.as_deref().and_then(str_of),
+                _ => None,
+            });
+            let lang = d.args.iter().find_map(|a| match a.node.as_ref()? {
+                NodeEnum::DefElem(de) if de.defname == "language" => de.arg.as_deref().and_then(str_of),
+                _ => None,
+            });
+            if lang.as_deref().is_some_and(|l| !l.eq_ignore_ascii_case("plpgsql")) {
+                st.opaque = true;
+                st.class = StmtClass::Write;
+                return;
+            }
+            match body.as_deref().map(analyze_plpgsql) {
+                Some(Some(inner)) => {
+                    st.opaque = inner.opaque;
+                    st.references.extend(inner.references);
+                    let writes = !inner.touches.is_empty() || inner.opaque;
+                    st.touches.extend(inner.touches);
+                    st.class = if writes { StmtClass::Write } else { StmtClass::ReadOnly };
+                }
+                _ => {
+                    st.opaque = true;
+                    st.class = StmtClass::Write;
+                }
+            }
+        }
+        NodeEnum::CreateStmt(c) => {
+            st.class = StmtClass::Write;
+            if let Some(rv) = &c.relation {
+                let table = rel_name(rv);
+                let mut owned = Vec::new();
+                for elt in &c.table_elts {
+                    match elt.node.as_ref() {
+                        Some(NodeEnum::ColumnDef(cd)) => {
+                            owned.push(ObjectRef::new(ObjKind::Column, format!("{table}.{}", cd.colname)));
+                            for con in &cd.constraints {
+                                if let Some(NodeEnum::Constraint(k)) = con.node.as_ref() {
+                                    constraint_refs(k, &table, &mut owned, st);
+                                }
+                            }
+                        }
+                        Some(NodeEnum::Constraint(k)) => constraint_refs(k, &table, &mut owned, st),
+                        _ => {}
+                    }
+                }
+                for con in &c.constraints {
+                    if let Some(NodeEnum::Constraint(k)) = con.node.as_ref() {
+                        constraint_refs(k, &table, &mut owned, st);
+                    }
+                }
+                for parent in &c.inh_relations {
+                    if let Some(NodeEnum::RangeVar(p)) = parent.node.as_ref() {
+                        st.references.push(ObjectRef::new(ObjKind::Table, rel_name(p)));
+                    }
+                }
+                st.touches.push(Touch {
+                    verb: Verb::Create,
+                    object: ObjectRef::new(ObjKind::Table, table),
+                    has_where: true,
+                    or_replace: false,
+                    owned,
+                });
+            }
+        }
+        NodeEnum::CreateTableAsStmt(c) => {
+            st.class = StmtClass::Write;
+            let kind = if c.objtype == ObjectType::ObjectMatview as i32 { ObjKind::MaterializedView } else { ObjKind::Table };
+            if let Some(rv) = c.into.as_ref().and_then(|i| i.rel.as_ref()) {
+                touch(st, Verb::Create, kind, rel_name(rv));
+            }
+            if let Some(q) = &c.query {
+                relation_refs(q, st);
+            }
+        }
+        NodeEnum::ViewStmt(v) => {
+            st.class = StmtClass::Write;
+            if let Some(rv) = &v.view {
+                st.touches.push(Touch {
+                    verb: Verb::Create,
+                    object: ObjectRef::new(ObjKind::View, rel_name(rv)),
+                    has_where: true,
+                    or_replace: v.replace,
+                    owned: Vec::new(),
+                });
+            }
+            if let Some(q) = &v.query {
+                relation_refs(q, st);
+            }
+        }
+        NodeEnum::IndexStmt(i) => {
+            st.class = if i.concurrent {
+                StmtClass::NonTransactional { what: "CREATE INDEX CONCURRENTLY".into() }
+            } else {
+                StmtClass::Write
+            };
+            if let Some(rv) = &i.relation {
+                let name = if i.idxname.is_empty() { format!("{}.<unnamed index on {}>", rel_schema(rv), rv.relname) } else { format!("{}.{}", rel_schema(rv), i.idxname) };
+                touch(st, Verb::Create, ObjKind::Index, name);
+                st.references.push(ObjectRef::new(ObjKind::Table, rel_name(rv)));
+            }
+        }
+        NodeEnum::AlterTableStmt(a) => {
+            st.class = StmtClass::Write;
+            let Some(rv) = &a.relation else { return };
+            let table = rel_name(rv);
+            let kind = obj_kind_of(a.objtype).unwrap_or(ObjKind::Table);
+            for cmd in &a.cmds {
+                let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else { continue };
+                alter_table_cmd(c, &table, kind, st);
+            }
+        }
+        NodeEnum::DropStmt(d) => {
+            st.class = if d.concurrent {
+                StmtClass::NonTransactional { what: "DROP INDEX CONCURRENTLY".into() }
+            } else {
+                StmtClass::Write
+            };
+            if let Some(k) = obj_kind_of(d.remove_type) {
+                for o in &d.objects {
+                    if let Some(name) = object_name(k, o) {
+                        touch(st, Verb::Drop, k, name);
+                    }
+                }
+            }
+        }
+        NodeEnum::CreateTrigStmt(t) => {
+            st.class = StmtClass::Write;
+            if let Some(rv) = &t.relation {
+                st.touches.push(Touch {
+                    verb: Verb::Create,
+                    object: ObjectRef::new(ObjKind::Trigger, format!("{}.{}", rel_name(rv), t.trigname)),
+                    has_where: true,
+                    or_replace: t.replace,
+                    owned: Vec::new(),
+                });
+                st.references.push(ObjectRef::new(ObjKind::Table, rel_name(rv)));
+            }
+            st.references.push(ObjectRef::new(ObjKind::Function, format!("{}()", qualified(&t.funcname))));
+        }
+        NodeEnum::CreateFunctionStmt(f) => {
+            st.class = StmtClass::Write;
+            let args: Vec<String> = f
+                .parameters
+                .iter()
+                .filter_map(|p| match p.node.as_ref()? {
+                    NodeEnum::FunctionParameter(fp) => {
+                        // OUT and TABLE parameters are not part of the identity.
+                        let mode = fp.mode;
+                        let out = mode == protobuf::FunctionParameterMode::FuncParamOut as i32
+                            || mode == protobuf::FunctionParameterMode::FuncParamTable as i32;
+                        if out { None } else { fp.arg_type.as_ref().map(type_name) }
+                    }
+                    _ => None,
+                })
+                .collect();
+            st.touches.push(Touch {
+                verb: Verb::Create,
+                object: func_ref(&f.funcname, &args),
+                has_where: true,
+                or_replace: f.replace,
+                owned: Vec::new(),
+            });
+        }
+        NodeEnum::AlterFunctionStmt(f) => {
+            st.class = StmtClass::Write;
+            if let Some(o) = &f.func {
+                if let Some(name) = object_name(ObjKind::Function, &protobuf::Node { node: Some(NodeEnum::ObjectWithArgs(o.clone())) }) {
+                    touch(st, Verb::Alter, ObjKind::Function, name);
+                }
+            }
+        }
+        NodeEnum::CreateSeqStmt(s) => {
+            st.class = StmtClass::Write;
+            if let Some(rv) = &s.sequence {
+                touch(st, Verb::Create, ObjKind::Sequence, rel_name(rv));
+            }
+        }
+        NodeEnum::AlterSeqStmt(s) => {
+            st.class = StmtClass::Write;
+            if let Some(rv) = &s.sequence {
+                touch(st, Verb::Alter, ObjKind::Sequence, rel_name(rv));
+            }
+        }
+        NodeEnum::CreateEnumStmt(e) => {
+            st.class = StmtClass::Write;
+            touch(st, Verb::Create, ObjKind::Type, qualified(&e.type_name));
+        }
+        NodeEnum::AlterEnumStmt(e) => {
+            st.class = StmtClass::Write;
+            touch(st, Verb::Alter, ObjKind::Type, qualified(&e.type_name));
+        }
+        NodeEnum::CreateDomainStmt(d) => {
+            st.class = StmtClass::Write;
+            touch(st, Verb::Create, ObjKind::Type, qualified(&d.domainname));
+        }
+        NodeEnum::AlterDomainStmt(d) => {
+            st.class = StmtClass::Write;
+            touch(st, Verb::Alter, ObjKind::Type, qualified(&d.type_name));
+        }
+        NodeEnum::CompositeTypeStmt(c) => {
+            st.class = StmtClass::Write;
+            if let Some(rv) = &c.typevar {
+                touch(st, Verb::Create, ObjKind::Type, rel_name(rv));
+            }
+        }
+        NodeEnum::CreateRangeStmt(r) => {
+            st.class = StmtClass::Write;
+            touch(st, Verb::Create, ObjKind::Type, qualified(&r.type_name));
+        }
+        NodeEnum::CreateSchemaStmt(s) => {
+            st.class = StmtClass::Write;
+            touch(st, Verb::Create, ObjKind::Schema, s.schemaname.clone());
+        }
+        NodeEnum::CreateExtensionStmt(e) => {
+            st.class = StmtClass::Write;
+            touch(st, Verb::Create, ObjKind::Extension, e.extname.clone());
+        }
+        NodeEnum::AlterExtensionStmt(e) => {
+            st.class = StmtClass::Write;
+            touch(st, Verb::Alter, ObjKind::Extension, e.extname.clone());
+        }
+        NodeEnum::CreatePolicyStmt(p) => {
+            st.class = StmtClass::Write;
+            if let Some(rv) = &p.table {
+                touch(st, Verb::Create, ObjKind::Policy, format!("{}.{}", rel_name(rv), p.policy_name));
+            }
+        }
+        NodeEnum::AlterPolicyStmt(p) => {
+            st.class = StmtClass::Write;
+            if let Some(rv) = &p.table {
+                touch(st, Verb::Alter, ObjKind::Policy, format!("{}.{}", rel_name(rv), p.policy_name));
+            }
+        }
+        NodeEnum::CreateEventTrigStmt(e) => {
+            st.class = StmtClass::Write;
+            touch(st, Verb::Create, ObjKind::EventTrigger, e.trigname.clone());
+        }
+        NodeEnum::AlterEventTrigStmt(e) => {
+            st.class = StmtClass::Write;
+            touch(st, Verb::Alter, ObjKind::EventTrigger, e.trigname.clone());
+        }
+        NodeEnum::RenameStmt(r) => {
+            st.class = StmtClass::Write;
+            let kind = obj_kind_of(r.rename_type);
+            match (kind, &r.relation) {
+                (Some(ObjKind::Column), Some(rv)) => touch(st, Verb::Alter, ObjKind::Column, format!("{}.{}", rel_name(rv), r.subname)),
+                (Some(k @ (ObjKind::Trigger | ObjKind::Policy | ObjKind::Constraint)), Some(rv)) => {
+                    touch(st, Verb::Alter, k, format!("{}.{}", rel_name(rv), r.subname))
+                }
+                (Some(k), Some(rv)) => touch(st, Verb::Alter, k, rel_name(rv)),
+                (Some(k), None) => {
+                    if let Some(name) = r.object.as_deref().and_then(|o| object_name(k, o)) {
+                        touch(st, Verb::Alter, k, name);
+                    }
+                }
+                _ => st.opaque = true,
+            }
+        }
+        NodeEnum::AlterOwnerStmt(o) => {
+            st.class = StmtClass::Write;
+            if let Some(k) = obj_kind_of(o.object_type) {
+                let name = match &o.relation {
+                    Some(rv) => Some(rel_name(rv)),
+                    None => o.object.as_deref().and_then(|n| object_name(k, n)),
+                };
+                if let Some(name) = name {
+                    touch(st, Verb::Alter, k, name);
+                }
+            }
+        }
+        NodeEnum::GrantStmt(g) => {
+            st.class = StmtClass::Write;
+            if let Some(k) = obj_kind_of(g.objtype) {
+                for o in &g.objects {
+                    if let Some(name) = object_name(k, o) {
+                        touch(st, Verb::Alter, k, name);
+                    }
+                }
+            }
+        }
+        NodeEnum::CommentStmt(_) => st.class = StmtClass::Write,
+        NodeEnum::InsertStmt(i) => {
+            st.class = StmtClass::Write;
+            if let Some(rv) = &i.relation {
+                touch(st, Verb::Insert, ObjKind::Table, rel_name(rv));
+            }
+            if let Some(conflict) = &i.on_conflict_clause {
+                if conflict.action == protobuf::OnConflictAction::OnconflictUpdate as i32 {
+                    if let Some(rv) = &i.relation {
+                        touch(st, Verb::Update, ObjKind::Table, rel_name(rv));
+                    }
+                }
+            }
+            collect_cte_writes(&i.with_clause, st);
+        }
+        NodeEnum::UpdateStmt(u) => {
+            st.class = StmtClass::Write;
+            if let Some(rv) = &u.relation {
+                st.touches.push(Touch {
+                    verb: Verb::Update,
+                    object: ObjectRef::new(ObjKind::Table, rel_name(rv)),
+                    has_where: u.where_clause.is_some(),
+                    or_replace: false,
+                    owned: Vec::new(),
+                });
+            }
+            collect_cte_writes(&u.with_clause, st);
+        }
+        NodeEnum::DeleteStmt(d) => {
+            st.class = StmtClass::Write;
+            if let Some(rv) = &d.relation {
+                st.touches.push(Touch {
+                    verb: Verb::Delete,
+                    object: ObjectRef::new(ObjKind::Table, rel_name(rv)),
+                    has_where: d.where_clause.is_some(),
+                    or_replace: false,
+                    owned: Vec::new(),
+                });
+            }
+            collect_cte_writes(&d.with_clause, st);
+        }
+        NodeEnum::MergeStmt(m) => {
+            st.class = StmtClass::Write;
+            if let Some(rv) = &m.relation {
+                for v in [Verb::Insert, Verb::Update, Verb::Delete] {
+                    touch(st, v, ObjKind::Table, rel_name(rv));
+                }
+            }
+        }
+        NodeEnum::TruncateStmt(t) => {
+            st.class = StmtClass::Write;
+            for r in &t.relations {
+                if let Some(NodeEnum::RangeVar(rv)) = r.node.as_ref() {
+                    st.touches.push(Touch {
+                        verb: Verb::Truncate,
+                        object: ObjectRef::new(ObjKind::Table, rel_name(rv)),
+                        has_where: false,
+                        or_replace: false,
+                        owned: Vec::new(),
+                    });
+                }
+            }
+        }
+        NodeEnum::CopyStmt(c) => {
+            if c.is_from {
+                st.class = StmtClass::Write;
+                if let Some(rv) = &c.relation {
+                    touch(st, Verb::Insert, ObjKind::Table, rel_name(rv));
+                }
+            } else {
+                st.class = StmtClass::ReadOnly;
+            }
+        }
+        NodeEnum::VacuumStmt(v) => {
+            st.class = StmtClass::NonTransactional {
+                what: if v.is_vacuumcmd { "VACUUM".into() } else { "ANALYZE".into() },
+            };
+            if !v.is_vacuumcmd {
+                // ANALYZE can run in a transaction block.
+                st.class = StmtClass::Write;
+            }
+        }
+        NodeEnum::ReindexStmt(r) => {
+            let concurrent = r.params.iter().any(|p| matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "concurrently"));
+            st.class = if concurrent || r.kind != protobuf::ReindexObjectType::ReindexObjectIndex as i32 && r.kind != protobuf::ReindexObjectType::ReindexObjectTable as i32 {
+                StmtClass::NonTransactional { what: if concurrent { "REINDEX CONCURRENTLY".into() } else { "REINDEX SCHEMA/DATABASE/SYSTEM".into() } }
+            } else {
+                StmtClass::Write
+            };
+        }
+        NodeEnum::CreatedbStmt(_) => st.class = StmtClass::NonTransactional { what: "CREATE DATABASE".into() },
+        NodeEnum::DropdbStmt(_) => st.class = StmtClass::NonTransactional { what: "DROP DATABASE".into() },
+        NodeEnum::CreateTableSpaceStmt(_) => st.class = StmtClass::NonTransactional { what: "CREATE TABLESPACE".into() },
+        NodeEnum::DropTableSpaceStmt(_) => st.class = StmtClass::NonTransactional { what: "DROP TABLESPACE".into() },
+        NodeEnum::AlterSystemStmt(_) => st.class = StmtClass::NonTransactional { what: "ALTER SYSTEM".into() },
+        NodeEnum::CallStmt(_) => {
+            st.class = StmtClass::Write;
+            st.opaque = true;
+        }
+        NodeEnum::LockStmt(_) => st.class = StmtClass::Write,
+        NodeEnum::RefreshMatViewStmt(r) => {
+            st.class = if r.concurrent { StmtClass::NonTransactional { what: "REFRESH MATERIALIZED VIEW CONCURRENTLY".into() } } else { StmtClass::Write };
+            if let Some(rv) = &r.relation {
+                touch(st, Verb::Alter, ObjKind::MaterializedView, rel_name(rv));
+            }
+        }
+        _ => {
+            st.class = StmtClass::Write;
+            st.opaque = true;
+        }
+    }
+}
+
+fn collect_cte_writes(with: &Option<protobuf::WithClause>, st: &mut Statement) {
+    let Some(w) = with else { return };
+    for cte in &w.ctes {
+        if let Some(NodeEnum::CommonTableExpr(c)) = cte.node.as_ref() {
+            if let Some(q) = c.ctequery.as_ref().and_then(|q| q.node.as_ref()) {
+                if matches!(q, NodeEnum::InsertStmt(_) | NodeEnum::UpdateStmt(_) | NodeEnum::DeleteStmt(_) | NodeEnum::MergeStmt(_)) {
+                    let mut inner = blank_statement();
+                    analyze(q, &mut inner);
+                    st.touches.extend(inner.touches);
+                    st.class = StmtClass::Write;
+                }
+            }
+        }
+    }
+}
+
+fn blank_statement() -> Statement {
+    Statement {
+        index: 0,
+        start: 0,
+        end: 0,
+        line: 0,
+        text: String::new(),
+        section: None,
+        class: StmtClass::Write,
+        touches: Vec::new(),
+        references: Vec::new(),
+        node: None,
+        is_do: false,
+        opaque: false,
+    }
+}
+
+/// Relations a query reads (view bases), as references.
+fn relation_refs(q: &protobuf::Node, st: &mut Statement) {
+    let wrapper = protobuf::ParseResult {
+        version: 0,
+        stmts: vec![protobuf::RawStmt {
+            stmt: Some(Box::new(q.clone())),
+            stmt_location: 0,
+            stmt_len: 0,
+        }],
+    };
+    for (n, _, _, _) in wrapper.nodes() {
+        if let pg_query::NodeRef::RangeVar(rv) = n {
+            st.references.push(ObjectRef::new(ObjKind::Table, rel_name(rv)));
+        }
+    }
+}
+
+fn constraint_refs(k: &protobuf::Constraint, table: &str, owned: &mut Vec<ObjectRef>, st: &mut Statement) {
+    use protobuf::ConstrType as C;
+    let ct = C::try_from(k.contype).unwrap_or(C::Undefined);
+    if let Some(pk) = &k.pktable {
+        st.references.push(ObjectRef::new(ObjKind::Table, rel_name(pk)));
+    }
+    if matches!(ct, C::ConstrPrimary | C::ConstrUnique | C::ConstrExclusion | C::ConstrForeign | C::ConstrCheck) && !k.conname.is_empty() {
+        owned.push(ObjectRef::new(ObjKind::Constraint, format!("{table}.{}", k.conname)));
+    }
+}
+
+fn alter_table_cmd(c: &protobuf::AlterTableCmd, table: &str, kind: ObjKind, st: &mut Statement) {
+    use protobuf::AlterTableType as A;
+    let sub = A::try_from(c.subtype).unwrap_or(A::Undefined);
+    let col = |name: &str| format!("{table}.{name}");
+    match sub {
+        A::AtAddColumn => {
+            if let Some(NodeEnum::ColumnDef(cd)) = c.def.as_ref().and_then(|d| d.node.as_ref()) {
+                let mut owned = Vec::new();
+                for con in &cd.constraints {
+                    if let Some(NodeEnum::Constraint(k)) = con.node.as_ref() {
+                        constraint_refs(k, table, &mut owned, st);
+                    }
+                }
+                st.touches.push(Touch {
+                    verb: Verb::Create,
+                    object: ObjectRef::new(ObjKind::Column, col(&cd.colname)),
+                    has_where: true,
+                    or_replace: false,
+                    owned,
+                });
+            }
+        }
+        A::AtDropColumn => touch(st, Verb::Drop, ObjKind::Column, col(&c.name)),
+        A::AtColumnDefault | A::AtDropNotNull | A::AtSetNotNull | A::AtAlterColumnType | A::AtSetExpression
+        | A::AtDropExpression | A::AtAddIdentity | A::AtSetIdentity | A::AtDropIdentity | A::AtSetStatistics
+        | A::AtSetStorage | A::AtSetCompression | A::AtSetOptions | A::AtResetOptions => {
+            touch(st, Verb::Alter, ObjKind::Column, col(&c.name))
+        }
+        A::AtAddConstraint => {
+            if let Some(NodeEnum::Constraint(k)) = c.def.as_ref().and_then(|d| d.node.as_ref()) {
+                let mut owned = Vec::new();
+                constraint_refs(k, table, &mut owned, st);
+                let name = if k.conname.is_empty() { format!("{table}.<unnamed>") } else { col(&k.conname) };
+                touch(st, Verb::Create, ObjKind::Constraint, name);
+            }
+        }
+        A::AtValidateConstraint | A::AtAlterConstraint => touch(st, Verb::Alter, ObjKind::Constraint, col(&c.name)),
+        A::AtDropConstraint => touch(st, Verb::Drop, ObjKind::Constraint, col(&c.name)),
+        A::AtEnableTrig | A::AtEnableAlwaysTrig | A::AtEnableReplicaTrig | A::AtDisableTrig => {
+            touch(st, Verb::Alter, ObjKind::Trigger, col(&c.name))
+        }
+        _ => touch(st, Verb::Alter, kind, table.to_string()),
+    }
+}
+
+/// The footprint of a PL/pgSQL body, from the PL/pgSQL parser's tree.
+struct Inner {
+    touches: Vec<Touch>,
+    references: Vec<ObjectRef>,
+    opaque: bool,
+}
+
+fn analyze_plpgsql(body: &str) -> Option<Inner> {
+    let wrapped = format!("CREATE FUNCTION stepgate_do() RETURNS void LANGUAGE plpgsql AS $stepgate$\n{body}\n$stepgate$");
+    let tree = pg_query::parse_plpgsql(&wrapped).ok()?;
+    let mut inner = Inner { touches: Vec::new(), references: Vec::new(), opaque: false };
+    walk_plpgsql(&tree, &mut inner);
+    Some(inner)
+}
+
+fn walk_plpgsql(v: &serde_json::Value, inner: &mut Inner) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, val) in map {
+                match k.as_str() {
+                    "PLpgSQL_stmt_dynexecute" | "PLpgSQL_stmt_dynfors" => inner.opaque = true,
+                    "PLpgSQL_stmt_execsql" => {
+                        if let Some(q) = val.pointer("/sqlstmt/PLpgSQL_expr/query").and_then(|q| q.as_str()) {
+                            if let Ok(parsed) = pg_query::parse(q, 0) {
+                                for raw in &parsed.protobuf.stmts {
+                                    if let Some(n) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) {
+                                        let mut st = blank_statement();
+                                        analyze(n, &mut st);
+                                        if st.opaque || !matches!(st.class, StmtClass::ReadOnly | StmtClass::Write) {
+                                            inner.opaque |= st.opaque;
+                                        }
+                                        inner.touches.extend(st.touches);
+                                        inner.references.extend(st.references);
+                                    }
+                                }
+                            } else {
+                                inner.opaque = true;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                walk_plpgsql(val, inner);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| walk_plpgsql(x, inner)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(sql: &str) -> SqlFile {
+        parse_file("t.sql", sql).unwrap()
+    }
+
+    #[test]
+    fn splits_and_locates() {
+        let f = p("-- SECTION A\n-- hi\nSELECT 1;\n\n-- SECTION C\nBEGIN;\nSET LOCAL lock_timeout = '3s';\nCREATE TABLE t (id int PRIMARY KEY, r int REFERENCES r(id));\nROLLBACK;\n");
+        assert_eq!(f.statements.len(), 5);
+        assert_eq!(f.statements[0].line, 3);
+        assert_eq!(f.statements[0].section, Some('A'));
+        assert!(f.statements[0].is_read_only());
+        assert_eq!(f.statements[1].class, StmtClass::Begin);
+        assert_eq!(f.statements[1].section, Some('C'));
+        assert_eq!(
+            f.statements[2].class,
+            StmtClass::SetLocal { name: "lock_timeout".into(), value: "3s".into() }
+        );
+        let t = &f.statements[3].touches[0];
+        assert_eq!(t.object.to_string(), "table public.t");
+        assert!(t.owned.iter().any(|o| o.to_string() == "column public.t.id"));
+        assert!(f.statements[3].references.iter().any(|r| r.to_string() == "table public.r"));
+        assert_eq!(f.statements[4 - 0].class, StmtClass::Rollback);
+    }
+
+    #[test]
+    fn syntax_error_points_at_line() {
+        let e = parse_file("t.sql", "SELECT 1;\nSELEC 2;\n").unwrap_err();
+        assert!(e.message.contains("syntax error"), "{}", e.message);
+        assert_eq!(e.line_col().unwrap().0, 2);
+    }
+
+    #[test]
+    fn do_blocks_read_or_write() {
+        let f = p("DO $$ BEGIN IF (SELECT count(*) FROM g) <> 8 THEN RAISE EXCEPTION 'x'; END IF; END $$;\nDO $$ BEGIN INSERT INTO t VALUES (1); END $$;\nDO $$ BEGIN EXECUTE 'drop table x'; END $$;");
+        assert!(f.statements[0].is_read_only());
+        assert_eq!(f.statements[1].class, StmtClass::Write);
+        assert_eq!(f.statements[1].touches[0].object.to_string(), "table public.t");
+        assert!(f.statements[2].opaque);
+    }
+
+    #[test]
+    fn meta_commands_are_recorded() {
+        let f = p("\\set ON_ERROR_STOP 1\nSELECT 1;\n");
+        assert_eq!(f.meta_commands.len(), 1);
+        assert_eq!(f.meta_commands[0].line, 1);
+        assert_eq!(f.statements.len(), 1);
+        assert_eq!(f.statements[0].line, 2);
+    }
+
+    #[test]
+    fn footprints() {
+        let f = p("ALTER TABLE a ADD COLUMN c int; DROP TRIGGER trg ON s.t; CREATE INDEX CONCURRENTLY i ON t(x);\nUPDATE t SET x = 1; DELETE FROM t WHERE id = 1; CREATE OR REPLACE FUNCTION f(a text, OUT b int) RETURNS int LANGUAGE sql AS 'select 1';");
+        assert_eq!(f.statements[0].touches[0].object.to_string(), "column public.a.c");
+        assert_eq!(f.statements[1].touches[0].object.to_string(), "trigger s.t.trg");
+        assert!(matches!(f.statements[2].class, StmtClass::NonTransactional { .. }));
+        assert_eq!(f.statements[2].touches[0].object.to_string(), "index public.i");
+        assert!(!f.statements[3].touches[0].has_where);
+        assert!(f.statements[4].touches[0].has_where);
+        assert_eq!(f.statements[5].touches[0].object.to_string(), "function public.f(text)");
+        assert!(f.statements[5].touches[0].or_replace);
+    }
+
+    #[test]
+    fn terminal_split() {
+        let f = p("BEGIN; SELECT 1; ROLLBACK; SELECT 2;");
+        let (body, after) = f.split_at_terminal();
+        assert_eq!(body.len(), 3);
+        assert_eq!(after.len(), 1);
+    }
+}
