@@ -120,3 +120,159 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> CatalogDiff {
     }
     d
 }
+
+/// Longest `before → after` pair still rendered on one line by [`render_diff`].
+const INLINE_CHANGE_WIDTH: usize = 100;
+
+/// Renders a diff for people: one line per object — `+ table public.t` (added),
+/// `- view public.v` (removed), `~ function public.f(text)` (changed) — and under each
+/// changed object one indented line per attribute, `    body_md5: abc → def`. A long or
+/// multi-line value (a view definition) is shown as a block of `-`/`+` lines instead.
+/// An absent value reads `(none)`. The empty diff renders as the empty string.
+pub fn render_diff(d: &CatalogDiff) -> String {
+    let mut out = String::new();
+    for r in &d.added {
+        out.push_str(&format!("+ {r}\n"));
+    }
+    for r in &d.removed {
+        out.push_str(&format!("- {r}\n"));
+    }
+    for c in &d.changed {
+        out.push_str(&format!("~ {}\n", c.object));
+        for ch in &c.changes {
+            let before = ch.before.as_deref().unwrap_or("(none)");
+            let after = ch.after.as_deref().unwrap_or("(none)");
+            let inline = !before.contains('\n')
+                && !after.contains('\n')
+                && before.chars().count() + after.chars().count() <= INLINE_CHANGE_WIDTH;
+            if inline {
+                out.push_str(&format!("    {}: {before} → {after}\n", ch.attr));
+            } else {
+                out.push_str(&format!("    {}:\n", ch.attr));
+                for line in before.lines() {
+                    out.push_str(&format!("      - {line}\n"));
+                }
+                for line in after.lines() {
+                    out.push_str(&format!("      + {line}\n"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    fn obj(kind: ObjKind, name: &str, attrs: &[(&str, &str)]) -> CatalogObject {
+        CatalogObject {
+            kind,
+            name: name.to_string(),
+            attrs: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn snap(objs: Vec<CatalogObject>) -> Snapshot {
+        let mut s = Snapshot::default();
+        for o in objs {
+            s.insert(o);
+        }
+        s
+    }
+
+    #[test]
+    fn empty_diff_renders_empty() {
+        let s = snap(vec![obj(
+            ObjKind::Table,
+            "public.t",
+            &[("owner", "postgres")],
+        )]);
+        assert_eq!(render_diff(&diff(&s, &s)), "");
+    }
+
+    #[test]
+    fn added_removed_changed() {
+        let before = snap(vec![
+            obj(ObjKind::View, "public.v", &[("definition", "SELECT 1")]),
+            obj(
+                ObjKind::Function,
+                "public.f(text)",
+                &[("body_md5", "abc"), ("volatility", "v")],
+            ),
+        ]);
+        let after = snap(vec![
+            obj(ObjKind::Table, "public.t", &[]),
+            obj(
+                ObjKind::Function,
+                "public.f(text)",
+                &[("body_md5", "def"), ("volatility", "v"), ("comment", "hi")],
+            ),
+        ]);
+        let text = render_diff(&diff(&before, &after));
+        assert_eq!(
+            text,
+            "+ table public.t\n\
+             - view public.v\n\
+             ~ function public.f(text)\n    \
+             body_md5: abc → def\n    \
+             comment: (none) → hi\n"
+        );
+    }
+
+    #[test]
+    fn removed_attribute_reads_none() {
+        let before = snap(vec![obj(
+            ObjKind::Column,
+            "public.t.c",
+            &[("default", "0")],
+        )]);
+        let after = snap(vec![obj(ObjKind::Column, "public.t.c", &[])]);
+        assert_eq!(
+            render_diff(&diff(&before, &after)),
+            "~ column public.t.c\n    default: 0 → (none)\n"
+        );
+    }
+
+    #[test]
+    fn multiline_values_render_as_blocks() {
+        let before = snap(vec![obj(
+            ObjKind::View,
+            "public.v",
+            &[("definition", " SELECT a\n   FROM t;")],
+        )]);
+        let after = snap(vec![obj(
+            ObjKind::View,
+            "public.v",
+            &[("definition", " SELECT a,\n    b\n   FROM t;")],
+        )]);
+        assert_eq!(
+            render_diff(&diff(&before, &after)),
+            "~ view public.v\n    definition:\n      -  SELECT a\n      -    FROM t;\n      +  SELECT a,\n      +     b\n      +    FROM t;\n"
+        );
+    }
+
+    #[test]
+    fn long_values_render_as_blocks() {
+        let long_a = "x".repeat(80);
+        let long_b = "y".repeat(80);
+        let before = snap(vec![obj(
+            ObjKind::Index,
+            "public.i",
+            &[("definition", &long_a)],
+        )]);
+        let after = snap(vec![obj(
+            ObjKind::Index,
+            "public.i",
+            &[("definition", &long_b)],
+        )]);
+        let text = render_diff(&diff(&before, &after));
+        assert_eq!(
+            text,
+            format!("~ index public.i\n    definition:\n      - {long_a}\n      + {long_b}\n")
+        );
+    }
+}

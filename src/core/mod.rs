@@ -5,6 +5,7 @@ pub mod approval;
 pub mod catalog;
 pub mod duration;
 pub mod error;
+pub mod lint;
 pub mod manifest;
 pub mod objects;
 pub mod sql;

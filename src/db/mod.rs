@@ -1,6 +1,7 @@
 //! Database layer: everything that talks to PostgreSQL or to its client programs.
 
 pub mod cluster;
+pub mod snapshot;
 
 /// Quotes an identifier for SQL text: every identifier that comes from a manifest goes through here.
 pub fn quote_ident(s: &str) -> String {

@@ -1,0 +1,272 @@
+//! Static checks of a pack, ruff/Squawk style: one rule per file under `rules/`,
+//! each with a stable code (`SG001`…), a doc comment saying what it catches and why,
+//! and fixture tests that show it firing and not firing.
+//!
+//! The linter is pure: the engine reads the files and hands their text over in a
+//! [`PackSources`]; rules see parsed files in a [`LintContext`].
+
+pub mod output;
+pub mod rules;
+#[cfg(test)]
+pub mod testing;
+
+use crate::core::error::line_col;
+use crate::core::manifest::{Pack, Step};
+use crate::core::sql::{self, SqlFile};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// One finding, located in a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnostic {
+    pub code: &'static str,
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// Path relative to the pack folder (or the manifest name).
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// Byte offset and length of the span.
+    pub offset: usize,
+    pub length: usize,
+    pub message: String,
+    pub help: Option<String>,
+    /// Bad input (unparsable SQL, missing or non-UTF-8 file): lint exits 2.
+    pub bad_input: bool,
+}
+
+/// A rule. Implementations live one per file in `rules/`.
+pub trait Rule: Sync {
+    fn code(&self) -> &'static str;
+    fn name(&self) -> &'static str;
+    /// One line: what it catches.
+    fn summary(&self) -> &'static str;
+    /// Why it matters and what to do instead (shown by `stepgate rules --explain CODE`).
+    fn explanation(&self) -> &'static str;
+    fn default_severity(&self) -> Severity;
+    fn check(&self, ctx: &LintContext, out: &mut Emitter);
+}
+
+/// Which file of the pack a parsed SQL file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRole {
+    Step(usize),
+    Rollback(usize),
+    Preflight,
+    Verify,
+}
+
+/// The pack's text, as read from disk by the engine.
+#[derive(Debug, Clone, Default)]
+pub struct PackSources {
+    /// Relative path → contents (`Err` = could not be read / not UTF-8, with the reason).
+    pub files: BTreeMap<String, Result<String, String>>,
+    /// Every `.sql` file found under the pack folder (relative paths), for stray-file checks.
+    pub sql_on_disk: Vec<String>,
+    /// Contents of `stepgate.lock` if present.
+    pub lock: Option<String>,
+    /// sha256 of every file, relative path → hex (for the lock check).
+    pub sha256: BTreeMap<String, String>,
+}
+
+/// A parsed pack file.
+pub struct ParsedFile {
+    pub role: FileRole,
+    pub rel: String,
+    pub sql: SqlFile,
+}
+
+pub struct LintContext<'a> {
+    pub pack: &'a Pack,
+    pub sources: &'a PackSources,
+    pub files: Vec<ParsedFile>,
+    /// Files that are named but missing / unreadable / unparsable: (role, rel path, reason).
+    pub broken: Vec<(FileRole, String, BrokenFile)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum BrokenFile {
+    Missing(String),
+    Unparsable(crate::core::error::SourceError),
+}
+
+impl<'a> LintContext<'a> {
+    pub fn new(pack: &'a Pack, sources: &'a PackSources) -> Self {
+        let mut files = Vec::new();
+        let mut broken = Vec::new();
+        let mut named: Vec<(FileRole, String)> = Vec::new();
+        if let Some(p) = &pack.manifest.pack.preflight {
+            named.push((FileRole::Preflight, p.get_ref().clone()));
+        }
+        if let Some(p) = &pack.manifest.pack.verify {
+            named.push((FileRole::Verify, p.get_ref().clone()));
+        }
+        for (i, s) in pack.manifest.step.iter().enumerate() {
+            if let Some(f) = &s.file {
+                named.push((FileRole::Step(i), f.get_ref().clone()));
+            }
+            if let Some(f) = &s.rollback {
+                named.push((FileRole::Rollback(i), f.get_ref().clone()));
+            }
+        }
+        for (role, rel) in named {
+            match sources.files.get(&rel) {
+                None => broken.push((role, rel.clone(), BrokenFile::Missing("not read".into()))),
+                Some(Err(e)) => broken.push((role, rel.clone(), BrokenFile::Missing(e.clone()))),
+                Some(Ok(src)) => match sql::parse_file(&rel, src) {
+                    Ok(sql) => files.push(ParsedFile { role, rel, sql }),
+                    Err(e) => broken.push((role, rel, BrokenFile::Unparsable(e))),
+                },
+            }
+        }
+        LintContext {
+            pack,
+            sources,
+            files,
+            broken,
+        }
+    }
+
+    pub fn step_file(&self, i: usize) -> Option<&ParsedFile> {
+        self.files.iter().find(|f| f.role == FileRole::Step(i))
+    }
+
+    pub fn rollback_file(&self, i: usize) -> Option<&ParsedFile> {
+        self.files.iter().find(|f| f.role == FileRole::Rollback(i))
+    }
+
+    pub fn step_files(&self) -> impl Iterator<Item = (usize, &Step, &ParsedFile)> {
+        self.pack
+            .manifest
+            .step
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, s)| self.step_file(i).map(|f| (i, s, f)))
+    }
+
+    /// The manifest's own text (for diagnostics located in stepgate.toml).
+    pub fn manifest_src(&self) -> &str {
+        &self.pack.manifest_src
+    }
+}
+
+/// Collects diagnostics for one rule, filling in code, rule name and severity.
+pub struct Emitter {
+    code: &'static str,
+    rule: &'static str,
+    severity: Severity,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Emitter {
+    pub fn new(rule: &dyn Rule, severity: Severity) -> Self {
+        Emitter {
+            code: rule.code(),
+            rule: rule.name(),
+            severity,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// A finding at byte `offset` (length `len`) of file `rel` whose text is `src`.
+    pub fn at(&mut self, rel: &str, src: &str, offset: usize, len: usize, message: impl Into<String>, help: Option<String>) {
+        let (line, column) = line_col(src, offset);
+        self.diagnostics.push(Diagnostic {
+            code: self.code,
+            rule: self.rule,
+            severity: self.severity,
+            file: rel.to_string(),
+            line,
+            column,
+            offset,
+            length: len.max(1),
+            message: message.into(),
+            help,
+            bad_input: false,
+        });
+    }
+
+    /// A finding at a statement.
+    pub fn stmt(&mut self, f: &ParsedFile, st: &sql::Statement, message: impl Into<String>, help: Option<String>) {
+        self.at(&f.rel, &f.sql.src, st.start, st.head_len(), message, help);
+    }
+
+    /// A finding in stepgate.toml at a span (0..0 = first line).
+    pub fn manifest(&mut self, ctx: &LintContext, span: std::ops::Range<usize>, message: impl Into<String>, help: Option<String>) {
+        let len = span.end.saturating_sub(span.start);
+        self.at(crate::core::manifest::MANIFEST_FILE, ctx.manifest_src(), span.start, len, message, help);
+    }
+
+    /// Marks the last diagnostic as bad input.
+    pub fn bad_input(&mut self) {
+        if let Some(d) = self.diagnostics.last_mut() {
+            d.bad_input = true;
+        }
+    }
+}
+
+/// Runs every rule, applying the pack's severity overrides. Sorted by file, line, code.
+pub fn run(pack: &Pack, sources: &PackSources) -> Vec<Diagnostic> {
+    let ctx = LintContext::new(pack, sources);
+    let mut all = Vec::new();
+    for rule in rules::all() {
+        let sev = match pack.manifest.pack.lint.severity.get(rule.code()).map(|s| s.get_ref().as_str()) {
+            Some("off") => continue,
+            Some("error") => Severity::Error,
+            Some("warning") => Severity::Warning,
+            _ => rule.default_severity(),
+        };
+        let mut em = Emitter::new(*rule, sev);
+        rule.check(&ctx, &mut em);
+        all.extend(em.diagnostics);
+    }
+    all.sort_by(|a, b| (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code)));
+    all
+}
+
+/// Lint exit code: 2 on bad input, 1 on errors, 0 otherwise.
+pub fn exit_code(diags: &[Diagnostic]) -> i32 {
+    use crate::core::error::exit;
+    if diags.iter().any(|d| d.bad_input) {
+        exit::BAD_INPUT
+    } else if diags.iter().any(|d| d.severity == Severity::Error) {
+        exit::FAILED
+    } else {
+        exit::OK
+    }
+}
+
+/// Tables created anywhere in the pack (by any step's CREATE TABLE): a lock-safety rule
+/// treats these as new, so ALTERs on them are harmless.
+pub fn tables_created_in_pack(ctx: &LintContext) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for f in &ctx.files {
+        if !matches!(f.role, FileRole::Step(_)) {
+            continue;
+        }
+        for st in &f.sql.statements {
+            for t in &st.touches {
+                if t.verb == crate::core::objects::Verb::Create && t.object.kind == crate::core::objects::ObjKind::Table {
+                    out.insert(t.object.name.clone());
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,77 @@
+//! Every lint rule, one per file. Codes are stable: never reuse or renumber one.
+//!
+//! - SG0xx: pack structure (files, sections, transaction shape, effects, rollbacks)
+//! - SG1xx: lock safety on existing tables (Squawk's family of rules)
+
+use super::Rule;
+
+pub mod sg001_parse_error;
+pub mod sg002_missing_file;
+pub mod sg003_stray_sql;
+pub mod sg004_lock_mismatch;
+pub mod sg010_sections;
+pub mod sg011_readonly_file_tx;
+pub mod sg012_transaction_shape;
+pub mod sg013_post_commit_read_only;
+pub mod sg014_section_i_comments;
+pub mod sg015_timeouts;
+pub mod sg016_session_set;
+pub mod sg017_non_transactional;
+pub mod sg018_psql_meta;
+pub mod sg019_required_header;
+pub mod sg020_undeclared_effect;
+pub mod sg021_forbidden;
+pub mod sg022_protected;
+pub mod sg023_opaque;
+pub mod sg030_rollback_missing;
+pub mod sg031_rollback_scope;
+pub mod sg032_rollback_order;
+pub mod sg033_requires;
+pub mod sg101_not_null_without_default;
+pub mod sg102_index_not_concurrent;
+pub mod sg103_column_type_change;
+pub mod sg104_constraint_not_valid;
+pub mod sg105_rename;
+pub mod sg106_drop_column;
+pub mod sg107_set_not_null;
+pub mod sg108_unique_without_index;
+pub mod sg109_drop_table;
+pub mod sg110_volatile_default;
+
+/// Every rule, in code order.
+pub fn all() -> &'static [&'static dyn Rule] {
+    &[
+        &sg001_parse_error::ParseError,
+        &sg002_missing_file::MissingFile,
+        &sg003_stray_sql::StraySql,
+        &sg004_lock_mismatch::LockMismatch,
+        &sg010_sections::Sections,
+        &sg011_readonly_file_tx::ReadOnlyFileTx,
+        &sg012_transaction_shape::TransactionShape,
+        &sg013_post_commit_read_only::PostCommitReadOnly,
+        &sg014_section_i_comments::SectionIComments,
+        &sg015_timeouts::Timeouts,
+        &sg016_session_set::SessionSet,
+        &sg017_non_transactional::NonTransactional,
+        &sg018_psql_meta::PsqlMeta,
+        &sg019_required_header::RequiredHeader,
+        &sg020_undeclared_effect::UndeclaredEffect,
+        &sg021_forbidden::Forbidden,
+        &sg022_protected::Protected,
+        &sg023_opaque::Opaque,
+        &sg030_rollback_missing::RollbackMissing,
+        &sg031_rollback_scope::RollbackScope,
+        &sg032_rollback_order::RollbackOrder,
+        &sg033_requires::Requires,
+        &sg101_not_null_without_default::NotNullWithoutDefault,
+        &sg102_index_not_concurrent::IndexNotConcurrent,
+        &sg103_column_type_change::ColumnTypeChange,
+        &sg104_constraint_not_valid::ConstraintNotValid,
+        &sg105_rename::Rename,
+        &sg106_drop_column::DropColumn,
+        &sg107_set_not_null::SetNotNull,
+        &sg108_unique_without_index::UniqueWithoutIndex,
+        &sg109_drop_table::DropTable,
+        &sg110_volatile_default::VolatileDefault,
+    ]
+}

@@ -1,0 +1,59 @@
+//! Fixture helpers for rule tests: build a pack from inline manifest text and files.
+
+use super::{Diagnostic, PackSources};
+use crate::core::manifest;
+use std::path::Path;
+
+/// A minimal valid manifest with one step `1` (file `01.sql`, rollback `rollback/01.sql`).
+/// `extra_step` is appended to the `[[step]]` table (e.g. effects).
+pub fn manifest_with(extra_pack: &str, extra_step: &str) -> String {
+    format!(
+        r#"[pack]
+id = "t"
+title = "test pack"
+{extra_pack}
+[pack.target]
+database = "db"
+[pack.timeouts]
+statement = "5s"
+lock = "3s"
+idle_in_transaction = "15s"
+[[step]]
+id = "1"
+name = "one"
+file = "01.sql"
+rollback = "rollback/01.sql"
+{extra_step}
+"#
+    )
+}
+
+/// A well-formed step file with sections A–I around `body` (section E).
+pub fn step_sql(body: &str) -> String {
+    format!(
+        "-- SECTION A — HEADER\n-- step 1\n-- SECTION B — PREFLIGHT ASSERTIONS\nSELECT 1;\n-- SECTION C — BEGIN + SESSION GUC\nBEGIN;\nSET LOCAL statement_timeout = '5s';\nSET LOCAL lock_timeout = '3s';\nSET LOCAL idle_in_transaction_session_timeout = '15s';\n-- SECTION D — FOLD-INS\n-- SECTION E — ADDITIVE DDL/DML\n{body}\n-- SECTION F — IN-TRANSACTION VERIFICATION\nSELECT 1;\n-- SECTION G — COMMIT BOUNDARY\nROLLBACK;\n-- SECTION H — POST-COMMIT VERIFICATION\nSELECT 1;\n-- SECTION I — ROLLBACK REFERENCE\n-- see rollback/01.sql\n"
+    )
+}
+
+/// A rollback file with its own transaction around `body`.
+pub fn rollback_sql(body: &str) -> String {
+    format!("BEGIN;\nSET LOCAL statement_timeout = '5s';\nSET LOCAL lock_timeout = '3s';\nSET LOCAL idle_in_transaction_session_timeout = '15s';\n{body}\nCOMMIT;\n")
+}
+
+/// Runs the linter over a manifest and `(path, contents)` files; returns all diagnostics.
+pub fn lint(manifest_text: &str, files: &[(&str, &str)]) -> Vec<Diagnostic> {
+    let pack = manifest::parse("stepgate.toml", manifest_text, Path::new(".")).expect("test manifest parses");
+    let mut sources = PackSources::default();
+    for (p, c) in files {
+        sources.files.insert(p.to_string(), Ok(c.to_string()));
+        if p.ends_with(".sql") {
+            sources.sql_on_disk.push(p.to_string());
+        }
+    }
+    super::run(&pack, &sources)
+}
+
+/// Diagnostics of one code.
+pub fn of(code: &str, d: &[Diagnostic]) -> Vec<Diagnostic> {
+    d.iter().filter(|x| x.code == code).cloned().collect()
+}

@@ -1,0 +1,588 @@
+//! The catalog snapshot: a canonical [`Snapshot`] of every user object, read in one
+//! set-based query per object kind (about fifteen queries in all, whatever the catalog's size).
+//!
+//! Names follow the grammar of [`crate::core::objects`] exactly, so that a declared effect
+//! `table public.t` equals a measured one. Left out: the schemas `stepgate`, `pg_catalog`,
+//! `information_schema`, `pg_toast*` and `pg_temp*`; every object that belongs to an
+//! extension (the extension itself is listed); internal triggers; array and multirange
+//! types; table row types. Non-transactional residue (a sequence's `last_value`, statistics)
+//! is not part of a snapshot, so `nextval()` does not change the fingerprint.
+//!
+//! [`take`] issues no `BEGIN`/`COMMIT`: it runs inside whatever transaction the caller has
+//! open (the engine snapshots inside a step's own transaction) and sees its uncommitted
+//! changes. For the duration of the call it pins the settings that shape deparsed text
+//! (`search_path = pg_catalog, public`, `DateStyle`, `TimeZone`, ...) and then restores
+//! them, so the snapshot does not depend on the session's settings.
+//!
+//! Conventions inside each query: column `name` is the object's name; column `args` (functions)
+//! holds `oidvectortypes(proargtypes)`, normalised with [`normalize_args`] and appended to the
+//! name; a column `x__args` completes attribute `x` the same way; every other column is an
+//! attribute named after the column, omitted when NULL. `text[]` columns are unordered sets
+//! (privileges, roles, options): sorted and comma-joined, omitted when empty.
+
+use crate::core::catalog::{CatalogObject, Snapshot};
+use crate::core::objects::{normalize_args, ObjKind};
+use crate::db::quote_literal;
+use postgres::types::Type;
+use postgres::{GenericClient, Row};
+use std::collections::BTreeMap;
+
+/// Settings pinned while the snapshot runs: everything that changes how PostgreSQL deparses
+/// names, defaults and constants.
+const PINNED: [(&str, &str); 7] = [
+    ("search_path", "pg_catalog, public"),
+    ("DateStyle", "ISO, YMD"),
+    ("IntervalStyle", "postgres"),
+    ("TimeZone", "UTC"),
+    ("extra_float_digits", "3"),
+    ("bytea_output", "hex"),
+    ("quote_all_identifiers", "off"),
+];
+
+/// Takes a canonical snapshot of every user schema, inside the caller's transaction (if any).
+///
+/// Accepts a `postgres::Client` or an open `postgres::Transaction` (anything that is a
+/// [`GenericClient`]).
+pub fn take<C: GenericClient>(client: &mut C) -> Result<Snapshot, postgres::Error> {
+    let mut probe = String::from("SELECT current_setting('server_version_num')");
+    for (k, _) in PINNED {
+        probe.push_str(&format!(", current_setting({})", quote_literal(k)));
+    }
+    let row = client.query_one(probe.as_str(), &[])?;
+    let version: i32 = row
+        .try_get::<_, String>(0)?
+        .trim()
+        .parse()
+        .unwrap_or(150000);
+    let mut saved = Vec::with_capacity(PINNED.len());
+    for (i, (k, _)) in PINNED.iter().enumerate() {
+        saved.push((*k, row.try_get::<_, String>(i + 1)?));
+    }
+    client.batch_execute(&set_config_sql(PINNED.iter().map(|(k, v)| (*k, *v))))?;
+    let result = read_all(client, version);
+    let restore =
+        client.batch_execute(&set_config_sql(saved.iter().map(|(k, v)| (*k, v.as_str()))));
+    let snap = result?;
+    restore?;
+    Ok(snap)
+}
+
+fn set_config_sql<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let calls: Vec<String> = pairs
+        .map(|(k, v)| {
+            format!(
+                "set_config({}, {}, false)",
+                quote_literal(k),
+                quote_literal(v)
+            )
+        })
+        .collect();
+    format!("SELECT {}", calls.join(", "))
+}
+
+fn read_all<C: GenericClient>(client: &mut C, version: i32) -> Result<Snapshot, postgres::Error> {
+    let mut snap = Snapshot::default();
+    let queries: Vec<(ObjKind, String)> = vec![
+        (ObjKind::Schema, schemas_sql()),
+        (ObjKind::Table, tables_sql()),
+        (ObjKind::Column, columns_sql()),
+        (ObjKind::Constraint, constraints_sql()),
+        (ObjKind::Index, indexes_sql()),
+        (ObjKind::View, views_sql('v')),
+        (ObjKind::MaterializedView, views_sql('m')),
+        (ObjKind::Sequence, sequences_sql()),
+        (ObjKind::Function, functions_sql(version)),
+        (ObjKind::Trigger, triggers_sql()),
+        (ObjKind::Type, types_sql()),
+        (ObjKind::Policy, policies_sql()),
+        (ObjKind::Extension, extensions_sql()),
+        (ObjKind::EventTrigger, event_triggers_sql()),
+    ];
+    for (kind, sql) in queries {
+        let rows = client.query(sql.as_str(), &[])?;
+        load(&mut snap, kind, &rows)?;
+    }
+    Ok(snap)
+}
+
+/// How one result column becomes part of an object.
+enum Col {
+    Name(usize),
+    Args(usize),
+    Attr {
+        idx: usize,
+        key: String,
+        /// Index of the `key__args` column completing this attribute, if any.
+        args: Option<usize>,
+    },
+    Skip,
+}
+
+fn plan(row: &Row) -> Vec<Col> {
+    let cols = row.columns();
+    let find = |n: &str| cols.iter().position(|c| c.name() == n);
+    cols.iter()
+        .enumerate()
+        .map(|(idx, c)| match c.name() {
+            "name" => Col::Name(idx),
+            "args" => Col::Args(idx),
+            n if n.ends_with("__args") => Col::Skip,
+            n => Col::Attr {
+                idx,
+                key: n.to_string(),
+                args: find(&format!("{n}__args")),
+            },
+        })
+        .collect()
+}
+
+fn load(snap: &mut Snapshot, kind: ObjKind, rows: &[Row]) -> Result<(), postgres::Error> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let plan = plan(first);
+    for row in rows {
+        let mut name = String::new();
+        let mut args: Option<String> = None;
+        let mut attrs = BTreeMap::new();
+        for col in &plan {
+            match col {
+                Col::Name(i) => name = row.try_get::<_, Option<String>>(*i)?.unwrap_or_default(),
+                Col::Args(i) => args = row.try_get::<_, Option<String>>(*i)?,
+                Col::Skip => {}
+                Col::Attr { idx, key, args } => {
+                    if let Some(mut v) = value(row, *idx)? {
+                        if let Some(a) = args {
+                            let a: Option<String> = row.try_get(*a)?;
+                            v = format!("{v}({})", normalize_args(a.as_deref().unwrap_or("")));
+                        }
+                        attrs.insert(key.clone(), v);
+                    }
+                }
+            }
+        }
+        if let Some(a) = args {
+            name = format!("{name}({})", normalize_args(&a));
+        }
+        snap.insert(CatalogObject { kind, name, attrs });
+    }
+    Ok(())
+}
+
+/// One column's value as attribute text; `None` leaves the attribute out.
+fn value(row: &Row, i: usize) -> Result<Option<String>, postgres::Error> {
+    let ty = row.columns()[i].type_().clone();
+    Ok(match ty {
+        Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(|b| b.to_string()),
+        Type::CHAR => row
+            .try_get::<_, Option<i8>>(i)?
+            .map(|c| char::from(c as u8).to_string()),
+        Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(|n| n.to_string()),
+        Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(|n| n.to_string()),
+        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(|n| n.to_string()),
+        Type::TEXT_ARRAY | Type::NAME_ARRAY => row
+            .try_get::<_, Option<Vec<Option<String>>>>(i)?
+            .map(|items| {
+                let mut items: Vec<String> = items.into_iter().flatten().collect();
+                items.sort();
+                items.join(",")
+            })
+            .filter(|s| !s.is_empty()),
+        _ => row.try_get::<_, Option<String>>(i)?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The queries. `n` is always the namespace the object's name starts with.
+// ---------------------------------------------------------------------------------------
+
+/// User schemas only.
+fn ns_filter(n: &str) -> String {
+    format!(
+        "{n}.nspname NOT IN ('stepgate', 'pg_catalog', 'information_schema') \
+         AND {n}.nspname NOT LIKE 'pg\\_toast%' AND {n}.nspname NOT LIKE 'pg\\_temp%'"
+    )
+}
+
+/// The object `oid` of system catalog `catalog` is not a member of an extension.
+fn not_ext(catalog: &str, oid: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = '{catalog}'::regclass \
+         AND e.objid = {oid} AND e.deptype = 'e')"
+    )
+}
+
+/// `LEFT JOIN` of the comment on (`catalog`, `oid`, `sub`) as alias `alias`.
+fn comment_join(alias: &str, catalog: &str, oid: &str, sub: &str) -> String {
+    format!(
+        "LEFT JOIN pg_catalog.pg_description {alias} ON {alias}.objoid = {oid} \
+         AND {alias}.classoid = '{catalog}'::regclass AND {alias}.objsubid = {sub}"
+    )
+}
+
+fn schemas_sql() -> String {
+    format!(
+        "SELECT n.nspname AS name,
+                pg_get_userbyid(n.nspowner) AS owner,
+                coalesce(n.nspacl, acldefault('n', n.nspowner))::text[] AS acl,
+                d.description AS comment
+         FROM pg_namespace n
+         {comment}
+         WHERE {ns} AND {ext}",
+        comment = comment_join("d", "pg_namespace", "n.oid", "0"),
+        ns = ns_filter("n"),
+        ext = not_ext("pg_namespace", "n.oid"),
+    )
+}
+
+fn tables_sql() -> String {
+    format!(
+        "SELECT n.nspname || '.' || c.relname AS name,
+                c.relkind::text AS relkind,
+                pg_get_userbyid(c.relowner) AS owner,
+                coalesce(c.relacl, acldefault('r', c.relowner))::text[] AS acl,
+                c.relpersistence::text AS persistence,
+                c.relrowsecurity AS rls,
+                c.relforcerowsecurity AS rls_forced,
+                c.relreplident::text AS replica_identity,
+                c.reloptions::text[] AS reloptions,
+                CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
+                CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+                (SELECT string_agg(pn.nspname || '.' || pc.relname, ',' ORDER BY i.inhseqno)
+                   FROM pg_inherits i
+                   JOIN pg_class pc ON pc.oid = i.inhparent
+                   JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+                  WHERE i.inhrelid = c.oid) AS inherits,
+                ts.spcname AS tablespace,
+                d.description AS comment
+         FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
+         {comment}
+         WHERE c.relkind IN ('r', 'p', 'f') AND {ns} AND {ext}",
+        comment = comment_join("d", "pg_class", "c.oid", "0"),
+        ns = ns_filter("n"),
+        ext = not_ext("pg_class", "c.oid"),
+    )
+}
+
+fn columns_sql() -> String {
+    format!(
+        "SELECT n.nspname || '.' || c.relname || '.' || a.attname AS name,
+                format_type(a.atttypid, a.atttypmod) AS type,
+                CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS default,
+                CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) || ' ' ||
+                     CASE a.attgenerated WHEN 's' THEN 'stored' ELSE a.attgenerated::text END END AS generated,
+                a.attnotnull AS not_null,
+                nullif(a.attidentity::text, '') AS identity,
+                CASE WHEN a.attcollation <> t.typcollation
+                     THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
+                CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::text END AS statistics,
+                CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END AS storage,
+                a.attacl::text[] AS acl,
+                d.description AS comment
+         FROM pg_attribute a
+         JOIN pg_class c ON c.oid = a.attrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_type t ON t.oid = a.atttypid
+         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+         LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> t.typcollation
+         LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+         {comment}
+         WHERE a.attnum > 0 AND NOT a.attisdropped
+           AND c.relkind IN ('r', 'p', 'f') AND {ns} AND {ext}",
+        comment = comment_join("d", "pg_class", "c.oid", "a.attnum"),
+        ns = ns_filter("n"),
+        ext = not_ext("pg_class", "c.oid"),
+    )
+}
+
+fn constraints_sql() -> String {
+    format!(
+        "SELECT n.nspname || '.' || c.relname || '.' || con.conname AS name,
+                con.contype::text AS type,
+                pg_get_constraintdef(con.oid) AS definition,
+                con.convalidated AS validated,
+                con.condeferrable AS deferrable,
+                con.condeferred AS deferred,
+                d.description AS comment
+         FROM pg_constraint con
+         JOIN pg_class c ON c.oid = con.conrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         {comment}
+         WHERE con.conrelid <> 0 AND {ns} AND {ext}",
+        comment = comment_join("d", "pg_constraint", "con.oid", "0"),
+        ns = ns_filter("n"),
+        ext = not_ext("pg_class", "c.oid"),
+    )
+}
+
+fn indexes_sql() -> String {
+    format!(
+        "SELECT n.nspname || '.' || i.relname AS name,
+                tn.nspname || '.' || t.relname AS table,
+                pg_get_indexdef(x.indexrelid) AS definition,
+                x.indisvalid AS valid,
+                x.indisready AS ready,
+                x.indisunique AS unique,
+                x.indisprimary AS primary,
+                x.indisclustered AS clustered,
+                con.conname AS constraint,
+                ts.spcname AS tablespace,
+                d.description AS comment
+         FROM pg_index x
+         JOIN pg_class i ON i.oid = x.indexrelid
+         JOIN pg_namespace n ON n.oid = i.relnamespace
+         JOIN pg_class t ON t.oid = x.indrelid
+         JOIN pg_namespace tn ON tn.oid = t.relnamespace
+         LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid
+               AND con.conrelid = x.indrelid AND con.contype IN ('p', 'u', 'x')
+         LEFT JOIN pg_tablespace ts ON ts.oid = i.reltablespace
+         {comment}
+         WHERE {ns} AND {tns} AND {ext_t} AND {ext_i}",
+        comment = comment_join("d", "pg_class", "i.oid", "0"),
+        ns = ns_filter("n"),
+        tns = ns_filter("tn"),
+        ext_t = not_ext("pg_class", "t.oid"),
+        ext_i = not_ext("pg_class", "i.oid"),
+    )
+}
+
+/// Views (`relkind` 'v') or materialized views ('m').
+fn views_sql(relkind: char) -> String {
+    let populated = if relkind == 'm' {
+        "c.relispopulated AS populated,"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT n.nspname || '.' || c.relname AS name,
+                pg_get_userbyid(c.relowner) AS owner,
+                coalesce(c.relacl, acldefault('r', c.relowner))::text[] AS acl,
+                pg_get_viewdef(c.oid, true) AS definition,
+                {populated}
+                c.reloptions::text[] AS reloptions,
+                ts.spcname AS tablespace,
+                d.description AS comment
+         FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
+         {comment}
+         WHERE c.relkind = '{relkind}' AND {ns} AND {ext}",
+        comment = comment_join("d", "pg_class", "c.oid", "0"),
+        ns = ns_filter("n"),
+        ext = not_ext("pg_class", "c.oid"),
+    )
+}
+
+fn sequences_sql() -> String {
+    format!(
+        "SELECT n.nspname || '.' || c.relname AS name,
+                pg_get_userbyid(c.relowner) AS owner,
+                coalesce(c.relacl, acldefault('s', c.relowner))::text[] AS acl,
+                c.relpersistence::text AS persistence,
+                format_type(s.seqtypid, NULL) AS data_type,
+                s.seqstart::text AS start,
+                s.seqincrement::text AS increment,
+                s.seqmin::text AS min,
+                s.seqmax::text AS max,
+                s.seqcache::text AS cache,
+                s.seqcycle AS cycle,
+                own.owned_by,
+                own.identity,
+                d.description AS comment
+         FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_sequence s ON s.seqrelid = c.oid
+         LEFT JOIN LATERAL (
+             SELECT rn.nspname || '.' || rc.relname || '.' || ra.attname AS owned_by,
+                    CASE WHEN dep.deptype = 'i' THEN true END AS identity
+               FROM pg_depend dep
+               JOIN pg_class rc ON rc.oid = dep.refobjid
+               JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+               JOIN pg_attribute ra ON ra.attrelid = dep.refobjid AND ra.attnum = dep.refobjsubid
+              WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid
+                AND dep.refclassid = 'pg_class'::regclass AND dep.refobjsubid > 0
+                AND dep.deptype IN ('a', 'i')
+              ORDER BY dep.deptype DESC
+              LIMIT 1) own ON true
+         {comment}
+         WHERE c.relkind = 'S' AND {ns} AND {ext}",
+        comment = comment_join("d", "pg_class", "c.oid", "0"),
+        ns = ns_filter("n"),
+        ext = not_ext("pg_class", "c.oid"),
+    )
+}
+
+fn functions_sql(version: i32) -> String {
+    // SQL-standard bodies (BEGIN ATOMIC, PostgreSQL 14+) live in prosqlbody, not prosrc.
+    let body = if version >= 140000 {
+        "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END"
+    } else {
+        "p.prosrc"
+    };
+    format!(
+        "SELECT n.nspname || '.' || p.proname AS name,
+                oidvectortypes(p.proargtypes) AS args,
+                p.prokind::text AS kind,
+                l.lanname AS language,
+                pg_get_function_arguments(p.oid) AS arguments,
+                pg_get_function_result(p.oid) AS returns,
+                md5({body}) AS body_md5,
+                p.probin AS binary,
+                p.provolatile::text AS volatility,
+                p.prosecdef AS security_definer,
+                p.proisstrict AS strict,
+                p.proleakproof AS leakproof,
+                p.proparallel::text AS parallel,
+                p.procost::text AS cost,
+                CASE WHEN p.proretset THEN p.prorows::text END AS rows,
+                p.proconfig AS config,
+                CASE WHEN p.prokind = 'a' THEN (
+                    SELECT concat_ws(' ', 'sfunc=' || ag.aggtransfn::regproc::text,
+                                      'stype=' || format_type(ag.aggtranstype, NULL),
+                                      'finalfunc=' || nullif(ag.aggfinalfn, 0)::regproc::text,
+                                      'combinefunc=' || nullif(ag.aggcombinefn, 0)::regproc::text,
+                                      'initcond=' || quote_literal(ag.agginitval),
+                                      'kind=' || ag.aggkind::text)
+                      FROM pg_aggregate ag WHERE ag.aggfnoid = p.oid) END AS aggregate,
+                pg_get_userbyid(p.proowner) AS owner,
+                coalesce(p.proacl, acldefault('f', p.proowner))::text[] AS acl,
+                d.description AS comment
+         FROM pg_proc p
+         JOIN pg_namespace n ON n.oid = p.pronamespace
+         JOIN pg_language l ON l.oid = p.prolang
+         {comment}
+         WHERE {ns} AND {ext}",
+        comment = comment_join("d", "pg_proc", "p.oid", "0"),
+        ns = ns_filter("n"),
+        ext = not_ext("pg_proc", "p.oid"),
+    )
+}
+
+fn triggers_sql() -> String {
+    format!(
+        "SELECT n.nspname || '.' || c.relname || '.' || t.tgname AS name,
+                pg_get_triggerdef(t.oid) AS definition,
+                t.tgenabled::text AS enabled,
+                fn.nspname || '.' || p.proname AS function,
+                oidvectortypes(p.proargtypes) AS function__args,
+                d.description AS comment
+         FROM pg_trigger t
+         JOIN pg_class c ON c.oid = t.tgrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_proc p ON p.oid = t.tgfoid
+         JOIN pg_namespace fn ON fn.oid = p.pronamespace
+         {comment}
+         WHERE NOT t.tgisinternal AND {ns} AND {ext}",
+        comment = comment_join("d", "pg_trigger", "t.oid", "0"),
+        ns = ns_filter("n"),
+        ext = not_ext("pg_class", "c.oid"),
+    )
+}
+
+fn types_sql() -> String {
+    format!(
+        "SELECT n.nspname || '.' || t.typname AS name,
+                CASE t.typtype WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' WHEN 'c' THEN 'composite'
+                               WHEN 'r' THEN 'range' ELSE 'base' END AS kind,
+                pg_get_userbyid(t.typowner) AS owner,
+                coalesce(t.typacl, acldefault('T', t.typowner))::text[] AS acl,
+                CASE WHEN t.typtype = 'e' THEN
+                    (SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder)::text
+                       FROM pg_enum e WHERE e.enumtypid = t.oid) END AS labels,
+                CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END AS base_type,
+                CASE WHEN t.typtype = 'd' THEN t.typnotnull END AS not_null,
+                CASE WHEN t.typtype = 'd' THEN pg_get_expr(t.typdefaultbin, 0) END AS default,
+                CASE WHEN t.typtype = 'd' THEN
+                    ARRAY(SELECT quote_ident(dc.conname) || ' ' || pg_get_constraintdef(dc.oid)
+                            FROM pg_constraint dc WHERE dc.contypid = t.oid) END AS constraints,
+                CASE WHEN t.typtype = 'd' AND t.typcollation <> bt.typcollation
+                     THEN t.typcollation::regcollation::text END AS collation,
+                CASE WHEN t.typtype = 'c' THEN
+                    (SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
+                                       || CASE WHEN a.attcollation <> at.typcollation
+                                               THEN ' COLLATE ' || a.attcollation::regcollation::text
+                                               ELSE '' END,
+                                       ', ' ORDER BY a.attnum)
+                       FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
+                      WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) END AS attributes,
+                CASE WHEN t.typtype = 'r' THEN
+                    (SELECT concat_ws(' ', 'subtype=' || format_type(r.rngsubtype, NULL),
+                                      'collation=' || nullif(r.rngcollation, 0)::regcollation::text,
+                                      'opclass=' || quote_ident(oc.opcname),
+                                      'canonical=' || nullif(r.rngcanonical, 0)::regproc::text,
+                                      'subdiff=' || nullif(r.rngsubdiff, 0)::regproc::text)
+                       FROM pg_range r JOIN pg_opclass oc ON oc.oid = r.rngsubopc
+                      WHERE r.rngtypid = t.oid) END AS range,
+                CASE WHEN t.typtype = 'b' THEN
+                    concat_ws(' ', 'input=' || t.typinput::text, 'output=' || t.typoutput::text,
+                              'length=' || t.typlen::text) END AS base,
+                d.description AS comment
+         FROM pg_type t
+         JOIN pg_namespace n ON n.oid = t.typnamespace
+         LEFT JOIN pg_class tc ON tc.oid = t.typrelid
+         LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
+         {comment}
+         WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r')
+           AND (t.typtype <> 'c' OR tc.relkind = 'c')
+           AND NOT EXISTS (SELECT 1 FROM pg_type el WHERE el.typarray = t.oid)
+           AND {ns} AND {ext}
+           AND (tc.oid IS NULL OR {ext_rel})",
+        comment = comment_join("d", "pg_type", "t.oid", "0"),
+        ns = ns_filter("n"),
+        ext = not_ext("pg_type", "t.oid"),
+        ext_rel = not_ext("pg_class", "tc.oid"),
+    )
+}
+
+fn policies_sql() -> String {
+    format!(
+        "SELECT n.nspname || '.' || c.relname || '.' || pol.polname AS name,
+                pol.polcmd::text AS cmd,
+                pol.polpermissive AS permissive,
+                ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END
+                        FROM unnest(pol.polroles) r) AS roles,
+                pg_get_expr(pol.polqual, pol.polrelid) AS using,
+                pg_get_expr(pol.polwithcheck, pol.polrelid) AS with_check,
+                d.description AS comment
+         FROM pg_policy pol
+         JOIN pg_class c ON c.oid = pol.polrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         {comment}
+         WHERE {ns} AND {ext}",
+        comment = comment_join("d", "pg_policy", "pol.oid", "0"),
+        ns = ns_filter("n"),
+        ext = not_ext("pg_class", "c.oid"),
+    )
+}
+
+fn extensions_sql() -> String {
+    "SELECT e.extname AS name,
+            e.extversion AS version,
+            n.nspname AS schema
+     FROM pg_extension e
+     JOIN pg_namespace n ON n.oid = e.extnamespace
+     WHERE n.nspname <> 'stepgate'"
+        .to_string()
+}
+
+fn event_triggers_sql() -> String {
+    format!(
+        "SELECT et.evtname AS name,
+                et.evtevent AS event,
+                fn.nspname || '.' || p.proname AS function,
+                oidvectortypes(p.proargtypes) AS function__args,
+                et.evtenabled::text AS enabled,
+                et.evttags AS tags,
+                pg_get_userbyid(et.evtowner) AS owner,
+                d.description AS comment
+         FROM pg_event_trigger et
+         JOIN pg_proc p ON p.oid = et.evtfoid
+         JOIN pg_namespace fn ON fn.oid = p.pronamespace
+         {comment}
+         WHERE {ext}",
+        comment = comment_join("d", "pg_event_trigger", "et.oid", "0"),
+        ext = not_ext("pg_event_trigger", "et.oid"),
+    )
+}
