@@ -274,10 +274,7 @@ impl Statement {
             if !FIELDS.contains(&key) {
                 return Err(StatementError::new(
                     lineno,
-                    format!(
-                        "unknown field `{key}`; expected `{}` here",
-                        FIELDS[slot]
-                    ),
+                    format!("unknown field `{key}`; expected `{}` here", FIELDS[slot]),
                 ));
             }
             let want = FIELDS[slot];
@@ -327,8 +324,7 @@ impl Statement {
             )
         })?;
         let issued_at = parse_timestamp(values[10]).map_err(|m| StatementError::new(at(10), m))?;
-        let expires_at =
-            parse_timestamp(values[11]).map_err(|m| StatementError::new(at(11), m))?;
+        let expires_at = parse_timestamp(values[11]).map_err(|m| StatementError::new(at(11), m))?;
         if expires_at <= issued_at {
             return Err(StatementError::new(
                 at(11),
@@ -419,9 +415,7 @@ fn check_value(key: &str, value: &str, lineno: usize) -> Result<(), StatementErr
                 };
                 Err(StatementError::new(
                     lineno,
-                    format!(
-                        "`{key}` must be 64 lowercase hex digits{dash}, found `{value}`"
-                    ),
+                    format!("`{key}` must be 64 lowercase hex digits{dash}, found `{value}`"),
                 ))
             }
         }
@@ -430,7 +424,9 @@ fn check_value(key: &str, value: &str, lineno: usize) -> Result<(), StatementErr
 }
 
 fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, UTC, seconds precision.
@@ -465,7 +461,8 @@ fn parse_timestamp(s: &str) -> Result<OffsetDateTime, String> {
         return Err(bad());
     }
     let num = |r: std::ops::Range<usize>| -> u32 {
-        b[r].iter().fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'))
+        b[r].iter()
+            .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'))
     };
     let year = i32::try_from(num(0..4)).map_err(|_| bad())?;
     let month = u8::try_from(num(5..7))
@@ -741,9 +738,7 @@ pub fn parse_allowed_signers(text: &str) -> Result<Vec<AllowedSigner>, AllowedSi
         let (principals_field, rest) = take_token(rest).map_err(err)?;
         let principals: Vec<String> = principals_field.split(',').map(str::to_string).collect();
         if principals.iter().any(|p| p.is_empty() || p == "!") {
-            return Err(err(format!(
-                "empty principal in `{principals_field}`"
-            )));
+            return Err(err(format!("empty principal in `{principals_field}`")));
         }
         let rest = rest.trim_start_matches([' ', '\t']);
         let (options, rest) = if looks_like_key_type(first_word(rest)) {
@@ -924,7 +919,9 @@ fn apply_options(entry: &mut AllowedSigner, opts: &str) -> Result<(), String> {
 
 /// OpenSSH `YYYYMMDD[HHMM[SS]][Z]`, read as UTC.
 fn parse_ssh_time(v: &str) -> Result<OffsetDateTime, String> {
-    let bad = || format!("bad time `{v}`; expected YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, optionally followed by Z");
+    let bad = || {
+        format!("bad time `{v}`; expected YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, optionally followed by Z")
+    };
     let digits = v.strip_suffix('Z').unwrap_or(v);
     if !digits.bytes().all(|b| b.is_ascii_digit()) || ![8, 12, 14].contains(&digits.len()) {
         return Err(bad());
@@ -1033,10 +1030,14 @@ pub enum Reason {
     MalformedStatement(String),
     MalformedSignature(String),
     /// Signed under another sshsig namespace than `stepgate`.
-    WrongNamespace { found: String },
+    WrongNamespace {
+        found: String,
+    },
     BadSignature,
     /// The signing key's algorithm cannot be verified by this build.
-    UnsupportedAlgorithm { algorithm: String },
+    UnsupportedAlgorithm {
+        algorithm: String,
+    },
     /// The signing key is not in the trusted signer list at all.
     UnknownPrincipal {
         principal: String,
@@ -1061,12 +1062,27 @@ pub enum Reason {
         gate: String,
         signers: Vec<String>,
     },
-    OtherPack { signed: String, expected: String },
-    OtherStep { signed: String, expected: String },
-    OtherGate { signed: String, expected: String },
-    OtherAction { signed: Action, expected: Action },
+    OtherPack {
+        signed: String,
+        expected: String,
+    },
+    OtherStep {
+        signed: String,
+        expected: String,
+    },
+    OtherGate {
+        signed: String,
+        expected: String,
+    },
+    OtherAction {
+        signed: Action,
+        expected: Action,
+    },
     /// Database or environment differ; values rendered as `db` / `db (env)`.
-    OtherTarget { signed: String, expected: String },
+    OtherTarget {
+        signed: String,
+        expected: String,
+    },
     StepFileChanged {
         signed: Option<String>,
         current: Option<String>,
@@ -1075,10 +1091,22 @@ pub enum Reason {
         signed: Option<String>,
         current: Option<String>,
     },
-    ManifestChanged { signed: String, current: String },
-    Expired { expires_at: String, now: String },
-    NotYetValid { issued_at: String, now: String },
-    DuplicatePrincipal { principal: String, counted: String },
+    ManifestChanged {
+        signed: String,
+        current: String,
+    },
+    Expired {
+        expires_at: String,
+        now: String,
+    },
+    NotYetValid {
+        issued_at: String,
+        now: String,
+    },
+    DuplicatePrincipal {
+        principal: String,
+        counted: String,
+    },
 }
 
 impl Reason {
@@ -1118,8 +1146,8 @@ fn short_hash(h: &Option<String>) -> String {
 }
 
 fn short(h: &str) -> String {
-    if h.len() > 12 {
-        format!("{}…", &h[..12])
+    if h.chars().count() > 12 {
+        format!("{}…", h.chars().take(12).collect::<String>())
     } else {
         h.to_string()
     }
@@ -1423,14 +1451,9 @@ fn evaluate_one(
                 .flatten()
                 .cloned()
                 .collect();
-            format!(
-                "it is trusted only for namespaces {}",
-                ns.join(", ")
-            )
+            format!("it is trusted only for namespaces {}", ns.join(", "))
         } else {
-            let s = for_principal
-                .iter()
-                .find(|s| s.allows_namespace(NAMESPACE));
+            let s = for_principal.iter().find(|s| s.allows_namespace(NAMESPACE));
             let window = |t: Option<OffsetDateTime>| t.map_or("-".to_string(), render_timestamp);
             format!(
                 "it is trusted only from {} until {} (now {})",
@@ -1521,4 +1544,1083 @@ fn evaluate_one(
         }));
     }
     Ok(st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ssh_key::Algorithm;
+    use time::macros::datetime;
+
+    const STEP: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+    const RB: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+    const MF: &str = "3333333333333333333333333333333333333333333333333333333333333333";
+    const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
+
+    fn new_key() -> PrivateKey {
+        PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).unwrap()
+    }
+
+    fn expected() -> Expected<'static> {
+        Expected {
+            pack: "2026-11-orders",
+            step: "010-add-column",
+            action: Action::Apply,
+            step_sha256: Some(STEP),
+            rollback_sha256: Some(RB),
+            manifest_sha256: MF,
+            database: "orders",
+            environment: Some("prod"),
+        }
+    }
+
+    fn statement(principal: &str) -> Statement {
+        Statement::for_expected(
+            &expected(),
+            "dba",
+            principal,
+            datetime!(2026-11-23 10:00 UTC),
+            datetime!(2026-11-24 10:00 UTC),
+        )
+    }
+
+    fn text() -> String {
+        statement("alice@example.org").render()
+    }
+
+    fn parse_err(t: &str) -> StatementError {
+        Statement::parse(t).unwrap_err()
+    }
+
+    /// Replace line `n` (1-based) of the canonical text.
+    fn with_line(n: usize, new: &str) -> String {
+        let t = text();
+        let mut lines: Vec<&str> = t.lines().collect();
+        lines[n - 1] = new;
+        lines.join("\n") + "\n"
+    }
+
+    fn without_line(n: usize) -> String {
+        let t = text();
+        let mut lines: Vec<&str> = t.lines().collect();
+        lines.remove(n - 1);
+        lines.join("\n") + "\n"
+    }
+
+    // ---- statement ------------------------------------------------------
+
+    #[test]
+    fn render_is_the_exact_format() {
+        let expect = "stepgate approval v1
+pack: 2026-11-orders
+step: 010-add-column
+gate: dba
+action: apply
+step-sha256: 1111111111111111111111111111111111111111111111111111111111111111
+rollback-sha256: 2222222222222222222222222222222222222222222222222222222222222222
+manifest-sha256: 3333333333333333333333333333333333333333333333333333333333333333
+target-database: orders
+target-environment: prod
+principal: alice@example.org
+issued-at: 2026-11-23T10:00:00Z
+expires-at: 2026-11-24T10:00:00Z
+";
+        assert_eq!(text(), expect);
+    }
+
+    #[test]
+    fn parse_round_trips() {
+        let st = statement("alice@example.org");
+        assert_eq!(Statement::parse(&st.render()).unwrap(), st);
+    }
+
+    #[test]
+    fn dashes_are_none() {
+        let mut st = statement("alice@example.org");
+        st.step_sha256 = None;
+        st.rollback_sha256 = None;
+        st.target_environment = None;
+        st.step = "halt-42".to_string();
+        st.action = Action::Resume;
+        let t = st.render();
+        assert!(t.contains("step-sha256: -\nrollback-sha256: -\n"));
+        assert!(t.contains("target-environment: -\n"));
+        assert_eq!(Statement::parse(&t).unwrap(), st);
+    }
+
+    #[test]
+    fn render_normalizes_time_to_utc_seconds() {
+        let mut st = statement("a");
+        st.issued_at = datetime!(2026-11-23 12:00:00.75 +02:00);
+        let t = st.render();
+        assert!(t.contains("issued-at: 2026-11-23T10:00:00Z\n"), "{t}");
+    }
+
+    #[test]
+    fn rejects_empty() {
+        let e = parse_err("");
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("empty statement"));
+    }
+
+    #[test]
+    fn rejects_unknown_version() {
+        let e = parse_err(&with_line(1, "stepgate approval v2"));
+        assert_eq!(e.line, 1);
+        assert!(
+            e.message.contains("unsupported statement version `v2`"),
+            "{e}"
+        );
+        let e = parse_err(&with_line(1, "hello"));
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("not a stepgate approval"), "{e}");
+        let e = parse_err(&with_line(1, "stepgate approval v1 "));
+        assert!(e.message.contains("not a stepgate approval"), "{e}");
+    }
+
+    #[test]
+    fn rejects_missing_field_in_the_middle() {
+        let e = parse_err(&without_line(3)); // step
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("missing field `step`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_missing_last_field() {
+        let e = parse_err(&without_line(13)); // expires-at
+        assert_eq!(e.line, 13);
+        assert!(e.message.contains("missing field `expires-at`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_extra_field() {
+        let e = parse_err(&(text() + "comment: hi\n"));
+        assert_eq!(e.line, 14);
+        assert!(e.message.contains("unexpected extra line"), "{e}");
+        let e = parse_err(&(text() + "\n"));
+        assert_eq!(e.line, 14);
+        let e = parse_err(&with_line(4, "gait: dba"));
+        assert_eq!(e.line, 4);
+        assert!(e.message.contains("unknown field `gait`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_reordered_fields() {
+        let t = text();
+        let mut lines: Vec<&str> = t.lines().collect();
+        lines.swap(1, 2); // pack <-> step
+        let e = parse_err(&(lines.join("\n") + "\n"));
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("out of order"), "{e}");
+    }
+
+    #[test]
+    fn rejects_duplicate_field() {
+        let e = parse_err(&with_line(3, "pack: again"));
+        assert_eq!(e.line, 3);
+        assert!(
+            e.message
+                .contains("duplicate field `pack` (already given on line 2)"),
+            "{e}"
+        );
+        let e = parse_err(&(text() + "principal: mallory@example.org\n"));
+        assert_eq!(e.line, 14);
+        assert!(e.message.contains("duplicate field `principal`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_bad_hex() {
+        for (line, bad) in [
+            (6, format!("step-sha256: {}", "A".repeat(64))),
+            (6, "step-sha256: 1234".to_string()),
+            (7, format!("rollback-sha256: {}", "g".repeat(64))),
+            (8, "manifest-sha256: -".to_string()),
+            (8, format!("manifest-sha256: {MF}0")),
+        ] {
+            let e = parse_err(&with_line(line, &bad));
+            assert_eq!(e.line, line, "{bad}");
+            assert!(e.message.contains("64 lowercase hex"), "{e}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_timestamp() {
+        for bad in [
+            "2026-11-23T10:00:00+00:00",
+            "2026-11-23 10:00:00Z",
+            "2026-11-23T10:00:00.5Z",
+            "2026-02-30T10:00:00Z",
+            "2026-11-23T24:00:00Z",
+            "2026-13-01T10:00:00Z",
+            "2026-11-23t10:00:00z",
+            "+2026-11-23T10:00:00Z",
+            "yesterday",
+        ] {
+            let e = parse_err(&with_line(12, &format!("issued-at: {bad}")));
+            assert_eq!(e.line, 12, "{bad}");
+            assert!(e.message.contains("bad timestamp"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_action() {
+        let e = parse_err(&with_line(5, "action: Apply"));
+        assert_eq!(e.line, 5);
+        assert!(e.message.contains("unknown action `Apply`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_crlf() {
+        let e = parse_err(&text().replace('\n', "\r\n"));
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("CRLF"), "{e}");
+        let e = parse_err(&with_line(5, "action: apply\r"));
+        assert_eq!(e.line, 5);
+    }
+
+    #[test]
+    fn rejects_missing_trailing_newline() {
+        let t = text();
+        let e = parse_err(t.trim_end_matches('\n'));
+        assert_eq!(e.line, 13);
+        assert!(e.message.contains("must end with a newline"), "{e}");
+    }
+
+    #[test]
+    fn rejects_surrounding_whitespace() {
+        let e = parse_err(&with_line(2, "pack:  2026-11-orders"));
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("leading or trailing whitespace"), "{e}");
+        let e = parse_err(&with_line(2, "pack: 2026-11-orders "));
+        assert!(e.message.contains("leading or trailing whitespace"), "{e}");
+        let e = parse_err(&with_line(2, " pack: 2026-11-orders"));
+        assert!(e.message.contains("starts with whitespace"), "{e}");
+        let e = parse_err(&with_line(2, "pack:2026-11-orders"));
+        assert!(e.message.contains("exactly one space"), "{e}");
+        let e = parse_err(&with_line(2, "pack:"));
+        assert!(e.message.contains("empty value"), "{e}");
+        let e = parse_err(&with_line(2, "pack: a\tb"));
+        assert!(e.message.contains("control character"), "{e}");
+        let e = parse_err(&with_line(2, "no colon here"));
+        assert!(e.message.contains("expected `key: value`"), "{e}");
+        let e = parse_err(&with_line(2, ""));
+        assert!(e.message.contains("blank line"), "{e}");
+    }
+
+    #[test]
+    fn rejects_expiry_not_after_issue() {
+        let e = parse_err(&with_line(13, "expires-at: 2026-11-23T09:59:59Z"));
+        assert_eq!(e.line, 13);
+        assert!(e.message.contains("is not after issued-at"), "{e}");
+        let e = parse_err(&with_line(13, "expires-at: 2026-11-23T10:00:00Z"));
+        assert_eq!(e.line, 13);
+    }
+
+    #[test]
+    fn error_display_has_line() {
+        assert_eq!(
+            parse_err(&with_line(5, "action: x")).to_string(),
+            "line 5: unknown action `x`; expected one of apply, rollback, resume, restore"
+        );
+    }
+
+    // ---- signing ----------------------------------------------------------
+
+    #[test]
+    fn sign_then_verify() {
+        let k = new_key();
+        let t = text();
+        let pem = sign(&t, &k).unwrap();
+        assert!(pem.starts_with("-----BEGIN SSH SIGNATURE-----\n"));
+        assert!(pem.ends_with("-----END SSH SIGNATURE-----\n"));
+        verify(&t, &pem, k.public_key()).unwrap();
+        let sig = SshSig::from_pem(&pem).unwrap();
+        assert_eq!(sig.hash_alg(), HashAlg::Sha512);
+        assert_eq!(sig.namespace(), "stepgate");
+        assert_eq!(
+            signer_key_of(&pem).unwrap().key_data(),
+            k.public_key().key_data()
+        );
+    }
+
+    #[test]
+    fn verify_ignores_key_comment() {
+        let k = new_key();
+        let t = text();
+        let pem = sign(&t, &k).unwrap();
+        let mut pk = k.public_key().clone();
+        pk.set_comment("some comment");
+        verify(&t, &pem, &pk).unwrap();
+    }
+
+    #[test]
+    fn sign_refuses_malformed_statement() {
+        let k = new_key();
+        let e = sign("hello\n", &k).unwrap_err();
+        assert!(
+            matches!(e, ApprovalError::Statement(ref s) if s.line == 1),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn verify_rejects_other_key() {
+        let t = text();
+        let pem = sign(&t, &new_key()).unwrap();
+        let e = verify(&t, &pem, new_key().public_key()).unwrap_err();
+        assert!(matches!(e, ApprovalError::KeyMismatch { .. }), "{e}");
+    }
+
+    #[test]
+    fn verify_rejects_tampered_statement() {
+        let k = new_key();
+        let t = text();
+        let pem = sign(&t, &k).unwrap();
+        let t2 = t.replace("action: apply", "action: rollback");
+        assert_eq!(
+            verify(&t2, &pem, k.public_key()).unwrap_err(),
+            ApprovalError::BadSignature
+        );
+    }
+
+    #[test]
+    fn verify_rejects_other_namespace() {
+        let k = new_key();
+        let t = text();
+        let pem = k
+            .sign("other", HashAlg::Sha512, t.as_bytes())
+            .unwrap()
+            .to_pem(LineEnding::LF)
+            .unwrap();
+        let e = verify(&t, &pem, k.public_key()).unwrap_err();
+        assert_eq!(
+            e,
+            ApprovalError::WrongNamespace {
+                found: "other".into()
+            }
+        );
+        assert!(e.to_string().contains("-n stepgate"));
+    }
+
+    #[test]
+    fn verify_accepts_sha256_hash() {
+        let k = new_key();
+        let t = text();
+        let pem = k
+            .sign(NAMESPACE, HashAlg::Sha256, t.as_bytes())
+            .unwrap()
+            .to_pem(LineEnding::LF)
+            .unwrap();
+        verify(&t, &pem, k.public_key()).unwrap();
+    }
+
+    #[test]
+    fn malformed_pem_is_its_own_error() {
+        let k = new_key();
+        let t = text();
+        let pem = sign(&t, &k).unwrap();
+        let lines: Vec<&str> = pem.lines().collect();
+        let truncated = lines[..lines.len() - 2].join("\n") + "\n";
+        let cut_body = format!(
+            "{}\n{}\n{}\n",
+            lines[0],
+            &lines[1][..10],
+            lines[lines.len() - 1]
+        );
+        for bad in [
+            "",
+            "not a signature",
+            truncated.as_str(),
+            cut_body.as_str(),
+            "-----BEGIN SSH SIGNATURE-----\n!!!!\n-----END SSH SIGNATURE-----\n",
+        ] {
+            let e = verify(&t, bad, k.public_key()).unwrap_err();
+            assert!(
+                matches!(e, ApprovalError::MalformedSignature(_)),
+                "{bad:?}: {e:?}"
+            );
+            assert!(matches!(
+                signer_key_of(bad),
+                Err(ApprovalError::MalformedSignature(_))
+            ));
+        }
+    }
+
+    fn encrypted(k: &PrivateKey, pass: &str) -> String {
+        let kdf = ssh_key::Kdf::Bcrypt {
+            salt: vec![7u8; 16],
+            rounds: 1,
+        };
+        k.encrypt_with(ssh_key::Cipher::Aes256Ctr, kdf, 42, pass)
+            .unwrap()
+            .to_openssh(LineEnding::LF)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn load_private_key_plain_and_encrypted() {
+        let k = new_key();
+        let plain = k.to_openssh(LineEnding::LF).unwrap();
+        let loaded = load_private_key(&plain, None).unwrap();
+        assert_eq!(loaded.public_key().key_data(), k.public_key().key_data());
+        assert!(load_private_key(&plain, Some("ignored")).is_ok());
+
+        let enc = encrypted(&k, "hunter2");
+        let e = load_private_key(&enc, None).unwrap_err();
+        assert_eq!(e, ApprovalError::EncryptedKey);
+        assert!(e.to_string().contains("passphrase"));
+        assert_eq!(
+            load_private_key(&enc, Some("wrong")).unwrap_err(),
+            ApprovalError::WrongPassphrase
+        );
+        let dec = load_private_key(&enc, Some("hunter2")).unwrap();
+        let t = text();
+        verify(&t, &sign(&t, &dec).unwrap(), k.public_key()).unwrap();
+
+        // Signing with a still-encrypted key is refused.
+        let still = PrivateKey::from_openssh(&enc).unwrap();
+        assert_eq!(sign(&t, &still).unwrap_err(), ApprovalError::EncryptedKey);
+
+        assert!(matches!(
+            load_private_key("garbage", None),
+            Err(ApprovalError::MalformedKey(_))
+        ));
+    }
+
+    // ---- allowed_signers ----------------------------------------------------
+
+    fn publine(k: &PrivateKey) -> String {
+        k.public_key().to_openssh().unwrap()
+    }
+
+    #[test]
+    fn parses_allowed_signers() {
+        let a = new_key();
+        let b = new_key();
+        let text = format!(
+            "# trusted signers\n\n  alice@example.org {} laptop key\nbob@example.org,carol@example.org namespaces=\"stepgate,git\",valid-after=\"20260101\",valid-before=\"202701021030Z\" {}\n\"dave@example.org\"\t{}\n",
+            publine(&a),
+            publine(&b),
+            publine(&a)
+        );
+        let s = parse_allowed_signers(&text).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].principals, vec!["alice@example.org"]);
+        assert_eq!(s[0].line, 3);
+        assert_eq!(s[0].key.comment(), "laptop key");
+        assert_eq!(s[0].namespaces, None);
+        assert_eq!(
+            s[1].principals,
+            vec!["bob@example.org", "carol@example.org"]
+        );
+        assert_eq!(
+            s[1].namespaces,
+            Some(vec!["stepgate".to_string(), "git".to_string()])
+        );
+        assert_eq!(s[1].valid_after, Some(datetime!(2026-01-01 0:00 UTC)));
+        assert_eq!(s[1].valid_before, Some(datetime!(2027-01-02 10:30 UTC)));
+        assert_eq!(s[1].key.key_data(), b.public_key().key_data());
+        assert_eq!(s[2].principals, vec!["dave@example.org"]);
+        assert_eq!(s[2].line, 5);
+    }
+
+    #[test]
+    fn allowed_signers_to_line_round_trips() {
+        let a = new_key();
+        let mut s = AllowedSigner::new(vec!["alice@example.org".into()], a.public_key().clone());
+        s.namespaces = Some(vec!["stepgate".into()]);
+        s.valid_after = Some(datetime!(2026-01-01 0:00 UTC));
+        s.valid_before = Some(datetime!(2027-01-01 12:34:56 UTC));
+        let parsed = parse_allowed_signers(&s.to_line()).unwrap();
+        assert_eq!(parsed.len(), 1);
+        let p = &parsed[0];
+        assert_eq!(p.principals, s.principals);
+        assert_eq!(p.namespaces, s.namespaces);
+        assert_eq!(p.valid_after, s.valid_after);
+        assert_eq!(p.valid_before, s.valid_before);
+        assert_eq!(p.key.key_data(), s.key.key_data());
+    }
+
+    #[test]
+    fn allowed_signers_rejections() {
+        let k = publine(&new_key());
+        for (text, want) in [
+            (format!("# c\nalice cert-authority {k}"), "not supported"),
+            (format!("alice foo=\"bar\" {k}"), "unsupported option `foo`"),
+            (format!("alice namespaces=stepgate {k}"), "double quotes"),
+            (
+                format!("alice namespaces=\"stepgate {k}"),
+                "unterminated quote",
+            ),
+            (
+                format!("alice namespaces=\"a\",namespaces=\"b\" {k}"),
+                "more than once",
+            ),
+            (format!("alice valid-after=\"2026\" {k}"), "bad time"),
+            ("alice".to_string(), "no key"),
+            ("alice ssh-ed25519".to_string(), "no base64"),
+            ("alice ssh-ed25519 AAAAnotbase64!!".to_string(), "invalid"),
+            (
+                "alice ssh-ed25519-cert-v01@openssh.com AAAA".to_string(),
+                "not supported",
+            ),
+            (format!("alice,,bob {k}"), "empty principal"),
+            (format!("\"alice {k}"), "unterminated quote"),
+        ] {
+            let e = parse_allowed_signers(&text).unwrap_err();
+            let line = if text.starts_with("# c\n") { 2 } else { 1 };
+            assert_eq!(e.line, line, "{text}");
+            assert!(e.message.contains(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn principal_patterns() {
+        let k = new_key();
+        let s = AllowedSigner::new(
+            vec!["*@example.org".into(), "!mallory@example.org".into()],
+            k.public_key().clone(),
+        );
+        assert!(s.matches_principal("alice@example.org"));
+        assert!(!s.matches_principal("mallory@example.org"));
+        assert!(!s.matches_principal("alice@example.com"));
+        assert!(match_pattern("abc", "a?c"));
+        assert!(match_pattern("abc", "*"));
+        assert!(match_pattern("", "*"));
+        assert!(!match_pattern("ab", "a?c"));
+        assert!(match_pattern("a.b.c", "a*c"));
+        assert!(!match_pattern("Alice", "alice"));
+    }
+
+    // ---- gate evaluation -----------------------------------------------------
+
+    struct World {
+        alice: PrivateKey,
+        bob: PrivateKey,
+        trusted: Vec<AllowedSigner>,
+        signers: Vec<String>,
+    }
+
+    fn world() -> World {
+        let alice = new_key();
+        let bob = new_key();
+        let trusted = parse_allowed_signers(&format!(
+            "alice@example.org {}\nbob@example.org {}\n",
+            publine(&alice),
+            publine(&bob)
+        ))
+        .unwrap();
+        World {
+            alice,
+            bob,
+            trusted,
+            signers: vec!["alice@example.org".into(), "bob@example.org".into()],
+        }
+    }
+
+    fn signed(st: &Statement, key: &PrivateKey, source: &str) -> Candidate {
+        let t = st.render();
+        Candidate {
+            source: source.into(),
+            sig_pem: Some(sign(&t, key).unwrap()),
+            statement_text: t,
+        }
+    }
+
+    fn eval(w: &World, quorum: u32, cands: &[Candidate]) -> GateResult {
+        let gate = GateSpec {
+            name: "dba",
+            signers: &w.signers,
+            quorum,
+        };
+        evaluate_gate(&gate, &expected(), cands, &w.trusted, NOW)
+    }
+
+    /// Evaluate one candidate and return its reason (panics if valid).
+    fn reason_of(w: &World, c: Candidate) -> Reason {
+        let r = eval(w, 1, &[c]);
+        assert!(!r.satisfied);
+        assert_eq!(r.valid, 0);
+        match &r.approvals[0].verdict {
+            Verdict::Invalid(reason) => reason.clone(),
+            Verdict::Valid => panic!("unexpectedly valid"),
+        }
+    }
+
+    fn alice_with(f: impl FnOnce(&mut Statement)) -> Statement {
+        let mut st = statement("alice@example.org");
+        f(&mut st);
+        st
+    }
+
+    #[test]
+    fn valid_approvals_meet_quorum() {
+        let w = world();
+        let a = signed(&statement("alice@example.org"), &w.alice, "a");
+        let b = signed(&statement("bob@example.org"), &w.bob, "b");
+        let r = eval(&w, 2, &[a.clone(), b]);
+        assert!(r.satisfied, "{r:?}");
+        assert_eq!(r.valid, 2);
+        assert_eq!(
+            r.approvals[0].principal.as_deref(),
+            Some("alice@example.org")
+        );
+        assert_eq!(r.approvals[1].verdict, Verdict::Valid);
+        let r = eval(&w, 2, &[a]);
+        assert!(!r.satisfied);
+        assert_eq!(r.valid, 1);
+    }
+
+    #[test]
+    fn duplicate_principal_counts_once() {
+        let w = world();
+        let a1 = signed(&statement("alice@example.org"), &w.alice, "a1");
+        let a2 = signed(
+            &alice_with(|s| s.issued_at = datetime!(2026-11-23 11:00 UTC)),
+            &w.alice,
+            "a2",
+        );
+        let r = eval(&w, 2, &[a1, a2]);
+        assert!(!r.satisfied);
+        assert_eq!(r.valid, 1);
+        assert_eq!(r.approvals[0].verdict, Verdict::Valid);
+        let Verdict::Invalid(reason) = &r.approvals[1].verdict else {
+            panic!("second should be invalid")
+        };
+        assert_eq!(
+            reason,
+            &Reason::DuplicatePrincipal {
+                principal: "alice@example.org".into(),
+                counted: "a1".into()
+            }
+        );
+        assert!(reason.to_string().contains("counts once"));
+    }
+
+    #[test]
+    fn missing_signature() {
+        let w = world();
+        let mut c = signed(&statement("alice@example.org"), &w.alice, "a");
+        c.sig_pem = None;
+        let r = eval(&w, 1, std::slice::from_ref(&c));
+        assert_eq!(
+            r.approvals[0].principal.as_deref(),
+            Some("alice@example.org")
+        );
+        assert_eq!(reason_of(&w, c), Reason::MissingSignature);
+    }
+
+    #[test]
+    fn malformed_statement() {
+        let w = world();
+        let mut c = signed(&statement("alice@example.org"), &w.alice, "a");
+        c.statement_text = c.statement_text.replace('\n', "\r\n");
+        let r = eval(&w, 1, std::slice::from_ref(&c));
+        assert_eq!(r.approvals[0].principal, None);
+        let reason = reason_of(&w, c);
+        assert!(
+            matches!(&reason, Reason::MalformedStatement(m) if m.contains("line 1")),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn malformed_signature() {
+        let w = world();
+        let mut c = signed(&statement("alice@example.org"), &w.alice, "a");
+        c.sig_pem = Some("-----BEGIN SSH SIGNATURE-----\nAAAA\n".into());
+        assert!(matches!(reason_of(&w, c), Reason::MalformedSignature(_)));
+    }
+
+    #[test]
+    fn wrong_namespace() {
+        let w = world();
+        let mut c = signed(&statement("alice@example.org"), &w.alice, "a");
+        c.sig_pem = Some(
+            w.alice
+                .sign("git", HashAlg::Sha512, c.statement_text.as_bytes())
+                .unwrap()
+                .to_pem(LineEnding::LF)
+                .unwrap(),
+        );
+        assert_eq!(
+            reason_of(&w, c),
+            Reason::WrongNamespace {
+                found: "git".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_signature() {
+        let w = world();
+        let mut c = signed(&statement("alice@example.org"), &w.alice, "a");
+        // Still a well-formed statement, but not the bytes that were signed.
+        c.statement_text = c.statement_text.replace("gate: dba", "gate: dbb");
+        let reason = reason_of(&w, c);
+        assert_eq!(reason, Reason::BadSignature);
+        assert!(reason.to_string().contains("edited after signing"));
+    }
+
+    #[test]
+    fn unsupported_algorithm() {
+        let w = world();
+        let rsa = PublicKey::from_openssh("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC4ePa0BHS1xk/5xyNr2KTE7tY5iryjeDKCWder+Zg3WR8NJpPHq6JZ7hvXz2isjzJC+dAlgsuf0ywPxbKOSI7vU1oZ5UpyWsWJztxJv/ephLsbUcVn3RZ5jvdfD0+hrl1LlvbNDAyBYnAyIraAt68Bd4T5K6Hb+FR9t2nbQJkSm9M3hZUQU7bzhZ+mR0ctKyAozwhr/CbTgGt92hmazEnh6IUo5NVb4R4ZKo6gnXJgICDkuhYiHIt5V0gG4OBlvHBiS3sJV/6lLPMa2w4JsLgXxsBT7YkDOtSLvjCvfKqyO5InFmotvN8M++Qtl0O+ufyHRQ1TN2g3/pfwM8DWWNpF").unwrap();
+        let fake = ssh_key::Signature::new(
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha512),
+            },
+            vec![0u8; 256],
+        )
+        .unwrap();
+        let sig = SshSig::new(rsa.key_data().clone(), NAMESPACE, HashAlg::Sha512, fake).unwrap();
+        let mut c = signed(&statement("alice@example.org"), &w.alice, "a");
+        c.sig_pem = Some(sig.to_pem(LineEnding::LF).unwrap());
+        let reason = reason_of(&w, c);
+        assert!(
+            matches!(&reason, Reason::UnsupportedAlgorithm { algorithm } if algorithm.starts_with("rsa") || algorithm.starts_with("ssh-rsa")),
+            "{reason:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_principal() {
+        let w = world();
+        let mallory = new_key();
+        let reason = reason_of(&w, signed(&statement("mallory@example.org"), &mallory, "m"));
+        assert!(
+            matches!(
+                &reason,
+                Reason::UnknownPrincipal {
+                    principal_known: false,
+                    ..
+                }
+            ),
+            "{reason:?}"
+        );
+        assert!(reason.to_string().contains("register the signer"));
+        // Claims to be alice, but with an unregistered key.
+        let reason = reason_of(&w, signed(&statement("alice@example.org"), &mallory, "m"));
+        assert!(
+            matches!(
+                &reason,
+                Reason::UnknownPrincipal {
+                    principal_known: true,
+                    ..
+                }
+            ),
+            "{reason:?}"
+        );
+        assert!(reason
+            .to_string()
+            .contains("not a trusted key of `alice@example.org`"));
+    }
+
+    #[test]
+    fn key_principal_mismatch() {
+        let w = world();
+        // Bob's key, statement claims alice.
+        let reason = reason_of(&w, signed(&statement("alice@example.org"), &w.bob, "x"));
+        let Reason::KeyPrincipalMismatch {
+            principal,
+            key_principals,
+            ..
+        } = &reason
+        else {
+            panic!("{reason:?}")
+        };
+        assert_eq!(principal, "alice@example.org");
+        assert_eq!(key_principals, &vec!["bob@example.org".to_string()]);
+        assert!(reason.to_string().contains("registered to bob@example.org"));
+    }
+
+    #[test]
+    fn signer_restricted_by_namespace_or_window() {
+        let mut w = world();
+        w.trusted[0].namespaces = Some(vec!["git".into()]);
+        let reason = reason_of(&w, signed(&statement("alice@example.org"), &w.alice, "a"));
+        assert!(
+            matches!(&reason, Reason::SignerRestricted { detail, .. } if detail.contains("namespaces git")),
+            "{reason:?}"
+        );
+        w.trusted[0].namespaces = Some(vec!["step*".into()]);
+        assert!(
+            eval(
+                &w,
+                1,
+                &[signed(&statement("alice@example.org"), &w.alice, "a")]
+            )
+            .satisfied
+        );
+        w.trusted[0].valid_before = Some(datetime!(2026-11-23 11:00 UTC));
+        let reason = reason_of(&w, signed(&statement("alice@example.org"), &w.alice, "a"));
+        assert!(
+            matches!(&reason, Reason::SignerRestricted { detail, .. } if detail.contains("until 2026-11-23T11:00:00Z")),
+            "{reason:?}"
+        );
+        w.trusted[0].valid_before = None;
+        w.trusted[0].valid_after = Some(datetime!(2026-11-23 13:00 UTC));
+        assert!(matches!(
+            reason_of(&w, signed(&statement("alice@example.org"), &w.alice, "a")),
+            Reason::SignerRestricted { .. }
+        ));
+    }
+
+    #[test]
+    fn trusted_by_pattern() {
+        let mut w = world();
+        w.trusted[0].principals = vec!["*@example.org".into()];
+        w.signers.push("carol@example.org".into());
+        // alice's key is trusted for any @example.org principal by that line.
+        assert!(
+            eval(
+                &w,
+                1,
+                &[signed(&statement("carol@example.org"), &w.alice, "c")]
+            )
+            .satisfied
+        );
+    }
+
+    #[test]
+    fn not_a_signer_of_gate() {
+        let mut w = world();
+        w.signers = vec!["bob@example.org".into()];
+        let reason = reason_of(&w, signed(&statement("alice@example.org"), &w.alice, "a"));
+        assert_eq!(
+            reason,
+            Reason::NotASignerOfGate {
+                principal: "alice@example.org".into(),
+                gate: "dba".into(),
+                signers: vec!["bob@example.org".into()]
+            }
+        );
+        assert!(reason.to_string().contains("not a signer of gate `dba`"));
+    }
+
+    #[test]
+    fn binding_mismatches() {
+        let w = world();
+        let cases: Vec<(Statement, &str)> = vec![
+            (alice_with(|s| s.pack = "other-pack".into()), "other_pack"),
+            (alice_with(|s| s.step = "020-other".into()), "other_step"),
+            (alice_with(|s| s.gate = "security".into()), "other_gate"),
+            (alice_with(|s| s.action = Action::Rollback), "other_action"),
+            (
+                alice_with(|s| s.target_database = "staging".into()),
+                "other_target",
+            ),
+            (alice_with(|s| s.target_environment = None), "other_target"),
+            (
+                alice_with(|s| s.step_sha256 = Some("a".repeat(64))),
+                "step_file_changed",
+            ),
+            (alice_with(|s| s.step_sha256 = None), "step_file_changed"),
+            (
+                alice_with(|s| s.rollback_sha256 = Some("b".repeat(64))),
+                "rollback_file_changed",
+            ),
+            (
+                alice_with(|s| s.manifest_sha256 = "c".repeat(64)),
+                "manifest_changed",
+            ),
+        ];
+        for (st, code) in cases {
+            let reason = reason_of(&w, signed(&st, &w.alice, "a"));
+            assert_eq!(reason.code(), code, "{reason}");
+        }
+    }
+
+    #[test]
+    fn binding_messages() {
+        let w = world();
+        let r = reason_of(
+            &w,
+            signed(
+                &alice_with(|s| s.step_sha256 = Some("a".repeat(64))),
+                &w.alice,
+                "a",
+            ),
+        );
+        assert_eq!(
+            r.to_string(),
+            "step file changed since signing: the approval binds sha256 aaaaaaaaaaaa…, the file is now 111111111111…; review the change and ask the approver to re-sign"
+        );
+        let r = reason_of(
+            &w,
+            signed(
+                &alice_with(|s| s.target_environment = Some("staging".into())),
+                &w.alice,
+                "a",
+            ),
+        );
+        assert!(r.to_string().contains("environment `staging`"), "{r}");
+        assert!(r.to_string().contains("environment `prod`"), "{r}");
+        let r = reason_of(
+            &w,
+            signed(&alice_with(|s| s.action = Action::Restore), &w.alice, "a"),
+        );
+        assert!(
+            r.to_string().contains("allows `restore`, not `apply`"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn expired_and_not_yet_valid() {
+        let w = world();
+        let st = alice_with(|s| {
+            s.issued_at = datetime!(2026-11-22 10:00 UTC);
+            s.expires_at = datetime!(2026-11-23 12:00 UTC); // == NOW: expired
+        });
+        let reason = reason_of(&w, signed(&st, &w.alice, "a"));
+        assert_eq!(
+            reason,
+            Reason::Expired {
+                expires_at: "2026-11-23T12:00:00Z".into(),
+                now: "2026-11-23T12:00:00Z".into()
+            }
+        );
+        let st = alice_with(|s| {
+            s.issued_at = datetime!(2026-11-23 12:00:01 UTC);
+            s.expires_at = datetime!(2026-11-24 12:00 UTC);
+        });
+        assert!(matches!(
+            reason_of(&w, signed(&st, &w.alice, "a")),
+            Reason::NotYetValid { .. }
+        ));
+        // issued exactly now is valid.
+        let st = alice_with(|s| s.issued_at = NOW);
+        assert!(eval(&w, 1, &[signed(&st, &w.alice, "a")]).satisfied);
+    }
+
+    #[test]
+    fn every_reason_has_a_message_and_code() {
+        let reasons = vec![
+            Reason::MissingSignature,
+            Reason::MalformedStatement("line 1: x".into()),
+            Reason::MalformedSignature("x".into()),
+            Reason::WrongNamespace {
+                found: "git".into(),
+            },
+            Reason::BadSignature,
+            Reason::UnsupportedAlgorithm {
+                algorithm: "ssh-rsa".into(),
+            },
+            Reason::UnknownPrincipal {
+                principal: "p".into(),
+                fingerprint: "SHA256:x".into(),
+                principal_known: false,
+            },
+            Reason::KeyPrincipalMismatch {
+                principal: "p".into(),
+                fingerprint: "f".into(),
+                key_principals: vec!["q".into()],
+            },
+            Reason::SignerRestricted {
+                principal: "p".into(),
+                fingerprint: "f".into(),
+                detail: "d".into(),
+            },
+            Reason::NotASignerOfGate {
+                principal: "p".into(),
+                gate: "g".into(),
+                signers: vec![],
+            },
+            Reason::OtherPack {
+                signed: "a".into(),
+                expected: "b".into(),
+            },
+            Reason::OtherStep {
+                signed: "a".into(),
+                expected: "b".into(),
+            },
+            Reason::OtherGate {
+                signed: "a".into(),
+                expected: "b".into(),
+            },
+            Reason::OtherAction {
+                signed: Action::Apply,
+                expected: Action::Rollback,
+            },
+            Reason::OtherTarget {
+                signed: "a".into(),
+                expected: "b".into(),
+            },
+            Reason::StepFileChanged {
+                signed: None,
+                current: Some(STEP.into()),
+            },
+            Reason::RollbackFileChanged {
+                signed: Some(RB.into()),
+                current: None,
+            },
+            Reason::ManifestChanged {
+                signed: MF.into(),
+                current: STEP.into(),
+            },
+            Reason::Expired {
+                expires_at: "t".into(),
+                now: "n".into(),
+            },
+            Reason::NotYetValid {
+                issued_at: "t".into(),
+                now: "n".into(),
+            },
+            Reason::DuplicatePrincipal {
+                principal: "p".into(),
+                counted: "f".into(),
+            },
+        ];
+        let mut codes = std::collections::HashSet::new();
+        for r in &reasons {
+            assert!(codes.insert(r.code()), "duplicate code {}", r.code());
+            let msg = r.to_string();
+            assert!(msg.len() > 30, "{msg}");
+            let json = serde_json::to_value(r).unwrap();
+            assert_eq!(json["code"], r.code());
+            assert_eq!(json["message"], msg);
+        }
+    }
+
+    #[test]
+    fn result_serializes() {
+        let w = world();
+        let a = signed(
+            &statement("alice@example.org"),
+            &w.alice,
+            "approvals/a.approval",
+        );
+        let mut b = signed(
+            &statement("bob@example.org"),
+            &w.bob,
+            "approvals/b.approval",
+        );
+        b.sig_pem = None;
+        let r = eval(&w, 2, &[a, b]);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["gate"], "dba");
+        assert_eq!(json["quorum"], 2);
+        assert_eq!(json["valid"], 1);
+        assert_eq!(json["satisfied"], false);
+        assert_eq!(json["approvals"][0]["verdict"]["status"], "valid");
+        assert_eq!(json["approvals"][1]["verdict"]["status"], "invalid");
+        assert_eq!(
+            json["approvals"][1]["verdict"]["reason"]["code"],
+            "missing_signature"
+        );
+        assert_eq!(json["approvals"][1]["principal"], "bob@example.org");
+        assert_eq!(json["approvals"][1]["source"], "approvals/b.approval");
+    }
+
+    #[test]
+    fn sha256_hex_is_lowercase_64() {
+        let h = sha256_hex(b"abc");
+        assert_eq!(
+            h,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(is_sha256_hex(&h));
+    }
 }

@@ -3,10 +3,10 @@
 //! database; each test that needs it gets its own copy by `CREATE DATABASE … TEMPLATE`.
 #![allow(dead_code)]
 
-use stepgate::db::cluster::{Cluster, ClusterOptions};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
+use stepgate::db::cluster::{Cluster, ClusterOptions};
 
 pub struct Harness {
     pub cluster: Cluster,
@@ -30,7 +30,10 @@ pub fn harness() -> &'static Harness {
 /// The repository's `shared/fixtures` directory (beside the checkout).
 pub fn fixtures_dir() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for cand in [here.join("../shared/fixtures"), here.join("shared/fixtures")] {
+    for cand in [
+        here.join("../shared/fixtures"),
+        here.join("shared/fixtures"),
+    ] {
         if cand.join("world.sql").exists() {
             return cand;
         }
@@ -51,7 +54,9 @@ fn unique(prefix: &str) -> String {
 pub fn empty_db(prefix: &str) -> (String, String) {
     let h = harness();
     let name = unique(prefix);
-    h.cluster.create_database(&name, None).expect("create database");
+    h.cluster
+        .create_database(&name, None)
+        .expect("create database");
     let ci = h.cluster.conninfo(&name);
     (name, ci)
 }

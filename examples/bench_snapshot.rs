@@ -1,0 +1,95 @@
+//! Benchmarks `stepgate::db::snapshot::take` against `pg_dump --schema-only` on synthetic
+//! catalogs of 1,000, 5,000 and 10,000 tables (see `gen_catalog`), on a throwaway cluster.
+//! Prints one markdown table row per size; each time is the median of three runs.
+//!
+//! ```text
+//! cargo run --release --example bench_snapshot [N ...]
+//! ```
+
+#[path = "gen_catalog.rs"]
+#[allow(dead_code)]
+mod gen_catalog;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use stepgate::db::cluster::{client_program, Cluster, ClusterOptions};
+
+const RUNS: usize = 3;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let sizes: Vec<usize> = {
+        let args: Vec<usize> = std::env::args()
+            .skip(1)
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        if args.is_empty() {
+            vec![1000, 5000, 10000]
+        } else {
+            args
+        }
+    };
+    let cluster = Cluster::start(ClusterOptions {
+        // pg_dump locks every table in one transaction.
+        settings: vec![("max_locks_per_transaction".into(), "256".into())],
+        ..Default::default()
+    })?;
+    let pg_dump = client_program(&cluster.bindir, "pg_dump");
+    println!("| tables | objects | snapshot ms | pg_dump ms | ratio |");
+    println!("|---:|---:|---:|---:|---:|");
+    for n in sizes {
+        let db = format!("bench_{n}");
+        cluster.create_database(&db, None)?;
+        let mut client = cluster.connect(&db)?;
+        let t = Instant::now();
+        gen_catalog::generate(&mut client, n)?;
+        client.batch_execute("VACUUM ANALYZE")?;
+        eprintln!("generated {n} tables in {:.1} s", t.elapsed().as_secs_f64());
+
+        let mut snap_times = Vec::new();
+        let mut objects = 0;
+        let mut fingerprints = std::collections::BTreeSet::new();
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            let s = stepgate::db::snapshot::take(&mut client)?;
+            snap_times.push(t.elapsed());
+            objects = s.objects.len();
+            fingerprints.insert(s.fingerprint());
+        }
+        assert_eq!(
+            fingerprints.len(),
+            1,
+            "snapshots of an idle database differ"
+        );
+
+        let mut dump_times = Vec::new();
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            let status = Command::new(&pg_dump)
+                .args(["--schema-only", "-f", "/dev/null", "-d"])
+                .arg(cluster.conninfo(&db))
+                .stdout(Stdio::null())
+                .status()?;
+            dump_times.push(t.elapsed());
+            if !status.success() {
+                return Err(format!("pg_dump failed: {status}").into());
+            }
+        }
+        let (s, d) = (median(snap_times), median(dump_times));
+        println!(
+            "| {n} | {objects} | {:.0} | {:.0} | {:.2} |",
+            ms(s),
+            ms(d),
+            s.as_secs_f64() / d.as_secs_f64()
+        );
+    }
+    Ok(())
+}
