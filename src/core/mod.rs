@@ -4,6 +4,7 @@
 pub mod approval;
 pub mod catalog;
 pub mod duration;
+pub mod effects;
 pub mod error;
 pub mod lint;
 pub mod manifest;

@@ -23,6 +23,9 @@ pub fn quote_literal(s: &str) -> String {
 }
 
 pub mod connect;
+pub mod delta;
+pub mod identity;
+pub mod ledger;
 
 /// A server error as "SQLSTATE: message (detail; hint)", never including connection secrets.
 pub fn describe_pg_error(e: &postgres::Error) -> String {

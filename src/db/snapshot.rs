@@ -212,6 +212,15 @@ fn not_ext(catalog: &str, oid: &str) -> String {
     )
 }
 
+/// The object `oid` of system catalog `catalog` is not an internal part of another object
+/// (a range type's constructor functions are part of the type).
+fn not_internal(catalog: &str, oid: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = '{catalog}'::regclass \
+         AND i.objid = {oid} AND i.deptype = 'i')"
+    )
+}
+
 /// `LEFT JOIN` of the comment on (`catalog`, `oid`, `sub`) as alias `alias`.
 fn comment_join(alias: &str, catalog: &str, oid: &str, sub: &str) -> String {
     format!(
@@ -453,10 +462,11 @@ fn functions_sql(version: i32) -> String {
          JOIN pg_namespace n ON n.oid = p.pronamespace
          JOIN pg_language l ON l.oid = p.prolang
          {comment}
-         WHERE {ns} AND {ext}",
+         WHERE {ns} AND {ext} AND {internal}",
         comment = comment_join("d", "pg_proc", "p.oid", "0"),
         ns = ns_filter("n"),
         ext = not_ext("pg_proc", "p.oid"),
+        internal = not_internal("pg_proc", "p.oid"),
     )
 }
 

@@ -1,0 +1,190 @@
+//! Declared effects versus the measured delta.
+//!
+//! The measured delta of a step is the catalog diff against its entry snapshot plus
+//! the per-table row counts of its transaction. It must equal `[step.effects]`
+//! exactly: nothing undeclared happened, and everything declared did happen.
+//! Objects owned by a created or dropped object (a new table's columns, inline
+//! constraints, their indexes and owned sequences) are covered by the owner's entry.
+
+use crate::core::catalog::{CatalogDiff, Snapshot};
+use crate::core::manifest::{ResolvedEffects, RowCounts};
+use crate::core::objects::{ObjKind, ObjectRef};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a step measurably did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Measured {
+    pub catalog: CatalogDiff,
+    pub rows: BTreeMap<String, RowCounts>,
+}
+
+/// One disagreement between declared and measured, for the side-by-side report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// e.g. `create table public.t`, `rows public.t insert`.
+    pub item: String,
+    pub declared: String,
+    pub measured: String,
+}
+
+/// The relation an object belongs to, when it is owned by one (for "covered by the owner").
+fn owner_of(obj: &ObjectRef, snap_after: &Snapshot, snap_before: &Snapshot) -> Option<String> {
+    if let Some(t) = obj.table() {
+        return Some(t);
+    }
+    let attrs = snap_after.get(obj).or_else(|| snap_before.get(obj)).map(|o| &o.attrs)?;
+    match obj.kind {
+        ObjKind::Index => attrs.get("table").cloned(),
+        ObjKind::Sequence => attrs.get("owned_by").map(|c| {
+            let mut it = c.rsplitn(2, '.');
+            it.next();
+            it.next().unwrap_or("").to_string()
+        }),
+        _ => None,
+    }
+}
+
+fn covered_by(owner: Option<String>, set: &BTreeSet<ObjectRef>) -> bool {
+    owner.is_some_and(|t| {
+        [ObjKind::Table, ObjKind::View, ObjKind::MaterializedView]
+            .iter()
+            .any(|k| set.contains(&ObjectRef::new(*k, t.clone())))
+    })
+}
+
+/// Compares. `before`/`after` are the entry and in-transaction snapshots (for ownership).
+pub fn compare(declared: &ResolvedEffects, measured: &Measured, before: &Snapshot, after: &Snapshot) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    let added: BTreeSet<&ObjectRef> = measured.catalog.added.iter().collect();
+    let removed: BTreeSet<&ObjectRef> = measured.catalog.removed.iter().collect();
+    let changed: BTreeSet<&ObjectRef> = measured.catalog.changed.iter().map(|c| &c.object).collect();
+    // Dropped and re-created (e.g. a trigger re-wired) is measured as "changed".
+    let replaced: BTreeSet<&ObjectRef> = declared.create.intersection(&declared.drop).collect();
+
+    for a in &added {
+        if declared.create.contains(a) || covered_by(owner_of(a, after, before), &declared.create) {
+            continue;
+        }
+        out.push(Mismatch { item: format!("create {a}"), declared: "not declared".into(), measured: "created".into() });
+    }
+    for r in &removed {
+        if declared.drop.contains(r) || covered_by(owner_of(r, after, before), &declared.drop) {
+            continue;
+        }
+        out.push(Mismatch { item: format!("drop {r}"), declared: "not declared".into(), measured: "dropped".into() });
+    }
+    for c in &measured.catalog.changed {
+        let o = &c.object;
+        if declared.alter.contains(o) || declared.create.contains(o) || replaced.contains(o) {
+            continue;
+        }
+        if covered_by(owner_of(o, after, before), &declared.create) {
+            continue;
+        }
+        let what: Vec<String> = c.changes.iter().map(|ch| ch.attr.clone()).collect();
+        out.push(Mismatch {
+            item: format!("alter {o}"),
+            declared: "not declared".into(),
+            measured: format!("changed ({})", what.join(", ")),
+        });
+    }
+    for d in &declared.create {
+        if replaced.contains(d) {
+            if !changed.contains(d) && !added.contains(d) {
+                out.push(Mismatch { item: format!("replace {d}"), declared: "dropped and re-created".into(), measured: "unchanged".into() });
+            }
+            continue;
+        }
+        if !added.contains(d) && !changed.contains(d) {
+            out.push(Mismatch { item: format!("create {d}"), declared: "created".into(), measured: "not created".into() });
+        }
+    }
+    for d in &declared.drop {
+        if replaced.contains(d) {
+            continue;
+        }
+        if !removed.contains(d) {
+            out.push(Mismatch { item: format!("drop {d}"), declared: "dropped".into(), measured: "still present".into() });
+        }
+    }
+    for d in &declared.alter {
+        if !changed.contains(d) && !added.contains(d) && !removed.contains(d) {
+            out.push(Mismatch { item: format!("alter {d}"), declared: "altered".into(), measured: "unchanged".into() });
+        }
+    }
+    let tables: BTreeSet<&String> = declared.rows.keys().chain(measured.rows.keys()).collect();
+    for t in tables {
+        let d = declared.rows.get(t).copied().unwrap_or_default();
+        let m = measured.rows.get(t).copied().unwrap_or_default();
+        for (verb, dv, mv) in [("insert", d.insert, m.insert), ("update", d.update, m.update), ("delete", d.delete, m.delete)] {
+            if dv != mv {
+                out.push(Mismatch { item: format!("rows {t} {verb}"), declared: dv.to_string(), measured: mv.to_string() });
+            }
+        }
+    }
+    out
+}
+
+/// Side-by-side text table of mismatches.
+pub fn render_mismatches(m: &[Mismatch]) -> String {
+    let w0 = m.iter().map(|x| x.item.len()).max().unwrap_or(4).max(4);
+    let w1 = m.iter().map(|x| x.declared.len()).max().unwrap_or(8).max(8);
+    let mut s = format!("  {:<w0$}  {:<w1$}  measured\n", "item", "declared");
+    for x in m {
+        s.push_str(&format!("  {:<w0$}  {:<w1$}  {}\n", x.item, x.declared, x.measured));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::catalog::{ChangedObject, CatalogObject};
+
+    fn r(s: &str) -> ObjectRef {
+        ObjectRef::parse(s).unwrap()
+    }
+
+    #[test]
+    fn exact_match_is_clean_and_owned_objects_are_covered() {
+        let mut decl = ResolvedEffects::default();
+        decl.create.insert(r("table public.t"));
+        decl.rows.insert("public.e".into(), RowCounts { insert: 1, ..Default::default() });
+        let mut after = Snapshot::default();
+        let mut attrs = BTreeMap::new();
+        attrs.insert("table".to_string(), "public.t".to_string());
+        after.insert(CatalogObject { kind: ObjKind::Index, name: "public.t_pkey".into(), attrs });
+        let mut m = Measured::default();
+        m.catalog.added = vec![r("table public.t"), r("column public.t.id"), r("index public.t_pkey")];
+        m.rows.insert("public.e".into(), RowCounts { insert: 1, ..Default::default() });
+        assert!(compare(&decl, &m, &Snapshot::default(), &after).is_empty());
+    }
+
+    #[test]
+    fn undeclared_and_missing_are_reported() {
+        let mut decl = ResolvedEffects::default();
+        decl.create.insert(r("table public.t"));
+        let mut m = Measured::default();
+        m.catalog.added = vec![r("table public.other")];
+        m.catalog.changed = vec![ChangedObject { object: r("function public.f(text)"), changes: vec![] }];
+        m.rows.insert("public.e".into(), RowCounts { insert: 2, ..Default::default() });
+        let mm = compare(&decl, &m, &Snapshot::default(), &Snapshot::default());
+        let items: Vec<&str> = mm.iter().map(|x| x.item.as_str()).collect();
+        assert!(items.contains(&"create table public.other"));
+        assert!(items.contains(&"alter function public.f(text)"));
+        assert!(items.contains(&"create table public.t"));
+        assert!(items.contains(&"rows public.e insert"));
+        assert!(render_mismatches(&mm).contains("declared"));
+    }
+
+    #[test]
+    fn drop_and_create_means_replace() {
+        let mut decl = ResolvedEffects::default();
+        decl.create.insert(r("trigger public.a.trg"));
+        decl.drop.insert(r("trigger public.a.trg"));
+        let mut m = Measured::default();
+        m.catalog.changed = vec![ChangedObject { object: r("trigger public.a.trg"), changes: vec![] }];
+        assert!(compare(&decl, &m, &Snapshot::default(), &Snapshot::default()).is_empty());
+    }
+}

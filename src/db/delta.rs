@@ -1,0 +1,58 @@
+//! The in-transaction row delta and non-transactional residue.
+//!
+//! `pg_stat_xact_user_tables`, read inside the step's own transaction, gives exact
+//! per-table insert/update/delete counts for that transaction — trigger cascades
+//! included — without scanning any table. It also counts rows written in
+//! subtransactions that were rolled back, so the engine reads it *before* the
+//! negative tests run (they each run in a savepoint and are rolled back).
+
+use crate::core::manifest::RowCounts;
+use postgres::GenericClient;
+use std::collections::BTreeMap;
+
+/// Per-table counts written so far in the current transaction (schema `stepgate` excluded).
+pub fn row_delta(client: &mut impl GenericClient) -> Result<BTreeMap<String, RowCounts>, postgres::Error> {
+    let rows = client.query(
+        "SELECT schemaname::text || '.' || relname::text, n_tup_ins, n_tup_upd, n_tup_del \
+           FROM pg_stat_xact_user_tables \
+          WHERE schemaname <> 'stepgate' AND (n_tup_ins + n_tup_upd + n_tup_del) > 0",
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                RowCounts {
+                    insert: r.get(1),
+                    update: r.get(2),
+                    delete: r.get(3),
+                },
+            )
+        })
+        .collect())
+}
+
+/// `last_value` of every user sequence (NULL = never called).
+pub fn sequence_values(client: &mut impl GenericClient) -> Result<BTreeMap<String, Option<i64>>, postgres::Error> {
+    let rows = client.query(
+        "SELECT schemaname::text || '.' || sequencename::text, last_value FROM pg_sequences \
+          WHERE schemaname NOT IN ('stepgate', 'pg_catalog', 'information_schema')",
+        &[],
+    )?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Sequences that moved between two readings: (name, before, after).
+pub fn residue(
+    before: &BTreeMap<String, Option<i64>>,
+    after: &BTreeMap<String, Option<i64>>,
+) -> Vec<(String, Option<i64>, Option<i64>)> {
+    after
+        .iter()
+        .filter_map(|(k, a)| match before.get(k) {
+            Some(b) if b != a => Some((k.clone(), *b, *a)),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,369 @@
+//! The ledger: schema `stepgate` in the target database.
+//!
+//! Every verb appends events through `stepgate.append_event`, a SECURITY DEFINER
+//! function owned by the ledger admin role, which serialises appends, assigns
+//! gap-free ids and computes the hash chain on the server: each row carries the
+//! sha256 of the previous row and of its own canonical content. The role stepgate
+//! runs as can only call that function and read; it can neither UPDATE nor DELETE a
+//! row, nor touch the signer registry or the floor policy, nor record the verbs
+//! that only the admin may (`install`, `signer-add`, `signer-remove`, `policy-set`).
+//! `stepgate ledger verify` recomputes the chain on the client and names the
+//! first edited, deleted or reordered row.
+
+use crate::db::quote_ident;
+use postgres::{Client, GenericClient};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub const SCHEMA_VERSION: &str = "1";
+/// Advisory-lock class for "one runner per pack" (first key of the two-key form).
+const PACK_LOCK_CLASS: i32 = 0x5354_4750; // "STGP"
+
+/// Verbs only the ledger admin may record.
+pub const ADMIN_VERBS: [&str; 4] = ["install", "signer-add", "signer-remove", "policy-set"];
+
+#[derive(Debug, Clone)]
+pub struct InstallOptions {
+    pub environment: Option<String>,
+    /// Role stepgate runs as; gets read + append only. None = no grants (single-role setups).
+    pub runner_role: Option<String>,
+    /// Minimum number of valid registry signatures on every apply/rollback, whatever the manifest says.
+    pub floor_min_signatures: u32,
+}
+
+/// The exact SQL `stepgate ledger install` runs (and `--print` shows).
+pub fn install_sql(opts: &InstallOptions) -> String {
+    let env = crate::db::quote_literal(opts.environment.as_deref().unwrap_or(""));
+    let mut sql = format!(
+        r#"-- stepgate ledger, schema version {SCHEMA_VERSION}
+CREATE SCHEMA stepgate;
+REVOKE ALL ON SCHEMA stepgate FROM PUBLIC;
+
+CREATE TABLE stepgate.meta (
+  key   text PRIMARY KEY,
+  value text NOT NULL
+);
+INSERT INTO stepgate.meta(key, value) VALUES
+  ('schema_version', '{SCHEMA_VERSION}'),
+  ('environment', {env}),
+  ('admin_role', current_user),
+  ('floor_min_signatures', '{floor}'),
+  ('system_identifier', (SELECT system_identifier::text FROM pg_control_system())),
+  ('installed_at', clock_timestamp()::text),
+  ('head_id', '0'),
+  ('head_hash', repeat('0', 64));
+
+CREATE TABLE stepgate.events (
+  id           bigint PRIMARY KEY,
+  at           timestamptz NOT NULL,
+  pack         text NOT NULL,
+  step         text,
+  verb         text NOT NULL,
+  result       text NOT NULL,
+  os_user      text,
+  host         text,
+  db_role      text NOT NULL,
+  file_sha256  text,
+  run_id       text,
+  details      jsonb NOT NULL DEFAULT '{{}}',
+  prev_hash    text NOT NULL,
+  row_hash     text NOT NULL
+);
+CREATE INDEX events_pack_step ON stepgate.events (pack, step, id);
+
+-- The signer registry: the trust root for signature gates.
+CREATE TABLE stepgate.signers (
+  principal  text NOT NULL,
+  key_type   text NOT NULL,
+  key_base64 text NOT NULL,
+  gates      text[] NOT NULL,           -- gates this key may sign; '*' = any gate
+  added_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+  added_by   text NOT NULL DEFAULT session_user,
+  PRIMARY KEY (principal, key_base64)
+);
+
+CREATE FUNCTION stepgate.canonical(p_id bigint, p_at timestamptz, p_pack text, p_step text, p_verb text,
+    p_result text, p_os_user text, p_host text, p_role text, p_sha text, p_run text, p_details jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT concat_ws(E'\x1f', p_id::text, ((extract(epoch FROM p_at) * 1000000)::bigint)::text, p_pack,
+         coalesce(p_step, ''), p_verb, p_result, coalesce(p_os_user, ''), coalesce(p_host, ''), p_role,
+         coalesce(p_sha, ''), coalesce(p_run, ''), p_details::text)
+$fn$;
+
+CREATE FUNCTION stepgate.append_event(p_pack text, p_step text, p_verb text, p_result text,
+    p_os_user text, p_host text, p_file_sha256 text, p_run_id text, p_details jsonb)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v_id bigint; v_prev text; v_at timestamptz := clock_timestamp(); v_hash text;
+  v_admin text := (SELECT value FROM stepgate.meta WHERE key = 'admin_role');
+  v_details jsonb := coalesce(p_details, '{{}}'::jsonb);
+BEGIN
+  IF p_verb = ANY (ARRAY['install', 'signer-add', 'signer-remove', 'policy-set'])
+     AND NOT pg_has_role(session_user, v_admin, 'MEMBER') THEN
+    RAISE EXCEPTION 'stepgate ledger: only the ledger admin (%) may record "%"', v_admin, p_verb
+      USING ERRCODE = '42501';
+  END IF;
+  -- One appender at a time: ids stay gap-free and the chain linear.
+  LOCK TABLE stepgate.events IN EXCLUSIVE MODE;
+  SELECT value::bigint INTO v_id FROM stepgate.meta WHERE key = 'head_id';
+  SELECT value INTO v_prev FROM stepgate.meta WHERE key = 'head_hash';
+  v_id := v_id + 1;
+  v_hash := encode(sha256(convert_to(v_prev || E'\x1e' || stepgate.canonical(v_id, v_at, p_pack, p_step, p_verb,
+            p_result, p_os_user, p_host, session_user, p_file_sha256, p_run_id, v_details), 'UTF8')), 'hex');
+  INSERT INTO stepgate.events VALUES (v_id, v_at, p_pack, p_step, p_verb, p_result, p_os_user, p_host,
+            session_user, p_file_sha256, p_run_id, v_details, v_prev, v_hash);
+  UPDATE stepgate.meta SET value = v_id::text WHERE key = 'head_id';
+  UPDATE stepgate.meta SET value = v_hash WHERE key = 'head_hash';
+  RETURN v_id;
+END
+$fn$;
+REVOKE ALL ON FUNCTION stepgate.append_event(text, text, text, text, text, text, text, text, jsonb) FROM PUBLIC;
+"#,
+        floor = opts.floor_min_signatures
+    );
+    if let Some(r) = &opts.runner_role {
+        let r = quote_ident(r);
+        sql.push_str(&format!(
+            r#"
+-- The runner role: read and append, nothing else.
+GRANT USAGE ON SCHEMA stepgate TO {r};
+GRANT SELECT ON stepgate.meta, stepgate.events, stepgate.signers TO {r};
+GRANT EXECUTE ON FUNCTION stepgate.append_event(text, text, text, text, text, text, text, text, jsonb) TO {r};
+GRANT EXECUTE ON FUNCTION stepgate.canonical(bigint, timestamptz, text, text, text, text, text, text, text, text, text, jsonb) TO {r};
+"#
+        ));
+    }
+    sql
+}
+
+/// Who is acting: OS user and host (the database role is recorded by the server).
+#[derive(Debug, Clone, Serialize)]
+pub struct Actor {
+    pub os_user: String,
+    pub host: String,
+}
+
+impl Actor {
+    pub fn current() -> Actor {
+        Actor {
+            os_user: whoami::username(),
+            host: whoami::fallible::hostname().unwrap_or_else(|_| "unknown-host".into()),
+        }
+    }
+}
+
+/// An event to append.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent<'a> {
+    pub pack: &'a str,
+    pub step: Option<&'a str>,
+    pub verb: &'a str,
+    pub result: &'a str,
+    pub file_sha256: Option<&'a str>,
+    pub run_id: Option<&'a str>,
+    pub details: serde_json::Value,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub at: String,
+    pub at_micros: i64,
+    pub pack: String,
+    pub step: Option<String>,
+    pub verb: String,
+    pub result: String,
+    pub os_user: Option<String>,
+    pub host: Option<String>,
+    pub db_role: String,
+    pub file_sha256: Option<String>,
+    pub run_id: Option<String>,
+    pub details: serde_json::Value,
+    #[serde(skip)]
+    pub details_text: String,
+    pub prev_hash: String,
+    pub row_hash: String,
+}
+
+/// Appends an event on `client` (the ledger session, or the step's own transaction for
+/// the in-transaction "committed" row). Returns its id.
+pub fn append(client: &mut impl GenericClient, actor: &Actor, e: &NewEvent) -> Result<i64, postgres::Error> {
+    let details = if e.details.is_null() { serde_json::json!({}) } else { e.details.clone() };
+    let row = client.query_one(
+        "SELECT stepgate.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)",
+        &[
+            &e.pack,
+            &e.step,
+            &e.verb,
+            &e.result,
+            &actor.os_user,
+            &actor.host,
+            &e.file_sha256,
+            &e.run_id,
+            &details.to_string(),
+        ],
+    )?;
+    Ok(row.get(0))
+}
+
+/// Is the ledger installed in this database?
+pub fn installed(client: &mut impl GenericClient) -> Result<bool, postgres::Error> {
+    let row = client.query_one("SELECT to_regclass('stepgate.events') IS NOT NULL", &[])?;
+    Ok(row.get(0))
+}
+
+pub fn meta(client: &mut impl GenericClient, key: &str) -> Result<Option<String>, postgres::Error> {
+    let rows = client.query("SELECT value FROM stepgate.meta WHERE key = $1", &[&key])?;
+    Ok(rows.first().map(|r| r.get(0)))
+}
+
+const EVENT_COLS: &str = "id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), ((extract(epoch FROM at) * 1000000)::bigint), pack, step, verb, result, os_user, host, db_role, file_sha256, run_id, details::text, prev_hash, row_hash";
+
+fn event_of(r: &postgres::Row) -> Event {
+    let details_text: String = r.get(12);
+    Event {
+        id: r.get(0),
+        at: r.get(1),
+        at_micros: r.get(2),
+        pack: r.get(3),
+        step: r.get(4),
+        verb: r.get(5),
+        result: r.get(6),
+        os_user: r.get(7),
+        host: r.get(8),
+        db_role: r.get(9),
+        file_sha256: r.get(10),
+        run_id: r.get(11),
+        details: serde_json::from_str(&details_text).unwrap_or(serde_json::Value::Null),
+        details_text,
+        prev_hash: r.get(13),
+        row_hash: r.get(14),
+    }
+}
+
+/// Every event of one pack, oldest first.
+pub fn events_for_pack(client: &mut impl GenericClient, pack: &str) -> Result<Vec<Event>, postgres::Error> {
+    let q = format!("SELECT {EVENT_COLS} FROM stepgate.events WHERE pack = $1 ORDER BY id");
+    Ok(client.query(q.as_str(), &[&pack])?.iter().map(event_of).collect())
+}
+
+/// Every event, oldest first.
+pub fn all_events(client: &mut impl GenericClient) -> Result<Vec<Event>, postgres::Error> {
+    let q = format!("SELECT {EVENT_COLS} FROM stepgate.events ORDER BY id");
+    Ok(client.query(q.as_str(), &[])?.iter().map(event_of).collect())
+}
+
+/// The canonical content of a row, exactly as `stepgate.canonical` builds it.
+pub fn canonical(e: &Event) -> String {
+    [
+        e.id.to_string(),
+        e.at_micros.to_string(),
+        e.pack.clone(),
+        e.step.clone().unwrap_or_default(),
+        e.verb.clone(),
+        e.result.clone(),
+        e.os_user.clone().unwrap_or_default(),
+        e.host.clone().unwrap_or_default(),
+        e.db_role.clone(),
+        e.file_sha256.clone().unwrap_or_default(),
+        e.run_id.clone().unwrap_or_default(),
+        e.details_text.clone(),
+    ]
+    .join("\x1f")
+}
+
+pub fn row_hash(prev: &str, e: &Event) -> String {
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(b"\x1e");
+    h.update(canonical(e).as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// A break in the chain.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ChainProblem {
+    pub id: i64,
+    pub problem: String,
+}
+
+/// Recomputes the chain client-side. Empty = intact.
+pub fn verify_chain(events: &[Event], head_id: i64, head_hash: &str) -> Vec<ChainProblem> {
+    let mut problems = Vec::new();
+    let mut prev_hash = "0".repeat(64);
+    let mut expected_id = 1;
+    for e in events {
+        if e.id != expected_id {
+            if e.id > expected_id {
+                let missing: Vec<String> = (expected_id..e.id).map(|i| i.to_string()).collect();
+                problems.push(ChainProblem {
+                    id: expected_id,
+                    problem: format!("row(s) {} deleted (ids jump from {} to {})", missing.join(", "), expected_id - 1, e.id),
+                });
+            } else {
+                problems.push(ChainProblem { id: e.id, problem: format!("row {} is out of order (expected id {})", e.id, expected_id) });
+            }
+        }
+        if e.prev_hash != prev_hash {
+            problems.push(ChainProblem {
+                id: e.id,
+                problem: format!("row {} does not follow the row before it (prev_hash mismatch): a row was deleted, inserted or reordered before it", e.id),
+            });
+        }
+        let recomputed = row_hash(&e.prev_hash, e);
+        if recomputed != e.row_hash {
+            problems.push(ChainProblem {
+                id: e.id,
+                problem: format!("row {} was edited: its content no longer matches its row_hash", e.id),
+            });
+        }
+        prev_hash = e.row_hash.clone();
+        expected_id = e.id + 1;
+    }
+    let last_id = events.last().map(|e| e.id).unwrap_or(0);
+    if last_id != head_id {
+        problems.push(ChainProblem {
+            id: head_id,
+            problem: format!("the ledger head says row {head_id} is the last, but the table ends at row {last_id}: rows were deleted from the end"),
+        });
+    } else if prev_hash != head_hash && head_id > 0 {
+        problems.push(ChainProblem { id: head_id, problem: "the last row's hash differs from the recorded head".into() });
+    }
+    problems
+}
+
+/// Takes the per-pack session-level advisory lock, or reports who holds it.
+pub fn try_lock_pack(client: &mut Client, pack: &str) -> Result<Result<(), String>, postgres::Error> {
+    let got: bool = client
+        .query_one("SELECT pg_try_advisory_lock($1, hashtext($2))", &[&PACK_LOCK_CLASS, &pack])?
+        .get(0);
+    if got {
+        return Ok(Ok(()));
+    }
+    let rows = client.query(
+        "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''), coalesce(a.client_addr::text, 'local'), \
+                to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') \
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+          WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ($1::bigint & 4294967295)::oid \
+            AND l.objid = (hashtext($2)::bigint & 4294967295)::oid AND l.objsubid = 2",
+        &[&(PACK_LOCK_CLASS as i64), &pack],
+    )?;
+    let who = rows
+        .first()
+        .map(|r| {
+            let pid: i32 = r.get(0);
+            let app: String = r.get(1);
+            let user: String = r.get(2);
+            let addr: String = r.get(3);
+            let since: String = r.get(4);
+            format!("pid {pid} ({app}, role {user}, from {addr}, since {since})")
+        })
+        .unwrap_or_else(|| "another session".into());
+    Ok(Err(who))
+}
+
+pub fn unlock_pack(client: &mut Client, pack: &str) -> Result<(), postgres::Error> {
+    client.execute("SELECT pg_advisory_unlock($1, hashtext($2))", &[&PACK_LOCK_CLASS, &pack])?;
+    Ok(())
+}
