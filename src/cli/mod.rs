@@ -30,7 +30,13 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct Global {
     /// The pack folder (holds stepgate.toml).
-    #[arg(short = 'p', long, global = true, default_value = ".", env = "STEPGATE_PACK")]
+    #[arg(
+        short = 'p',
+        long,
+        global = true,
+        default_value = ".",
+        env = "STEPGATE_PACK"
+    )]
     pub pack: PathBuf,
     /// Connection string (URL or key=value). Default: DATABASE_URL, then PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD and ~/.pgpass.
     #[arg(long, global = true, value_name = "URL")]
@@ -71,7 +77,9 @@ pub enum Command {
         database: String,
     },
     /// Static checks with PostgreSQL's own parser. Never connects to a database.
-    #[command(after_help = "Exit: 0 no errors (warnings allowed) · 1 errors · 2 bad input (unparsable SQL, missing file, bad manifest)")]
+    #[command(
+        after_help = "Exit: 0 no errors (warnings allowed) · 1 errors · 2 bad input (unparsable SQL, missing file, bad manifest)"
+    )]
     Lint {
         /// The pack folder (overrides --pack).
         pack_dir: Option<PathBuf>,
@@ -87,6 +95,39 @@ pub enum Command {
     },
     /// Write stepgate.lock: the sha256 of every file of the pack (the frozen plan).
     Freeze,
+    /// Install, verify or read the ledger (schema `stepgate` in the target database).
+    Ledger {
+        #[command(subcommand)]
+        action: LedgerAction,
+    },
+    /// Read-only checks before a step: identity, invariants, preflight file, idle sessions, per-step presence.
+    Preflight {
+        /// Only this step (default: every step).
+        #[arg(long)]
+        step: Option<String>,
+    },
+    /// Run a step inside BEGIN..ROLLBACK, measure its delta, prove entry == exit.
+    #[command(
+        after_help = "Exit: 0 passed · 1 a check failed (the report says which) · 2 bad input · 4 halted · 6 wrong target"
+    )]
+    Rehearse {
+        /// The step to rehearse.
+        #[arg(long)]
+        step: String,
+        /// Rehearse the step's rollback file instead, against the committed state.
+        #[arg(long)]
+        rollback: bool,
+    },
+    /// The step ledger: gates, last rehearsal, committed / rolled back, halted.
+    Status,
+    /// Print the canonical catalog snapshot (its sha256 is the fingerprint).
+    Snapshot {
+        /// Write the JSON snapshot to this file instead of printing a summary.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Compare two snapshot files (from `stepgate snapshot -o`).
+    Diff { before: PathBuf, after: PathBuf },
     /// Generate shell completions.
     Completions {
         #[arg(value_enum)]
@@ -97,6 +138,36 @@ pub enum Command {
         /// Directory to write stepgate.1 (and one page per verb) into.
         #[arg(long)]
         out_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerAction {
+    /// Create schema `stepgate` (run by a database administrator).
+    Install {
+        /// Environment label stored in the target, checked by every pack's identity guard.
+        #[arg(long)]
+        environment: Option<String>,
+        /// The role stepgate runs as: gets read + append only (no UPDATE/DELETE, no signer changes).
+        #[arg(long)]
+        runner_role: Option<String>,
+        /// Minimum valid registry signatures on every apply and rollback, whatever a manifest says.
+        #[arg(long, default_value_t = 1)]
+        floor: u32,
+        /// Print the exact SQL instead of running it.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Recompute the hash chain; name every edited, deleted or reordered row.
+    Verify,
+    /// Show ledger events (all packs, or --pack's with --this-pack).
+    Log {
+        /// Only events of the pack in --pack.
+        #[arg(long)]
+        this_pack: bool,
+        /// Show only the last N events.
+        #[arg(long, default_value_t = 50)]
+        last: usize,
     },
 }
 

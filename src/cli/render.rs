@@ -13,7 +13,9 @@ pub fn setup(g: &Global) {
     let color = match g.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     };
     COLOR.store(color, Ordering::Relaxed);
     QUIET.store(g.quiet, Ordering::Relaxed);

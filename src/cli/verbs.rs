@@ -1,9 +1,10 @@
 //! Dispatch: one small function per verb; the work is in `engine`.
 
 use super::render::{self, paint, Style};
-use super::{Cli, Command, LintFormat};
+use super::{Cli, Command, LedgerAction, LintFormat};
 use crate::core::error::{exit, SourceError};
 use crate::core::lint::{self, output, Severity};
+use crate::engine::Options;
 use crate::engine::{self, Error};
 use clap::CommandFactory;
 
@@ -11,11 +12,24 @@ pub fn dispatch(cli: Cli) -> i32 {
     let g = cli.global.clone();
     let result = match cli.command {
         Command::Init { path, database } => init(&path, &database),
-        Command::Lint { pack_dir, format } => return lint_cmd(pack_dir.as_deref().unwrap_or(&g.pack), format, g.json),
+        Command::Lint { pack_dir, format } => {
+            return lint_cmd(pack_dir.as_deref().unwrap_or(&g.pack), format, g.json)
+        }
         Command::Rules { explain } => rules(explain.as_deref(), g.json),
         Command::Freeze => Err(Error::BadInput("freeze: not yet available".into())),
+        Command::Ledger { action } => ledger(&opts(&g), action, g.json),
+        Command::Preflight { step } => preflight(&opts(&g), step.as_deref(), g.json),
+        Command::Rehearse { step, rollback } => rehearse(&opts(&g), &step, rollback, g.json),
+        Command::Status => status(&opts(&g), g.json),
+        Command::Snapshot { output } => snapshot(&opts(&g), output.as_deref(), g.json),
+        Command::Diff { before, after } => diff(&before, &after, g.json),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "stepgate", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "stepgate",
+                &mut std::io::stdout(),
+            );
             Ok(exit::OK)
         }
         Command::Man { out_dir } => man(out_dir.as_deref()),
@@ -33,7 +47,10 @@ fn init(path: &std::path::Path, database: &str) -> engine::Result<i32> {
         for w in written {
             println!("  {w}");
         }
-        println!("next: edit stepgate.toml and 01_example.sql, then `stepgate lint {}`", path.display());
+        println!(
+            "next: edit stepgate.toml and 01_example.sql, then `stepgate lint {}`",
+            path.display()
+        );
     }
     Ok(exit::OK)
 }
@@ -47,7 +64,9 @@ fn lint_cmd(dir: &std::path::Path, format: LintFormat, json: bool) -> i32 {
     let diags = &report.diagnostics;
     match format {
         LintFormat::Json => render::print_json(&output::to_json(report.loaded.pack.id(), diags)),
-        LintFormat::Sarif => render::print_json(&output::to_sarif(&dir.display().to_string(), diags)),
+        LintFormat::Sarif => {
+            render::print_json(&output::to_sarif(&dir.display().to_string(), diags))
+        }
         LintFormat::Human => {
             for d in diags {
                 let src = if d.file == crate::core::manifest::MANIFEST_FILE {
@@ -63,21 +82,42 @@ fn lint_cmd(dir: &std::path::Path, format: LintFormat, json: bool) -> i32 {
                         .unwrap_or_default()
                 };
                 let file = dir.join(&d.file).display().to_string();
-                let mut se = SourceError::new(file, src, format!("{} [{}] {}", d.severity, d.code, d.message)).span(d.offset, d.length);
+                let mut se = SourceError::new(
+                    file,
+                    src,
+                    format!("{} [{}] {}", d.severity, d.code, d.message),
+                )
+                .span(d.offset, d.length);
                 if let Some(h) = &d.help {
                     se = se.help(h.clone());
                 }
                 let report = se.report();
                 let text = format!("{report:?}");
                 // miette labels everything as an error; say warning when it is one.
-                let text = if d.severity == Severity::Warning { text.replacen("×", "⚠", 1) } else { text };
+                let text = if d.severity == Severity::Warning {
+                    text.replacen("×", "⚠", 1)
+                } else {
+                    text
+                };
                 eprintln!("{text}");
             }
-            let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+            let errors = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
             let warnings = diags.len() - errors;
             let files = report.loaded.sources.files.len() + 1;
-            let summary = format!("{}: {errors} error(s), {warnings} warning(s) in {files} file(s)", report.loaded.pack.id());
-            let style = if errors > 0 { Style::Bad } else if warnings > 0 { Style::Warn } else { Style::Ok };
+            let summary = format!(
+                "{}: {errors} error(s), {warnings} warning(s) in {files} file(s)",
+                report.loaded.pack.id()
+            );
+            let style = if errors > 0 {
+                Style::Bad
+            } else if warnings > 0 {
+                Style::Warn
+            } else {
+                Style::Ok
+            };
             eprintln!("{}", paint(&summary, style));
         }
     }
@@ -90,11 +130,22 @@ fn rules(explain: Option<&str>, json: bool) -> engine::Result<i32> {
         let r = all
             .iter()
             .find(|r| r.code().eq_ignore_ascii_case(code) || r.name() == code)
-            .ok_or_else(|| Error::BadInput(format!("no rule `{code}`; `stepgate rules` lists them")))?;
+            .ok_or_else(|| {
+                Error::BadInput(format!("no rule `{code}`; `stepgate rules` lists them"))
+            })?;
         if json {
-            render::print_json(&serde_json::json!({"code": r.code(), "name": r.name(), "severity": r.default_severity(), "summary": r.summary(), "explanation": r.explanation()}));
+            render::print_json(
+                &serde_json::json!({"code": r.code(), "name": r.name(), "severity": r.default_severity(), "summary": r.summary(), "explanation": r.explanation()}),
+            );
         } else {
-            println!("{} {} ({})\n\n{}\n\n{}", r.code(), r.name(), r.default_severity(), r.summary(), r.explanation());
+            println!(
+                "{} {} ({})\n\n{}\n\n{}",
+                r.code(),
+                r.name(),
+                r.default_severity(),
+                r.summary(),
+                r.explanation()
+            );
         }
         return Ok(exit::OK);
     }
@@ -106,7 +157,13 @@ fn rules(explain: Option<&str>, json: bool) -> engine::Result<i32> {
         render::print_json(&serde_json::Value::Array(v));
     } else {
         for r in all {
-            println!("{}  {:<40} {:<8} {}", r.code(), r.name(), r.default_severity().to_string(), r.summary());
+            println!(
+                "{}  {:<40} {:<8} {}",
+                r.code(),
+                r.name(),
+                r.default_severity().to_string(),
+                r.summary()
+            );
         }
         println!("\nChange a severity per pack: [pack.lint] severity = {{ SG103 = \"error\", SG105 = \"off\" }}");
     }
@@ -122,9 +179,377 @@ fn man(out_dir: Option<&std::path::Path>) -> engine::Result<i32> {
                 .map_err(|e| Error::BadInput(e.to_string()))?;
         }
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| Error::BadInput(format!("{}: {e}", dir.display())))?;
-            clap_mangen::generate_to(cmd, dir).map_err(|e| Error::BadInput(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::BadInput(format!("{}: {e}", dir.display())))?;
+            clap_mangen::generate_to(cmd, dir)
+                .map_err(|e| Error::BadInput(format!("{}: {e}", dir.display())))?;
         }
     }
     Ok(exit::OK)
+}
+
+fn opts(g: &super::Global) -> Options {
+    Options {
+        pack: g.pack.clone(),
+        db: g.db.clone(),
+    }
+}
+
+fn ledger(o: &Options, action: LedgerAction, json: bool) -> engine::Result<i32> {
+    use crate::db::ledger::{install_sql, InstallOptions};
+    match action {
+        LedgerAction::Install {
+            environment,
+            runner_role,
+            floor,
+            print,
+        } => {
+            if floor < 1 {
+                return Err(Error::BadInput("--floor must be at least 1: a ledger that accepts unsigned commits protects nothing".into()));
+            }
+            let io = InstallOptions {
+                environment,
+                runner_role,
+                floor_min_signatures: floor,
+            };
+            if print {
+                print!("{}", install_sql(&io));
+                return Ok(exit::OK);
+            }
+            let target = engine::ledger_cmd::install(o, &io)?;
+            if json {
+                render::print_json(&serde_json::json!({"installed": true, "target": target}));
+            } else {
+                println!("{} ledger installed in {target}", render::mark(true));
+            }
+            Ok(exit::OK)
+        }
+        LedgerAction::Verify => {
+            let r = engine::ledger_cmd::verify(o)?;
+            if json {
+                render::print_json(
+                    &serde_json::json!({"target": r.target, "rows": r.rows, "intact": r.problems.is_empty(), "problems": r.problems}),
+                );
+            } else if r.problems.is_empty() {
+                println!(
+                    "{} ledger intact: {} row(s) in {}, hash chain verified",
+                    render::mark(true),
+                    r.rows,
+                    r.target
+                );
+            } else {
+                println!("{} ledger TAMPERED in {}:", render::mark(false), r.target);
+                for p in &r.problems {
+                    println!("  row {}: {}", p.id, p.problem);
+                }
+            }
+            Ok(if r.problems.is_empty() {
+                exit::OK
+            } else {
+                exit::FAILED
+            })
+        }
+        LedgerAction::Log { this_pack, last } => {
+            let pack_id = if this_pack {
+                Some(engine::pack::load(&o.pack)?.pack.id().to_string())
+            } else {
+                None
+            };
+            let events = engine::ledger_cmd::log(o, pack_id.as_deref())?;
+            let events = &events[events.len().saturating_sub(last)..];
+            if json {
+                render::print_json(&serde_json::to_value(events).unwrap_or_default());
+            } else {
+                for e in events {
+                    println!(
+                        "{:>5}  {}  {:<18} {:<6} {:<18} {:<10} {}@{} ({})",
+                        e.id,
+                        &e.at[..19.min(e.at.len())],
+                        e.pack,
+                        e.step.as_deref().unwrap_or("-"),
+                        e.verb,
+                        e.result,
+                        e.os_user.as_deref().unwrap_or("?"),
+                        e.host.as_deref().unwrap_or("?"),
+                        e.db_role
+                    );
+                }
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn preflight(o: &Options, step: Option<&str>, json: bool) -> engine::Result<i32> {
+    let r = engine::preflight::run(o, step)?;
+    if json {
+        render::print_json(&serde_json::to_value(&r).unwrap_or_default());
+    } else {
+        println!(
+            "{} preflight of {} on {}",
+            paint("▶", Style::Head),
+            r.pack,
+            r.target
+        );
+        for c in &r.checks {
+            println!(
+                "  {} {:<52} {}",
+                render::mark(c.ok),
+                c.name,
+                paint(&c.evidence, Style::Dim)
+            );
+        }
+        let verdict = if r.passed {
+            paint("preflight passed", Style::Ok)
+        } else {
+            paint("preflight FAILED", Style::Bad)
+        };
+        println!("{verdict}");
+    }
+    Ok(if r.passed { exit::OK } else { exit::FAILED })
+}
+
+fn rehearse(o: &Options, step: &str, rollback: bool, json: bool) -> engine::Result<i32> {
+    let r = engine::rehearse::run(o, step, rollback)?;
+    if json {
+        render::print_json(&serde_json::to_value(&r).unwrap_or_default());
+    } else {
+        print_rehearsal(&r);
+    }
+    Ok(if r.passed { exit::OK } else { exit::FAILED })
+}
+
+pub fn print_rehearsal(r: &engine::rehearse::RehearsalReport) {
+    let what = if r.rollback_file {
+        "rollback of step"
+    } else {
+        "step"
+    };
+    println!(
+        "{} rehearsal of {what} {} ({}, sha256 {})",
+        paint("▶", Style::Head),
+        r.step,
+        r.file,
+        &r.file_sha256[..12.min(r.file_sha256.len())]
+    );
+    for n in &r.notices {
+        let style = if n.severity == "WARNING" {
+            Style::Warn
+        } else {
+            Style::Dim
+        };
+        println!(
+            "  {} {}:{}: {}: {}",
+            paint("•", style),
+            n.file,
+            n.line,
+            n.severity,
+            n.message
+        );
+    }
+    if let Some(f) = &r.preflight_failure {
+        println!("  {} section B assertion failed — {f}", render::mark(false));
+    }
+    if let Some(f) = &r.failure {
+        println!("  {} statement failed — {f}", render::mark(false));
+        println!("    {}", paint(&f.statement, Style::Dim));
+    }
+    if let Some(m) = &r.measured {
+        println!("  measured delta:");
+        for a in &m.catalog.added {
+            println!("    + {a}");
+        }
+        for a in &m.catalog.removed {
+            println!("    - {a}");
+        }
+        for c in &m.catalog.changed {
+            println!("    ~ {}", c.object);
+        }
+        for (t, c) in &m.rows {
+            println!(
+                "    rows {t}: +{} inserted, {} updated, {} deleted",
+                c.insert, c.update, c.delete
+            );
+        }
+        if m.catalog.is_empty() && m.rows.is_empty() {
+            println!("    (nothing)");
+        }
+        if r.mismatches.is_empty() {
+            println!(
+                "  {} measured delta equals the declared effects",
+                render::mark(true)
+            );
+        } else {
+            println!(
+                "  {} measured delta differs from the declared effects:",
+                render::mark(false)
+            );
+            print!("{}", crate::core::effects::render_mismatches(&r.mismatches));
+        }
+    }
+    for i in &r.invariants {
+        let got = i
+            .error
+            .clone()
+            .unwrap_or_else(|| i.got.clone().unwrap_or_else(|| "no row".into()));
+        println!(
+            "  {} invariant {}: expected {}, got {}",
+            render::mark(i.ok),
+            i.name,
+            i.expect,
+            got
+        );
+    }
+    for n in &r.negatives {
+        let got = n.got_sqlstate.clone().unwrap_or_else(|| "no error".into());
+        println!(
+            "  {} negative test {}: expected SQLSTATE {}, got {}",
+            render::mark(n.ok),
+            n.name,
+            n.expected_sqlstate,
+            got
+        );
+    }
+    for s in &r.residue {
+        let sev = if r.residue_fails {
+            render::mark(false)
+        } else {
+            paint("!", Style::Warn)
+        };
+        println!("  {sev} non-transactional residue: sequence {} advanced by {} (nextval is not rolled back)", s.sequence, s.advanced_by);
+    }
+    println!(
+        "  {} entry == exit: {} {} {}",
+        render::mark(r.entry_equals_exit),
+        &r.entry_fingerprint[..16.min(r.entry_fingerprint.len())],
+        if r.entry_equals_exit { "==" } else { "!=" },
+        &r.exit_fingerprint[..16.min(r.exit_fingerprint.len())]
+    );
+    let verdict = if r.passed {
+        paint("rehearsal passed", Style::Ok)
+    } else {
+        paint("rehearsal FAILED", Style::Bad)
+    };
+    println!(
+        "{verdict} in {} ms (ledger event {})",
+        r.elapsed_ms,
+        r.ledger_event.unwrap_or(0)
+    );
+}
+
+fn status(o: &Options, json: bool) -> engine::Result<i32> {
+    let st = engine::status::run(o)?;
+    if json {
+        render::print_json(&serde_json::to_value(&st).unwrap_or_default());
+        return Ok(exit::OK);
+    }
+    println!("{} {} — {}", paint("▶", Style::Head), st.pack, st.title);
+    println!(
+        "  target {} (environment {})",
+        st.target,
+        st.environment.as_deref().unwrap_or("-")
+    );
+    match &st.halted {
+        Some(h) => println!(
+            "  {} HALTED by event {} at {}: {}",
+            render::mark(false),
+            h.event,
+            h.at,
+            h.reason
+        ),
+        None => println!("  {} not halted", render::mark(true)),
+    }
+    println!(
+        "  {:<5} {:<34} {:<16} {:<34} state",
+        "step", "name", "gates", "last rehearsal"
+    );
+    for s in &st.steps {
+        let reh = match &s.last_rehearsal {
+            Some(r) => format!(
+                "{} {}{}",
+                &r.at[..16.min(r.at.len())],
+                r.verdict,
+                if r.matches_file {
+                    ""
+                } else {
+                    " (file changed)"
+                }
+            ),
+            None => "never".into(),
+        };
+        let mut state = s.state.clone();
+        if s.hold {
+            state = format!("HOLD · {state}");
+        }
+        if s.one_way {
+            state = format!("{state} · one-way door");
+        }
+        if let Some(i) = &s.interrupted_run {
+            state = format!(
+                "{state} · {}",
+                paint(&format!("interrupted: {i}"), Style::Warn)
+            );
+        }
+        println!(
+            "  {:<5} {:<34} {:<16} {:<34} {}",
+            s.id,
+            truncate(&s.name, 34),
+            s.gates.join(","),
+            reh,
+            state
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+fn snapshot(o: &Options, output: Option<&std::path::Path>, json: bool) -> engine::Result<i32> {
+    let target = crate::db::connect::Target::resolve(o.db.as_deref())
+        .map_err(|e| Error::BadInput(e.to_string()))?;
+    let mut c = target
+        .connect("stepgate snapshot")
+        .map_err(|e| Error::Database(e.to_string()))?;
+    let snap = crate::db::snapshot::take(&mut c)?;
+    if let Some(p) = output {
+        std::fs::write(p, serde_json::to_string_pretty(&snap).unwrap_or_default())
+            .map_err(|e| Error::BadInput(format!("{}: {e}", p.display())))?;
+    }
+    if json && output.is_none() {
+        println!("{}", snap.canonical_json());
+    } else {
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for o in snap.objects.values() {
+            *counts.entry(o.kind.as_str()).or_default() += 1;
+        }
+        println!("fingerprint {}", snap.fingerprint());
+        for (k, n) in counts {
+            println!("  {n:>7} {k}");
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn diff(a: &std::path::Path, b: &std::path::Path, json: bool) -> engine::Result<i32> {
+    let read = |p: &std::path::Path| -> engine::Result<crate::core::catalog::Snapshot> {
+        let t = std::fs::read_to_string(p)
+            .map_err(|e| Error::BadInput(format!("{}: {e}", p.display())))?;
+        serde_json::from_str(&t)
+            .map_err(|e| Error::BadInput(format!("{}: not a stepgate snapshot: {e}", p.display())))
+    };
+    let d = crate::core::catalog::diff(&read(a)?, &read(b)?);
+    if json {
+        render::print_json(&serde_json::to_value(&d).unwrap_or_default());
+    } else if d.is_empty() {
+        println!("no differences");
+    } else {
+        print!("{}", crate::core::catalog::render_diff(&d));
+    }
+    Ok(if d.is_empty() { exit::OK } else { exit::FAILED })
 }

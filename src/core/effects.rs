@@ -33,7 +33,10 @@ fn owner_of(obj: &ObjectRef, snap_after: &Snapshot, snap_before: &Snapshot) -> O
     if let Some(t) = obj.table() {
         return Some(t);
     }
-    let attrs = snap_after.get(obj).or_else(|| snap_before.get(obj)).map(|o| &o.attrs)?;
+    let attrs = snap_after
+        .get(obj)
+        .or_else(|| snap_before.get(obj))
+        .map(|o| &o.attrs)?;
     match obj.kind {
         ObjKind::Index => attrs.get("table").cloned(),
         ObjKind::Sequence => attrs.get("owned_by").map(|c| {
@@ -54,11 +57,17 @@ fn covered_by(owner: Option<String>, set: &BTreeSet<ObjectRef>) -> bool {
 }
 
 /// Compares. `before`/`after` are the entry and in-transaction snapshots (for ownership).
-pub fn compare(declared: &ResolvedEffects, measured: &Measured, before: &Snapshot, after: &Snapshot) -> Vec<Mismatch> {
+pub fn compare(
+    declared: &ResolvedEffects,
+    measured: &Measured,
+    before: &Snapshot,
+    after: &Snapshot,
+) -> Vec<Mismatch> {
     let mut out = Vec::new();
     let added: BTreeSet<&ObjectRef> = measured.catalog.added.iter().collect();
     let removed: BTreeSet<&ObjectRef> = measured.catalog.removed.iter().collect();
-    let changed: BTreeSet<&ObjectRef> = measured.catalog.changed.iter().map(|c| &c.object).collect();
+    let changed: BTreeSet<&ObjectRef> =
+        measured.catalog.changed.iter().map(|c| &c.object).collect();
     // Dropped and re-created (e.g. a trigger re-wired) is measured as "changed".
     let replaced: BTreeSet<&ObjectRef> = declared.create.intersection(&declared.drop).collect();
 
@@ -66,13 +75,21 @@ pub fn compare(declared: &ResolvedEffects, measured: &Measured, before: &Snapsho
         if declared.create.contains(a) || covered_by(owner_of(a, after, before), &declared.create) {
             continue;
         }
-        out.push(Mismatch { item: format!("create {a}"), declared: "not declared".into(), measured: "created".into() });
+        out.push(Mismatch {
+            item: format!("create {a}"),
+            declared: "not declared".into(),
+            measured: "created".into(),
+        });
     }
     for r in &removed {
         if declared.drop.contains(r) || covered_by(owner_of(r, after, before), &declared.drop) {
             continue;
         }
-        out.push(Mismatch { item: format!("drop {r}"), declared: "not declared".into(), measured: "dropped".into() });
+        out.push(Mismatch {
+            item: format!("drop {r}"),
+            declared: "not declared".into(),
+            measured: "dropped".into(),
+        });
     }
     for c in &measured.catalog.changed {
         let o = &c.object;
@@ -92,12 +109,20 @@ pub fn compare(declared: &ResolvedEffects, measured: &Measured, before: &Snapsho
     for d in &declared.create {
         if replaced.contains(d) {
             if !changed.contains(d) && !added.contains(d) {
-                out.push(Mismatch { item: format!("replace {d}"), declared: "dropped and re-created".into(), measured: "unchanged".into() });
+                out.push(Mismatch {
+                    item: format!("replace {d}"),
+                    declared: "dropped and re-created".into(),
+                    measured: "unchanged".into(),
+                });
             }
             continue;
         }
         if !added.contains(d) && !changed.contains(d) {
-            out.push(Mismatch { item: format!("create {d}"), declared: "created".into(), measured: "not created".into() });
+            out.push(Mismatch {
+                item: format!("create {d}"),
+                declared: "created".into(),
+                measured: "not created".into(),
+            });
         }
     }
     for d in &declared.drop {
@@ -105,21 +130,37 @@ pub fn compare(declared: &ResolvedEffects, measured: &Measured, before: &Snapsho
             continue;
         }
         if !removed.contains(d) {
-            out.push(Mismatch { item: format!("drop {d}"), declared: "dropped".into(), measured: "still present".into() });
+            out.push(Mismatch {
+                item: format!("drop {d}"),
+                declared: "dropped".into(),
+                measured: "still present".into(),
+            });
         }
     }
     for d in &declared.alter {
         if !changed.contains(d) && !added.contains(d) && !removed.contains(d) {
-            out.push(Mismatch { item: format!("alter {d}"), declared: "altered".into(), measured: "unchanged".into() });
+            out.push(Mismatch {
+                item: format!("alter {d}"),
+                declared: "altered".into(),
+                measured: "unchanged".into(),
+            });
         }
     }
     let tables: BTreeSet<&String> = declared.rows.keys().chain(measured.rows.keys()).collect();
     for t in tables {
         let d = declared.rows.get(t).copied().unwrap_or_default();
         let m = measured.rows.get(t).copied().unwrap_or_default();
-        for (verb, dv, mv) in [("insert", d.insert, m.insert), ("update", d.update, m.update), ("delete", d.delete, m.delete)] {
+        for (verb, dv, mv) in [
+            ("insert", d.insert, m.insert),
+            ("update", d.update, m.update),
+            ("delete", d.delete, m.delete),
+        ] {
             if dv != mv {
-                out.push(Mismatch { item: format!("rows {t} {verb}"), declared: dv.to_string(), measured: mv.to_string() });
+                out.push(Mismatch {
+                    item: format!("rows {t} {verb}"),
+                    declared: dv.to_string(),
+                    measured: mv.to_string(),
+                });
             }
         }
     }
@@ -132,7 +173,10 @@ pub fn render_mismatches(m: &[Mismatch]) -> String {
     let w1 = m.iter().map(|x| x.declared.len()).max().unwrap_or(8).max(8);
     let mut s = format!("  {:<w0$}  {:<w1$}  measured\n", "item", "declared");
     for x in m {
-        s.push_str(&format!("  {:<w0$}  {:<w1$}  {}\n", x.item, x.declared, x.measured));
+        s.push_str(&format!(
+            "  {:<w0$}  {:<w1$}  {}\n",
+            x.item, x.declared, x.measured
+        ));
     }
     s
 }
@@ -140,7 +184,7 @@ pub fn render_mismatches(m: &[Mismatch]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::catalog::{ChangedObject, CatalogObject};
+    use crate::core::catalog::{CatalogObject, ChangedObject};
 
     fn r(s: &str) -> ObjectRef {
         ObjectRef::parse(s).unwrap()
@@ -150,14 +194,34 @@ mod tests {
     fn exact_match_is_clean_and_owned_objects_are_covered() {
         let mut decl = ResolvedEffects::default();
         decl.create.insert(r("table public.t"));
-        decl.rows.insert("public.e".into(), RowCounts { insert: 1, ..Default::default() });
+        decl.rows.insert(
+            "public.e".into(),
+            RowCounts {
+                insert: 1,
+                ..Default::default()
+            },
+        );
         let mut after = Snapshot::default();
         let mut attrs = BTreeMap::new();
         attrs.insert("table".to_string(), "public.t".to_string());
-        after.insert(CatalogObject { kind: ObjKind::Index, name: "public.t_pkey".into(), attrs });
+        after.insert(CatalogObject {
+            kind: ObjKind::Index,
+            name: "public.t_pkey".into(),
+            attrs,
+        });
         let mut m = Measured::default();
-        m.catalog.added = vec![r("table public.t"), r("column public.t.id"), r("index public.t_pkey")];
-        m.rows.insert("public.e".into(), RowCounts { insert: 1, ..Default::default() });
+        m.catalog.added = vec![
+            r("table public.t"),
+            r("column public.t.id"),
+            r("index public.t_pkey"),
+        ];
+        m.rows.insert(
+            "public.e".into(),
+            RowCounts {
+                insert: 1,
+                ..Default::default()
+            },
+        );
         assert!(compare(&decl, &m, &Snapshot::default(), &after).is_empty());
     }
 
@@ -167,8 +231,17 @@ mod tests {
         decl.create.insert(r("table public.t"));
         let mut m = Measured::default();
         m.catalog.added = vec![r("table public.other")];
-        m.catalog.changed = vec![ChangedObject { object: r("function public.f(text)"), changes: vec![] }];
-        m.rows.insert("public.e".into(), RowCounts { insert: 2, ..Default::default() });
+        m.catalog.changed = vec![ChangedObject {
+            object: r("function public.f(text)"),
+            changes: vec![],
+        }];
+        m.rows.insert(
+            "public.e".into(),
+            RowCounts {
+                insert: 2,
+                ..Default::default()
+            },
+        );
         let mm = compare(&decl, &m, &Snapshot::default(), &Snapshot::default());
         let items: Vec<&str> = mm.iter().map(|x| x.item.as_str()).collect();
         assert!(items.contains(&"create table public.other"));
@@ -184,7 +257,10 @@ mod tests {
         decl.create.insert(r("trigger public.a.trg"));
         decl.drop.insert(r("trigger public.a.trg"));
         let mut m = Measured::default();
-        m.catalog.changed = vec![ChangedObject { object: r("trigger public.a.trg"), changes: vec![] }];
+        m.catalog.changed = vec![ChangedObject {
+            object: r("trigger public.a.trg"),
+            changes: vec![],
+        }];
         assert!(compare(&decl, &m, &Snapshot::default(), &Snapshot::default()).is_empty());
     }
 }

@@ -35,7 +35,11 @@ pub struct SourceError {
 }
 
 impl SourceError {
-    pub fn new(file: impl Into<String>, src: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        file: impl Into<String>,
+        src: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         SourceError {
             file: file.into(),
             src: src.into(),
@@ -71,17 +75,18 @@ impl std::error::Error for SourceError {}
 
 impl Diagnostic for SourceError {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.span.map(|_| &self.src as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let (s, l) = self.span?;
-        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(
-            None,
-            SourceSpan::from((s, l)),
-        ))))
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(None, SourceSpan::from((s, l))),
+        )))
     }
 }
 

@@ -301,14 +301,59 @@ impl Step {
 
 /// Every key the manifest accepts, by table, for "did you mean" suggestions.
 const KNOWN_KEYS: &[&str] = &[
-    "pack", "invariant", "gate", "step", "id", "title", "preflight", "verify", "protected",
-    "organic", "allowed_signers", "target", "timeouts", "lint", "max_rehearsal_age",
-    "max_backup_age", "fail_on_residue", "database", "environment", "system_identifier",
-    "statement", "lock", "idle_in_transaction", "require_header", "severity", "name", "sql",
-    "expect", "kind", "signers", "quorum", "file", "rollback", "requires", "gates",
-    "rollback_gates", "transactional", "one_way", "irreversible_reason", "hold", "backup",
-    "forbid", "effects", "negative", "measure", "create", "alter", "drop", "rows", "insert",
-    "update", "delete", "sqlstate",
+    "pack",
+    "invariant",
+    "gate",
+    "step",
+    "id",
+    "title",
+    "preflight",
+    "verify",
+    "protected",
+    "organic",
+    "allowed_signers",
+    "target",
+    "timeouts",
+    "lint",
+    "max_rehearsal_age",
+    "max_backup_age",
+    "fail_on_residue",
+    "database",
+    "environment",
+    "system_identifier",
+    "statement",
+    "lock",
+    "idle_in_transaction",
+    "require_header",
+    "severity",
+    "name",
+    "sql",
+    "expect",
+    "kind",
+    "signers",
+    "quorum",
+    "file",
+    "rollback",
+    "requires",
+    "gates",
+    "rollback_gates",
+    "transactional",
+    "one_way",
+    "irreversible_reason",
+    "hold",
+    "backup",
+    "forbid",
+    "effects",
+    "negative",
+    "measure",
+    "create",
+    "alter",
+    "drop",
+    "rows",
+    "insert",
+    "update",
+    "delete",
+    "sqlstate",
 ];
 
 /// Closest known key, if it is close enough to be a typo.
@@ -381,11 +426,18 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
         return Err(v
-            .err::<()>(manifest.pack.id.span(), format!("pack id `{id}` must match [a-z0-9-]+"))
+            .err::<()>(
+                manifest.pack.id.span(),
+                format!("pack id `{id}` must match [a-z0-9-]+"),
+            )
             .help("use lower-case letters, digits and dashes, e.g. `phase1-governance`"));
     }
     if manifest.pack.target.database.trim().is_empty() {
-        return Err(SourceError::new(file, src, "[pack.target] database must not be empty"));
+        return Err(SourceError::new(
+            file,
+            src,
+            "[pack.target] database must not be empty",
+        ));
     }
 
     let t = &manifest.pack.timeouts;
@@ -409,13 +461,18 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
             None => Ok(default),
         }
     };
-    let max_rehearsal_age = age(&manifest.pack.max_rehearsal_age, Duration::from_secs(24 * 3600))?;
+    let max_rehearsal_age = age(
+        &manifest.pack.max_rehearsal_age,
+        Duration::from_secs(24 * 3600),
+    )?;
     let max_backup_age = age(&manifest.pack.max_backup_age, Duration::from_secs(3600))?;
 
     for (code, sev) in &manifest.pack.lint.severity {
         if !["error", "warning", "off"].contains(&sev.get_ref().as_str()) {
-            return Err(v
-                .err::<()>(sev.span(), format!("severity of {code} must be \"error\", \"warning\" or \"off\"")));
+            return Err(v.err::<()>(
+                sev.span(),
+                format!("severity of {code} must be \"error\", \"warning\" or \"off\""),
+            ));
         }
     }
 
@@ -444,11 +501,17 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
             GateKind::Signature => {
                 if gate.signers.is_empty() {
                     return Err(v
-                        .err::<()>(gate_span, format!("signature gate `{name}` names no signers"))
+                        .err::<()>(
+                            gate_span,
+                            format!("signature gate `{name}` names no signers"),
+                        )
                         .help("add `signers = [\"principal@example.org\"]`"));
                 }
                 if gate.sql.is_some() {
-                    return Err(v.err::<()>(gate_span, format!("signature gate `{name}` has a `sql` key; only sql gates do")));
+                    return Err(v.err::<()>(
+                        gate_span,
+                        format!("signature gate `{name}` has a `sql` key; only sql gates do"),
+                    ));
                 }
                 let q = gate.quorum.as_ref().map(|q| (*q.get_ref(), q.span()));
                 if let Some((q, span)) = q {
@@ -460,7 +523,10 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
                     if q as usize > gate.signers.len() {
                         return Err(v.err::<()>(
                             span,
-                            format!("quorum {q} of gate `{name}` exceeds its {} signer(s)", gate.signers.len()),
+                            format!(
+                                "quorum {q} of gate `{name}` exceeds its {} signer(s)",
+                                gate.signers.len()
+                            ),
                         ));
                     }
                 }
@@ -472,7 +538,10 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
                         .help("e.g. sql = \"SELECT 1 FROM approvals WHERE step_ref = $1\""));
                 }
                 if !gate.signers.is_empty() || gate.quorum.is_some() {
-                    return Err(v.err::<()>(gate_span, format!("sql gate `{name}` cannot have signers or a quorum")));
+                    return Err(v.err::<()>(
+                        gate_span,
+                        format!("sql gate `{name}` cannot have signers or a quorum"),
+                    ));
                 }
             }
         }
@@ -484,9 +553,15 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
     let mut forbids = Vec::new();
     for step in &manifest.step {
         let sid = step.id.get_ref();
-        if sid.is_empty() || !sid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(v
-                .err::<()>(step.id.span(), format!("step id `{sid}` must match [A-Za-z0-9_-]+")));
+        if sid.is_empty()
+            || !sid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(v.err::<()>(
+                step.id.span(),
+                format!("step id `{sid}` must match [A-Za-z0-9_-]+"),
+            ));
         }
         if !seen.insert(sid.clone()) {
             return Err(v.err::<()>(step.id.span(), format!("duplicate step id `{sid}`")));
@@ -497,7 +572,10 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
                 .help("every step names its SQL file; only a `hold = true` step has none"));
         }
         if step.hold && (step.file.is_some() || step.rollback.is_some()) {
-            return Err(v.err::<()>(step.id.span(), format!("hold step `{sid}` must not name a file or a rollback")));
+            return Err(v.err::<()>(
+                step.id.span(),
+                format!("hold step `{sid}` must not name a file or a rollback"),
+            ));
         }
         if step.one_way
             && step
@@ -508,13 +586,26 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
                 .is_empty()
         {
             return Err(v
-                .err::<()>(step.id.span(), format!("step `{sid}` is one_way but gives no irreversible_reason"))
+                .err::<()>(
+                    step.id.span(),
+                    format!("step `{sid}` is one_way but gives no irreversible_reason"),
+                )
                 .help("say why it cannot be undone: irreversible_reason = \"...\""));
         }
-        for g in step.gates.iter().chain(step.rollback_gates.iter().flatten()) {
+        for g in step
+            .gates
+            .iter()
+            .chain(step.rollback_gates.iter().flatten())
+        {
             if !manifest.gate.contains_key(g.get_ref()) {
                 let names: Vec<&str> = manifest.gate.keys().map(String::as_str).collect();
-                let mut e = v.err::<()>(g.span(), format!("step `{sid}` names gate `{}`, which is not declared", g.get_ref()));
+                let mut e = v.err::<()>(
+                    g.span(),
+                    format!(
+                        "step `{sid}` names gate `{}`, which is not declared",
+                        g.get_ref()
+                    ),
+                );
                 e = match suggest(g.get_ref(), &names) {
                     Some(s) => e.help(format!("did you mean `{s}`?")),
                     None => e.help(format!("declare it as [gate.{}]", g.get_ref())),
@@ -529,16 +620,23 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
             (&step.effects.drop, &mut res.drop),
         ] {
             for e in list {
-                let r = ObjectRef::parse(e.get_ref()).map_err(|m| v.err::<()>(e.span(), m.to_string()))?;
+                let r = ObjectRef::parse(e.get_ref())
+                    .map_err(|m| v.err::<()>(e.span(), m.to_string()))?;
                 out.insert(r);
             }
         }
         for (table, counts) in &step.effects.rows {
             let name = ObjectRef::parse(&format!("table {table}"))
-                .map_err(|m| SourceError::new(file, src, format!("step `{sid}` effects.rows: {m}")))?
+                .map_err(|m| {
+                    SourceError::new(file, src, format!("step `{sid}` effects.rows: {m}"))
+                })?
                 .name;
             if counts.insert < 0 || counts.update < 0 || counts.delete < 0 {
-                return Err(SourceError::new(file, src, format!("step `{sid}` effects.rows `{table}`: counts cannot be negative")));
+                return Err(SourceError::new(
+                    file,
+                    src,
+                    format!("step `{sid}` effects.rows `{table}`: counts cannot be negative"),
+                ));
             }
             res.rows.insert(name, *counts);
         }
@@ -563,20 +661,33 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
         for r in &step.requires {
             if !seen.contains(r.get_ref()) {
                 let ids: Vec<&str> = seen.iter().map(String::as_str).collect();
-                let mut e = v.err::<()>(r.span(), format!("step `{}` requires unknown step `{}`", step.id.get_ref(), r.get_ref()));
+                let mut e = v.err::<()>(
+                    r.span(),
+                    format!(
+                        "step `{}` requires unknown step `{}`",
+                        step.id.get_ref(),
+                        r.get_ref()
+                    ),
+                );
                 if let Some(s) = suggest(r.get_ref(), &ids) {
                     e = e.help(format!("did you mean `{s}`?"));
                 }
                 return Err(e);
             }
             if r.get_ref() == step.id.get_ref() {
-                return Err(v.err::<()>(r.span(), format!("step `{}` requires itself", r.get_ref())));
+                return Err(
+                    v.err::<()>(r.span(), format!("step `{}` requires itself", r.get_ref()))
+                );
             }
         }
     }
     if let Some(cycle) = find_cycle(&manifest.step) {
-        return Err(SourceError::new(file, src, format!("steps require each other in a cycle: {}", cycle.join(" → ")))
-            .help("`requires` must form a DAG: break the cycle"));
+        return Err(SourceError::new(
+            file,
+            src,
+            format!("steps require each other in a cycle: {}", cycle.join(" → ")),
+        )
+        .help("`requires` must form a DAG: break the cycle"));
     }
 
     Ok(Pack {
@@ -717,7 +828,12 @@ requires = ["1"]
         let bad = GOOD.replace("requires = [\"1\"]", "requries = [\"1\"]");
         let e = parse("m", &bad, Path::new(".")).unwrap_err();
         assert!(e.message.contains("requries"), "{}", e.message);
-        assert_eq!(e.help.as_deref(), Some("did you mean `requires`?"), "{}", e.message);
+        assert_eq!(
+            e.help.as_deref(),
+            Some("did you mean `requires`?"),
+            "{}",
+            e.message
+        );
         assert!(e.line_col().is_some());
     }
 

@@ -253,7 +253,12 @@ pub fn normalize_args(args: &str) -> String {
     let inner = args.trim();
     let words: Vec<String> = inner
         .split(',')
-        .map(|a| a.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase())
+        .map(|a| {
+            a.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        })
         .filter(|a| !a.is_empty())
         .collect();
     words.join(",")
@@ -286,7 +291,10 @@ fn qualify(kind: ObjKind, rest: &str) -> Option<String> {
             None => base,
         });
     }
-    let parts: Vec<String> = split_dotted(rest).iter().map(|p| normalize_ident(p)).collect();
+    let parts: Vec<String> = split_dotted(rest)
+        .iter()
+        .map(|p| normalize_ident(p))
+        .collect();
     if parts.iter().any(|p| p.is_empty()) {
         return None;
     }
@@ -338,7 +346,10 @@ impl Verb {
         }
     }
     pub fn is_dml(self) -> bool {
-        matches!(self, Verb::Insert | Verb::Update | Verb::Delete | Verb::Truncate)
+        matches!(
+            self,
+            Verb::Insert | Verb::Update | Verb::Delete | Verb::Truncate
+        )
     }
 }
 
@@ -401,7 +412,10 @@ impl ForbidRule {
     pub fn matches(&self, verb: Verb, obj: &ObjectRef) -> bool {
         self.verb == verb
             && self.kind == obj.kind
-            && self.name.as_ref().is_none_or(|n| object_name_matches(n, &obj.name))
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|n| object_name_matches(n, &obj.name))
     }
 }
 
@@ -441,7 +455,10 @@ mod tests {
         assert!(f.matches(Verb::Create, &ObjectRef::parse("trigger a.b.c").unwrap()));
         assert!(!f.matches(Verb::Drop, &ObjectRef::parse("trigger a.b.c").unwrap()));
         let f = ForbidRule::parse("alter table public.governance_relations").unwrap();
-        assert!(f.matches(Verb::Alter, &ObjectRef::parse("table governance_relations").unwrap()));
+        assert!(f.matches(
+            Verb::Alter,
+            &ObjectRef::parse("table governance_relations").unwrap()
+        ));
         assert!(!f.matches(Verb::Alter, &ObjectRef::parse("table other").unwrap()));
         let f = ForbidRule::parse("insert approval_requests").unwrap();
         assert_eq!(f.kind, ObjKind::Table);

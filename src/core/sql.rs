@@ -36,15 +36,25 @@ pub enum StmtClass {
     Commit,
     Rollback,
     /// SAVEPOINT, RELEASE, ROLLBACK TO, PREPARE TRANSACTION, ...
-    OtherTransactionControl { what: String },
+    OtherTransactionControl {
+        what: String,
+    },
     /// `SET LOCAL name = value` (or `SET TRANSACTION`).
-    SetLocal { name: String, value: String },
+    SetLocal {
+        name: String,
+        value: String,
+    },
     /// Session-level `SET name = value` / `RESET`.
-    SetSession { name: String, value: String },
+    SetSession {
+        name: String,
+        value: String,
+    },
     /// SELECT (no INTO, no locking clause), SHOW, EXPLAIN without ANALYZE, a DO block that only reads.
     ReadOnly,
     /// Cannot run inside a transaction block (CONCURRENTLY, VACUUM, ...).
-    NonTransactional { what: String },
+    NonTransactional {
+        what: String,
+    },
     /// Everything else that changes the database: DDL, DML, DO blocks that write.
     Write,
 }
@@ -188,20 +198,34 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
     let mut comments = Vec::new();
     let mut sections = Vec::new();
     for t in &tokens {
-        if t.token == protobuf::Token::SqlComment as i32 || t.token == protobuf::Token::CComment as i32 {
+        if t.token == protobuf::Token::SqlComment as i32
+            || t.token == protobuf::Token::CComment as i32
+        {
             let (s, e) = (t.start as usize, t.end as usize);
             let text = cleaned.get(s..e).unwrap_or("").to_string();
             let line = line_col(src, s).0;
             if let Some(letter) = section_letter(&text) {
-                sections.push(SectionMark { letter, start: s, line });
+                sections.push(SectionMark {
+                    letter,
+                    start: s,
+                    line,
+                });
             }
-            comments.push(Comment { start: s, end: e, line, text });
+            comments.push(Comment {
+                start: s,
+                end: e,
+                line,
+                text,
+            });
         }
     }
     // Start of each statement's first real token.
     let token_starts: Vec<usize> = tokens
         .iter()
-        .filter(|t| t.token != protobuf::Token::SqlComment as i32 && t.token != protobuf::Token::CComment as i32)
+        .filter(|t| {
+            t.token != protobuf::Token::SqlComment as i32
+                && t.token != protobuf::Token::CComment as i32
+        })
         .map(|t| t.start as usize)
         .collect();
 
@@ -252,7 +276,11 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
         comments,
         meta_commands,
     };
-    let marks: Vec<Option<char>> = file.statements.iter().map(|s| file.section_of(s.start)).collect();
+    let marks: Vec<Option<char>> = file
+        .statements
+        .iter()
+        .map(|s| file.section_of(s.start))
+        .collect();
     for (s, m) in file.statements.iter_mut().zip(marks) {
         s.section = m;
     }
@@ -261,7 +289,10 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
 
 /// `-- SECTION A — HEADER` → 'A'.
 fn section_letter(comment: &str) -> Option<char> {
-    let body = comment.trim_start_matches('-').trim_start_matches("/*").trim();
+    let body = comment
+        .trim_start_matches('-')
+        .trim_start_matches("/*")
+        .trim();
     let rest = body.strip_prefix("SECTION")?.trim_start();
     let mut chars = rest.chars();
     let c = chars.next()?;
@@ -294,7 +325,11 @@ fn locate_parse_error(path: &str, src: &str, cleaned: &str, err: &pg_query::Erro
         pos = piece_start + lead;
         len = piece.trim().find('\n').unwrap_or(piece.trim().len());
         // "syntax error at or near \"X\"": point at X inside the statement.
-        if let Some(near) = message.split("at or near \"").nth(1).and_then(|r| r.strip_suffix('"')) {
+        if let Some(near) = message
+            .split("at or near \"")
+            .nth(1)
+            .and_then(|r| r.strip_suffix('"'))
+        {
             if let Some(i) = find_token(piece, near) {
                 pos = piece_start + i;
                 len = near.len().max(1);
@@ -334,7 +369,11 @@ fn find_token(piece: &str, near: &str) -> Option<usize> {
     let tokens = pg_query::scan(piece).ok()?.tokens;
     tokens
         .iter()
-        .find(|t| piece.get(t.start as usize..t.end as usize).is_some_and(|s| s.eq_ignore_ascii_case(near)))
+        .find(|t| {
+            piece
+                .get(t.start as usize..t.end as usize)
+                .is_some_and(|s| s.eq_ignore_ascii_case(near))
+        })
         .map(|t| t.start as usize)
 }
 
@@ -346,7 +385,11 @@ fn ident(s: &str) -> String {
 }
 
 fn rel_name(rv: &protobuf::RangeVar) -> String {
-    let schema = if rv.schemaname.is_empty() { "public" } else { &rv.schemaname };
+    let schema = if rv.schemaname.is_empty() {
+        "public"
+    } else {
+        &rv.schemaname
+    };
     format!("{}.{}", ident(schema), ident(&rv.relname))
 }
 
@@ -418,7 +461,10 @@ fn canonical_type(n: &str) -> String {
 }
 
 fn func_ref(names: &[protobuf::Node], args: &[String]) -> ObjectRef {
-    ObjectRef::new(ObjKind::Function, format!("{}({})", qualified(names), normalize_args(&args.join(","))))
+    ObjectRef::new(
+        ObjKind::Function,
+        format!("{}({})", qualified(names), normalize_args(&args.join(","))),
+    )
 }
 
 fn touch(st: &mut Statement, verb: Verb, kind: ObjKind, name: String) {
@@ -439,9 +485,10 @@ fn obj_kind_of(t: i32) -> Option<ObjKind> {
         ObjectType::ObjectMatview => ObjKind::MaterializedView,
         ObjectType::ObjectIndex => ObjKind::Index,
         ObjectType::ObjectSequence => ObjKind::Sequence,
-        ObjectType::ObjectFunction | ObjectType::ObjectProcedure | ObjectType::ObjectRoutine | ObjectType::ObjectAggregate => {
-            ObjKind::Function
-        }
+        ObjectType::ObjectFunction
+        | ObjectType::ObjectProcedure
+        | ObjectType::ObjectRoutine
+        | ObjectType::ObjectAggregate => ObjKind::Function,
         ObjectType::ObjectTrigger => ObjKind::Trigger,
         ObjectType::ObjectType | ObjectType::ObjectDomain => ObjKind::Type,
         ObjectType::ObjectSchema => ObjKind::Schema,
@@ -460,10 +507,17 @@ fn object_name(k: ObjKind, n: &protobuf::Node) -> Option<String> {
         NodeEnum::List(l) => {
             let parts: Vec<String> = l.items.iter().filter_map(str_of).collect();
             Some(match (k, parts.len()) {
-                (ObjKind::Trigger | ObjKind::Policy | ObjKind::Constraint, 2) => format!("public.{}.{}", parts[0], parts[1]),
+                (ObjKind::Trigger | ObjKind::Policy | ObjKind::Constraint, 2) => {
+                    format!("public.{}.{}", parts[0], parts[1])
+                }
                 (ObjKind::Trigger | ObjKind::Policy | ObjKind::Constraint, _) => parts.join("."),
                 (ObjKind::Column, 2) => format!("public.{}.{}", parts[0], parts[1]),
-                (_, 1) if !matches!(k, ObjKind::Schema | ObjKind::Extension | ObjKind::EventTrigger) => {
+                (_, 1)
+                    if !matches!(
+                        k,
+                        ObjKind::Schema | ObjKind::Extension | ObjKind::EventTrigger
+                    ) =>
+                {
                     format!("public.{}", parts[0])
                 }
                 _ => parts.join("."),
@@ -475,7 +529,11 @@ fn object_name(k: ObjKind, n: &protobuf::Node) -> Option<String> {
         }),
         NodeEnum::TypeName(t) => {
             let parts: Vec<String> = t.names.iter().filter_map(str_of).collect();
-            Some(if parts.len() == 1 { format!("public.{}", parts[0]) } else { parts.join(".") })
+            Some(if parts.len() == 1 {
+                format!("public.{}", parts[0])
+            } else {
+                parts.join(".")
+            })
         }
         NodeEnum::ObjectWithArgs(o) => {
             let args: Vec<String> = o
@@ -487,7 +545,11 @@ fn object_name(k: ObjKind, n: &protobuf::Node) -> Option<String> {
                 })
                 .collect();
             let r = func_ref(&o.objname, &args);
-            Some(if o.args_unspecified { qualified(&o.objname) } else { r.name })
+            Some(if o.args_unspecified {
+                qualified(&o.objname)
+            } else {
+                r.name
+            })
         }
         NodeEnum::RangeVar(rv) => Some(rel_name(rv)),
         _ => None,
@@ -503,12 +565,19 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
                 K::TransStmtCommit => StmtClass::Commit,
                 K::TransStmtRollback => StmtClass::Rollback,
                 k => StmtClass::OtherTransactionControl {
-                    what: format!("{k:?}").trim_start_matches("TransStmt").to_uppercase(),
+                    what: format!("{k:?}")
+                        .trim_start_matches("TransStmt")
+                        .to_uppercase(),
                 },
             };
         }
         NodeEnum::VariableSetStmt(v) => {
-            let value = v.args.iter().filter_map(str_of).collect::<Vec<_>>().join(", ");
+            let value = v
+                .args
+                .iter()
+                .filter_map(str_of)
+                .collect::<Vec<_>>()
+                .join(", ");
             let name = v.name.to_lowercase();
             st.class = if v.is_local || name.starts_with("transaction") {
                 StmtClass::SetLocal { name, value }
@@ -531,8 +600,14 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
             collect_cte_writes(&s.with_clause, st);
         }
         NodeEnum::ExplainStmt(e) => {
-            let with_analyze = e.options.iter().any(|o| matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "analyze"));
-            st.class = if with_analyze { StmtClass::Write } else { StmtClass::ReadOnly };
+            let with_analyze = e.options.iter().any(
+                |o| matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "analyze"),
+            );
+            st.class = if with_analyze {
+                StmtClass::Write
+            } else {
+                StmtClass::ReadOnly
+            };
             if with_analyze {
                 if let Some(inner) = e.query.as_ref().and_then(|q| q.node.as_ref()) {
                     analyze(inner, st);
@@ -549,10 +624,15 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
                 _ => None,
             });
             let lang = d.args.iter().find_map(|a| match a.node.as_ref()? {
-                NodeEnum::DefElem(de) if de.defname == "language" => de.arg.as_deref().and_then(str_of),
+                NodeEnum::DefElem(de) if de.defname == "language" => {
+                    de.arg.as_deref().and_then(str_of)
+                }
                 _ => None,
             });
-            if lang.as_deref().is_some_and(|l| !l.eq_ignore_ascii_case("plpgsql")) {
+            if lang
+                .as_deref()
+                .is_some_and(|l| !l.eq_ignore_ascii_case("plpgsql"))
+            {
                 st.opaque = true;
                 st.class = StmtClass::Write;
                 return;
@@ -563,7 +643,11 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
                     st.references.extend(inner.references);
                     let writes = !inner.touches.is_empty() || inner.opaque;
                     st.touches.extend(inner.touches);
-                    st.class = if writes { StmtClass::Write } else { StmtClass::ReadOnly };
+                    st.class = if writes {
+                        StmtClass::Write
+                    } else {
+                        StmtClass::ReadOnly
+                    };
                 }
                 _ => {
                     st.opaque = true;
@@ -579,7 +663,10 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
                 for elt in &c.table_elts {
                     match elt.node.as_ref() {
                         Some(NodeEnum::ColumnDef(cd)) => {
-                            owned.push(ObjectRef::new(ObjKind::Column, format!("{table}.{}", cd.colname)));
+                            owned.push(ObjectRef::new(
+                                ObjKind::Column,
+                                format!("{table}.{}", cd.colname),
+                            ));
                             for con in &cd.constraints {
                                 if let Some(NodeEnum::Constraint(k)) = con.node.as_ref() {
                                     constraint_refs(k, &table, &mut owned, st);
@@ -597,7 +684,8 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
                 }
                 for parent in &c.inh_relations {
                     if let Some(NodeEnum::RangeVar(p)) = parent.node.as_ref() {
-                        st.references.push(ObjectRef::new(ObjKind::Table, rel_name(p)));
+                        st.references
+                            .push(ObjectRef::new(ObjKind::Table, rel_name(p)));
                     }
                 }
                 st.touches.push(Touch {
@@ -611,7 +699,11 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
         }
         NodeEnum::CreateTableAsStmt(c) => {
             st.class = StmtClass::Write;
-            let kind = if c.objtype == ObjectType::ObjectMatview as i32 { ObjKind::MaterializedView } else { ObjKind::Table };
+            let kind = if c.objtype == ObjectType::ObjectMatview as i32 {
+                ObjKind::MaterializedView
+            } else {
+                ObjKind::Table
+            };
             if let Some(rv) = c.into.as_ref().and_then(|i| i.rel.as_ref()) {
                 touch(st, Verb::Create, kind, rel_name(rv));
             }
@@ -636,14 +728,21 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
         }
         NodeEnum::IndexStmt(i) => {
             st.class = if i.concurrent {
-                StmtClass::NonTransactional { what: "CREATE INDEX CONCURRENTLY".into() }
+                StmtClass::NonTransactional {
+                    what: "CREATE INDEX CONCURRENTLY".into(),
+                }
             } else {
                 StmtClass::Write
             };
             if let Some(rv) = &i.relation {
-                let name = if i.idxname.is_empty() { format!("{}.<unnamed index on {}>", rel_schema(rv), rv.relname) } else { format!("{}.{}", rel_schema(rv), i.idxname) };
+                let name = if i.idxname.is_empty() {
+                    format!("{}.<unnamed index on {}>", rel_schema(rv), rv.relname)
+                } else {
+                    format!("{}.{}", rel_schema(rv), i.idxname)
+                };
                 touch(st, Verb::Create, ObjKind::Index, name);
-                st.references.push(ObjectRef::new(ObjKind::Table, rel_name(rv)));
+                st.references
+                    .push(ObjectRef::new(ObjKind::Table, rel_name(rv)));
             }
         }
         NodeEnum::AlterTableStmt(a) => {
@@ -652,13 +751,17 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
             let table = rel_name(rv);
             let kind = obj_kind_of(a.objtype).unwrap_or(ObjKind::Table);
             for cmd in &a.cmds {
-                let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else { continue };
+                let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else {
+                    continue;
+                };
                 alter_table_cmd(c, &table, kind, st);
             }
         }
         NodeEnum::DropStmt(d) => {
             st.class = if d.concurrent {
-                StmtClass::NonTransactional { what: "DROP INDEX CONCURRENTLY".into() }
+                StmtClass::NonTransactional {
+                    what: "DROP INDEX CONCURRENTLY".into(),
+                }
             } else {
                 StmtClass::Write
             };
@@ -675,14 +778,21 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
             if let Some(rv) = &t.relation {
                 st.touches.push(Touch {
                     verb: Verb::Create,
-                    object: ObjectRef::new(ObjKind::Trigger, format!("{}.{}", rel_name(rv), t.trigname)),
+                    object: ObjectRef::new(
+                        ObjKind::Trigger,
+                        format!("{}.{}", rel_name(rv), t.trigname),
+                    ),
                     has_where: true,
                     or_replace: t.replace,
                     owned: Vec::new(),
                 });
-                st.references.push(ObjectRef::new(ObjKind::Table, rel_name(rv)));
+                st.references
+                    .push(ObjectRef::new(ObjKind::Table, rel_name(rv)));
             }
-            st.references.push(ObjectRef::new(ObjKind::Function, format!("{}()", qualified(&t.funcname))));
+            st.references.push(ObjectRef::new(
+                ObjKind::Function,
+                format!("{}()", qualified(&t.funcname)),
+            ));
         }
         NodeEnum::CreateFunctionStmt(f) => {
             st.class = StmtClass::Write;
@@ -695,7 +805,11 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
                         let mode = fp.mode;
                         let out = mode == protobuf::FunctionParameterMode::FuncParamOut as i32
                             || mode == protobuf::FunctionParameterMode::FuncParamTable as i32;
-                        if out { None } else { fp.arg_type.as_ref().map(type_name) }
+                        if out {
+                            None
+                        } else {
+                            fp.arg_type.as_ref().map(type_name)
+                        }
                     }
                     _ => None,
                 })
@@ -711,7 +825,12 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
         NodeEnum::AlterFunctionStmt(f) => {
             st.class = StmtClass::Write;
             if let Some(o) = &f.func {
-                if let Some(name) = object_name(ObjKind::Function, &protobuf::Node { node: Some(NodeEnum::ObjectWithArgs(o.clone())) }) {
+                if let Some(name) = object_name(
+                    ObjKind::Function,
+                    &protobuf::Node {
+                        node: Some(NodeEnum::ObjectWithArgs(o.clone())),
+                    },
+                ) {
                     touch(st, Verb::Alter, ObjKind::Function, name);
                 }
             }
@@ -769,13 +888,23 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
         NodeEnum::CreatePolicyStmt(p) => {
             st.class = StmtClass::Write;
             if let Some(rv) = &p.table {
-                touch(st, Verb::Create, ObjKind::Policy, format!("{}.{}", rel_name(rv), p.policy_name));
+                touch(
+                    st,
+                    Verb::Create,
+                    ObjKind::Policy,
+                    format!("{}.{}", rel_name(rv), p.policy_name),
+                );
             }
         }
         NodeEnum::AlterPolicyStmt(p) => {
             st.class = StmtClass::Write;
             if let Some(rv) = &p.table {
-                touch(st, Verb::Alter, ObjKind::Policy, format!("{}.{}", rel_name(rv), p.policy_name));
+                touch(
+                    st,
+                    Verb::Alter,
+                    ObjKind::Policy,
+                    format!("{}.{}", rel_name(rv), p.policy_name),
+                );
             }
         }
         NodeEnum::CreateEventTrigStmt(e) => {
@@ -790,10 +919,21 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
             st.class = StmtClass::Write;
             let kind = obj_kind_of(r.rename_type);
             match (kind, &r.relation) {
-                (Some(ObjKind::Column), Some(rv)) => touch(st, Verb::Alter, ObjKind::Column, format!("{}.{}", rel_name(rv), r.subname)),
-                (Some(k @ (ObjKind::Trigger | ObjKind::Policy | ObjKind::Constraint)), Some(rv)) => {
-                    touch(st, Verb::Alter, k, format!("{}.{}", rel_name(rv), r.subname))
-                }
+                (Some(ObjKind::Column), Some(rv)) => touch(
+                    st,
+                    Verb::Alter,
+                    ObjKind::Column,
+                    format!("{}.{}", rel_name(rv), r.subname),
+                ),
+                (
+                    Some(k @ (ObjKind::Trigger | ObjKind::Policy | ObjKind::Constraint)),
+                    Some(rv),
+                ) => touch(
+                    st,
+                    Verb::Alter,
+                    k,
+                    format!("{}.{}", rel_name(rv), r.subname),
+                ),
                 (Some(k), Some(rv)) => touch(st, Verb::Alter, k, rel_name(rv)),
                 (Some(k), None) => {
                     if let Some(name) = r.object.as_deref().and_then(|o| object_name(k, o)) {
@@ -900,7 +1040,11 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
         }
         NodeEnum::VacuumStmt(v) => {
             st.class = StmtClass::NonTransactional {
-                what: if v.is_vacuumcmd { "VACUUM".into() } else { "ANALYZE".into() },
+                what: if v.is_vacuumcmd {
+                    "VACUUM".into()
+                } else {
+                    "ANALYZE".into()
+                },
             };
             if !v.is_vacuumcmd {
                 // ANALYZE can run in a transaction block.
@@ -909,24 +1053,59 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
         }
         NodeEnum::ReindexStmt(r) => {
             let concurrent = r.params.iter().any(|p| matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "concurrently"));
-            st.class = if concurrent || r.kind != protobuf::ReindexObjectType::ReindexObjectIndex as i32 && r.kind != protobuf::ReindexObjectType::ReindexObjectTable as i32 {
-                StmtClass::NonTransactional { what: if concurrent { "REINDEX CONCURRENTLY".into() } else { "REINDEX SCHEMA/DATABASE/SYSTEM".into() } }
+            st.class = if concurrent
+                || r.kind != protobuf::ReindexObjectType::ReindexObjectIndex as i32
+                    && r.kind != protobuf::ReindexObjectType::ReindexObjectTable as i32
+            {
+                StmtClass::NonTransactional {
+                    what: if concurrent {
+                        "REINDEX CONCURRENTLY".into()
+                    } else {
+                        "REINDEX SCHEMA/DATABASE/SYSTEM".into()
+                    },
+                }
             } else {
                 StmtClass::Write
             };
         }
-        NodeEnum::CreatedbStmt(_) => st.class = StmtClass::NonTransactional { what: "CREATE DATABASE".into() },
-        NodeEnum::DropdbStmt(_) => st.class = StmtClass::NonTransactional { what: "DROP DATABASE".into() },
-        NodeEnum::CreateTableSpaceStmt(_) => st.class = StmtClass::NonTransactional { what: "CREATE TABLESPACE".into() },
-        NodeEnum::DropTableSpaceStmt(_) => st.class = StmtClass::NonTransactional { what: "DROP TABLESPACE".into() },
-        NodeEnum::AlterSystemStmt(_) => st.class = StmtClass::NonTransactional { what: "ALTER SYSTEM".into() },
+        NodeEnum::CreatedbStmt(_) => {
+            st.class = StmtClass::NonTransactional {
+                what: "CREATE DATABASE".into(),
+            }
+        }
+        NodeEnum::DropdbStmt(_) => {
+            st.class = StmtClass::NonTransactional {
+                what: "DROP DATABASE".into(),
+            }
+        }
+        NodeEnum::CreateTableSpaceStmt(_) => {
+            st.class = StmtClass::NonTransactional {
+                what: "CREATE TABLESPACE".into(),
+            }
+        }
+        NodeEnum::DropTableSpaceStmt(_) => {
+            st.class = StmtClass::NonTransactional {
+                what: "DROP TABLESPACE".into(),
+            }
+        }
+        NodeEnum::AlterSystemStmt(_) => {
+            st.class = StmtClass::NonTransactional {
+                what: "ALTER SYSTEM".into(),
+            }
+        }
         NodeEnum::CallStmt(_) => {
             st.class = StmtClass::Write;
             st.opaque = true;
         }
         NodeEnum::LockStmt(_) => st.class = StmtClass::Write,
         NodeEnum::RefreshMatViewStmt(r) => {
-            st.class = if r.concurrent { StmtClass::NonTransactional { what: "REFRESH MATERIALIZED VIEW CONCURRENTLY".into() } } else { StmtClass::Write };
+            st.class = if r.concurrent {
+                StmtClass::NonTransactional {
+                    what: "REFRESH MATERIALIZED VIEW CONCURRENTLY".into(),
+                }
+            } else {
+                StmtClass::Write
+            };
             if let Some(rv) = &r.relation {
                 touch(st, Verb::Alter, ObjKind::MaterializedView, rel_name(rv));
             }
@@ -943,7 +1122,13 @@ fn collect_cte_writes(with: &Option<protobuf::WithClause>, st: &mut Statement) {
     for cte in &w.ctes {
         if let Some(NodeEnum::CommonTableExpr(c)) = cte.node.as_ref() {
             if let Some(q) = c.ctequery.as_ref().and_then(|q| q.node.as_ref()) {
-                if matches!(q, NodeEnum::InsertStmt(_) | NodeEnum::UpdateStmt(_) | NodeEnum::DeleteStmt(_) | NodeEnum::MergeStmt(_)) {
+                if matches!(
+                    q,
+                    NodeEnum::InsertStmt(_)
+                        | NodeEnum::UpdateStmt(_)
+                        | NodeEnum::DeleteStmt(_)
+                        | NodeEnum::MergeStmt(_)
+                ) {
                     let mut inner = blank_statement();
                     analyze(q, &mut inner);
                     st.touches.extend(inner.touches);
@@ -983,19 +1168,33 @@ fn relation_refs(q: &protobuf::Node, st: &mut Statement) {
     };
     for (n, _, _, _) in wrapper.nodes() {
         if let pg_query::NodeRef::RangeVar(rv) = n {
-            st.references.push(ObjectRef::new(ObjKind::Table, rel_name(rv)));
+            st.references
+                .push(ObjectRef::new(ObjKind::Table, rel_name(rv)));
         }
     }
 }
 
-fn constraint_refs(k: &protobuf::Constraint, table: &str, owned: &mut Vec<ObjectRef>, st: &mut Statement) {
+fn constraint_refs(
+    k: &protobuf::Constraint,
+    table: &str,
+    owned: &mut Vec<ObjectRef>,
+    st: &mut Statement,
+) {
     use protobuf::ConstrType as C;
     let ct = C::try_from(k.contype).unwrap_or(C::Undefined);
     if let Some(pk) = &k.pktable {
-        st.references.push(ObjectRef::new(ObjKind::Table, rel_name(pk)));
+        st.references
+            .push(ObjectRef::new(ObjKind::Table, rel_name(pk)));
     }
-    if matches!(ct, C::ConstrPrimary | C::ConstrUnique | C::ConstrExclusion | C::ConstrForeign | C::ConstrCheck) && !k.conname.is_empty() {
-        owned.push(ObjectRef::new(ObjKind::Constraint, format!("{table}.{}", k.conname)));
+    if matches!(
+        ct,
+        C::ConstrPrimary | C::ConstrUnique | C::ConstrExclusion | C::ConstrForeign | C::ConstrCheck
+    ) && !k.conname.is_empty()
+    {
+        owned.push(ObjectRef::new(
+            ObjKind::Constraint,
+            format!("{table}.{}", k.conname),
+        ));
     }
 }
 
@@ -1022,20 +1221,35 @@ fn alter_table_cmd(c: &protobuf::AlterTableCmd, table: &str, kind: ObjKind, st: 
             }
         }
         A::AtDropColumn => touch(st, Verb::Drop, ObjKind::Column, col(&c.name)),
-        A::AtColumnDefault | A::AtDropNotNull | A::AtSetNotNull | A::AtAlterColumnType | A::AtSetExpression
-        | A::AtDropExpression | A::AtAddIdentity | A::AtSetIdentity | A::AtDropIdentity | A::AtSetStatistics
-        | A::AtSetStorage | A::AtSetCompression | A::AtSetOptions | A::AtResetOptions => {
-            touch(st, Verb::Alter, ObjKind::Column, col(&c.name))
-        }
+        A::AtColumnDefault
+        | A::AtDropNotNull
+        | A::AtSetNotNull
+        | A::AtAlterColumnType
+        | A::AtSetExpression
+        | A::AtDropExpression
+        | A::AtAddIdentity
+        | A::AtSetIdentity
+        | A::AtDropIdentity
+        | A::AtSetStatistics
+        | A::AtSetStorage
+        | A::AtSetCompression
+        | A::AtSetOptions
+        | A::AtResetOptions => touch(st, Verb::Alter, ObjKind::Column, col(&c.name)),
         A::AtAddConstraint => {
             if let Some(NodeEnum::Constraint(k)) = c.def.as_ref().and_then(|d| d.node.as_ref()) {
                 let mut owned = Vec::new();
                 constraint_refs(k, table, &mut owned, st);
-                let name = if k.conname.is_empty() { format!("{table}.<unnamed>") } else { col(&k.conname) };
+                let name = if k.conname.is_empty() {
+                    format!("{table}.<unnamed>")
+                } else {
+                    col(&k.conname)
+                };
                 touch(st, Verb::Create, ObjKind::Constraint, name);
             }
         }
-        A::AtValidateConstraint | A::AtAlterConstraint => touch(st, Verb::Alter, ObjKind::Constraint, col(&c.name)),
+        A::AtValidateConstraint | A::AtAlterConstraint => {
+            touch(st, Verb::Alter, ObjKind::Constraint, col(&c.name))
+        }
         A::AtDropConstraint => touch(st, Verb::Drop, ObjKind::Constraint, col(&c.name)),
         A::AtEnableTrig | A::AtEnableAlwaysTrig | A::AtEnableReplicaTrig | A::AtDisableTrig => {
             touch(st, Verb::Alter, ObjKind::Trigger, col(&c.name))
@@ -1054,7 +1268,11 @@ struct Inner {
 fn analyze_plpgsql(body: &str) -> Option<Inner> {
     let wrapped = format!("CREATE FUNCTION stepgate_do() RETURNS void LANGUAGE plpgsql AS $stepgate$\n{body}\n$stepgate$");
     let tree = pg_query::parse_plpgsql(&wrapped).ok()?;
-    let mut inner = Inner { touches: Vec::new(), references: Vec::new(), opaque: false };
+    let mut inner = Inner {
+        touches: Vec::new(),
+        references: Vec::new(),
+        opaque: false,
+    };
     walk_plpgsql(&tree, &mut inner);
     Some(inner)
 }
@@ -1066,13 +1284,22 @@ fn walk_plpgsql(v: &serde_json::Value, inner: &mut Inner) {
                 match k.as_str() {
                     "PLpgSQL_stmt_dynexecute" | "PLpgSQL_stmt_dynfors" => inner.opaque = true,
                     "PLpgSQL_stmt_execsql" => {
-                        if let Some(q) = val.pointer("/sqlstmt/PLpgSQL_expr/query").and_then(|q| q.as_str()) {
+                        if let Some(q) = val
+                            .pointer("/sqlstmt/PLpgSQL_expr/query")
+                            .and_then(|q| q.as_str())
+                        {
                             if let Ok(parsed) = pg_query::parse(q, 0) {
                                 for raw in &parsed.protobuf.stmts {
-                                    if let Some(n) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) {
+                                    if let Some(n) = raw.stmt.as_ref().and_then(|n| n.node.as_ref())
+                                    {
                                         let mut st = blank_statement();
                                         analyze(n, &mut st);
-                                        if st.opaque || !matches!(st.class, StmtClass::ReadOnly | StmtClass::Write) {
+                                        if st.opaque
+                                            || !matches!(
+                                                st.class,
+                                                StmtClass::ReadOnly | StmtClass::Write
+                                            )
+                                        {
                                             inner.opaque |= st.opaque;
                                         }
                                         inner.touches.extend(st.touches);
@@ -1113,12 +1340,21 @@ mod tests {
         assert_eq!(f.statements[1].section, Some('C'));
         assert_eq!(
             f.statements[2].class,
-            StmtClass::SetLocal { name: "lock_timeout".into(), value: "3s".into() }
+            StmtClass::SetLocal {
+                name: "lock_timeout".into(),
+                value: "3s".into()
+            }
         );
         let t = &f.statements[3].touches[0];
         assert_eq!(t.object.to_string(), "table public.t");
-        assert!(t.owned.iter().any(|o| o.to_string() == "column public.t.id"));
-        assert!(f.statements[3].references.iter().any(|r| r.to_string() == "table public.r"));
+        assert!(t
+            .owned
+            .iter()
+            .any(|o| o.to_string() == "column public.t.id"));
+        assert!(f.statements[3]
+            .references
+            .iter()
+            .any(|r| r.to_string() == "table public.r"));
         assert_eq!(f.statements[4 - 0].class, StmtClass::Rollback);
     }
 
@@ -1134,7 +1370,10 @@ mod tests {
         let f = p("DO $$ BEGIN IF (SELECT count(*) FROM g) <> 8 THEN RAISE EXCEPTION 'x'; END IF; END $$;\nDO $$ BEGIN INSERT INTO t VALUES (1); END $$;\nDO $$ BEGIN EXECUTE 'drop table x'; END $$;");
         assert!(f.statements[0].is_read_only());
         assert_eq!(f.statements[1].class, StmtClass::Write);
-        assert_eq!(f.statements[1].touches[0].object.to_string(), "table public.t");
+        assert_eq!(
+            f.statements[1].touches[0].object.to_string(),
+            "table public.t"
+        );
         assert!(f.statements[2].opaque);
     }
 
@@ -1150,13 +1389,28 @@ mod tests {
     #[test]
     fn footprints() {
         let f = p("ALTER TABLE a ADD COLUMN c int; DROP TRIGGER trg ON s.t; CREATE INDEX CONCURRENTLY i ON t(x);\nUPDATE t SET x = 1; DELETE FROM t WHERE id = 1; CREATE OR REPLACE FUNCTION f(a text, OUT b int) RETURNS int LANGUAGE sql AS 'select 1';");
-        assert_eq!(f.statements[0].touches[0].object.to_string(), "column public.a.c");
-        assert_eq!(f.statements[1].touches[0].object.to_string(), "trigger s.t.trg");
-        assert!(matches!(f.statements[2].class, StmtClass::NonTransactional { .. }));
-        assert_eq!(f.statements[2].touches[0].object.to_string(), "index public.i");
+        assert_eq!(
+            f.statements[0].touches[0].object.to_string(),
+            "column public.a.c"
+        );
+        assert_eq!(
+            f.statements[1].touches[0].object.to_string(),
+            "trigger s.t.trg"
+        );
+        assert!(matches!(
+            f.statements[2].class,
+            StmtClass::NonTransactional { .. }
+        ));
+        assert_eq!(
+            f.statements[2].touches[0].object.to_string(),
+            "index public.i"
+        );
         assert!(!f.statements[3].touches[0].has_where);
         assert!(f.statements[4].touches[0].has_where);
-        assert_eq!(f.statements[5].touches[0].object.to_string(), "function public.f(text)");
+        assert_eq!(
+            f.statements[5].touches[0].object.to_string(),
+            "function public.f(text)"
+        );
         assert!(f.statements[5].touches[0].or_replace);
     }
 

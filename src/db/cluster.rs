@@ -57,7 +57,9 @@ pub fn find_bindir() -> Result<PathBuf, ClusterError> {
     }
     candidates
         .into_iter()
-        .find(|d| d.join("pg_ctl").exists() && d.join("initdb").exists() && d.join("postgres").exists())
+        .find(|d| {
+            d.join("pg_ctl").exists() && d.join("initdb").exists() && d.join("postgres").exists()
+        })
         .ok_or(ClusterError::NotFound)
 }
 
@@ -190,7 +192,16 @@ impl Cluster {
         let mut init = server_cmd(bindir, "initdb");
         init.arg("-D")
             .arg(&data)
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"])
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ])
             .arg("--locale=C");
         run(init, "initdb")?;
         let port = free_port();
@@ -275,7 +286,11 @@ impl Cluster {
     }
 
     /// `CREATE DATABASE name [TEMPLATE template]`.
-    pub fn create_database(&self, name: &str, template: Option<&str>) -> Result<(), postgres::Error> {
+    pub fn create_database(
+        &self,
+        name: &str,
+        template: Option<&str>,
+    ) -> Result<(), postgres::Error> {
         let mut c = self.connect("postgres")?;
         let q = match template {
             Some(t) => format!(
@@ -302,7 +317,10 @@ impl Cluster {
 
     /// Stops the server the hard way (`-m immediate`), as a crash would.
     pub fn stop_immediate(&self) -> Result<(), ClusterError> {
-        run(stop_cmd(&self.bindir, &self.data_dir(), "immediate"), "pg_ctl stop")
+        run(
+            stop_cmd(&self.bindir, &self.data_dir(), "immediate"),
+            "pg_ctl stop",
+        )
     }
 
     /// Starts a stopped server again (after `stop_immediate`).
@@ -347,7 +365,11 @@ fn psql_path(bindir: &Path) -> PathBuf {
 fn spawn_watcher(bindir: &Path, dir: &Path) -> Option<std::process::Child> {
     let pg_ctl = bindir.join("pg_ctl");
     let data = dir.join("data");
-    let as_pg = if is_root() { "runuser -u postgres -- " } else { "" };
+    let as_pg = if is_root() {
+        "runuser -u postgres -- "
+    } else {
+        ""
+    };
     let script = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {as_pg}'{pg_ctl}' -D '{data}' -m immediate -w stop >/dev/null 2>&1; rm -rf '{dir}'",
         pid = std::process::id(),

@@ -36,7 +36,9 @@ impl Target {
             .map(str::to_string)
             .or_else(|| std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty()));
         let mut config = match from {
-            Some(s) => s.parse::<Config>().map_err(|e| ConnectError::Invalid(redact(&e.to_string())))?,
+            Some(s) => s
+                .parse::<Config>()
+                .map_err(|e| ConnectError::Invalid(redact(&e.to_string())))?,
             None => Config::new(),
         };
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -71,7 +73,9 @@ impl Target {
         }
         if let Some(mode) = env("PGSSLMODE") {
             match mode.as_str() {
-                "require" | "verify-ca" | "verify-full" => return Err(ConnectError::TlsRequired(mode)),
+                "require" | "verify-ca" | "verify-full" => {
+                    return Err(ConnectError::TlsRequired(mode))
+                }
                 _ => {}
             }
         }
@@ -123,6 +127,30 @@ impl Target {
         })
     }
 
+    /// Opens a session whose NOTICE/WARNING messages are collected into `sink`, so the
+    /// engine can show each one beside the file line of the statement that raised it.
+    pub fn connect_with_notices(
+        &self,
+        application_name: &str,
+        sink: NoticeSink,
+    ) -> Result<Client, ConnectError> {
+        let mut c = self.config.clone();
+        c.application_name(application_name);
+        c.notice_callback(move |n| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(Notice {
+                    severity: n.severity().to_string(),
+                    code: n.code().code().to_string(),
+                    message: n.message().to_string(),
+                });
+            }
+        });
+        c.connect(NoTls).map_err(|e| ConnectError::Unreachable {
+            target: self.display(),
+            detail: redact(&crate::db::describe_pg_error(&e)),
+        })
+    }
+
     /// libpq-style key=value string for client programs (pg_dump, pg_restore), with the
     /// password passed separately through PGPASSWORD so it never shows in `ps`.
     pub fn conninfo_for_tools(&self) -> (String, Option<String>) {
@@ -147,6 +175,23 @@ impl Target {
             .map(|p| String::from_utf8_lossy(p).to_string());
         (parts.join(" "), pw)
     }
+}
+
+/// A NOTICE or WARNING raised by the server.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Notice {
+    pub severity: String,
+    pub code: String,
+    pub message: String,
+}
+
+pub type NoticeSink = std::sync::Arc<std::sync::Mutex<Vec<Notice>>>;
+
+/// Drains collected notices.
+pub fn take_notices(sink: &NoticeSink) -> Vec<Notice> {
+    sink.lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default()
 }
 
 fn default_socket_dir() -> String {
@@ -177,15 +222,25 @@ pub fn redact(msg: &str) -> String {
 
 /// `~/.pgpass` (or PGPASSFILE): `hostname:port:database:username:password`.
 fn pgpass_lookup(config: &Config) -> Option<String> {
-    let path = std::env::var("PGPASSFILE").ok().map(std::path::PathBuf::from).or_else(|| {
-        std::env::var("HOME").ok().map(|h| std::path::Path::new(&h).join(".pgpass"))
-    })?;
+    let path = std::env::var("PGPASSFILE")
+        .ok()
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var("HOME")
+                .ok()
+                .map(|h| std::path::Path::new(&h).join(".pgpass"))
+        })?;
     let text = std::fs::read_to_string(path).ok()?;
     let host = match config.get_hosts().first()? {
         Host::Tcp(s) => s.clone(),
         Host::Unix(_) => "localhost".into(),
     };
-    let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
     let db = config.get_dbname().unwrap_or("");
     let user = config.get_user().unwrap_or("");
     for line in text.lines() {
@@ -197,7 +252,8 @@ fn pgpass_lookup(config: &Config) -> Option<String> {
             continue;
         }
         let m = |pat: &str, v: &str| pat == "*" || pat == v;
-        if m(&fields[0], &host) && m(&fields[1], &port) && m(&fields[2], db) && m(&fields[3], user) {
+        if m(&fields[0], &host) && m(&fields[1], &port) && m(&fields[2], db) && m(&fields[3], user)
+        {
             return Some(fields[4].clone());
         }
     }
@@ -237,6 +293,9 @@ mod tests {
     }
     #[test]
     fn pgpass_fields() {
-        assert_eq!(split_pgpass(r"h:5432:db:u:pa\:ss"), vec!["h", "5432", "db", "u", "pa:ss"]);
+        assert_eq!(
+            split_pgpass(r"h:5432:db:u:pa\:ss"),
+            vec!["h", "5432", "db", "u", "pa:ss"]
+        );
     }
 }

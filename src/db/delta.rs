@@ -11,7 +11,9 @@ use postgres::GenericClient;
 use std::collections::BTreeMap;
 
 /// Per-table counts written so far in the current transaction (schema `stepgate` excluded).
-pub fn row_delta(client: &mut impl GenericClient) -> Result<BTreeMap<String, RowCounts>, postgres::Error> {
+pub fn row_delta(
+    client: &mut impl GenericClient,
+) -> Result<BTreeMap<String, RowCounts>, postgres::Error> {
     let rows = client.query(
         "SELECT schemaname::text || '.' || relname::text, n_tup_ins, n_tup_upd, n_tup_del \
            FROM pg_stat_xact_user_tables \
@@ -34,7 +36,9 @@ pub fn row_delta(client: &mut impl GenericClient) -> Result<BTreeMap<String, Row
 }
 
 /// `last_value` of every user sequence (NULL = never called).
-pub fn sequence_values(client: &mut impl GenericClient) -> Result<BTreeMap<String, Option<i64>>, postgres::Error> {
+pub fn sequence_values(
+    client: &mut impl GenericClient,
+) -> Result<BTreeMap<String, Option<i64>>, postgres::Error> {
     let rows = client.query(
         "SELECT schemaname::text || '.' || sequencename::text, last_value FROM pg_sequences \
           WHERE schemaname NOT IN ('stepgate', 'pg_catalog', 'information_schema')",

@@ -188,8 +188,16 @@ pub struct Event {
 
 /// Appends an event on `client` (the ledger session, or the step's own transaction for
 /// the in-transaction "committed" row). Returns its id.
-pub fn append(client: &mut impl GenericClient, actor: &Actor, e: &NewEvent) -> Result<i64, postgres::Error> {
-    let details = if e.details.is_null() { serde_json::json!({}) } else { e.details.clone() };
+pub fn append(
+    client: &mut impl GenericClient,
+    actor: &Actor,
+    e: &NewEvent,
+) -> Result<i64, postgres::Error> {
+    let details = if e.details.is_null() {
+        serde_json::json!({})
+    } else {
+        e.details.clone()
+    };
     let row = client.query_one(
         "SELECT stepgate.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)",
         &[
@@ -243,15 +251,26 @@ fn event_of(r: &postgres::Row) -> Event {
 }
 
 /// Every event of one pack, oldest first.
-pub fn events_for_pack(client: &mut impl GenericClient, pack: &str) -> Result<Vec<Event>, postgres::Error> {
+pub fn events_for_pack(
+    client: &mut impl GenericClient,
+    pack: &str,
+) -> Result<Vec<Event>, postgres::Error> {
     let q = format!("SELECT {EVENT_COLS} FROM stepgate.events WHERE pack = $1 ORDER BY id");
-    Ok(client.query(q.as_str(), &[&pack])?.iter().map(event_of).collect())
+    Ok(client
+        .query(q.as_str(), &[&pack])?
+        .iter()
+        .map(event_of)
+        .collect())
 }
 
 /// Every event, oldest first.
 pub fn all_events(client: &mut impl GenericClient) -> Result<Vec<Event>, postgres::Error> {
     let q = format!("SELECT {EVENT_COLS} FROM stepgate.events ORDER BY id");
-    Ok(client.query(q.as_str(), &[])?.iter().map(event_of).collect())
+    Ok(client
+        .query(q.as_str(), &[])?
+        .iter()
+        .map(event_of)
+        .collect())
 }
 
 /// The canonical content of a row, exactly as `stepgate.canonical` builds it.
@@ -299,10 +318,18 @@ pub fn verify_chain(events: &[Event], head_id: i64, head_hash: &str) -> Vec<Chai
                 let missing: Vec<String> = (expected_id..e.id).map(|i| i.to_string()).collect();
                 problems.push(ChainProblem {
                     id: expected_id,
-                    problem: format!("row(s) {} deleted (ids jump from {} to {})", missing.join(", "), expected_id - 1, e.id),
+                    problem: format!(
+                        "row(s) {} deleted (ids jump from {} to {})",
+                        missing.join(", "),
+                        expected_id - 1,
+                        e.id
+                    ),
                 });
             } else {
-                problems.push(ChainProblem { id: e.id, problem: format!("row {} is out of order (expected id {})", e.id, expected_id) });
+                problems.push(ChainProblem {
+                    id: e.id,
+                    problem: format!("row {} is out of order (expected id {})", e.id, expected_id),
+                });
             }
         }
         if e.prev_hash != prev_hash {
@@ -315,7 +342,10 @@ pub fn verify_chain(events: &[Event], head_id: i64, head_hash: &str) -> Vec<Chai
         if recomputed != e.row_hash {
             problems.push(ChainProblem {
                 id: e.id,
-                problem: format!("row {} was edited: its content no longer matches its row_hash", e.id),
+                problem: format!(
+                    "row {} was edited: its content no longer matches its row_hash",
+                    e.id
+                ),
             });
         }
         prev_hash = e.row_hash.clone();
@@ -328,15 +358,24 @@ pub fn verify_chain(events: &[Event], head_id: i64, head_hash: &str) -> Vec<Chai
             problem: format!("the ledger head says row {head_id} is the last, but the table ends at row {last_id}: rows were deleted from the end"),
         });
     } else if prev_hash != head_hash && head_id > 0 {
-        problems.push(ChainProblem { id: head_id, problem: "the last row's hash differs from the recorded head".into() });
+        problems.push(ChainProblem {
+            id: head_id,
+            problem: "the last row's hash differs from the recorded head".into(),
+        });
     }
     problems
 }
 
 /// Takes the per-pack session-level advisory lock, or reports who holds it.
-pub fn try_lock_pack(client: &mut Client, pack: &str) -> Result<Result<(), String>, postgres::Error> {
+pub fn try_lock_pack(
+    client: &mut Client,
+    pack: &str,
+) -> Result<Result<(), String>, postgres::Error> {
     let got: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1, hashtext($2))", &[&PACK_LOCK_CLASS, &pack])?
+        .query_one(
+            "SELECT pg_try_advisory_lock($1, hashtext($2))",
+            &[&PACK_LOCK_CLASS, &pack],
+        )?
         .get(0);
     if got {
         return Ok(Ok(()));
@@ -364,6 +403,9 @@ pub fn try_lock_pack(client: &mut Client, pack: &str) -> Result<Result<(), Strin
 }
 
 pub fn unlock_pack(client: &mut Client, pack: &str) -> Result<(), postgres::Error> {
-    client.execute("SELECT pg_advisory_unlock($1, hashtext($2))", &[&PACK_LOCK_CLASS, &pack])?;
+    client.execute(
+        "SELECT pg_advisory_unlock($1, hashtext($2))",
+        &[&PACK_LOCK_CLASS, &pack],
+    )?;
     Ok(())
 }

@@ -121,9 +121,18 @@ pub fn run(dir: &Path, database: &str) -> Result<Vec<String>> {
         .collect::<String>()
         .trim_matches('-')
         .to_string();
-    let id = if id.is_empty() { "my-pack".to_string() } else { id };
+    let id = if id.is_empty() {
+        "my-pack".to_string()
+    } else {
+        id
+    };
     let files: Vec<(&str, String)> = vec![
-        ("stepgate.toml", MANIFEST.replace("{id}", &id).replace("{database}", database)),
+        (
+            "stepgate.toml",
+            MANIFEST
+                .replace("{id}", &id)
+                .replace("{database}", database),
+        ),
         ("01_example.sql", STEP.to_string()),
         ("rollback/01_example_rollback.sql", ROLLBACK.to_string()),
         ("00_preflight.sql", PREFLIGHT.to_string()),
@@ -134,7 +143,8 @@ pub fn run(dir: &Path, database: &str) -> Result<Vec<String>> {
     for (rel, text) in files {
         let p = dir.join(rel);
         if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::BadInput(format!("{}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::BadInput(format!("{}: {e}", parent.display())))?;
         }
         std::fs::write(&p, text).map_err(|e| Error::BadInput(format!("{}: {e}", p.display())))?;
         written.push(rel.to_string());

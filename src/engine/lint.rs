@@ -13,5 +13,8 @@ pub struct LintReport {
 pub fn run(dir: &Path) -> Result<LintReport> {
     let loaded = pack::load(dir)?;
     let diagnostics = lint::run(&loaded.pack, &loaded.sources);
-    Ok(LintReport { loaded, diagnostics })
+    Ok(LintReport {
+        loaded,
+        diagnostics,
+    })
 }

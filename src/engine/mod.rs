@@ -2,7 +2,14 @@
 
 pub mod error;
 pub mod init;
+pub mod ledger_cmd;
 pub mod lint;
 pub mod pack;
+pub mod preflight;
+pub mod rehearse;
+pub mod session;
+pub mod status;
+pub mod step_run;
 
 pub use error::{Error, Result};
+pub use session::Options;

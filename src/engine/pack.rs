@@ -24,7 +24,10 @@ impl LoadedPack {
     pub fn text(&self, rel: &str) -> Result<&str> {
         match self.sources.files.get(rel) {
             Some(Ok(t)) => Ok(t),
-            Some(Err(e)) => Err(Error::BadInput(format!("{}: {e}", self.dir().join(rel).display()))),
+            Some(Err(e)) => Err(Error::BadInput(format!(
+                "{}: {e}",
+                self.dir().join(rel).display()
+            ))),
             None => Err(Error::BadInput(format!("{}: not part of the pack", rel))),
         }
     }
@@ -46,7 +49,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn named_files(pack: &Pack) -> Vec<String> {
     let m = &pack.manifest;
     let mut out = Vec::new();
-    for f in [&m.pack.preflight, &m.pack.verify, &m.pack.allowed_signers].into_iter().flatten() {
+    for f in [&m.pack.preflight, &m.pack.verify, &m.pack.allowed_signers]
+        .into_iter()
+        .flatten()
+    {
         out.push(f.get_ref().clone());
     }
     for s in &m.step {
@@ -61,12 +67,16 @@ pub fn named_files(pack: &Pack) -> Vec<String> {
 pub fn load(dir: &Path) -> Result<LoadedPack> {
     let pack = manifest::load(dir)?;
     let mut sources = PackSources::default();
-    sources
-        .sha256
-        .insert(MANIFEST_FILE.to_string(), sha256_hex(pack.manifest_src.as_bytes()));
+    sources.sha256.insert(
+        MANIFEST_FILE.to_string(),
+        sha256_hex(pack.manifest_src.as_bytes()),
+    );
     for rel in named_files(&pack) {
         if rel.contains("..") || Path::new(&rel).is_absolute() {
-            sources.files.insert(rel.clone(), Err("files must live inside the pack folder (no absolute paths, no `..`)".into()));
+            sources.files.insert(
+                rel.clone(),
+                Err("files must live inside the pack folder (no absolute paths, no `..`)".into()),
+            );
             continue;
         }
         let path = dir.join(&rel);
@@ -74,7 +84,10 @@ pub fn load(dir: &Path) -> Result<LoadedPack> {
             Ok(bytes) => {
                 sources.sha256.insert(rel.clone(), sha256_hex(&bytes));
                 let text = String::from_utf8(bytes).map_err(|e| {
-                    format!("not valid UTF-8 (first bad byte at offset {})", e.utf8_error().valid_up_to())
+                    format!(
+                        "not valid UTF-8 (first bad byte at offset {})",
+                        e.utf8_error().valid_up_to()
+                    )
                 });
                 sources.files.insert(rel, text);
             }
@@ -92,7 +105,9 @@ fn find_sql(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             let name = e.file_name().to_string_lossy().to_string();

@@ -185,7 +185,15 @@ impl Emitter {
     }
 
     /// A finding at byte `offset` (length `len`) of file `rel` whose text is `src`.
-    pub fn at(&mut self, rel: &str, src: &str, offset: usize, len: usize, message: impl Into<String>, help: Option<String>) {
+    pub fn at(
+        &mut self,
+        rel: &str,
+        src: &str,
+        offset: usize,
+        len: usize,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
         let (line, column) = line_col(src, offset);
         self.diagnostics.push(Diagnostic {
             code: self.code,
@@ -203,14 +211,33 @@ impl Emitter {
     }
 
     /// A finding at a statement.
-    pub fn stmt(&mut self, f: &ParsedFile, st: &sql::Statement, message: impl Into<String>, help: Option<String>) {
+    pub fn stmt(
+        &mut self,
+        f: &ParsedFile,
+        st: &sql::Statement,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
         self.at(&f.rel, &f.sql.src, st.start, st.head_len(), message, help);
     }
 
     /// A finding in stepgate.toml at a span (0..0 = first line).
-    pub fn manifest(&mut self, ctx: &LintContext, span: std::ops::Range<usize>, message: impl Into<String>, help: Option<String>) {
+    pub fn manifest(
+        &mut self,
+        ctx: &LintContext,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
         let len = span.end.saturating_sub(span.start);
-        self.at(crate::core::manifest::MANIFEST_FILE, ctx.manifest_src(), span.start, len, message, help);
+        self.at(
+            crate::core::manifest::MANIFEST_FILE,
+            ctx.manifest_src(),
+            span.start,
+            len,
+            message,
+            help,
+        );
     }
 
     /// Marks the last diagnostic as bad input.
@@ -226,7 +253,14 @@ pub fn run(pack: &Pack, sources: &PackSources) -> Vec<Diagnostic> {
     let ctx = LintContext::new(pack, sources);
     let mut all = Vec::new();
     for rule in rules::all() {
-        let sev = match pack.manifest.pack.lint.severity.get(rule.code()).map(|s| s.get_ref().as_str()) {
+        let sev = match pack
+            .manifest
+            .pack
+            .lint
+            .severity
+            .get(rule.code())
+            .map(|s| s.get_ref().as_str())
+        {
             Some("off") => continue,
             Some("error") => Severity::Error,
             Some("warning") => Severity::Warning,
@@ -236,7 +270,9 @@ pub fn run(pack: &Pack, sources: &PackSources) -> Vec<Diagnostic> {
         rule.check(&ctx, &mut em);
         all.extend(em.diagnostics);
     }
-    all.sort_by(|a, b| (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code)));
+    all.sort_by(|a, b| {
+        (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code))
+    });
     all
 }
 
@@ -262,7 +298,9 @@ pub fn tables_created_in_pack(ctx: &LintContext) -> std::collections::BTreeSet<S
         }
         for st in &f.sql.statements {
             for t in &st.touches {
-                if t.verb == crate::core::objects::Verb::Create && t.object.kind == crate::core::objects::ObjKind::Table {
+                if t.verb == crate::core::objects::Verb::Create
+                    && t.object.kind == crate::core::objects::ObjKind::Table
+                {
                     out.insert(t.object.name.clone());
                 }
             }

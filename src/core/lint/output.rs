@@ -6,7 +6,10 @@ use serde_json::{json, Value};
 
 /// `stepgate lint --format json`: a stable, documented shape.
 pub fn to_json(pack_id: &str, diags: &[Diagnostic]) -> Value {
-    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = diags.len() - errors;
     json!({
         "pack": pack_id,

@@ -42,7 +42,8 @@ pub fn rollback_sql(body: &str) -> String {
 
 /// Runs the linter over a manifest and `(path, contents)` files; returns all diagnostics.
 pub fn lint(manifest_text: &str, files: &[(&str, &str)]) -> Vec<Diagnostic> {
-    let pack = manifest::parse("stepgate.toml", manifest_text, Path::new(".")).expect("test manifest parses");
+    let pack = manifest::parse("stepgate.toml", manifest_text, Path::new("."))
+        .expect("test manifest parses");
     let mut sources = PackSources::default();
     for (p, c) in files {
         sources.files.insert(p.to_string(), Ok(c.to_string()));
@@ -56,4 +57,41 @@ pub fn lint(manifest_text: &str, files: &[(&str, &str)]) -> Vec<Diagnostic> {
 /// Diagnostics of one code.
 pub fn of(code: &str, d: &[Diagnostic]) -> Vec<Diagnostic> {
     d.iter().filter(|x| x.code == code).cloned().collect()
+}
+
+/// Like [`lint`], but lets the test adjust the sources first (a lock file, sha256s,
+/// an unreadable file, a stray file on disk).
+pub fn lint_with(
+    manifest_text: &str,
+    files: &[(&str, &str)],
+    tweak: impl FnOnce(&mut PackSources),
+) -> Vec<Diagnostic> {
+    let pack = manifest::parse("stepgate.toml", manifest_text, Path::new("."))
+        .expect("test manifest parses");
+    let mut sources = PackSources::default();
+    for (p, c) in files {
+        sources.files.insert(p.to_string(), Ok(c.to_string()));
+        if p.ends_with(".sql") {
+            sources.sql_on_disk.push(p.to_string());
+        }
+    }
+    tweak(&mut sources);
+    super::run(&pack, &sources)
+}
+
+/// The default step file and its rollback, for rules that look at one of them only.
+pub fn lint_step(
+    extra_pack: &str,
+    extra_step: &str,
+    body: &str,
+    rollback_body: &str,
+) -> Vec<Diagnostic> {
+    let m = manifest_with(extra_pack, extra_step);
+    lint(
+        &m,
+        &[
+            ("01.sql", &step_sql(body)),
+            ("rollback/01.sql", &rollback_sql(rollback_body)),
+        ],
+    )
 }

@@ -31,17 +31,35 @@ impl Rule for Sections {
         Severity::Error
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
-        for f in ctx.files.iter().filter(|f| matches!(f.role, FileRole::Step(_))) {
+        for f in ctx
+            .files
+            .iter()
+            .filter(|f| matches!(f.role, FileRole::Step(_)))
+        {
             let marks = &f.sql.sections;
             let mut last: Option<(char, usize)> = None;
             let mut seen = Vec::new();
             for m in marks {
                 if !CANONICAL.contains(&m.letter) {
-                    out.at(&f.rel, &f.sql.src, m.start, 10, format!("unknown section `{}`", m.letter), Some("sections are A through I".into()));
+                    out.at(
+                        &f.rel,
+                        &f.sql.src,
+                        m.start,
+                        10,
+                        format!("unknown section `{}`", m.letter),
+                        Some("sections are A through I".into()),
+                    );
                     continue;
                 }
                 if seen.contains(&m.letter) {
-                    out.at(&f.rel, &f.sql.src, m.start, 10, format!("section {} appears twice", m.letter), None);
+                    out.at(
+                        &f.rel,
+                        &f.sql.src,
+                        m.start,
+                        10,
+                        format!("section {} appears twice", m.letter),
+                        None,
+                    );
                     continue;
                 }
                 if let Some((prev, _)) = last {
@@ -59,7 +77,11 @@ impl Rule for Sections {
                 seen.push(m.letter);
                 last = Some((m.letter, m.start));
             }
-            let missing: Vec<String> = CANONICAL.iter().filter(|c| !seen.contains(c)).map(|c| c.to_string()).collect();
+            let missing: Vec<String> = CANONICAL
+                .iter()
+                .filter(|c| !seen.contains(c))
+                .map(|c| c.to_string())
+                .collect();
             if !missing.is_empty() {
                 out.at(
                     &f.rel,
@@ -81,17 +103,50 @@ mod tests {
     #[test]
     fn fires_on_missing_and_misordered() {
         let sql = step_sql("SELECT 1;").replace("-- SECTION D — FOLD-INS\n", "");
-        let d = of("SG010", &lint(&manifest_with("", ""), &[("01.sql", &sql), ("rollback/01.sql", &rollback_sql("SELECT 1;"))]));
+        let d = of(
+            "SG010",
+            &lint(
+                &manifest_with("", ""),
+                &[
+                    ("01.sql", &sql),
+                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
+                ],
+            ),
+        );
         assert_eq!(d.len(), 1);
         assert!(d[0].message.contains("missing section(s) D"));
-        let sql = step_sql("SELECT 1;").replace("-- SECTION B — PREFLIGHT ASSERTIONS\n", "").replace("-- SECTION F", "-- SECTION B\n-- SECTION F");
-        let d = of("SG010", &lint(&manifest_with("", ""), &[("01.sql", &sql), ("rollback/01.sql", &rollback_sql("SELECT 1;"))]));
-        assert!(d.iter().any(|x| x.message.contains("section B comes after section E")), "{d:?}");
+        let sql = step_sql("SELECT 1;")
+            .replace("-- SECTION B — PREFLIGHT ASSERTIONS\n", "")
+            .replace("-- SECTION F", "-- SECTION B\n-- SECTION F");
+        let d = of(
+            "SG010",
+            &lint(
+                &manifest_with("", ""),
+                &[
+                    ("01.sql", &sql),
+                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
+                ],
+            ),
+        );
+        assert!(
+            d.iter()
+                .any(|x| x.message.contains("section B comes after section E")),
+            "{d:?}"
+        );
     }
 
     #[test]
     fn quiet_on_canonical_file() {
-        let d = of("SG010", &lint(&manifest_with("", ""), &[("01.sql", &step_sql("SELECT 1;")), ("rollback/01.sql", &rollback_sql("SELECT 1;"))]));
+        let d = of(
+            "SG010",
+            &lint(
+                &manifest_with("", ""),
+                &[
+                    ("01.sql", &step_sql("SELECT 1;")),
+                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
+                ],
+            ),
+        );
         assert!(d.is_empty(), "{d:?}");
     }
 }

@@ -32,20 +32,40 @@ impl Rule for NotNullWithoutDefault {
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
         let created = tables_created_in_pack(ctx);
-        for f in ctx.files.iter().filter(|f| matches!(f.role, FileRole::Step(_))) {
+        for f in ctx
+            .files
+            .iter()
+            .filter(|f| matches!(f.role, FileRole::Step(_)))
+        {
             for st in &f.sql.statements {
-                let Some(NodeEnum::AlterTableStmt(a)) = &st.node else { continue };
+                let Some(NodeEnum::AlterTableStmt(a)) = &st.node else {
+                    continue;
+                };
                 let Some(rv) = &a.relation else { continue };
-                let table = format!("{}.{}", if rv.schemaname.is_empty() { "public" } else { &rv.schemaname }, rv.relname);
+                let table = format!(
+                    "{}.{}",
+                    if rv.schemaname.is_empty() {
+                        "public"
+                    } else {
+                        &rv.schemaname
+                    },
+                    rv.relname
+                );
                 if created.contains(&table) {
                     continue;
                 }
                 for cmd in &a.cmds {
-                    let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else { continue };
+                    let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else {
+                        continue;
+                    };
                     if c.subtype != AlterTableType::AtAddColumn as i32 {
                         continue;
                     }
-                    let Some(NodeEnum::ColumnDef(cd)) = c.def.as_ref().and_then(|d| d.node.as_ref()) else { continue };
+                    let Some(NodeEnum::ColumnDef(cd)) =
+                        c.def.as_ref().and_then(|d| d.node.as_ref())
+                    else {
+                        continue;
+                    };
                     let kinds: Vec<i32> = cd
                         .constraints
                         .iter()
@@ -54,7 +74,8 @@ impl Rule for NotNullWithoutDefault {
                             _ => None,
                         })
                         .collect();
-                    let not_null = cd.is_not_null || kinds.contains(&(ConstrType::ConstrNotnull as i32));
+                    let not_null =
+                        cd.is_not_null || kinds.contains(&(ConstrType::ConstrNotnull as i32));
                     let has_default = cd.raw_default.is_some()
                         || kinds.contains(&(ConstrType::ConstrDefault as i32))
                         || kinds.contains(&(ConstrType::ConstrIdentity as i32))
@@ -79,7 +100,17 @@ mod tests {
 
     fn run(body: &str) -> usize {
         let m = manifest_with("", "[step.effects]\ncreate = [\"column public.a.c\", \"table public.n\", \"column public.n.c\"]");
-        of("SG101", &lint(&m, &[("01.sql", &step_sql(body)), ("rollback/01.sql", &rollback_sql("SELECT 1;"))])).len()
+        of(
+            "SG101",
+            &lint(
+                &m,
+                &[
+                    ("01.sql", &step_sql(body)),
+                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
+                ],
+            ),
+        )
+        .len()
     }
 
     #[test]
@@ -91,6 +122,9 @@ mod tests {
     fn quiet_with_default_or_new_table() {
         assert_eq!(run("ALTER TABLE a ADD COLUMN c int NOT NULL DEFAULT 0;"), 0);
         assert_eq!(run("ALTER TABLE a ADD COLUMN c int;"), 0);
-        assert_eq!(run("CREATE TABLE n (id int);\nALTER TABLE n ADD COLUMN c int NOT NULL;"), 0);
+        assert_eq!(
+            run("CREATE TABLE n (id int);\nALTER TABLE n ADD COLUMN c int NOT NULL;"),
+            0
+        );
     }
 }

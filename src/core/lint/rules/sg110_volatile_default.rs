@@ -22,3 +22,29 @@ impl Rule for VolatileDefault {
     }
     fn check(&self, _ctx: &LintContext, _out: &mut Emitter) {}
 }
+
+#[cfg(test)]
+mod scratch {
+    #[test]
+    fn dump() {
+        for s in [
+            "ALTER TABLE a ADD COLUMN id serial",
+            "ALTER TABLE a ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY",
+            "ALTER TABLE a ADD CONSTRAINT nn NOT NULL c NOT VALID",
+            "ALTER TABLE a ADD CONSTRAINT u UNIQUE USING INDEX ix",
+            "ALTER TABLE a ADD PRIMARY KEY USING INDEX ix",
+            "ALTER TABLE a ADD COLUMN c uuid DEFAULT public.gen_random_uuid()",
+            "ALTER TABLE a RENAME TO b",
+            "ALTER TABLE a RENAME c TO d",
+            "ALTER VIEW a RENAME COLUMN c TO d",
+            "ALTER TABLE a RENAME CONSTRAINT c TO d",
+            "DROP TABLE x.a, b",
+        ] {
+            let r = pg_query::parse(s, 0).unwrap();
+            println!(
+                "{s}\n{}\n",
+                serde_json::to_string(&r.protobuf.stmts[0].stmt).unwrap()
+            );
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! `stepgate rehearse --step ID`: run the step inside BEGIN..ROLLBACK, measure its
+//! delta against the declared effects, check invariants and negative tests, roll
+//! back, and prove the database came back exactly as it was (entry == exit).
+
+use crate::core::lint::{self, Severity};
+use crate::core::sql::{self, SqlFile};
+use crate::db::{delta, snapshot};
+use crate::engine::session::{Lock, Options, Session};
+use crate::engine::step_run::{
+    self, InvariantResult, LocatedNotice, NegativeResult, StatementFailure,
+};
+use crate::engine::{Error, Result};
+use serde::Serialize;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Residue {
+    pub sequence: String,
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub advanced_by: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RehearsalReport {
+    pub pack: String,
+    pub step: String,
+    pub rollback_file: bool,
+    pub file: String,
+    pub file_sha256: String,
+    pub entry_fingerprint: String,
+    pub exit_fingerprint: String,
+    pub entry_equals_exit: bool,
+    pub preflight_failure: Option<StatementFailure>,
+    pub failure: Option<StatementFailure>,
+    pub measured: Option<crate::core::effects::Measured>,
+    pub mismatches: Vec<crate::core::effects::Mismatch>,
+    pub invariants: Vec<InvariantResult>,
+    pub negatives: Vec<NegativeResult>,
+    pub residue: Vec<Residue>,
+    pub residue_fails: bool,
+    pub notices: Vec<LocatedNotice>,
+    pub elapsed_ms: u128,
+    pub passed: bool,
+    pub ledger_event: Option<i64>,
+}
+
+/// Parses a step's (or its rollback's) file, refusing on lint errors in that file.
+pub fn step_sql(
+    session: &Session,
+    step_id: &str,
+    rollback: bool,
+) -> Result<(usize, SqlFile, String)> {
+    let pack = session.pack();
+    let idx = pack.step_index(step_id).ok_or_else(|| {
+        Error::BadInput(format!(
+            "no step `{step_id}` in pack `{}`; steps: {}",
+            pack.id(),
+            pack.step_ids().join(", ")
+        ))
+    })?;
+    let step = &pack.manifest.step[idx];
+    let rel = if rollback {
+        step.rollback.as_ref()
+    } else {
+        step.file.as_ref()
+    }
+    .map(|f| f.get_ref().clone())
+    .ok_or_else(|| {
+        Error::BadInput(if step.hold {
+            format!("step `{step_id}` is a HOLD: it has no file to run")
+        } else {
+            format!("step `{step_id}` has no rollback file")
+        })
+    })?;
+    let text = session.loaded.text(&rel)?;
+    let file = sql::parse_file(&rel, text)?;
+    let diags = lint::run(pack, &session.loaded.sources);
+    let errors: Vec<String> = diags
+        .iter()
+        .filter(|d| {
+            d.severity == Severity::Error
+                && (d.file == rel || d.file == crate::core::manifest::MANIFEST_FILE)
+        })
+        .map(|d| format!("{}:{}: [{}] {}", d.file, d.line, d.code, d.message))
+        .collect();
+    if !errors.is_empty() {
+        return Err(Error::BadInput(format!(
+            "{} has lint errors; fix them before it runs (stepgate lint):\n  {}",
+            rel,
+            errors.join("\n  ")
+        )));
+    }
+    let sha = session.loaded.sha256(&rel).unwrap_or("").to_string();
+    Ok((idx, file, sha))
+}
+
+pub fn run(opts: &Options, step_id: &str, rollback: bool) -> Result<RehearsalReport> {
+    let mut session = Session::open(
+        opts,
+        if rollback {
+            "rehearse-rollback"
+        } else {
+            "rehearse"
+        },
+        Lock::Pack,
+    )?;
+    rehearse_in(&mut session, step_id, rollback)
+}
+
+pub fn rehearse_in(
+    session: &mut Session,
+    step_id: &str,
+    rollback: bool,
+) -> Result<RehearsalReport> {
+    let started = Instant::now();
+    let (idx, file, sha) = step_sql(session, step_id, rollback)?;
+    let pack = session.pack().clone();
+    let step = &pack.manifest.step[idx];
+    if !step.transactional && !rollback {
+        return Err(Error::BadInput(format!(
+            "step `{step_id}` is not transactional (transactional = false): it cannot be rehearsed inside BEGIN..ROLLBACK. \
+             Rehearse it on a throwaway copy instead: `stepgate scratch --from-db`."
+        )));
+    }
+    let entry = snapshot::take(&mut session.ledger)?;
+    let seq_before = delta::sequence_values(&mut session.ledger)?;
+    let sink: crate::db::connect::NoticeSink = Default::default();
+    let mut client = session.step_client("rehearse", step_id, sink.clone())?;
+    let parts = step_run::parts(&file);
+    let mut notices = Vec::new();
+    let mut report = RehearsalReport {
+        pack: pack.id().to_string(),
+        step: step_id.to_string(),
+        rollback_file: rollback,
+        file: file.path.clone(),
+        file_sha256: sha.clone(),
+        entry_fingerprint: entry.fingerprint(),
+        exit_fingerprint: String::new(),
+        entry_equals_exit: false,
+        preflight_failure: None,
+        failure: None,
+        measured: None,
+        mismatches: vec![],
+        invariants: vec![],
+        negatives: vec![],
+        residue: vec![],
+        residue_fails: pack.manifest.pack.fail_on_residue,
+        notices: vec![],
+        elapsed_ms: 0,
+        passed: false,
+        ledger_event: None,
+    };
+
+    // Section B: read-only assertions in a READ ONLY transaction.
+    if let Err(f) = step_run::run_read_only(
+        &mut client,
+        &pack.timeouts,
+        &file,
+        &parts.pre,
+        &sink,
+        &mut notices,
+    )? {
+        report.preflight_failure = Some(f);
+    } else {
+        let mut tx = client.transaction()?;
+        step_run::set_timeouts(&mut tx, &pack.timeouts)?;
+        match step_run::run_statements(&mut tx, &file, &parts.body, &sink, &mut notices) {
+            Err(f) => report.failure = Some(f),
+            Ok(()) => {
+                if !rollback {
+                    let m = step_run::measure(&mut tx, &pack, idx, &entry)?;
+                    report.mismatches = m.mismatches;
+                    report.measured = Some(m.measured);
+                    report.negatives = step_run::run_negatives(&mut tx, &step.negative)?;
+                }
+                report.invariants = step_run::check_invariants(&mut tx, &pack.manifest.invariant)?;
+            }
+        }
+        // Whatever happened, nothing commits.
+        let _ = tx.rollback();
+    }
+    drop(client);
+    report.notices = notices;
+
+    let exit = snapshot::take(&mut session.ledger)?;
+    report.exit_fingerprint = exit.fingerprint();
+    report.entry_equals_exit = report.exit_fingerprint == report.entry_fingerprint;
+    let seq_after = delta::sequence_values(&mut session.ledger)?;
+    report.residue = delta::residue(&seq_before, &seq_after)
+        .into_iter()
+        .map(|(s, b, a)| Residue {
+            advanced_by: a.unwrap_or(0) - b.unwrap_or(0),
+            sequence: s,
+            before: b,
+            after: a,
+        })
+        .collect();
+    report.passed = report.preflight_failure.is_none()
+        && report.failure.is_none()
+        && report.mismatches.is_empty()
+        && report.invariants.iter().all(|i| i.ok)
+        && report.negatives.iter().all(|n| n.ok)
+        && report.entry_equals_exit
+        && !(report.residue_fails && !report.residue.is_empty());
+    report.elapsed_ms = started.elapsed().as_millis();
+    let details = serde_json::to_value(&report).unwrap_or_default();
+    let verb = if rollback {
+        "rehearse-rollback"
+    } else {
+        "rehearse"
+    };
+    let result = if report.passed { "passed" } else { "failed" };
+    report.ledger_event = Some(session.event(Some(step_id), verb, result, Some(&sha), details)?);
+    Ok(report)
+}

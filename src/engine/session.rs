@@ -1,0 +1,161 @@
+//! A verb's session with the target: the loaded pack, the identity guard already
+//! passed, the ledger session (autocommit, its own connection so a rolled-back step
+//! still leaves its record), and — for verbs that act — the per-pack runner lock.
+
+use crate::core::manifest::Pack;
+use crate::db::connect::{take_notices, NoticeSink, Target};
+use crate::db::identity::{self, Identity};
+use crate::db::ledger::{self, Actor, Event, NewEvent};
+use crate::engine::pack::{self, LoadedPack};
+use crate::engine::{Error, Result};
+use postgres::Client;
+use std::path::PathBuf;
+
+/// What every verb needs to find its pack and database.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub pack: PathBuf,
+    pub db: Option<String>,
+}
+
+pub struct Session {
+    pub loaded: LoadedPack,
+    pub target: Target,
+    pub actor: Actor,
+    pub identity: Identity,
+    pub run_id: String,
+    pub ledger: Client,
+    locked: bool,
+}
+
+/// Whether the verb takes the per-pack runner lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    None,
+    Pack,
+}
+
+pub fn new_run_id() -> String {
+    use rand_core::RngCore;
+    let mut b = [0u8; 8];
+    rand_core::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+impl Session {
+    /// Loads the pack, connects, checks the ledger is installed and the identity guard,
+    /// and takes the pack lock when asked. No statement of the pack has run yet.
+    pub fn open(opts: &Options, verb: &str, lock: Lock) -> Result<Session> {
+        let loaded = pack::load(&opts.pack)?;
+        Self::open_loaded(loaded, opts, verb, lock)
+    }
+
+    pub fn open_loaded(
+        loaded: LoadedPack,
+        opts: &Options,
+        verb: &str,
+        lock: Lock,
+    ) -> Result<Session> {
+        let target =
+            Target::resolve(opts.db.as_deref()).map_err(|e| Error::BadInput(e.to_string()))?;
+        let actor = Actor::current();
+        let app = format!(
+            "stepgate {verb} {} by {}@{}",
+            loaded.pack.id(),
+            actor.os_user,
+            actor.host
+        );
+        let mut ledger_client = target
+            .connect(&app)
+            .map_err(|e| Error::Database(e.to_string()))?;
+        let identity = identity::read(&mut ledger_client)?;
+        let problems = identity::mismatches(&loaded.pack.manifest.pack.target, &identity);
+        if !problems.is_empty() {
+            return Err(Error::WrongTarget(format!(
+                "refusing to run: {} is not this pack's target\n  {}",
+                target.display(),
+                problems.join("\n  ")
+            )));
+        }
+        if !ledger::installed(&mut ledger_client)? {
+            return Err(Error::Refused(format!(
+                "no stepgate ledger in {}: a database administrator runs `stepgate ledger install --environment NAME` first",
+                target.display()
+            )));
+        }
+        let mut s = Session {
+            loaded,
+            target,
+            actor,
+            identity,
+            run_id: new_run_id(),
+            ledger: ledger_client,
+            locked: false,
+        };
+        if lock == Lock::Pack {
+            match ledger::try_lock_pack(&mut s.ledger, s.loaded.pack.id())? {
+                Ok(()) => s.locked = true,
+                Err(who) => {
+                    return Err(Error::Busy(format!(
+                        "pack `{}` is being worked on by {who}; wait for it to finish",
+                        s.loaded.pack.id()
+                    )))
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    pub fn pack(&self) -> &Pack {
+        &self.loaded.pack
+    }
+
+    /// Appends an event through the ledger session.
+    pub fn event(
+        &mut self,
+        step: Option<&str>,
+        verb: &str,
+        result: &str,
+        sha: Option<&str>,
+        details: serde_json::Value,
+    ) -> Result<i64> {
+        let pack_id = self.loaded.pack.id().to_string();
+        let run_id = self.run_id.clone();
+        let e = NewEvent {
+            pack: &pack_id,
+            step,
+            verb,
+            result,
+            file_sha256: sha,
+            run_id: Some(&run_id),
+            details,
+        };
+        Ok(ledger::append(&mut self.ledger, &self.actor, &e)?)
+    }
+
+    pub fn events(&mut self) -> Result<Vec<Event>> {
+        let id = self.loaded.pack.id().to_string();
+        Ok(ledger::events_for_pack(&mut self.ledger, &id)?)
+    }
+
+    /// A second connection for the step's own transaction, collecting NOTICEs.
+    pub fn step_client(&self, verb: &str, step: &str, sink: NoticeSink) -> Result<Client> {
+        let app = format!("stepgate {verb} {}/{step}", self.loaded.pack.id());
+        self.target
+            .connect_with_notices(&app, sink)
+            .map_err(|e| Error::Database(e.to_string()))
+    }
+
+    pub fn drain(sink: &NoticeSink) -> Vec<crate::db::connect::Notice> {
+        take_notices(sink)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.locked {
+            let id = self.loaded.pack.id().to_string();
+            let _ = ledger::unlock_pack(&mut self.ledger, &id);
+        }
+    }
+}
