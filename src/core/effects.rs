@@ -71,8 +71,23 @@ pub fn compare(
     // Dropped and re-created (e.g. a trigger re-wired) is measured as "changed".
     let replaced: BTreeSet<&ObjectRef> = declared.create.intersection(&declared.drop).collect();
 
+    // Members of an undeclared new relation are reported once, through their owner.
+    let added_relations: BTreeSet<ObjectRef> = added
+        .iter()
+        .filter(|o| o.kind.is_relation())
+        .map(|o| (*o).clone())
+        .collect();
+    let removed_relations: BTreeSet<ObjectRef> = removed
+        .iter()
+        .filter(|o| o.kind.is_relation())
+        .map(|o| (*o).clone())
+        .collect();
     for a in &added {
-        if declared.create.contains(a) || covered_by(owner_of(a, after, before), &declared.create) {
+        let owner = owner_of(a, after, before);
+        if declared.create.contains(a)
+            || covered_by(owner.clone(), &declared.create)
+            || covered_by(owner, &added_relations)
+        {
             continue;
         }
         out.push(Mismatch {
@@ -82,7 +97,11 @@ pub fn compare(
         });
     }
     for r in &removed {
-        if declared.drop.contains(r) || covered_by(owner_of(r, after, before), &declared.drop) {
+        let owner = owner_of(r, after, before);
+        if declared.drop.contains(r)
+            || covered_by(owner.clone(), &declared.drop)
+            || covered_by(owner, &removed_relations)
+        {
             continue;
         }
         out.push(Mismatch {

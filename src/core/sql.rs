@@ -1355,7 +1355,7 @@ mod tests {
             .references
             .iter()
             .any(|r| r.to_string() == "table public.r"));
-        assert_eq!(f.statements[4 - 0].class, StmtClass::Rollback);
+        assert_eq!(f.statements[4].class, StmtClass::Rollback);
     }
 
     #[test]

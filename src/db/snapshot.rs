@@ -23,13 +23,14 @@
 use crate::core::catalog::{CatalogObject, Snapshot};
 use crate::core::objects::{normalize_args, ObjKind};
 use crate::db::quote_literal;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::Type;
 use postgres::{GenericClient, Row};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Settings pinned while the snapshot runs: everything that changes how PostgreSQL deparses
 /// names, defaults and constants.
-const PINNED: [(&str, &str); 7] = [
+const PINNED: [(&str, &str); 9] = [
     ("search_path", "pg_catalog, public"),
     ("DateStyle", "ISO, YMD"),
     ("IntervalStyle", "postgres"),
@@ -37,6 +38,9 @@ const PINNED: [(&str, &str); 7] = [
     ("extra_float_digits", "3"),
     ("bytea_output", "hex"),
     ("quote_all_identifiers", "off"),
+    // Parallel workers start with cold catalog caches: deparsing in them costs more than it saves.
+    ("max_parallel_workers_per_gather", "0"),
+    ("jit", "off"),
 ];
 
 /// Takes a canonical snapshot of every user schema, inside the caller's transaction (if any).
@@ -81,44 +85,92 @@ fn set_config_sql<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String
 }
 
 fn read_all<C: GenericClient>(client: &mut C, version: i32) -> Result<Snapshot, postgres::Error> {
+    let members = extension_members(client)?;
+    let none: Vec<u32> = Vec::new();
     let mut snap = Snapshot::default();
-    let queries: Vec<(ObjKind, String)> = vec![
+    for (kind, sql) in queries(version) {
+        let (sql, catalogs) = bind_ext(&sql);
+        let params: Vec<&Vec<u32>> = catalogs
+            .iter()
+            .map(|c| members.get(c).unwrap_or(&none))
+            .collect();
+        // Rows are converted as they stream in, overlapping the server's work on later rows.
+        let mut rows = client.query_raw(sql.as_str(), params)?;
+        let mut plan: Option<Vec<Col>> = None;
+        while let Some(row) = rows.next()? {
+            let plan = plan.get_or_insert_with(|| plan_of(&row));
+            snap.insert(object(kind, plan, &row)?);
+        }
+    }
+    Ok(snap)
+}
+
+/// Oids of every object that belongs to an extension, by system catalog name (`pg_class`,
+/// `pg_proc`, ...). Usually tiny; read through `pg_depend`'s index on the referenced object.
+fn extension_members<C: GenericClient>(
+    client: &mut C,
+) -> Result<HashMap<String, Vec<u32>>, postgres::Error> {
+    let rows = client.query(
+        "SELECT d.classid::regclass::text, array_agg(d.objid)
+         FROM pg_depend d
+         WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+         GROUP BY d.classid",
+        &[],
+    )?;
+    let mut map = HashMap::new();
+    for row in rows {
+        map.insert(row.try_get::<_, String>(0)?, row.try_get::<_, Vec<u32>>(1)?);
+    }
+    Ok(map)
+}
+
+/// One query per object kind (relations share one), in a fixed order. The kind given is the
+/// default; a `_kind` column overrides it row by row.
+fn queries(version: i32) -> Vec<(ObjKind, String)> {
+    vec![
         (ObjKind::Schema, schemas_sql()),
-        (ObjKind::Table, tables_sql()),
+        (ObjKind::Table, relations_sql()),
         (ObjKind::Column, columns_sql()),
         (ObjKind::Constraint, constraints_sql()),
         (ObjKind::Index, indexes_sql()),
-        (ObjKind::View, views_sql('v')),
-        (ObjKind::MaterializedView, views_sql('m')),
-        (ObjKind::Sequence, sequences_sql()),
         (ObjKind::Function, functions_sql(version)),
         (ObjKind::Trigger, triggers_sql()),
         (ObjKind::Type, types_sql()),
         (ObjKind::Policy, policies_sql()),
         (ObjKind::Extension, extensions_sql()),
         (ObjKind::EventTrigger, event_triggers_sql()),
-    ];
-    for (kind, sql) in queries {
-        let rows = client.query(sql.as_str(), &[])?;
-        load(&mut snap, kind, &rows)?;
-    }
-    Ok(snap)
+    ]
 }
 
 /// How one result column becomes part of an object.
 enum Col {
     Name(usize),
     Args(usize),
+    /// `_kind`: the object kind spelled as in `ObjKind::as_str`.
+    Kind(usize),
     Attr {
         idx: usize,
         key: String,
+        conv: Conv,
         /// Index of the `key__args` column completing this attribute, if any.
         args: Option<usize>,
     },
     Skip,
 }
 
-fn plan(row: &Row) -> Vec<Col> {
+/// How a column's value becomes attribute text.
+enum Conv {
+    Bool,
+    Char,
+    Int2,
+    Int4,
+    Int8,
+    /// `text[]`/`name[]`: an unordered set, sorted and comma-joined; empty means absent.
+    Set,
+    Text,
+}
+
+fn plan_of(row: &Row) -> Vec<Col> {
     let cols = row.columns();
     let find = |n: &str| cols.iter().position(|c| c.name() == n);
     cols.iter()
@@ -126,61 +178,77 @@ fn plan(row: &Row) -> Vec<Col> {
         .map(|(idx, c)| match c.name() {
             "name" => Col::Name(idx),
             "args" => Col::Args(idx),
+            "_kind" => Col::Kind(idx),
             n if n.ends_with("__args") => Col::Skip,
             n => Col::Attr {
                 idx,
                 key: n.to_string(),
+                conv: match *c.type_() {
+                    Type::BOOL => Conv::Bool,
+                    Type::CHAR => Conv::Char,
+                    Type::INT2 => Conv::Int2,
+                    Type::INT4 => Conv::Int4,
+                    Type::INT8 => Conv::Int8,
+                    Type::TEXT_ARRAY | Type::NAME_ARRAY => Conv::Set,
+                    _ => Conv::Text,
+                },
                 args: find(&format!("{n}__args")),
             },
         })
         .collect()
 }
 
-fn load(snap: &mut Snapshot, kind: ObjKind, rows: &[Row]) -> Result<(), postgres::Error> {
-    let Some(first) = rows.first() else {
-        return Ok(());
-    };
-    let plan = plan(first);
-    for row in rows {
-        let mut name = String::new();
-        let mut args: Option<String> = None;
-        let mut attrs = BTreeMap::new();
-        for col in &plan {
-            match col {
-                Col::Name(i) => name = row.try_get::<_, Option<String>>(*i)?.unwrap_or_default(),
-                Col::Args(i) => args = row.try_get::<_, Option<String>>(*i)?,
-                Col::Skip => {}
-                Col::Attr { idx, key, args } => {
-                    if let Some(mut v) = value(row, *idx)? {
-                        if let Some(a) = args {
-                            let a: Option<String> = row.try_get(*a)?;
-                            v = format!("{v}({})", normalize_args(a.as_deref().unwrap_or("")));
-                        }
-                        attrs.insert(key.clone(), v);
+fn object(mut kind: ObjKind, plan: &[Col], row: &Row) -> Result<CatalogObject, postgres::Error> {
+    let mut name = String::new();
+    let mut args: Option<String> = None;
+    let mut attrs = BTreeMap::new();
+    for col in plan {
+        match col {
+            Col::Name(i) => name = row.try_get::<_, Option<String>>(*i)?.unwrap_or_default(),
+            Col::Args(i) => args = row.try_get::<_, Option<String>>(*i)?,
+            Col::Kind(i) => {
+                let k: Option<String> = row.try_get(*i)?;
+                if let Some(k) = ObjKind::ALL
+                    .iter()
+                    .find(|x| Some(x.as_str()) == k.as_deref())
+                {
+                    kind = *k;
+                }
+            }
+            Col::Skip => {}
+            Col::Attr {
+                idx,
+                key,
+                conv,
+                args,
+            } => {
+                if let Some(mut v) = value(row, *idx, conv)? {
+                    if let Some(a) = args {
+                        let a: Option<String> = row.try_get(*a)?;
+                        v = format!("{v}({})", normalize_args(a.as_deref().unwrap_or("")));
                     }
+                    attrs.insert(key.clone(), v);
                 }
             }
         }
-        if let Some(a) = args {
-            name = format!("{name}({})", normalize_args(&a));
-        }
-        snap.insert(CatalogObject { kind, name, attrs });
     }
-    Ok(())
+    if let Some(a) = args {
+        name = format!("{name}({})", normalize_args(&a));
+    }
+    Ok(CatalogObject { kind, name, attrs })
 }
 
 /// One column's value as attribute text; `None` leaves the attribute out.
-fn value(row: &Row, i: usize) -> Result<Option<String>, postgres::Error> {
-    let ty = row.columns()[i].type_().clone();
-    Ok(match ty {
-        Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(|b| b.to_string()),
-        Type::CHAR => row
+fn value(row: &Row, i: usize, conv: &Conv) -> Result<Option<String>, postgres::Error> {
+    Ok(match conv {
+        Conv::Bool => row.try_get::<_, Option<bool>>(i)?.map(|b| b.to_string()),
+        Conv::Char => row
             .try_get::<_, Option<i8>>(i)?
             .map(|c| char::from(c as u8).to_string()),
-        Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(|n| n.to_string()),
-        Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(|n| n.to_string()),
-        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(|n| n.to_string()),
-        Type::TEXT_ARRAY | Type::NAME_ARRAY => row
+        Conv::Int2 => row.try_get::<_, Option<i16>>(i)?.map(|n| n.to_string()),
+        Conv::Int4 => row.try_get::<_, Option<i32>>(i)?.map(|n| n.to_string()),
+        Conv::Int8 => row.try_get::<_, Option<i64>>(i)?.map(|n| n.to_string()),
+        Conv::Set => row
             .try_get::<_, Option<Vec<Option<String>>>>(i)?
             .map(|items| {
                 let mut items: Vec<String> = items.into_iter().flatten().collect();
@@ -188,7 +256,7 @@ fn value(row: &Row, i: usize) -> Result<Option<String>, postgres::Error> {
                 items.join(",")
             })
             .filter(|s| !s.is_empty()),
-        _ => row.try_get::<_, Option<String>>(i)?,
+        Conv::Text => row.try_get::<_, Option<String>>(i)?,
     })
 }
 
@@ -204,12 +272,40 @@ fn ns_filter(n: &str) -> String {
     )
 }
 
-/// The object `oid` of system catalog `catalog` is not a member of an extension.
+/// The object `oid` of system catalog `catalog` is not a member of an extension. The member
+/// oids are bound as an `oid[]` parameter (see [`bind_ext`]): one hashed lookup per row
+/// instead of an index probe into `pg_depend`.
 fn not_ext(catalog: &str, oid: &str) -> String {
-    format!(
-        "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = '{catalog}'::regclass \
-         AND e.objid = {oid} AND e.deptype = 'e')"
-    )
+    format!("NOT ({oid} = ANY(@ext:{catalog}@::oid[]))")
+}
+
+/// Replaces the `@ext:catalog@` markers of [`not_ext`] by `$1`, `$2`, ... in order of first
+/// appearance; returns the SQL and the catalogs whose member lists are the parameters.
+fn bind_ext(sql: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut catalogs: Vec<String> = Vec::new();
+    let mut rest = sql;
+    while let Some(start) = rest.find("@ext:") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 5..];
+        let Some(end) = after.find('@') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let catalog = &after[..end];
+        let n = match catalogs.iter().position(|c| c == catalog) {
+            Some(i) => i + 1,
+            None => {
+                catalogs.push(catalog.to_string());
+                catalogs.len()
+            }
+        };
+        out.push_str(&format!("${n}"));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    (out, catalogs)
 }
 
 /// The object `oid` of system catalog `catalog` is not an internal part of another object
@@ -244,31 +340,62 @@ fn schemas_sql() -> String {
     )
 }
 
-fn tables_sql() -> String {
+/// Tables (`r`, `p`, foreign `f`), views, materialized views and sequences: one scan of
+/// `pg_class`; column `_kind` says which.
+fn relations_sql() -> String {
     format!(
         "SELECT n.nspname || '.' || c.relname AS name,
-                c.relkind::text AS relkind,
+                CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                               WHEN 'S' THEN 'sequence' ELSE 'table' END AS _kind,
                 pg_get_userbyid(c.relowner) AS owner,
-                coalesce(c.relacl, acldefault('r', c.relowner))::text[] AS acl,
-                c.relpersistence::text AS persistence,
-                c.relrowsecurity AS rls,
-                c.relforcerowsecurity AS rls_forced,
-                c.relreplident::text AS replica_identity,
+                coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\",
+                                              c.relowner))::text[] AS acl,
+                CASE WHEN c.relkind IN ('r', 'p', 'f') THEN c.relkind::text END AS relkind,
+                CASE WHEN c.relkind IN ('r', 'p', 'f', 'S') THEN c.relpersistence::text END AS persistence,
+                CASE WHEN c.relkind IN ('r', 'p', 'f') THEN c.relrowsecurity END AS rls,
+                CASE WHEN c.relkind IN ('r', 'p', 'f') THEN c.relforcerowsecurity END AS rls_forced,
+                CASE WHEN c.relkind IN ('r', 'p', 'f') THEN c.relreplident::text END AS replica_identity,
                 c.reloptions::text[] AS reloptions,
                 CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
                 CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
-                (SELECT string_agg(pn.nspname || '.' || pc.relname, ',' ORDER BY i.inhseqno)
-                   FROM pg_inherits i
-                   JOIN pg_class pc ON pc.oid = i.inhparent
-                   JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-                  WHERE i.inhrelid = c.oid) AS inherits,
+                CASE WHEN c.relkind IN ('r', 'p', 'f') THEN
+                    (SELECT string_agg(pn.nspname || '.' || pc.relname, ',' ORDER BY i.inhseqno)
+                       FROM pg_inherits i
+                       JOIN pg_class pc ON pc.oid = i.inhparent
+                       JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+                      WHERE i.inhrelid = c.oid) END AS inherits,
+                CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS definition,
+                CASE WHEN c.relkind = 'm' THEN c.relispopulated END AS populated,
+                format_type(s.seqtypid, NULL) AS data_type,
+                s.seqstart::text AS start,
+                s.seqincrement::text AS increment,
+                s.seqmin::text AS min,
+                s.seqmax::text AS max,
+                s.seqcache::text AS cache,
+                s.seqcycle AS cycle,
+                own.owned_by,
+                own.identity,
                 ts.spcname AS tablespace,
                 d.description AS comment
          FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_sequence s ON s.seqrelid = c.oid
+         LEFT JOIN LATERAL (
+             SELECT rn.nspname || '.' || rc.relname || '.' || ra.attname AS owned_by,
+                    CASE WHEN dep.deptype = 'i' THEN true END AS identity
+               FROM pg_depend dep
+               JOIN pg_class rc ON rc.oid = dep.refobjid
+               JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+               JOIN pg_attribute ra ON ra.attrelid = dep.refobjid AND ra.attnum = dep.refobjsubid
+              WHERE c.relkind = 'S'
+                AND dep.classid = 'pg_class'::regclass AND dep.objid = c.oid
+                AND dep.refclassid = 'pg_class'::regclass AND dep.refobjsubid > 0
+                AND dep.deptype IN ('a', 'i')
+              ORDER BY dep.deptype DESC
+              LIMIT 1) own ON true
          LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
          {comment}
-         WHERE c.relkind IN ('r', 'p', 'f') AND {ns} AND {ext}",
+         WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND {ns} AND {ext}",
         comment = comment_join("d", "pg_class", "c.oid", "0"),
         ns = ns_filter("n"),
         ext = not_ext("pg_class", "c.oid"),
@@ -329,7 +456,7 @@ fn constraints_sql() -> String {
 fn indexes_sql() -> String {
     format!(
         "SELECT n.nspname || '.' || i.relname AS name,
-                tn.nspname || '.' || t.relname AS table,
+                n.nspname || '.' || t.relname AS table,
                 pg_get_indexdef(x.indexrelid) AS definition,
                 x.indisvalid AS valid,
                 x.indisready AS ready,
@@ -343,83 +470,14 @@ fn indexes_sql() -> String {
          JOIN pg_class i ON i.oid = x.indexrelid
          JOIN pg_namespace n ON n.oid = i.relnamespace
          JOIN pg_class t ON t.oid = x.indrelid
-         JOIN pg_namespace tn ON tn.oid = t.relnamespace
          LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid
                AND con.conrelid = x.indrelid AND con.contype IN ('p', 'u', 'x')
          LEFT JOIN pg_tablespace ts ON ts.oid = i.reltablespace
          {comment}
-         WHERE {ns} AND {tns} AND {ext_t} AND {ext_i}",
+         WHERE {ns} AND {ext}",
         comment = comment_join("d", "pg_class", "i.oid", "0"),
         ns = ns_filter("n"),
-        tns = ns_filter("tn"),
-        ext_t = not_ext("pg_class", "t.oid"),
-        ext_i = not_ext("pg_class", "i.oid"),
-    )
-}
-
-/// Views (`relkind` 'v') or materialized views ('m').
-fn views_sql(relkind: char) -> String {
-    let populated = if relkind == 'm' {
-        "c.relispopulated AS populated,"
-    } else {
-        ""
-    };
-    format!(
-        "SELECT n.nspname || '.' || c.relname AS name,
-                pg_get_userbyid(c.relowner) AS owner,
-                coalesce(c.relacl, acldefault('r', c.relowner))::text[] AS acl,
-                pg_get_viewdef(c.oid, true) AS definition,
-                {populated}
-                c.reloptions::text[] AS reloptions,
-                ts.spcname AS tablespace,
-                d.description AS comment
-         FROM pg_class c
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-         LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
-         {comment}
-         WHERE c.relkind = '{relkind}' AND {ns} AND {ext}",
-        comment = comment_join("d", "pg_class", "c.oid", "0"),
-        ns = ns_filter("n"),
-        ext = not_ext("pg_class", "c.oid"),
-    )
-}
-
-fn sequences_sql() -> String {
-    format!(
-        "SELECT n.nspname || '.' || c.relname AS name,
-                pg_get_userbyid(c.relowner) AS owner,
-                coalesce(c.relacl, acldefault('s', c.relowner))::text[] AS acl,
-                c.relpersistence::text AS persistence,
-                format_type(s.seqtypid, NULL) AS data_type,
-                s.seqstart::text AS start,
-                s.seqincrement::text AS increment,
-                s.seqmin::text AS min,
-                s.seqmax::text AS max,
-                s.seqcache::text AS cache,
-                s.seqcycle AS cycle,
-                own.owned_by,
-                own.identity,
-                d.description AS comment
-         FROM pg_class c
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-         JOIN pg_sequence s ON s.seqrelid = c.oid
-         LEFT JOIN LATERAL (
-             SELECT rn.nspname || '.' || rc.relname || '.' || ra.attname AS owned_by,
-                    CASE WHEN dep.deptype = 'i' THEN true END AS identity
-               FROM pg_depend dep
-               JOIN pg_class rc ON rc.oid = dep.refobjid
-               JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-               JOIN pg_attribute ra ON ra.attrelid = dep.refobjid AND ra.attnum = dep.refobjsubid
-              WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid
-                AND dep.refclassid = 'pg_class'::regclass AND dep.refobjsubid > 0
-                AND dep.deptype IN ('a', 'i')
-              ORDER BY dep.deptype DESC
-              LIMIT 1) own ON true
-         {comment}
-         WHERE c.relkind = 'S' AND {ns} AND {ext}",
-        comment = comment_join("d", "pg_class", "c.oid", "0"),
-        ns = ns_filter("n"),
-        ext = not_ext("pg_class", "c.oid"),
+        ext = not_ext("pg_class", "t.oid"),
     )
 }
 
@@ -531,18 +589,18 @@ fn types_sql() -> String {
                 d.description AS comment
          FROM pg_type t
          JOIN pg_namespace n ON n.oid = t.typnamespace
-         LEFT JOIN pg_class tc ON tc.oid = t.typrelid
          LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
          {comment}
          WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r')
-           AND (t.typtype <> 'c' OR tc.relkind = 'c')
-           AND NOT EXISTS (SELECT 1 FROM pg_type el WHERE el.typarray = t.oid)
+           AND NOT (t.typtype = 'b' AND t.typelem <> 0 AND t.typlen = -1)
+           AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_class rc
+                                             WHERE rc.oid = t.typrelid AND rc.relkind = 'c'))
            AND {ns} AND {ext}
-           AND (tc.oid IS NULL OR {ext_rel})",
+           AND (t.typrelid = 0 OR {ext_rel})",
         comment = comment_join("d", "pg_type", "t.oid", "0"),
         ns = ns_filter("n"),
         ext = not_ext("pg_type", "t.oid"),
-        ext_rel = not_ext("pg_class", "tc.oid"),
+        ext_rel = not_ext("pg_class", "t.typrelid"),
     )
 }
 
@@ -595,4 +653,17 @@ fn event_triggers_sql() -> String {
         comment = comment_join("d", "pg_event_trigger", "et.oid", "0"),
         ext = not_ext("pg_event_trigger", "et.oid"),
     )
+}
+
+#[doc(hidden)]
+pub fn tmp_debug_queries() -> Vec<(ObjKind, String)> {
+    queries(150000)
+        .into_iter()
+        .map(|(k, s)| {
+            (
+                k,
+                bind_ext(&s).0.replace("$1", "'{}'").replace("$2", "'{}'"),
+            )
+        })
+        .collect()
 }

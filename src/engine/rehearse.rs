@@ -161,12 +161,12 @@ pub fn rehearse_in(
         &sink,
         &mut notices,
     )? {
-        report.preflight_failure = Some(f);
+        report.preflight_failure = Some(*f);
     } else {
         let mut tx = client.transaction()?;
         step_run::set_timeouts(&mut tx, &pack.timeouts)?;
         match step_run::run_statements(&mut tx, &file, &parts.body, &sink, &mut notices) {
-            Err(f) => report.failure = Some(f),
+            Err(f) => report.failure = Some(*f),
             Ok(()) => {
                 if !rollback {
                     let m = step_run::measure(&mut tx, &pack, idx, &entry)?;
@@ -202,7 +202,7 @@ pub fn rehearse_in(
         && report.invariants.iter().all(|i| i.ok)
         && report.negatives.iter().all(|n| n.ok)
         && report.entry_equals_exit
-        && !(report.residue_fails && !report.residue.is_empty());
+        && (!report.residue_fails || report.residue.is_empty());
     report.elapsed_ms = started.elapsed().as_millis();
     let details = serde_json::to_value(&report).unwrap_or_default();
     let verb = if rollback {

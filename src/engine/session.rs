@@ -68,6 +68,9 @@ impl Session {
         let mut ledger_client = target
             .connect(&app)
             .map_err(|e| Error::Database(e.to_string()))?;
+        // Catalog reads (pg_get_indexdef and friends) take ACCESS SHARE locks: never
+        // queue behind a DDL lock for longer than the pack allows.
+        ledger_client.batch_execute(&format!("SET lock_timeout = '{}ms'", loaded.pack.timeouts.lock.as_millis()))?;
         let identity = identity::read(&mut ledger_client)?;
         let problems = identity::mismatches(&loaded.pack.manifest.pack.target, &identity);
         if !problems.is_empty() {

@@ -83,10 +83,10 @@ pub fn step_state(events: &[Event], step: &str) -> (String, Option<String>, Opti
             ("apply-intent", _) | ("rollback-intent", _) => {
                 open_intent = Some((e.run_id.clone().unwrap_or_default(), e.verb.clone()))
             }
-            ("apply-end", _) | ("rollback-end", _) => {
-                if open_intent.as_ref().map(|(r, _)| r.as_str()) == e.run_id.as_deref() {
-                    open_intent = None;
-                }
+            ("apply-end", _) | ("rollback-end", _)
+                if open_intent.as_ref().map(|(r, _)| r.as_str()) == e.run_id.as_deref() =>
+            {
+                open_intent = None;
             }
             _ => {}
         }

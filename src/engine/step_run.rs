@@ -36,11 +36,10 @@ impl std::fmt::Display for StatementFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}:{}: {} ({} {}): {}",
+            "{}:{}: {} (SQLSTATE {}): {}",
             self.file,
             self.line,
             self.kind.replace('_', " "),
-            "SQLSTATE",
             self.sqlstate,
             self.message
         )
@@ -106,7 +105,7 @@ pub fn run_statements(
     stmts: &[&Statement],
     sink: &NoticeSink,
     notices: &mut Vec<LocatedNotice>,
-) -> Result<(), StatementFailure> {
+) -> Result<(), Box<StatementFailure>> {
     for st in stmts {
         let r = c.batch_execute(&st.text);
         for n in take_notices(sink) {
@@ -119,7 +118,7 @@ pub fn run_statements(
             });
         }
         if let Err(e) = r {
-            return Err(failure(file, st, &e));
+            return Err(Box::new(failure(file, st, &e)));
         }
     }
     Ok(())
@@ -174,7 +173,7 @@ pub fn run_read_only(
     stmts: &[&Statement],
     sink: &NoticeSink,
     notices: &mut Vec<LocatedNotice>,
-) -> Result<Result<(), StatementFailure>, postgres::Error> {
+) -> Result<Result<(), Box<StatementFailure>>, postgres::Error> {
     if stmts.is_empty() {
         return Ok(Ok(()));
     }

@@ -79,6 +79,71 @@ pub fn world_db(prefix: &str) -> (String, String) {
         h.cluster
             .create_database(&name, Some("world_template"))
             .expect("copy world");
-        return (name.clone(), h.cluster.conninfo(&name));
+        (name.clone(), h.cluster.conninfo(&name))
     }
+}
+
+/// Writes a pack into a fresh temporary folder: `files` are (relative path, contents).
+pub fn write_pack(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (rel, text) in files {
+        let p = dir.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, text).expect("write pack file");
+    }
+    dir
+}
+
+/// A manifest for database `db` with the given `[[step]]` tables appended.
+pub fn manifest(db: &str, extra: &str) -> String {
+    format!(
+        r#"[pack]
+id = "test-pack"
+title = "test"
+[pack.target]
+database = "{db}"
+environment = "test"
+[pack.timeouts]
+statement = "5s"
+lock = "1s"
+idle_in_transaction = "15s"
+{extra}
+"#
+    )
+}
+
+/// A step file with sections A–I around `body`.
+pub fn step_file(pre: &str, body: &str) -> String {
+    format!(
+        "-- SECTION A — HEADER\n-- test step\n-- SECTION B — PREFLIGHT\n{pre}\n-- SECTION C — BEGIN\nBEGIN;\nSET LOCAL statement_timeout = '5s';\nSET LOCAL lock_timeout = '1s';\nSET LOCAL idle_in_transaction_session_timeout = '15s';\n-- SECTION D — FOLD-INS\n-- SECTION E — DDL/DML\n{body}\n-- SECTION F — VERIFY\n-- SECTION G — BOUNDARY\nROLLBACK;\n-- SECTION H — POST-COMMIT\n-- SECTION I — ROLLBACK REFERENCE\n"
+    )
+}
+
+pub fn rollback_file(body: &str) -> String {
+    format!("BEGIN;\nSET LOCAL statement_timeout = '5s';\nSET LOCAL lock_timeout = '1s';\nSET LOCAL idle_in_transaction_session_timeout = '15s';\n{body}\nCOMMIT;\n")
+}
+
+/// Installs the ledger in `conninfo` with environment `test`.
+pub fn install_ledger(conninfo: &str) {
+    let o = stepgate::engine::Options { pack: ".".into(), db: Some(conninfo.to_string()) };
+    stepgate::engine::ledger_cmd::install(
+        &o,
+        &stepgate::db::ledger::InstallOptions { environment: Some("test".into()), runner_role: None, floor_min_signatures: 1 },
+    )
+    .expect("install ledger");
+}
+
+pub fn client(conninfo: &str) -> postgres::Client {
+    postgres::Client::connect(conninfo, postgres::NoTls).expect("connect")
+}
+
+pub fn count(conninfo: &str, sql: &str) -> i64 {
+    client(conninfo).query_one(sql, &[]).expect("count query").get(0)
+}
+
+/// Path of the built `stepgate` binary (integration tests only).
+pub fn bin() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_stepgate"))
 }

@@ -114,21 +114,18 @@ impl Rule for TransactionShape {
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
         for f in &ctx.files {
             match f.role {
-                FileRole::Step(i) => {
+                FileRole::Step(i)
                     if ctx
                         .pack
                         .manifest
                         .step
                         .get(i)
-                        .is_some_and(|s| s.transactional)
-                    {
-                        check_step(f, out);
-                    }
+                        .is_some_and(|s| s.transactional) =>
+                {
+                    check_step(f, out)
                 }
-                FileRole::Rollback(_) => {
-                    if !is_non_transactional_rollback(ctx, f) {
-                        check_rollback(f, out);
-                    }
+                FileRole::Rollback(_) if !is_non_transactional_rollback(ctx, f) => {
+                    check_rollback(f, out)
                 }
                 _ => {}
             }
@@ -166,7 +163,7 @@ fn check_step(f: &ParsedFile, out: &mut Emitter) {
             f,
             st,
             "COMMIT in a step file: the runner alone decides the terminal keyword",
-            Some("end the step with `ROLLBACK;` in section G; `stepgate apply` commits it only when every gate holds, so the approved bytes are the rehearsed bytes".into()),
+            Some("the runner alone decides the terminal keyword: end the step with `ROLLBACK;` in section G; `stepgate apply` commits it only when every gate holds, so the approved bytes are the rehearsed bytes".into()),
         );
     }
     let rollbacks: Vec<&Statement> = sts
