@@ -2,6 +2,7 @@
 //! One file per verb family under `cli/`; the definitions here double as the source
 //! of `--help`, the shell completions and the man page.
 
+pub mod commit;
 pub mod render;
 pub mod verbs;
 
@@ -128,6 +129,97 @@ pub enum Command {
     },
     /// Compare two snapshot files (from `stepgate snapshot -o`).
     Diff { before: PathBuf, after: PathBuf },
+    /// Sign an approval for one gate of one step with your SSH key (works offline).
+    #[command(after_help = "Writes approvals/<step>.<gate>.<principal>.approval and .approval.sig into the pack.\nThe statement binds the pack, step, gate, action, the sha256 of the step file, its rollback and stepgate.toml, and the target.\nKey passphrase: STEPGATE_KEY_PASSPHRASE.")]
+    Approve {
+        #[command(flatten)]
+        what: ApprovalArgs,
+        /// Your OpenSSH private key (ed25519).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Print the exact statement to sign, for approvers who sign with `ssh-keygen -Y sign -n stepgate`.
+    ApprovalText {
+        #[command(flatten)]
+        what: ApprovalArgs,
+    },
+    /// List every gate of a step with its quorum and each approval found, valid or not, and why.
+    Gates {
+        #[arg(long)]
+        step: String,
+        /// Which authorization: apply (default) or rollback.
+        #[arg(long, value_enum, default_value_t = ActionArg::Apply)]
+        action: ActionArg,
+    },
+    /// Manage the signer registry (the trust root; needs the ledger admin role).
+    Signers {
+        #[command(subcommand)]
+        action: SignersAction,
+    },
+    /// Dump the tables a step touches with pg_dump -Fc, verify and checksum the dumps.
+    Backup {
+        #[arg(long)]
+        step: String,
+    },
+    /// Commit exactly one step, behind every gate. Never a range.
+    #[command(after_help = "Exit: 0 committed · 1 failed (rolled back; pack halted when it diverged) · 3 a gate refused · 4 halted")]
+    Apply {
+        #[arg(long)]
+        step: String,
+        /// Retries after a lock_timeout, with backoff.
+        #[arg(long, default_value_t = 3)]
+        retries: u32,
+        /// Refuse instead of taking a backup when none is fresh.
+        #[arg(long)]
+        no_auto_backup: bool,
+        /// First show which sessions hold locks that conflict with the step.
+        #[arg(long)]
+        wait_for_locks: bool,
+    },
+    /// Re-run a step's post-commit checks and report drift from the recorded fingerprint.
+    Verify {
+        #[arg(long)]
+        step: String,
+    },
+    /// Compare the live catalog with the fingerprint recorded after the last step. Exit 1 on drift.
+    Drift,
+    /// Halt the pack: every mutating verb refuses until a signed resume.
+    Halt {
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a halt, with approvals for the pack's `resume` gate bound to the halt event.
+    Resume,
+    /// Reverse a committed step by its rollback file, under its own approvals.
+    #[command(after_help = "Refuses while a committed step that requires this one is still committed, unless --cascade.")]
+    Rollback {
+        #[arg(long)]
+        step: String,
+        /// Reverse the committed dependents first, in reverse order, each under its own gates.
+        #[arg(long)]
+        cascade: bool,
+        #[arg(long)]
+        no_auto_backup: bool,
+    },
+    /// Restore one table from a step's pre-commit dump (table-scoped), under the pack's `restore` gate.
+    Restore {
+        #[arg(long)]
+        step: String,
+        /// `schema.table` (or `table` for public).
+        #[arg(long)]
+        table: String,
+    },
+    /// The review package an approver reads before signing (Markdown or one self-contained HTML file).
+    Review {
+        /// Only this step (default: every step).
+        #[arg(long)]
+        step: Option<String>,
+        #[arg(long, value_enum, default_value_t = ReviewFormat::Md)]
+        format: ReviewFormat,
+        /// Write to this file instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Generate shell completions.
     Completions {
         #[arg(value_enum)]
@@ -139,6 +231,75 @@ pub enum Command {
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReviewFormat {
+    Md,
+    Html,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionArg {
+    Apply,
+    Rollback,
+    Resume,
+    Restore,
+}
+
+impl ActionArg {
+    pub fn action(self) -> crate::core::approval::Action {
+        use crate::core::approval::Action;
+        match self {
+            ActionArg::Apply => Action::Apply,
+            ActionArg::Rollback => Action::Rollback,
+            ActionArg::Resume => Action::Resume,
+            ActionArg::Restore => Action::Restore,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ApprovalArgs {
+    /// The step (for a resume: `halt-<event id>` as `stepgate status` shows).
+    #[arg(long)]
+    pub step: String,
+    /// The gate you sign for.
+    #[arg(long)]
+    pub gate: String,
+    /// Your principal as registered (`stepgate signers list`).
+    #[arg(long)]
+    pub principal: String,
+    /// What you authorize.
+    #[arg(long, value_enum, default_value_t = ActionArg::Apply)]
+    pub action: ActionArg,
+    /// How long the approval stays valid.
+    #[arg(long, default_value = "24h")]
+    pub expires: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SignersAction {
+    /// Register a public key for a principal and the gates it may sign.
+    Add {
+        #[arg(long)]
+        principal: String,
+        /// The OpenSSH public key file (e.g. ~/.ssh/id_ed25519.pub).
+        #[arg(long)]
+        key: PathBuf,
+        /// Comma-separated gates, or `*` for any gate.
+        #[arg(long, value_delimiter = ',', required = true)]
+        gates: Vec<String>,
+    },
+    /// Remove every key of a principal.
+    Remove {
+        #[arg(long)]
+        principal: String,
+    },
+    /// List the registry.
+    List,
+    /// Print the registry in OpenSSH allowed_signers format (for the pack's copy).
+    Export,
 }
 
 #[derive(Subcommand, Debug)]

@@ -16,13 +16,26 @@ pub fn dispatch(cli: Cli) -> i32 {
             return lint_cmd(pack_dir.as_deref().unwrap_or(&g.pack), format, g.json)
         }
         Command::Rules { explain } => rules(explain.as_deref(), g.json),
-        Command::Freeze => Err(Error::BadInput("freeze: not yet available".into())),
+        Command::Freeze => freeze(&g.pack, g.json),
         Command::Ledger { action } => ledger(&opts(&g), action, g.json),
         Command::Preflight { step } => preflight(&opts(&g), step.as_deref(), g.json),
         Command::Rehearse { step, rollback } => rehearse(&opts(&g), &step, rollback, g.json),
         Command::Status => status(&opts(&g), g.json),
         Command::Snapshot { output } => snapshot(&opts(&g), output.as_deref(), g.json),
         Command::Diff { before, after } => diff(&before, &after, g.json),
+        Command::Approve { what, key } => super::commit::approve(&g, &what, &key),
+        Command::ApprovalText { what } => super::commit::approval_text(&g, &what),
+        Command::Gates { step, action } => super::commit::gates(&opts(&g), &step, action, g.json),
+        Command::Signers { action } => super::commit::signers(&opts(&g), action, g.json),
+        Command::Backup { step } => super::commit::backup(&opts(&g), &step, g.json),
+        Command::Apply { step, retries, no_auto_backup, wait_for_locks } => super::commit::apply(&opts(&g), &step, retries, !no_auto_backup, wait_for_locks, g.json),
+        Command::Verify { step } => super::commit::verify(&opts(&g), &step, g.json),
+        Command::Drift => super::commit::drift(&opts(&g), g.json),
+        Command::Halt { reason } => super::commit::halt(&opts(&g), &reason, g.json),
+        Command::Resume => super::commit::resume(&opts(&g), g.json),
+        Command::Rollback { step, cascade, no_auto_backup } => super::commit::rollback(&opts(&g), &step, cascade, !no_auto_backup, g.json),
+        Command::Restore { step, table } => super::commit::restore(&opts(&g), &step, &table, g.json),
+        Command::Review { step, format, output } => super::commit::review(&opts(&g), step.as_deref(), format, output.as_deref()),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -188,7 +201,7 @@ fn man(out_dir: Option<&std::path::Path>) -> engine::Result<i32> {
     Ok(exit::OK)
 }
 
-fn opts(g: &super::Global) -> Options {
+pub fn opts(g: &super::Global) -> Options {
     Options {
         pack: g.pack.clone(),
         db: g.db.clone(),
@@ -552,4 +565,14 @@ fn diff(a: &std::path::Path, b: &std::path::Path, json: bool) -> engine::Result<
         print!("{}", crate::core::catalog::render_diff(&d));
     }
     Ok(if d.is_empty() { exit::OK } else { exit::FAILED })
+}
+
+fn freeze(dir: &std::path::Path, json: bool) -> engine::Result<i32> {
+    let (path, entries) = engine::freeze::run(dir)?;
+    if json {
+        render::print_json(&serde_json::json!({"lock": path, "files": entries.iter().map(|(p, h)| serde_json::json!({"path": p, "sha256": h})).collect::<Vec<_>>()}));
+    } else {
+        println!("{} froze {} file(s) into {}", render::mark(true), entries.len(), path.display());
+    }
+    Ok(exit::OK)
 }

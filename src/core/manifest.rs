@@ -189,6 +189,10 @@ pub struct Step {
     pub negative: Vec<NegativeTest>,
     #[serde(default)]
     pub measure: Vec<Measure>,
+    /// What the rollback deliberately leaves in place (doc 97: retire-not-delete keeps the
+    /// rows; the F-83-1 trigger fix is kept): object references, or `rows schema.table`.
+    #[serde(default)]
+    pub rollback_keeps: Vec<Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -257,6 +261,8 @@ pub struct Pack {
     pub forbids: Vec<Vec<ForbidRule>>,
     pub protected: BTreeSet<String>,
     pub organic: BTreeSet<String>,
+    /// Per step: what its rollback keeps (objects) and the tables whose row counts it keeps.
+    pub keeps: Vec<(BTreeSet<ObjectRef>, BTreeSet<String>)>,
 }
 
 impl Pack {
@@ -551,6 +557,7 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
     let mut seen = BTreeSet::new();
     let mut effects = Vec::new();
     let mut forbids = Vec::new();
+    let mut keeps = Vec::new();
     for step in &manifest.step {
         let sid = step.id.get_ref();
         if sid.is_empty()
@@ -646,6 +653,20 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
             fs.push(ForbidRule::parse(f.get_ref()).map_err(|m| v.err::<()>(f.span(), m))?);
         }
         forbids.push(fs);
+        let mut keep_objs = BTreeSet::new();
+        let mut keep_rows = BTreeSet::new();
+        for k in &step.rollback_keeps {
+            let text = k.get_ref().trim();
+            if let Some(t) = text.strip_prefix("rows ") {
+                let name = ObjectRef::parse(&format!("table {t}")).map_err(|m| v.err::<()>(k.span(), m.to_string()))?.name;
+                keep_rows.insert(name);
+            } else {
+                keep_objs.insert(ObjectRef::parse(text).map_err(|m| {
+                    v.err::<()>(k.span(), m.to_string()).help("rollback_keeps lists object references (`trigger public.t.trg`) or `rows schema.table`")
+                })?);
+            }
+        }
+        keeps.push((keep_objs, keep_rows));
         for n in &step.negative {
             if n.sqlstate.len() != 5 || !n.sqlstate.chars().all(|c| c.is_ascii_alphanumeric()) {
                 return Err(SourceError::new(
@@ -700,6 +721,7 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
         forbids,
         protected,
         organic,
+        keeps,
         manifest,
     })
 }

@@ -82,6 +82,23 @@ CREATE TABLE stepgate.signers (
   PRIMARY KEY (principal, key_base64)
 );
 
+-- Catalog snapshots referenced by events (by fingerprint), for drift reports. Content-addressed:
+-- a reader recomputes the sha256 of the body, so an edited snapshot is detected.
+CREATE TABLE stepgate.snapshots (
+  fingerprint text PRIMARY KEY,
+  taken_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+  body        text NOT NULL
+);
+
+CREATE FUNCTION stepgate.store_snapshot(p_fingerprint text, p_body text)
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  INSERT INTO stepgate.snapshots (fingerprint, body)
+  SELECT p_fingerprint, p_body
+   WHERE encode(sha256(convert_to(p_body, 'UTF8')), 'hex') = p_fingerprint
+  ON CONFLICT (fingerprint) DO NOTHING
+$fn$;
+REVOKE ALL ON FUNCTION stepgate.store_snapshot(text, text) FROM PUBLIC;
+
 CREATE FUNCTION stepgate.canonical(p_id bigint, p_at timestamptz, p_pack text, p_step text, p_verb text,
     p_result text, p_os_user text, p_host text, p_role text, p_sha text, p_run text, p_details jsonb)
 RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
@@ -127,7 +144,8 @@ REVOKE ALL ON FUNCTION stepgate.append_event(text, text, text, text, text, text,
             r#"
 -- The runner role: read and append, nothing else.
 GRANT USAGE ON SCHEMA stepgate TO {r};
-GRANT SELECT ON stepgate.meta, stepgate.events, stepgate.signers TO {r};
+GRANT SELECT ON stepgate.meta, stepgate.events, stepgate.signers, stepgate.snapshots TO {r};
+GRANT EXECUTE ON FUNCTION stepgate.store_snapshot(text, text) TO {r};
 GRANT EXECUTE ON FUNCTION stepgate.append_event(text, text, text, text, text, text, text, text, jsonb) TO {r};
 GRANT EXECUTE ON FUNCTION stepgate.canonical(bigint, timestamptz, text, text, text, text, text, text, text, text, text, jsonb) TO {r};
 "#
@@ -408,4 +426,21 @@ pub fn unlock_pack(client: &mut Client, pack: &str) -> Result<(), postgres::Erro
         &[&PACK_LOCK_CLASS, &pack],
     )?;
     Ok(())
+}
+
+/// Stores a snapshot body under its fingerprint (the server checks the hash).
+pub fn store_snapshot(client: &mut impl GenericClient, snap: &crate::core::catalog::Snapshot) -> Result<String, postgres::Error> {
+    let fp = snap.fingerprint();
+    client.execute("SELECT stepgate.store_snapshot($1, $2)", &[&fp, &snap.canonical_json()])?;
+    Ok(fp)
+}
+
+/// Loads a stored snapshot, verifying its content hash.
+pub fn load_snapshot(client: &mut impl GenericClient, fingerprint: &str) -> Result<Option<crate::core::catalog::Snapshot>, postgres::Error> {
+    let rows = client.query("SELECT body FROM stepgate.snapshots WHERE fingerprint = $1", &[&fingerprint])?;
+    Ok(rows.first().and_then(|r| {
+        let body: String = r.get(0);
+        let snap: crate::core::catalog::Snapshot = serde_json::from_str(&body).ok()?;
+        (snap.fingerprint() == fingerprint).then_some(snap)
+    }))
 }

@@ -1,5 +1,6 @@
 //! Database layer: everything that talks to PostgreSQL or to its client programs.
 
+pub mod backup;
 pub mod cluster;
 pub mod snapshot;
 
@@ -26,6 +27,7 @@ pub mod connect;
 pub mod delta;
 pub mod identity;
 pub mod ledger;
+pub mod signers;
 
 /// A server error as "SQLSTATE: message (detail; hint)", never including connection secrets.
 pub fn describe_pg_error(e: &postgres::Error) -> String {

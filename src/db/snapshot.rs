@@ -48,11 +48,13 @@ const PINNED: [(&str, &str); 9] = [
 /// Accepts a `postgres::Client` or an open `postgres::Transaction` (anything that is a
 /// [`GenericClient`]).
 pub fn take<C: GenericClient>(client: &mut C) -> Result<Snapshot, postgres::Error> {
+    let __t0 = std::time::Instant::now();
     let mut probe = String::from("SELECT current_setting('server_version_num')");
     for (k, _) in PINNED {
         probe.push_str(&format!(", current_setting({})", quote_literal(k)));
     }
     let row = client.query_one(probe.as_str(), &[])?;
+    if std::env::var_os("SNAPTIME").is_some() { eprintln!(" probe {:.1} ms", __t0.elapsed().as_secs_f64() * 1e3); }
     let version: i32 = row
         .try_get::<_, String>(0)?
         .trim()
@@ -63,7 +65,9 @@ pub fn take<C: GenericClient>(client: &mut C) -> Result<Snapshot, postgres::Erro
         saved.push((*k, row.try_get::<_, String>(i + 1)?));
     }
     client.batch_execute(&set_config_sql(PINNED.iter().map(|(k, v)| (*k, *v))))?;
+    if std::env::var_os("SNAPTIME").is_some() { eprintln!(" setup {:.1} ms", __t0.elapsed().as_secs_f64() * 1e3); }
     let result = read_all(client, version);
+    if std::env::var_os("SNAPTIME").is_some() { eprintln!(" read {:.1} ms", __t0.elapsed().as_secs_f64() * 1e3); }
     let restore =
         client.batch_execute(&set_config_sql(saved.iter().map(|(k, v)| (*k, v.as_str()))));
     let snap = result?;
@@ -95,12 +99,22 @@ fn read_all<C: GenericClient>(client: &mut C, version: i32) -> Result<Snapshot, 
             .map(|c| members.get(c).unwrap_or(&none))
             .collect();
         // Rows are converted as they stream in, overlapping the server's work on later rows.
+        let __t = std::time::Instant::now();
+        let mut __n = 0usize;
+        let mut __conv = std::time::Duration::ZERO;
+        let mut __ins = std::time::Duration::ZERO;
         let mut rows = client.query_raw(sql.as_str(), params)?;
         let mut plan: Option<Vec<Col>> = None;
         while let Some(row) = rows.next()? {
             let plan = plan.get_or_insert_with(|| plan_of(&row));
-            snap.insert(object(kind, plan, &row)?);
+            let __c = std::time::Instant::now();
+            let __o = object(kind, plan, &row)?;
+            let __c1 = __c.elapsed();
+            snap.insert(__o);
+            __conv += __c1; __ins += __c.elapsed() - __c1;
+            __n += 1;
         }
+        if std::env::var_os("SNAPTIME").is_some() { eprintln!("  {kind}: {__n} rows {:.1} ms (convert {:.1} insert {:.1})", __t.elapsed().as_secs_f64() * 1e3, __conv.as_secs_f64() * 1e3, __ins.as_secs_f64() * 1e3); }
     }
     Ok(snap)
 }

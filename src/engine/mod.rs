@@ -1,15 +1,28 @@
 //! Engine: one file per verb, each a short composition of the core and the database layer.
 
+pub mod apply;
+pub mod approve;
+pub mod backup;
 pub mod error;
+pub mod fault;
+pub mod freeze;
+pub mod gates;
+pub mod halt;
 pub mod init;
 pub mod ledger_cmd;
 pub mod lint;
+pub mod locks;
+pub mod nontx;
 pub mod pack;
 pub mod preflight;
 pub mod rehearse;
+pub mod review;
+pub mod rollback;
 pub mod session;
+pub mod signers_cmd;
 pub mod status;
 pub mod step_run;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use session::Options;

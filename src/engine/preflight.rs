@@ -8,7 +8,7 @@ use crate::core::objects::{ObjKind, ObjectRef};
 use crate::core::sql;
 use crate::db::snapshot;
 use crate::engine::session::{Lock, Options, Session};
-use crate::engine::status::{current_halt, step_state};
+use crate::engine::status::step_state;
 use crate::engine::step_run;
 use crate::engine::{Error, Result};
 use serde::Serialize;
@@ -68,7 +68,7 @@ pub fn run_in(s: &mut Session, step: Option<&str>) -> Result<PreflightReport> {
         ),
     );
     let events = s.events()?;
-    let halt = current_halt(&events);
+    let halt = crate::engine::halt::halt_in_force(s, &events)?;
     check(
         &mut checks,
         "pack not halted",

@@ -37,6 +37,8 @@ pub struct RehearsalReport {
     pub mismatches: Vec<crate::core::effects::Mismatch>,
     pub invariants: Vec<InvariantResult>,
     pub negatives: Vec<NegativeResult>,
+    /// For a rollback rehearsal of a committed step: what would not be back to the pre-step state.
+    pub reversal_problems: Vec<String>,
     pub residue: Vec<Residue>,
     pub residue_fails: bool,
     pub notices: Vec<LocatedNotice>,
@@ -124,6 +126,12 @@ pub fn rehearse_in(
         )));
     }
     let entry = snapshot::take(&mut session.ledger)?;
+    let events = session.events()?;
+    let record = if rollback && crate::engine::status::step_state(&events, step_id).0 == "committed" {
+        Some(crate::engine::rollback::commit_record(session, &events, step_id)?)
+    } else {
+        None
+    };
     let seq_before = delta::sequence_values(&mut session.ledger)?;
     let sink: crate::db::connect::NoticeSink = Default::default();
     let mut client = session.step_client("rehearse", step_id, sink.clone())?;
@@ -144,6 +152,7 @@ pub fn rehearse_in(
         mismatches: vec![],
         invariants: vec![],
         negatives: vec![],
+        reversal_problems: vec![],
         residue: vec![],
         residue_fails: pack.manifest.pack.fail_on_residue,
         notices: vec![],
@@ -168,6 +177,9 @@ pub fn rehearse_in(
         match step_run::run_statements(&mut tx, &file, &parts.body, &sink, &mut notices) {
             Err(f) => report.failure = Some(*f),
             Ok(()) => {
+                if let Some(rec) = &record {
+                    report.reversal_problems = crate::engine::rollback::reversal_problems(&mut tx, &pack, idx, rec, &entry)?;
+                }
                 if !rollback {
                     let m = step_run::measure(&mut tx, &pack, idx, &entry)?;
                     report.mismatches = m.mismatches;
@@ -199,6 +211,7 @@ pub fn rehearse_in(
     report.passed = report.preflight_failure.is_none()
         && report.failure.is_none()
         && report.mismatches.is_empty()
+        && report.reversal_problems.is_empty()
         && report.invariants.iter().all(|i| i.ok)
         && report.negatives.iter().all(|n| n.ok)
         && report.entry_equals_exit

@@ -46,8 +46,9 @@ pub struct Halt {
     pub reason: String,
 }
 
-/// The halt in force, if any: the last `halt` event not followed by an accepted `resume`.
-pub fn current_halt(events: &[Event]) -> Option<Halt> {
+/// The halt in force, if any: the last `halt` event not followed by a genuine `resume`
+/// (`genuine` re-verifies the signed approvals a resume event carries).
+pub fn current_halt_with(events: &[Event], genuine: &dyn Fn(&Event) -> bool) -> Option<Halt> {
     let mut halt: Option<Halt> = None;
     for e in events {
         if e.verb == "halt" {
@@ -63,13 +64,19 @@ pub fn current_halt(events: &[Event]) -> Option<Halt> {
             });
         } else if e.verb == "resume" && e.result == "resumed" {
             if let Some(h) = &halt {
-                if e.details.get("halt_event").and_then(|v| v.as_i64()) == Some(h.event) {
+                if e.details.get("halt_event").and_then(|v| v.as_i64()) == Some(h.event) && genuine(e) {
                     halt = None;
                 }
             }
         }
     }
     halt
+}
+
+/// The halt in force, trusting resume events as recorded (display only; verbs that act
+/// use [`crate::engine::halt::halt_in_force`], which re-verifies them).
+pub fn current_halt(events: &[Event]) -> Option<Halt> {
+    current_halt_with(events, &|_| true)
 }
 
 /// Committed state of each step from the ledger: the last of apply-committed / rollback-committed.
@@ -139,7 +146,7 @@ pub fn run(opts: &Options) -> Result<PackStatus> {
         title: pack.manifest.pack.title.clone(),
         target: s.target.display(),
         environment: s.identity.environment.clone(),
-        halted: current_halt(&events),
+        halted: crate::engine::halt::halt_in_force(&mut s, &events)?,
         steps,
     })
 }

@@ -1,0 +1,488 @@
+//! `stepgate apply --step ID`: exactly one step per invocation, never a range.
+//!
+//! Refuses, with the reason, unless every gate holds: pack not halted; identity
+//! guard; required steps committed; every gate satisfied for the current bytes and
+//! the floor policy met; a passing rehearsal of the same file sha256 on this target
+//! within `max_rehearsal_age`; a verified backup younger than `max_backup_age`;
+//! `stepgate.lock` matches when present. Then, in one transaction: timeouts, the
+//! statements, measured delta == effects, invariants, negative tests, and the
+//! ledger's "committed" row — then COMMIT. Any divergence rolls back and halts
+//! the pack. After commit: section H, the pack's verify file, invariants and a
+//! catalog diff that must show only the declared effects.
+
+use crate::core::approval::Action;
+use crate::core::catalog;
+use crate::core::effects::{self, Measured};
+use crate::core::lint::rules::sg004_lock_mismatch::parse_lock;
+use crate::core::sql::{self, SqlFile, Statement};
+use crate::db::connect::NoticeSink;
+use crate::db::ledger::{self, Event, NewEvent};
+use crate::db::snapshot;
+use crate::engine::fault;
+use crate::engine::gates::{self, GateReport};
+use crate::engine::rehearse::step_sql;
+use crate::engine::session::{Lock, Options, Session};
+use crate::engine::status::step_state;
+use crate::engine::step_run::{self, InvariantResult, LocatedNotice, NegativeResult, StatementFailure};
+use crate::engine::{Error, Result};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub retries: u32,
+    pub auto_backup: bool,
+    pub progress: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions { retries: 3, auto_backup: true, progress: false }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub outcome: String,
+    pub failure: Option<StatementFailure>,
+    pub elapsed_ms: u128,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PostVerify {
+    pub section_h: Option<StatementFailure>,
+    pub verify_file: Option<StatementFailure>,
+    pub invariants: Vec<InvariantResult>,
+    pub catalog_mismatches: Vec<effects::Mismatch>,
+    pub fingerprint: String,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    pub pack: String,
+    pub step: String,
+    pub run_id: String,
+    pub file_sha256: String,
+    pub gates: Option<GateReport>,
+    pub rehearsal_event: Option<i64>,
+    pub backup_event: Option<i64>,
+    pub attempts: Vec<Attempt>,
+    pub measured: Option<Measured>,
+    pub mismatches: Vec<effects::Mismatch>,
+    pub invariants: Vec<InvariantResult>,
+    pub negatives: Vec<NegativeResult>,
+    pub notices: Vec<LocatedNotice>,
+    pub committed: bool,
+    pub commit_event: Option<i64>,
+    pub entry_fingerprint: String,
+    pub post: Option<PostVerify>,
+    pub halted: Option<String>,
+    pub rollback_command: Option<String>,
+    pub elapsed_ms: u128,
+}
+
+/// The database's clock in microseconds since the epoch (ages are measured on the server's clock).
+pub fn db_now_micros(c: &mut postgres::Client) -> Result<i64> {
+    Ok(c.query_one("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint", &[])?.get(0))
+}
+
+/// Closes runs that were interrupted (killed between intent and end): the in-transaction
+/// "committed" row, present or absent, says what really happened.
+pub fn reconcile(session: &mut Session, events: &[Event]) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    let mut open: Vec<&Event> = Vec::new();
+    for e in events {
+        if e.verb.ends_with("-intent") {
+            open.push(e);
+        } else if e.verb.ends_with("-end") {
+            open.retain(|i| i.run_id != e.run_id);
+        }
+    }
+    for intent in open {
+        let base = intent.verb.trim_end_matches("-intent");
+        let committed = events
+            .iter()
+            .any(|e| e.verb == base && e.result == "committed" && e.run_id == intent.run_id);
+        let outcome = if committed { "committed" } else { "not committed" };
+        let step = intent.step.clone();
+        session.event(
+            step.as_deref(),
+            &format!("{base}-end"),
+            "reconciled",
+            intent.file_sha256.as_deref(),
+            serde_json::json!({"interrupted_run": intent.run_id, "outcome": outcome, "intent_event": intent.id}),
+        )?;
+        notes.push(format!(
+            "interrupted {base} run {} of step {} (event {}) reconciled: {outcome}",
+            intent.run_id.as_deref().unwrap_or("?"),
+            step.as_deref().unwrap_or("?"),
+            intent.id
+        ));
+    }
+    Ok(notes)
+}
+
+/// Halts the pack (ledger event) and returns the reason.
+pub fn halt(session: &mut Session, step: Option<&str>, reason: &str) -> Result<String> {
+    let run = session.run_id.clone();
+    session.event(step, "halt", "halted", None, serde_json::json!({"reason": reason, "run_id": run}))?;
+    Ok(reason.to_string())
+}
+
+fn lock_file_problems(session: &Session) -> Vec<String> {
+    let Some(lock) = &session.loaded.sources.lock else { return vec![] };
+    match parse_lock(lock) {
+        Err((line, msg)) => vec![format!("stepgate.lock line {line}: {msg}")],
+        Ok(entries) => entries
+            .iter()
+            .filter_map(|(path, sha)| match session.loaded.sources.sha256.get(path) {
+                Some(now) if now == sha => None,
+                Some(now) => Some(format!("{path} changed since `stepgate freeze` (lock {}, now {})", &sha[..12.min(sha.len())], &now[..12])),
+                None => Some(format!("{path} is in stepgate.lock but not in the pack")),
+            })
+            .collect(),
+    }
+}
+
+/// The latest passing rehearsal of exactly these bytes, if young enough.
+fn fresh_rehearsal(events: &[Event], step: &str, sha: &str, now_us: i64, max_age: Duration, verb: &str) -> std::result::Result<i64, String> {
+    let last = events.iter().rev().find(|e| e.verb == verb && e.step.as_deref() == Some(step) && e.file_sha256.as_deref() == Some(sha));
+    match last {
+        None => Err(format!("no rehearsal of the current bytes (sha256 {}…): run `stepgate rehearse --step {step}{}` first", &sha[..12.min(sha.len())], if verb == "rehearse-rollback" { " --rollback" } else { "" })),
+        Some(e) if e.result != "passed" => Err(format!("the last rehearsal of these bytes (event {}) {}: fix the step and rehearse again", e.id, e.result)),
+        Some(e) => {
+            let age = Duration::from_micros(now_us.saturating_sub(e.at_micros).max(0) as u64);
+            if age > max_age {
+                Err(format!(
+                    "the passing rehearsal (event {}) is {} old, older than max_rehearsal_age {}: rehearse again",
+                    e.id,
+                    humantime::format_duration(Duration::from_secs(age.as_secs())),
+                    humantime::format_duration(max_age)
+                ))
+            } else {
+                Ok(e.id)
+            }
+        }
+    }
+}
+
+/// A verified backup younger than max_backup_age, taking one when allowed.
+pub fn ensure_backup(session: &mut Session, step: &str, events: &[Event], now_us: i64, auto: bool, progress: bool) -> Result<i64> {
+    let max = session.pack().max_backup_age;
+    if let Some(e) = crate::engine::backup::latest_backup(events, step) {
+        let age = Duration::from_micros(now_us.saturating_sub(e.at_micros).max(0) as u64);
+        let files_ok = backup_files_intact(e);
+        if age <= max && files_ok {
+            return Ok(e.id);
+        }
+    }
+    if !auto {
+        return Err(Error::Refused(format!(
+            "no verified backup of step {step} younger than max_backup_age {}: run `stepgate backup --step {step}` (or drop --no-auto-backup)",
+            humantime::format_duration(max)
+        )));
+    }
+    let r = crate::engine::backup::run(session, step, progress)?;
+    Ok(r.event_id)
+}
+
+/// Every dump a backup event lists is still on disk with its recorded sha256.
+fn backup_files_intact(e: &Event) -> bool {
+    let dir = std::path::PathBuf::from(e.details.get("dir").and_then(|d| d.as_str()).unwrap_or(""));
+    e.details.get("files").and_then(|f| f.as_array()).is_some_and(|files| {
+        files.iter().all(|f| {
+            let (Some(file), Some(sha)) = (f.get("file").and_then(|v| v.as_str()), f.get("sha256").and_then(|v| v.as_str())) else { return false };
+            crate::db::backup::verify_dump(&dir.join(file), sha).is_ok()
+        })
+    })
+}
+
+pub fn run(opts: &Options, step_id: &str, ao: &ApplyOptions) -> Result<ApplyReport> {
+    let mut session = Session::open(opts, "apply", Lock::Pack)?;
+    apply_in(&mut session, step_id, ao)
+}
+
+pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Result<ApplyReport> {
+    let started = Instant::now();
+    let events = session.events()?;
+    reconcile(session, &events)?;
+    let events = session.events()?;
+    if let Some(h) = crate::engine::halt::halt_in_force(session, &events)? {
+        return Err(Error::Halted(format!(
+            "pack `{}` is halted (event {} at {}: {}); every mutating verb refuses until a signed `stepgate resume`",
+            session.pack().id(),
+            h.event,
+            h.at,
+            h.reason
+        )));
+    }
+    let pack = session.pack().clone();
+    let idx = pack
+        .step_index(step_id)
+        .ok_or_else(|| Error::BadInput(format!("no step `{step_id}` in pack `{}`; steps: {}", pack.id(), pack.step_ids().join(", "))))?;
+    let step = pack.manifest.step[idx].clone();
+    let mut report = ApplyReport {
+        pack: pack.id().to_string(),
+        step: step_id.to_string(),
+        run_id: session.run_id.clone(),
+        file_sha256: String::new(),
+        gates: None,
+        rehearsal_event: None,
+        backup_event: None,
+        attempts: vec![],
+        measured: None,
+        mismatches: vec![],
+        invariants: vec![],
+        negatives: vec![],
+        notices: vec![],
+        committed: false,
+        commit_event: None,
+        entry_fingerprint: String::new(),
+        post: None,
+        halted: None,
+        rollback_command: None,
+        elapsed_ms: 0,
+    };
+    let (state, at, _) = step_state(&events, step_id);
+    if state == "committed" {
+        return Err(Error::Refused(format!("step {step_id} is already committed ({}); nothing to do", at.unwrap_or_default())));
+    }
+    let mut refusals = Vec::new();
+    for r in step.requires_ids() {
+        let (s, _, _) = step_state(&events, &r);
+        if s != "committed" {
+            refusals.push(format!("requires step {r}, which is {s}"));
+        }
+    }
+    refusals.extend(lock_file_problems(session));
+    // After a resume the pack restarts from STEP 0: a passing preflight must come first.
+    if let Some(resume) = events.iter().rev().find(|e| e.verb == "resume" && e.result == "resumed") {
+        if !events.iter().any(|e| e.id > resume.id && e.verb == "preflight" && e.result == "passed") {
+            refusals.push(format!("the pack was resumed (event {}): run `stepgate preflight` and get it passing before the next apply", resume.id));
+        }
+    }
+    if step.hold {
+        if !refusals.is_empty() {
+            return Err(Error::Refused(format!("HOLD step {step_id} cannot be reached:\n  {}", refusals.join("\n  "))));
+        }
+        let id = session.event(Some(step_id), "hold", "reached", None, serde_json::json!({"name": step.name}))?;
+        report.commit_event = Some(id);
+        report.elapsed_ms = started.elapsed().as_millis();
+        return Ok(report);
+    }
+    let (_, file, sha) = step_sql(session, step_id, false)?;
+    report.file_sha256 = sha.clone();
+    let now = time::OffsetDateTime::now_utc();
+    let gate_report = gates::evaluate(session, step_id, Action::Apply, now)?;
+    refusals.extend(gate_report.refusals());
+    report.gates = Some(gate_report);
+    let now_us = db_now_micros(&mut session.ledger)?;
+    match fresh_rehearsal(&events, step_id, &sha, now_us, pack.max_rehearsal_age, "rehearse") {
+        Ok(id) => report.rehearsal_event = Some(id),
+        Err(e) => refusals.push(e),
+    }
+    if !refusals.is_empty() {
+        session.event(Some(step_id), "apply", "refused", Some(&sha), serde_json::json!({"reasons": refusals}))?;
+        return Err(Error::Refused(format!("apply of step {step_id} refused:\n  {}", refusals.join("\n  "))));
+    }
+    report.backup_event = Some(ensure_backup(session, step_id, &events, now_us, ao.auto_backup, ao.progress)?);
+
+    if !step.transactional {
+        return crate::engine::nontx::apply_non_transactional(session, idx, &file, &sha, report, started);
+    }
+
+    // The intent: written through the ledger session before anything runs, so a run killed
+    // at any point is found and reconciled by the next command.
+    session.event(Some(step_id), "apply-intent", "started", Some(&sha), serde_json::json!({"gates": report.gates}))?;
+    fault::point("apply:after-intent");
+
+    let parts = step_run::parts(&file);
+    let sink: NoticeSink = Default::default();
+    let mut attempt = 0;
+    let committed_catalog = loop {
+        attempt += 1;
+        let t0 = Instant::now();
+        let outcome = attempt_commit(session, idx, &file, &sha, &parts.pre, &parts.body, &sink, &mut report)?;
+        match outcome {
+            AttemptOutcome::Committed(snap) => {
+                report.attempts.push(Attempt { attempt, outcome: "committed".into(), failure: None, elapsed_ms: t0.elapsed().as_millis() });
+                break snap;
+            }
+            AttemptOutcome::LockTimeout(f) if attempt <= ao.retries => {
+                report.attempts.push(Attempt { attempt, outcome: "lock_timeout".into(), failure: Some(*f.clone()), elapsed_ms: t0.elapsed().as_millis() });
+                session.event(Some(step_id), "apply-attempt", "lock_timeout", Some(&sha), serde_json::json!({"attempt": attempt, "failure": f}))?;
+                std::thread::sleep(backoff(attempt));
+            }
+            AttemptOutcome::LockTimeout(f) => {
+                report.attempts.push(Attempt { attempt, outcome: "lock_timeout".into(), failure: Some(*f.clone()), elapsed_ms: t0.elapsed().as_millis() });
+                session.event(Some(step_id), "apply-end", "lock_timeout", Some(&sha), serde_json::json!({"attempts": attempt, "failure": f}))?;
+                report.elapsed_ms = started.elapsed().as_millis();
+                return Err(Error::Failed(format!(
+                    "step {step_id} could not get its locks within lock_timeout after {attempt} attempt(s); nothing was committed, nothing left behind. Last: {f}. Retry later, or see who holds the locks with `stepgate apply --wait-for-locks`"
+                )));
+            }
+            AttemptOutcome::Diverged(reason) => {
+                report.attempts.push(Attempt { attempt, outcome: "diverged".into(), failure: None, elapsed_ms: t0.elapsed().as_millis() });
+                let h = halt(session, Some(step_id), &format!("apply of step {step_id} diverged: {reason}"))?;
+                session.event(Some(step_id), "apply-end", "rolled back", Some(&sha), serde_json::json!({"reason": reason}))?;
+                report.halted = Some(h);
+                report.elapsed_ms = started.elapsed().as_millis();
+                return Ok(report);
+            }
+        }
+    };
+    report.committed = true;
+    fault::point("apply:after-commit");
+
+    // After commit: section H, the verify file, invariants, and the catalog diff.
+    let post = post_verify(session, &file, &parts.post, &committed_catalog)?;
+    fault::point("apply:during-verify");
+    let ok = post.ok;
+    report.post = Some(post.clone());
+    session.event(Some(step_id), "verify", if ok { "passed" } else { "failed" }, Some(&sha), serde_json::to_value(&post).unwrap_or_default())?;
+    if !ok {
+        let h = halt(session, Some(step_id), &format!("post-commit verification of step {step_id} failed"))?;
+        report.halted = Some(h);
+        report.rollback_command = Some(format!("stepgate rollback --step {step_id}"));
+    }
+    session.event(Some(step_id), "apply-end", "committed", Some(&sha), serde_json::json!({"fingerprint": post.fingerprint}))?;
+    report.elapsed_ms = started.elapsed().as_millis();
+    Ok(report)
+}
+
+fn backoff(attempt: u32) -> Duration {
+    use rand_core::RngCore;
+    let base = 200u64 * (1u64 << attempt.min(6));
+    let jitter = u64::from(rand_core::OsRng.next_u32() % 100);
+    Duration::from_millis(base + jitter)
+}
+
+enum AttemptOutcome {
+    /// Carries the in-transaction snapshot, which the committed catalog must equal.
+    Committed(Box<crate::core::catalog::Snapshot>),
+    LockTimeout(Box<StatementFailure>),
+    Diverged(String),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attempt_commit(
+    session: &mut Session,
+    idx: usize,
+    file: &SqlFile,
+    sha: &str,
+    pre: &[&Statement],
+    body: &[&Statement],
+    sink: &NoticeSink,
+    report: &mut ApplyReport,
+) -> Result<AttemptOutcome> {
+    let pack = session.pack().clone();
+    let step_id = pack.manifest.step[idx].id().to_string();
+    let entry = snapshot::take(&mut session.ledger)?;
+    // Kept so a rollback can prove every object is back to its pre-step definition.
+    report.entry_fingerprint = ledger::store_snapshot(&mut session.ledger, &entry)?;
+    let pre_counts = crate::db::delta::row_counts(&mut session.ledger, &pack.effects[idx].rows.keys().cloned().collect::<Vec<_>>())?;
+    let before = step_run::check_invariants_standalone(&mut session.ledger, &pack.manifest.invariant, &pack.timeouts)?;
+    if let Some(bad) = before.iter().find(|i| !i.ok) {
+        return Ok(AttemptOutcome::Diverged(format!("invariant `{}` does not hold before the step (expected {}, got {})", bad.name, bad.expect, bad.got.as_deref().unwrap_or("no row"))));
+    }
+    let mut client = session.step_client("apply", &step_id, sink.clone())?;
+    if let Err(f) = step_run::run_read_only(&mut client, &pack.timeouts, file, pre, sink, &mut report.notices)? {
+        return Ok(AttemptOutcome::Diverged(format!("section B assertion failed: {f}")));
+    }
+    fault::point("apply:before-begin");
+    let mut tx = client.transaction()?;
+    step_run::set_timeouts(&mut tx, &pack.timeouts)?;
+    for (i, st) in body.iter().enumerate() {
+        if let Err(f) = step_run::run_statements(&mut tx, file, &[st], sink, &mut report.notices) {
+            let _ = tx.rollback();
+            if f.kind == "lock_timeout" {
+                return Ok(AttemptOutcome::LockTimeout(f));
+            }
+            return Ok(AttemptOutcome::Diverged(format!("statement failed: {f}")));
+        }
+        fault::point(&format!("apply:after-statement-{}", i + 1));
+    }
+    let m = step_run::measure(&mut tx, &pack, idx, &entry)?;
+    report.measured = Some(m.measured.clone());
+    report.mismatches = m.mismatches.clone();
+    if !m.mismatches.is_empty() {
+        let _ = tx.rollback();
+        return Ok(AttemptOutcome::Diverged(format!("measured delta differs from the declared effects:\n{}", effects::render_mismatches(&m.mismatches))));
+    }
+    report.invariants = step_run::check_invariants(&mut tx, &pack.manifest.invariant)?;
+    if let Some(bad) = report.invariants.iter().find(|i| !i.ok) {
+        let _ = tx.rollback();
+        return Ok(AttemptOutcome::Diverged(format!("invariant `{}` broken inside the step (expected {}, got {})", bad.name, bad.expect, bad.got.as_deref().unwrap_or("no row"))));
+    }
+    report.negatives = step_run::run_negatives(&mut tx, &pack.manifest.step[idx].negative)?;
+    if let Some(bad) = report.negatives.iter().find(|n| !n.ok) {
+        let _ = tx.rollback();
+        return Ok(AttemptOutcome::Diverged(format!(
+            "negative test `{}` did not fail with SQLSTATE {} (got {})",
+            bad.name,
+            bad.expected_sqlstate,
+            bad.got_sqlstate.as_deref().unwrap_or("no error")
+        )));
+    }
+    // The "committed" row commits in the same transaction as the step, or not at all.
+    let pack_id = pack.id().to_string();
+    let run_id = session.run_id.clone();
+    let details = serde_json::json!({
+        "entry_fingerprint": report.entry_fingerprint,
+        "pre_counts": pre_counts,
+        "in_transaction_fingerprint": m.in_tx.fingerprint(),
+        "delta": m.measured,
+        "rehearsal_event": report.rehearsal_event,
+        "backup_event": report.backup_event,
+        "gates": report.gates,
+        "notices": report.notices,
+    });
+    let id = ledger::append(
+        &mut tx,
+        &session.actor,
+        &NewEvent { pack: &pack_id, step: Some(&step_id), verb: "apply", result: "committed", file_sha256: Some(sha), run_id: Some(&run_id), details },
+    )?;
+    fault::point("apply:after-ledger-row");
+    tx.commit()?;
+    report.commit_event = Some(id);
+    Ok(AttemptOutcome::Committed(Box::new(m.in_tx)))
+}
+
+/// Section H, the pack's verify file, invariants, and the catalog: it must be exactly
+/// the catalog the step's transaction committed (whose diff against the entry snapshot
+/// was already proven equal to the declared effects), so anything else is named.
+pub fn post_verify(session: &mut Session, file: &SqlFile, post_stmts: &[&Statement], committed: &crate::core::catalog::Snapshot) -> Result<PostVerify> {
+    let pack = session.pack().clone();
+    let mut pv = PostVerify::default();
+    let sink: NoticeSink = Default::default();
+    let mut notices = Vec::new();
+    if let Err(f) = step_run::run_read_only(&mut session.ledger, &pack.timeouts, file, post_stmts, &sink, &mut notices)? {
+        pv.section_h = Some(*f);
+    }
+    if let Some(vf) = &pack.manifest.pack.verify {
+        let rel = vf.get_ref().clone();
+        let text = session.loaded.text(&rel)?.to_string();
+        let vfile = sql::parse_file(&rel, &text)?;
+        let stmts: Vec<&Statement> = vfile.statements.iter().collect();
+        if let Err(f) = step_run::run_read_only(&mut session.ledger, &pack.timeouts, &vfile, &stmts, &sink, &mut notices)? {
+            pv.verify_file = Some(*f);
+        }
+    }
+    pv.invariants = step_run::check_invariants_standalone(&mut session.ledger, &pack.manifest.invariant, &pack.timeouts)?;
+    let after = snapshot::take(&mut session.ledger)?;
+    pv.fingerprint = ledger::store_snapshot(&mut session.ledger, &after)?;
+    let d = catalog::diff(committed, &after);
+    for o in &d.added {
+        pv.catalog_mismatches.push(effects::Mismatch { item: format!("create {o}"), declared: "not declared".into(), measured: "appeared after commit".into() });
+    }
+    for o in &d.removed {
+        pv.catalog_mismatches.push(effects::Mismatch { item: format!("drop {o}"), declared: "not declared".into(), measured: "vanished after commit".into() });
+    }
+    for c in &d.changed {
+        pv.catalog_mismatches.push(effects::Mismatch { item: format!("alter {}", c.object), declared: "not declared".into(), measured: "changed after commit".into() });
+    }
+    pv.ok = pv.section_h.is_none() && pv.verify_file.is_none() && pv.invariants.iter().all(|i| i.ok) && pv.catalog_mismatches.is_empty();
+    Ok(pv)
+}

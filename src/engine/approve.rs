@@ -1,0 +1,73 @@
+//! `stepgate approve` and `stepgate approval-text`: the approver's side. Both work
+//! offline from the pack alone: the statement binds the pack, the step, the gate,
+//! the sha256 of the step file, its rollback and the manifest, and the target named
+//! in the manifest.
+
+use crate::core::approval::{self, Action, Expected, Statement};
+use crate::engine::gates::approval_path;
+use crate::engine::pack::LoadedPack;
+use crate::engine::{Error, Result};
+use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
+
+pub struct Request<'a> {
+    pub step: &'a str,
+    pub gate: &'a str,
+    pub principal: &'a str,
+    pub action: Action,
+    pub expires: std::time::Duration,
+}
+
+/// The exact statement for a request, with issued-at = now.
+pub fn statement(loaded: &LoadedPack, req: &Request, now: OffsetDateTime) -> Result<Statement> {
+    let pack = &loaded.pack;
+    if !pack.manifest.gate.contains_key(req.gate) {
+        let names: Vec<&str> = pack.manifest.gate.keys().map(String::as_str).collect();
+        return Err(Error::BadInput(format!("no gate `{}` in the manifest; gates: {}", req.gate, names.join(", "))));
+    }
+    let (step_sha, rb_sha) = if req.action == Action::Resume {
+        (None, None)
+    } else {
+        let step = pack
+            .step(req.step)
+            .ok_or_else(|| Error::BadInput(format!("no step `{}` in pack `{}`; steps: {}", req.step, pack.id(), pack.step_ids().join(", "))))?;
+        (
+            step.file.as_ref().and_then(|f| loaded.sha256(f.get_ref())).map(str::to_string),
+            step.rollback.as_ref().and_then(|f| loaded.sha256(f.get_ref())).map(str::to_string),
+        )
+    };
+    let target = &pack.manifest.pack.target;
+    let expected = Expected {
+        pack: pack.id(),
+        step: req.step,
+        action: req.action,
+        step_sha256: step_sha.as_deref(),
+        rollback_sha256: rb_sha.as_deref(),
+        manifest_sha256: loaded.manifest_sha256(),
+        database: &target.database,
+        environment: target.environment.as_deref(),
+    };
+    let secs = i64::try_from(req.expires.as_secs()).map_err(|_| Error::BadInput("--expires is too long".into()))?;
+    if secs <= 0 {
+        return Err(Error::BadInput("--expires must be positive".into()));
+    }
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    Ok(Statement::for_expected(&expected, req.gate, req.principal, now, now + time::Duration::seconds(secs)))
+}
+
+/// Signs with the approver's key and writes `<statement>.approval` and `.approval.sig`.
+pub fn approve(loaded: &LoadedPack, req: &Request, key_path: &Path, passphrase: Option<&str>, now: OffsetDateTime) -> Result<(PathBuf, PathBuf)> {
+    let key_text = std::fs::read_to_string(key_path).map_err(|e| Error::BadInput(format!("{}: {e}", key_path.display())))?;
+    let key = approval::load_private_key(&key_text, passphrase).map_err(|e| Error::BadInput(format!("{}: {e}", key_path.display())))?;
+    let st = statement(loaded, req, now)?;
+    let text = st.render();
+    let sig = approval::sign(&text, &key).map_err(|e| Error::BadInput(e.to_string()))?;
+    let path = approval_path(loaded.dir(), req.step, req.gate, req.principal);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::BadInput(format!("{}: {e}", parent.display())))?;
+    }
+    let sig_path = path.with_extension("approval.sig");
+    std::fs::write(&path, &text).map_err(|e| Error::BadInput(format!("{}: {e}", path.display())))?;
+    std::fs::write(&sig_path, sig).map_err(|e| Error::BadInput(format!("{}: {e}", sig_path.display())))?;
+    Ok((path, sig_path))
+}

@@ -1,0 +1,114 @@
+//! `stepgate verify --step ID` (re-run the post-commit checks on demand) and
+//! `stepgate drift` (the live catalog against the fingerprint recorded after the
+//! last committed or rolled-back step, naming every object changed outside stepgate).
+
+use crate::core::catalog::{self, CatalogDiff};
+use crate::core::sql;
+use crate::db::ledger::{self, Event};
+use crate::db::snapshot;
+use crate::engine::session::{Lock, Options, Session};
+use crate::engine::{step_run, Error, Result};
+use serde::Serialize;
+
+/// The last recorded post-step fingerprint: from `verify` events (after apply) and
+/// `rollback-verify` events (after rollback).
+pub fn last_recorded(events: &[Event], step: Option<&str>) -> Option<(i64, String)> {
+    events
+        .iter()
+        .rev()
+        .filter(|e| step.is_none() || e.step.as_deref() == step)
+        .find(|e| e.verb == "verify" || e.verb == "rollback-verify")
+        .and_then(|e| e.details.get("fingerprint").and_then(|f| f.as_str()).map(|f| (e.id, f.to_string())))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftReport {
+    pub pack: String,
+    pub reference_event: Option<i64>,
+    pub recorded_fingerprint: Option<String>,
+    pub live_fingerprint: String,
+    pub diff: CatalogDiff,
+    pub drifted: bool,
+    pub note: Option<String>,
+}
+
+pub fn drift_in(s: &mut Session, step: Option<&str>) -> Result<DriftReport> {
+    let events = s.events()?;
+    let live = snapshot::take(&mut s.ledger)?;
+    let live_fp = live.fingerprint();
+    let mut r = DriftReport {
+        pack: s.pack().id().to_string(),
+        reference_event: None,
+        recorded_fingerprint: None,
+        live_fingerprint: live_fp.clone(),
+        diff: CatalogDiff::default(),
+        drifted: false,
+        note: None,
+    };
+    let Some((id, fp)) = last_recorded(&events, step) else {
+        r.note = Some("no committed or rolled-back step recorded yet: nothing to compare against".into());
+        return Ok(r);
+    };
+    r.reference_event = Some(id);
+    r.recorded_fingerprint = Some(fp.clone());
+    if fp == live_fp {
+        return Ok(r);
+    }
+    r.drifted = true;
+    match ledger::load_snapshot(&mut s.ledger, &fp)? {
+        Some(recorded) => r.diff = catalog::diff(&recorded, &live),
+        None => r.note = Some(format!("the recorded snapshot {fp} is missing or fails its hash check; only the fingerprints can be compared")),
+    }
+    Ok(r)
+}
+
+pub fn drift(opts: &Options) -> Result<DriftReport> {
+    let mut s = Session::open(opts, "drift", Lock::None)?;
+    let r = drift_in(&mut s, None)?;
+    s.event(None, "drift", if r.drifted { "drifted" } else { "clean" }, None, serde_json::json!({"reference_event": r.reference_event, "live": r.live_fingerprint, "diff": r.diff}))?;
+    Ok(r)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub step: String,
+    pub section_h: Option<step_run::StatementFailure>,
+    pub verify_file: Option<step_run::StatementFailure>,
+    pub invariants: Vec<step_run::InvariantResult>,
+    pub drift: DriftReport,
+    pub ok: bool,
+}
+
+pub fn verify(opts: &Options, step_id: &str) -> Result<VerifyReport> {
+    let mut s = Session::open(opts, "verify", Lock::None)?;
+    let pack = s.pack().clone();
+    let step = pack.step(step_id).ok_or_else(|| Error::BadInput(format!("no step `{step_id}` in pack `{}`", pack.id())))?;
+    let sink: crate::db::connect::NoticeSink = Default::default();
+    let mut notices = Vec::new();
+    let mut section_h = None;
+    if let Some(f) = &step.file {
+        let rel = f.get_ref().clone();
+        let text = s.loaded.text(&rel)?.to_string();
+        let file = sql::parse_file(&rel, &text)?;
+        let parts = step_run::parts(&file);
+        if let Err(e) = step_run::run_read_only(&mut s.ledger, &pack.timeouts, &file, &parts.post, &sink, &mut notices)? {
+            section_h = Some(*e);
+        }
+    }
+    let mut verify_file = None;
+    if let Some(vf) = &pack.manifest.pack.verify {
+        let rel = vf.get_ref().clone();
+        let text = s.loaded.text(&rel)?.to_string();
+        let file = sql::parse_file(&rel, &text)?;
+        let stmts: Vec<&sql::Statement> = file.statements.iter().collect();
+        if let Err(e) = step_run::run_read_only(&mut s.ledger, &pack.timeouts, &file, &stmts, &sink, &mut notices)? {
+            verify_file = Some(*e);
+        }
+    }
+    let invariants = step_run::check_invariants_standalone(&mut s.ledger, &pack.manifest.invariant, &pack.timeouts)?;
+    let drift = drift_in(&mut s, None)?;
+    let ok = section_h.is_none() && verify_file.is_none() && invariants.iter().all(|i| i.ok) && !drift.drifted;
+    let r = VerifyReport { step: step_id.to_string(), section_h, verify_file, invariants, drift, ok };
+    s.event(Some(step_id), "verify-on-demand", if ok { "passed" } else { "failed" }, None, serde_json::to_value(&r).unwrap_or_default())?;
+    Ok(r)
+}
