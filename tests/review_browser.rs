@@ -8,7 +8,66 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use stepgate::engine::review::{render_html, GateView, ReviewInput};
+use stepgate::engine::status::{PackStatus, Rehearsal, StepStatus};
+
 const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The `init` scaffold plus what a real step carries: forbid rules, a protected and
+/// an organic table, an invariant, a negative test, a measurement, row effects,
+/// a one-way door, and SQL with HTML metacharacters.
+fn enrich(dir: &Path) {
+    let m = dir.join("stepgate.toml");
+    let src = std::fs::read_to_string(&m).unwrap()
+        .replace("protected = []", "protected = [\"public.apr_action_types\"]\norganic = [\"public.event_outbox\"]")
+        .replace(
+            "gates = [\"owner\"]",
+            "gates = [\"owner\"]\none_way = true\nirreversible_reason = \"action types are FK-referenced (RESTRICT): retire, never delete\"\n\
+             forbid = [\"create trigger\", \"alter table public.governance_relations\", \"insert public.event_outbox\"]\n\
+             [[step.negative]]\nname = \"duplicate label rejected\"\nsql = \"INSERT INTO public.example_table (label) VALUES ('dup')\"\nsqlstate = \"23505\"\n\
+             [[step.measure]]\nname = \"example rows\"\nsql = \"SELECT count(*) FROM public.example_table\"",
+        )
+        .replace(
+            "[[step]]",
+            "[gate.one_way]\nkind = \"signature\"\nsigners = [\"cto@example.org\", \"dba@example.org\"]\nquorum = 2\n\n\
+             [gate.council]\nkind = \"sql\"\nsql = \"SELECT 1 FROM council_records WHERE step_ref = '1' AND decision = 'build'\"\n\n\
+             [[invariant]]\nname = \"governance relations unchanged\"\nsql = \"SELECT count(*) FROM pg_class WHERE relname <> '' AND relkind = 'r' AND relname = 'governance_relations'\"\nexpect = \"0\"\n\n[[step]]",
+        )
+        .replace("gates = [\"owner\"]", "gates = [\"owner\", \"council\"]");
+    std::fs::write(&m, src).unwrap();
+    let f = dir.join("01_example.sql");
+    let sql = std::fs::read_to_string(&f).unwrap().replace(
+        "-- SECTION G",
+        "SELECT count(*) FILTER (WHERE label <> '<b>' AND length(label) > 0) AS long_labels_with_a_deliberately_long_column_alias_that_has_to_wrap_when_printed FROM public.example_table;\n\n-- SECTION G",
+    );
+    std::fs::write(&f, sql).unwrap();
+}
+
+fn status() -> PackStatus {
+    PackStatus {
+        pack: "review-pack".into(),
+        title: "review-pack: describe the change".into(),
+        target: "db on localhost:5432".into(),
+        environment: Some("production".into()),
+        halted: None,
+        steps: vec![StepStatus {
+            id: "1".into(),
+            name: "create example_table".into(),
+            gates: vec!["owner".into(), "council".into()],
+            one_way: true,
+            hold: false,
+            last_rehearsal: Some(Rehearsal {
+                at: "2026-06-01T09:12:44Z".into(),
+                verdict: "passed".into(),
+                file_sha256: Some("0".repeat(64)),
+                matches_file: false,
+            }),
+            state: "not applied".into(),
+            state_at: None,
+            interrupted_run: None,
+        }],
+    }
+}
 
 /// Runs chromium with `args`, killing it after `limit`. Returns whether it exited 0.
 fn run_chromium(args: &[String], limit: Duration) -> bool {
@@ -87,15 +146,28 @@ fn review_html_renders_in_chromium() {
     let tmp = tempfile::tempdir().unwrap();
     let pack_dir = tmp.path().join("review-pack");
     stepgate::engine::init::run(&pack_dir, "db").unwrap();
+    enrich(&pack_dir);
     let loaded = stepgate::engine::pack::load(&pack_dir).unwrap();
-    let input = stepgate::engine::review::ReviewInput {
+    let status = status();
+    let approvals = vec![GateView {
+        step: "1".into(),
+        gate: "owner".into(),
+        kind: "signature".into(),
+        quorum: 1,
+        signers: vec!["owner@example.org".into()],
+        present: vec![],
+        missing: 1,
+        notes: vec!["approvals/old.approval: step file changed since signing".into()],
+    }];
+    let input = ReviewInput {
         loaded: &loaded,
         step: None,
-        status: None,
-        approvals: None,
+        status: Some(&status),
+        approvals: Some(&approvals),
         generated_at: "2026-06-01T10:00:00Z".into(),
     };
-    let html = stepgate::engine::review::render_html(&input);
+    let html = render_html(&input);
+    assert!(html.contains("&lt;b&gt;"), "escaped");
     let out: PathBuf = match std::env::var_os("STEPGATE_REVIEW_KEEP") {
         Some(d) => {
             let d = PathBuf::from(d);

@@ -3,6 +3,7 @@
 //! of `--help`, the shell completions and the man page.
 
 pub mod commit;
+pub mod demo;
 pub mod render;
 pub mod verbs;
 
@@ -69,6 +70,12 @@ pub enum LintFormat {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Watch the whole story on a throwaway PostgreSQL, in under a minute (the README's first command).
+    Demo {
+        /// Leave the cluster running and print how to connect.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Scaffold a new pack that passes `stepgate lint` as it is.
     Init {
         /// Folder to create.

@@ -11,6 +11,7 @@ use clap::CommandFactory;
 pub fn dispatch(cli: Cli) -> i32 {
     let g = cli.global.clone();
     let result = match cli.command {
+        Command::Demo { keep } => super::demo::run(keep, g.quiet),
         Command::Init { path, database } => init(&path, &database),
         Command::Lint { pack_dir, format } => {
             return lint_cmd(pack_dir.as_deref().unwrap_or(&g.pack), format, g.json)
@@ -20,7 +21,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Ledger { action } => ledger(&opts(&g), action, g.json),
         Command::Preflight { step } => preflight(&opts(&g), step.as_deref(), g.json),
         Command::Rehearse { step, rollback } => rehearse(&opts(&g), &step, rollback, g.json),
-        Command::Status => status(&opts(&g), g.json),
+        Command::Status => status_cmd(&opts(&g), g.json),
         Command::Snapshot { output } => snapshot(&opts(&g), output.as_deref(), g.json),
         Command::Diff { before, after } => diff(&before, &after, g.json),
         Command::Approve { what, key } => super::commit::approve(&g, &what, &key),
@@ -450,7 +451,7 @@ pub fn print_rehearsal(r: &engine::rehearse::RehearsalReport) {
     );
 }
 
-fn status(o: &Options, json: bool) -> engine::Result<i32> {
+pub fn status_cmd(o: &Options, json: bool) -> engine::Result<i32> {
     let st = engine::status::run(o)?;
     if json {
         render::print_json(&serde_json::to_value(&st).unwrap_or_default());

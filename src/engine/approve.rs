@@ -62,7 +62,7 @@ pub fn approve(loaded: &LoadedPack, req: &Request, key_path: &Path, passphrase: 
     let st = statement(loaded, req, now)?;
     let text = st.render();
     let sig = approval::sign(&text, &key).map_err(|e| Error::BadInput(e.to_string()))?;
-    let path = approval_path(loaded.dir(), req.step, req.gate, req.principal);
+    let path = approval_path(loaded.dir(), req.step, req.gate, req.action, req.principal);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::BadInput(format!("{}: {e}", parent.display())))?;
     }

@@ -20,18 +20,28 @@ use std::path::{Path, PathBuf};
 
 pub const APPROVALS_DIR: &str = "approvals";
 
-/// `approvals/<step>.<gate>.<principal>.approval`
-pub fn approval_path(pack_dir: &Path, step: &str, gate: &str, principal: &str) -> PathBuf {
+/// The file-name prefix of approvals for (step, gate, action): `<step>.<gate>.` for apply,
+/// `<step>.<action>.<gate>.` for rollback, resume and restore.
+fn prefix(step: &str, gate: &str, action: Action) -> String {
+    match action {
+        Action::Apply => format!("{step}.{gate}."),
+        other => format!("{step}.{}.{gate}.", other.as_str()),
+    }
+}
+
+/// `approvals/<step>.<gate>.<principal>.approval` (apply) or
+/// `approvals/<step>.<action>.<gate>.<principal>.approval`.
+pub fn approval_path(pack_dir: &Path, step: &str, gate: &str, action: Action, principal: &str) -> PathBuf {
     let safe: String = principal
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || "@._-+".contains(c) { c } else { '_' })
         .collect();
-    pack_dir.join(APPROVALS_DIR).join(format!("{step}.{gate}.{safe}.approval"))
+    pack_dir.join(APPROVALS_DIR).join(format!("{}{safe}.approval", prefix(step, gate, action)))
 }
 
-/// Every approval file on disk for (step, gate).
-pub fn candidates(pack_dir: &Path, step: &str, gate: &str) -> Vec<Candidate> {
-    let prefix = format!("{step}.{gate}.");
+/// Every approval file on disk for (step, gate, action).
+pub fn candidates(pack_dir: &Path, step: &str, gate: &str, action: Action) -> Vec<Candidate> {
+    let prefix = prefix(step, gate, action);
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(pack_dir.join(APPROVALS_DIR)) else {
         return out;
@@ -232,7 +242,7 @@ pub fn evaluate_named(
         match gate.kind {
             GateKind::Signature => {
                 let spec = GateSpec { name, signers: &gate.signers, quorum: gate.quorum() };
-                let cands = candidates(&pack.dir, subject, name);
+                let cands = candidates(&pack.dir, subject, name, action);
                 let trusted = trusted_for(&registry, name);
                 let r = approval::evaluate_gate(&spec, &expected, &cands, &trusted, now);
                 for a in &r.approvals {

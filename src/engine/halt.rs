@@ -47,7 +47,7 @@ pub fn resume(opts: &Options) -> Result<(i64, i64)> {
         )));
     }
     // The signed approvals travel with the event so a reader can re-verify them.
-    let approvals: Vec<serde_json::Value> = gates::candidates(&s.pack().dir, &subject, "resume")
+    let approvals: Vec<serde_json::Value> = gates::candidates(&s.pack().dir, &subject, "resume", Action::Resume)
         .into_iter()
         .map(|c| serde_json::json!({"statement": c.statement_text, "sig": c.sig_pem}))
         .collect();

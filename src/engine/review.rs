@@ -213,8 +213,9 @@ struct StepDoc {
     badges: Vec<(Tone, String)>,
     fields: Vec<(String, Line)>,
     parts: Vec<Part>,
-    /// For the sign-off box.
-    signoff_ref: String,
+    /// The sign-off box: its title and the attestation above the blanks.
+    signoff_title: String,
+    signoff_text: Line,
 }
 
 struct Doc {
@@ -333,10 +334,13 @@ fn build(input: &ReviewInput) -> Doc {
         rows.push(vec![
             vec![c(s.id())],
             vec![t(&s.name)],
-            vec![t(if s.gates.is_empty() {
-                "—".to_string()
-            } else {
-                s.gate_names().join(", ")
+            vec![t({
+                let (g, _) = apply_gates(pack, s);
+                if g.is_empty() {
+                    "—".to_string()
+                } else {
+                    g.join(", ")
+                }
             })],
             vec![t(if kind.is_empty() {
                 "—".to_string()
@@ -930,7 +934,7 @@ fn build_step(
     safety.push(vec![
         b("Fresh rehearsal of these exact bytes. "),
         t("A passing rehearsal on this target (BEGIN..ROLLBACK, entry fingerprint = exit fingerprint) of sha256 "),
-        c(short_hash(file_sha)),
+        c(file_sha.unwrap_or("-")),
         t(" no older than "),
         c(age_text(&p.max_rehearsal_age, pack.max_rehearsal_age)),
         t(" ("),
@@ -1359,12 +1363,19 @@ fn build_step(
         badges,
         fields,
         parts,
-        signoff_ref: format!(
-            "step {sid}, file sha256 {}",
-            file_sha
-                .map(|h| short_hash(Some(h)))
-                .unwrap_or_else(|| "-".into())
-        ),
+        signoff_title: format!("Reviewer sign-off — step {sid}"),
+        signoff_text: vec![
+            t(format!(
+                "I have read this review of step {sid} of pack {}: step file sha256 ",
+                pack.id()
+            )),
+            c(file_sha.unwrap_or("-")),
+            t(", rollback file sha256 "),
+            c(rollback_sha.unwrap_or("-")),
+            t(", manifest sha256 "),
+            c(loaded.manifest_sha256()),
+            t("."),
+        ],
     }
 }
 
@@ -1456,10 +1467,9 @@ mod markdown {
                     block(&mut o, bl);
                 }
             }
-            o.push_str(&format!(
-                "### Reviewer sign-off ({})\n\n",
-                text(&s.signoff_ref)
-            ));
+            o.push_str(&format!("### {}\n\n", text(&s.signoff_title)));
+            o.push_str(&line(&s.signoff_text, false));
+            o.push_str("\n\n");
             o.push_str("Reviewed by ______________________________ date ______________\n\n");
             o.push_str("Signature ________________________________ decision: approve / reject\n\n");
         }
@@ -1688,7 +1698,8 @@ pre.numbered .l.flag { background: #fff1c2; }
 pre.numbered .l.flag::before { color: var(--danger); font-weight: 700; }
 pre.statement { background: #fff; border: 2px solid var(--ink); font-size: 13px; }
 .signoff { margin-top: 36px; border: 2px solid var(--ink); padding: 14px 18px 18px; break-inside: avoid; page-break-inside: avoid; }
-.signoff h3 { margin: 0 0 12px; border: 0; padding: 0; font-size: 15px; }
+.signoff h3 { margin: 0 0 8px; border: 0; padding: 0; font-size: 15px; }
+.signoff .attest { font-size: 13px; margin: 0 0 4px; }
 .sigrow { display: flex; gap: 14px; align-items: flex-end; margin-top: 22px; font-size: 14px; }
 .sigrow .lbl { white-space: nowrap; }
 .sigrow .blank { flex: 1; border-bottom: 1px solid var(--ink); min-width: 6em; height: 1.4em; }
@@ -1781,9 +1792,10 @@ nav.toc ol { columns: 2; }
                 o.push_str("</section>\n");
             }
             o.push_str("<div class=\"signoff\">\n");
+            o.push_str(&format!("<h3>{}</h3>\n", esc(&s.signoff_title)));
             o.push_str(&format!(
-                "<h3>Reviewer sign-off — {}</h3>\n",
-                esc(&s.signoff_ref)
+                "<p class=\"attest\">{}</p>\n",
+                line(&s.signoff_text)
             ));
             o.push_str("<div class=\"sigrow\"><span class=\"lbl\">Reviewed by</span><span class=\"blank\"></span><span class=\"lbl\">Date</span><span class=\"blank short\"></span></div>\n");
             o.push_str("<div class=\"sigrow\"><span class=\"lbl\">Signature</span><span class=\"blank\"></span><span class=\"lbl\">Decision<span class=\"box\"></span>approve<span class=\"box\"></span>reject</span></div>\n");

@@ -127,10 +127,17 @@ pub fn rollback_file(body: &str) -> String {
 
 /// Installs the ledger in `conninfo` with environment `test`.
 pub fn install_ledger(conninfo: &str) {
-    let o = stepgate::engine::Options { pack: ".".into(), db: Some(conninfo.to_string()) };
+    let o = stepgate::engine::Options {
+        pack: ".".into(),
+        db: Some(conninfo.to_string()),
+    };
     stepgate::engine::ledger_cmd::install(
         &o,
-        &stepgate::db::ledger::InstallOptions { environment: Some("test".into()), runner_role: None, floor_min_signatures: 1 },
+        &stepgate::db::ledger::InstallOptions {
+            environment: Some("test".into()),
+            runner_role: None,
+            floor_min_signatures: 1,
+        },
     )
     .expect("install ledger");
 }
@@ -140,7 +147,10 @@ pub fn client(conninfo: &str) -> postgres::Client {
 }
 
 pub fn count(conninfo: &str, sql: &str) -> i64 {
-    client(conninfo).query_one(sql, &[]).expect("count query").get(0)
+    client(conninfo)
+        .query_one(sql, &[])
+        .expect("count query")
+        .get(0)
 }
 
 /// Path of the built `stepgate` binary (integration tests only).
