@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stepgate::engine::review::{render_html, GateView, ReviewInput};
+use stepgate::engine::review::{render_html, render_markdown, GateView, ReviewInput};
 use stepgate::engine::status::{PackStatus, Rehearsal, StepStatus};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -176,6 +176,7 @@ fn review_html_renders_in_chromium() {
         }
         None => tmp.path().to_path_buf(),
     };
+    std::fs::write(out.join("review.md"), render_markdown(&input)).unwrap();
     let html_path = out.join("review.html");
     std::fs::write(&html_path, &html).unwrap();
     let url = format!("file://{}", html_path.display());

@@ -53,6 +53,8 @@ fn make_key(dir: &Path, name: &str) -> engine::Result<(PathBuf, String)> {
     let path = dir.join(name);
     let text = key.to_openssh(ssh_key::LineEnding::LF).map_err(io)?;
     std::fs::write(&path, text.as_bytes()).map_err(io)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
     let public = key.public_key().to_openssh().map_err(io)?;
     Ok((path, public))
 }

@@ -125,6 +125,9 @@ pub enum Command {
         /// Rehearse the step's rollback file instead, against the committed state.
         #[arg(long)]
         rollback: bool,
+        /// With --rollback: first the rollbacks of the committed steps that require this one, all in one rolled-back transaction.
+        #[arg(long, requires = "rollback")]
+        cascade: bool,
     },
     /// The step ledger: gates, last rehearsal, committed / rolled back, halted.
     Status,

@@ -20,7 +20,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Freeze => freeze(&g.pack, g.json),
         Command::Ledger { action } => ledger(&opts(&g), action, g.json),
         Command::Preflight { step } => preflight(&opts(&g), step.as_deref(), g.json),
-        Command::Rehearse { step, rollback } => rehearse(&opts(&g), &step, rollback, g.json),
+        Command::Rehearse { step, rollback, cascade } => rehearse(&opts(&g), &step, rollback, cascade, g.json),
         Command::Status => status_cmd(&opts(&g), g.json),
         Command::Snapshot { output } => snapshot(&opts(&g), output.as_deref(), g.json),
         Command::Diff { before, after } => diff(&before, &after, g.json),
@@ -323,7 +323,21 @@ fn preflight(o: &Options, step: Option<&str>, json: bool) -> engine::Result<i32>
     Ok(if r.passed { exit::OK } else { exit::FAILED })
 }
 
-fn rehearse(o: &Options, step: &str, rollback: bool, json: bool) -> engine::Result<i32> {
+fn rehearse(o: &Options, step: &str, rollback: bool, cascade: bool, json: bool) -> engine::Result<i32> {
+    if cascade {
+        let rs = engine::rehearse::run_cascade(o, step)?;
+        if json {
+            render::print_json(&serde_json::to_value(&rs).unwrap_or_default());
+        } else {
+            for r in &rs {
+                print_rehearsal(r);
+                for p in &r.reversal_problems {
+                    println!("  {} {p}", render::mark(false));
+                }
+            }
+        }
+        return Ok(if rs.iter().all(|r| r.passed) { exit::OK } else { exit::FAILED });
+    }
     let r = engine::rehearse::run(o, step, rollback)?;
     if json {
         render::print_json(&serde_json::to_value(&r).unwrap_or_default());
@@ -423,6 +437,9 @@ pub fn print_rehearsal(r: &engine::rehearse::RehearsalReport) {
             n.expected_sqlstate,
             got
         );
+    }
+    for p in &r.reversal_problems {
+        println!("  {} reversal: {p}", render::mark(false));
     }
     for s in &r.residue {
         let sev = if r.residue_fails {

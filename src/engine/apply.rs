@@ -107,18 +107,20 @@ pub fn reconcile(session: &mut Session, events: &[Event]) -> Result<Vec<String>>
             .any(|e| e.verb == base && e.result == "committed" && e.run_id == intent.run_id);
         let outcome = if committed { "committed" } else { "not committed" };
         let step = intent.step.clone();
-        session.event(
+        session.event_for_run(
+            intent.run_id.as_deref().unwrap_or(""),
             step.as_deref(),
             &format!("{base}-end"),
             "reconciled",
             intent.file_sha256.as_deref(),
-            serde_json::json!({"interrupted_run": intent.run_id, "outcome": outcome, "intent_event": intent.id}),
+            serde_json::json!({"interrupted_run": intent.run_id, "outcome": outcome, "intent_event": intent.id, "reconciled_by": session.run_id}),
         )?;
         notes.push(format!(
-            "interrupted {base} run {} of step {} (event {}) reconciled: {outcome}",
+            "interrupted {base} run {} of step {} (event {}) reconciled: {outcome}{}",
             intent.run_id.as_deref().unwrap_or("?"),
             step.as_deref().unwrap_or("?"),
-            intent.id
+            intent.id,
+            if committed { "; its post-commit checks never ran: run `stepgate verify`" } else { "" }
         ));
     }
     Ok(notes)

@@ -175,15 +175,11 @@ pub fn run_in(s: &mut Session, step: Option<&str>) -> Result<PreflightReport> {
         }
         for r in st.requires_ids() {
             let (rs, at, _) = step_state(&events, &r);
-            check(
-                &mut checks,
-                format!("step {}: requires step {r} committed", st.id()),
-                rs == "committed",
-                format!(
-                    "step {r}: {rs}{}",
-                    at.map(|a| format!(" at {a}")).unwrap_or_default()
-                ),
-            );
+            // Whole-pack preflight: a later step simply waits for its requirement.
+            let ok = rs == "committed" || step.is_none();
+            let wait = if rs != "committed" && step.is_none() { " — this step waits for it" } else { "" };
+            let at = at.map(|a| format!(" at {a}")).unwrap_or_default();
+            check(&mut checks, format!("step {}: requires step {r} committed", st.id()), ok, format!("step {r}: {rs}{at}{wait}"));
         }
     }
     tx.rollback()?;

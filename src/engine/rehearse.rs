@@ -227,3 +227,88 @@ pub fn rehearse_in(
     report.ledger_event = Some(session.event(Some(step_id), verb, result, Some(&sha), details)?);
     Ok(report)
 }
+
+/// `rehearse --rollback --cascade`: the rollbacks of every committed step that requires
+/// `step_id` (children first) and then its own, in ONE transaction that is rolled back —
+/// the only way to rehearse a parent's rollback while its children still stand. Each
+/// rollback's reversal is proven in turn; each file gets its own ledger event.
+pub fn run_cascade(opts: &Options, step_id: &str) -> Result<Vec<RehearsalReport>> {
+    let started = Instant::now();
+    let mut session = Session::open(opts, "rehearse-rollback", Lock::Pack)?;
+    let pack = session.pack().clone();
+    let events = session.events()?;
+    let mut chain = crate::engine::rollback::committed_dependents(&pack, &events, step_id);
+    chain.push(step_id.to_string());
+    let entry = snapshot::take(&mut session.ledger)?;
+    let mut files = Vec::new();
+    for id in &chain {
+        let (idx, file, sha) = step_sql(&session, id, true)?;
+        let rec = crate::engine::rollback::commit_record(&mut session, &events, id)?;
+        files.push((id.clone(), idx, file, sha, rec));
+    }
+    let sink: crate::db::connect::NoticeSink = Default::default();
+    let mut client = session.step_client("rehearse-rollback", step_id, sink.clone())?;
+    let mut reports = Vec::new();
+    {
+        let mut tx = client.transaction()?;
+        step_run::set_timeouts(&mut tx, &pack.timeouts)?;
+        let mut broken = false;
+        for (id, idx, file, sha, rec) in &files {
+            let mut notices = Vec::new();
+            let mut r = RehearsalReport {
+                pack: pack.id().to_string(),
+                step: id.clone(),
+                rollback_file: true,
+                file: file.path.clone(),
+                file_sha256: sha.clone(),
+                entry_fingerprint: entry.fingerprint(),
+                exit_fingerprint: String::new(),
+                entry_equals_exit: false,
+                preflight_failure: None,
+                failure: None,
+                measured: None,
+                mismatches: vec![],
+                invariants: vec![],
+                negatives: vec![],
+                reversal_problems: vec![],
+                residue: vec![],
+                residue_fails: false,
+                notices: vec![],
+                elapsed_ms: 0,
+                passed: false,
+                ledger_event: None,
+            };
+            if broken {
+                r.reversal_problems.push("not reached: an earlier rollback in the cascade failed".into());
+            } else {
+                let before = snapshot::take(&mut tx)?;
+                let parts = step_run::parts(file);
+                match step_run::run_statements(&mut tx, file, &parts.body, &sink, &mut notices) {
+                    Err(f) => {
+                        r.failure = Some(*f);
+                        broken = true;
+                    }
+                    Ok(()) => {
+                        r.reversal_problems = crate::engine::rollback::reversal_problems(&mut tx, &pack, *idx, rec, &before)?;
+                        broken = !r.reversal_problems.is_empty();
+                    }
+                }
+            }
+            r.notices = notices;
+            reports.push(r);
+        }
+        let _ = tx.rollback();
+    }
+    drop(client);
+    let exit = snapshot::take(&mut session.ledger)?;
+    for r in &mut reports {
+        r.exit_fingerprint = exit.fingerprint();
+        r.entry_equals_exit = r.exit_fingerprint == r.entry_fingerprint;
+        r.passed = r.failure.is_none() && r.reversal_problems.is_empty() && r.entry_equals_exit;
+        r.elapsed_ms = started.elapsed().as_millis();
+        let details = serde_json::to_value(&*r).unwrap_or_default();
+        let (step, sha) = (r.step.clone(), r.file_sha256.clone());
+        r.ledger_event = Some(session.event(Some(&step), "rehearse-rollback", if r.passed { "passed" } else { "failed" }, Some(&sha), details)?);
+    }
+    Ok(reports)
+}

@@ -1593,9 +1593,19 @@ mod markdown {
             match i {
                 Inline::Text(x) => s.push_str(&text(x)),
                 Inline::Strong(x) => {
-                    s.push_str("**");
-                    s.push_str(&text(x));
-                    s.push_str("**");
+                    // `**a **` is not bold in CommonMark: keep edge spaces outside.
+                    let inner = x.trim();
+                    if x.starts_with(char::is_whitespace) {
+                        s.push(' ');
+                    }
+                    if !inner.is_empty() {
+                        s.push_str("**");
+                        s.push_str(&text(inner));
+                        s.push_str("**");
+                    }
+                    if x.ends_with(char::is_whitespace) {
+                        s.push(' ');
+                    }
                 }
                 Inline::Code(x) => s.push_str(&code(x)),
             }
@@ -2273,6 +2283,19 @@ mod tests {
             markdown::text("_x_ *y* <z> | #"),
             "\\_x\\_ \\*y\\* \\<z\\> \\| \\#"
         );
+    }
+
+    #[test]
+    fn markdown_bold_keeps_edge_spaces_outside() {
+        let l = vec![b("Not halted. "), t("While")];
+        let doc = Doc {
+            title: "x".into(),
+            kicker: "k".into(),
+            fields: vec![],
+            intro: vec![Block::Para(l)],
+            steps: vec![],
+        };
+        assert!(markdown::render(&doc).contains("**Not halted.** While"));
     }
 
     #[test]

@@ -141,7 +141,7 @@ fn covered_by_owned(o: &ObjectRef, committed: &Snapshot, eff: &crate::core::mani
         .attrs
         .get("table")
         .cloned()
-        .or_else(|| obj.attrs.get("owned_by").map(|c| c.rsplitn(2, '.').nth(1).unwrap_or("").to_string()));
+        .or_else(|| obj.attrs.get("owned_by").map(|c| c.rsplit_once('.').map(|x| x.0).unwrap_or("").to_string()));
     owner.is_some_and(|t| eff.create.iter().any(|c| c.name == t))
 }
 

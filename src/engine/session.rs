@@ -114,23 +114,21 @@ impl Session {
     }
 
     /// Appends an event through the ledger session.
-    pub fn event(
-        &mut self,
-        step: Option<&str>,
-        verb: &str,
-        result: &str,
-        sha: Option<&str>,
-        details: serde_json::Value,
-    ) -> Result<i64> {
-        let pack_id = self.loaded.pack.id().to_string();
+    pub fn event(&mut self, step: Option<&str>, verb: &str, result: &str, sha: Option<&str>, details: serde_json::Value) -> Result<i64> {
         let run_id = self.run_id.clone();
+        self.event_for_run(&run_id, step, verb, result, sha, details)
+    }
+
+    /// Appends an event on behalf of another run (closing an interrupted one).
+    pub fn event_for_run(&mut self, run_id: &str, step: Option<&str>, verb: &str, result: &str, sha: Option<&str>, details: serde_json::Value) -> Result<i64> {
+        let pack_id = self.loaded.pack.id().to_string();
         let e = NewEvent {
             pack: &pack_id,
             step,
             verb,
             result,
             file_sha256: sha,
-            run_id: Some(&run_id),
+            run_id: Some(run_id),
             details,
         };
         Ok(ledger::append(&mut self.ledger, &self.actor, &e)?)
