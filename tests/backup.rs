@@ -14,6 +14,7 @@ fn opts(dir: &tempfile::TempDir, ci: &str) -> Options {
     Options {
         pack: dir.path().to_path_buf(),
         db: Some(ci.to_string()),
+        ..Default::default()
     }
 }
 
@@ -350,6 +351,10 @@ fn step_with_nothing_to_back_up_still_records_the_event() {
     assert!(
         d["note"].as_str().unwrap().contains("nothing to back up"),
         "{d}"
+    );
+    assert_eq!(
+        d["skipped_not_existing"],
+        serde_json::json!(["public.brand_new"])
     );
     let err = engine::backup::restore(&mut s, "1", "brand_new").unwrap_err();
     assert!(matches!(err, Error::Refused(_)), "{err}");

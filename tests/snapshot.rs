@@ -407,6 +407,43 @@ fn works_inside_the_callers_transaction() {
 }
 
 #[test]
+fn leaves_session_settings_as_they_were() {
+    let mut c = small_db();
+    let show = |c: &mut Client, what: &str| -> String {
+        c.query_one(format!("SHOW {what}").as_str(), &[])
+            .expect("show")
+            .get(0)
+    };
+    c.batch_execute("SET search_path = public; SET TimeZone = 'Europe/Paris'; SET jit = on")
+        .expect("set");
+
+    // Autocommit: the session keeps its settings.
+    take(&mut c);
+    assert_eq!(show(&mut c, "search_path"), "public");
+    assert_eq!(show(&mut c, "TimeZone"), "Europe/Paris");
+    assert_eq!(show(&mut c, "jit"), "on");
+
+    // A caller's SET LOCAL still ends with its transaction, even when it commits...
+    c.batch_execute(
+        "BEGIN; SET LOCAL search_path = app_missing, public; SET LOCAL TimeZone = 'UTC'",
+    )
+    .expect("begin");
+    take(&mut c);
+    assert_eq!(show(&mut c, "search_path"), "app_missing, public");
+    c.batch_execute("COMMIT").expect("commit");
+    assert_eq!(show(&mut c, "search_path"), "public");
+    assert_eq!(show(&mut c, "TimeZone"), "Europe/Paris");
+
+    // ... and a caller's plain SET inside a transaction still outlives it.
+    c.batch_execute("BEGIN; SET search_path = app_missing, public")
+        .expect("begin");
+    take(&mut c);
+    c.batch_execute("COMMIT").expect("commit");
+    assert_eq!(show(&mut c, "search_path"), "app_missing, public");
+    assert_eq!(show(&mut c, "jit"), "on");
+}
+
+#[test]
 fn extension_members_are_left_out() {
     let (_name, ci) = common::empty_db("snapx");
     let mut c = connect(&ci);

@@ -179,6 +179,21 @@ pub fn print_apply(r: &engine::apply::ApplyReport) {
             println!("      {}: {}", m.item, m.measured);
         }
     }
+    for m in &r.measurements {
+        println!("  measured `{}`: {} rows before, {} after, {} changed, {} added, {} removed", m.name, m.rows_before, m.rows_after, m.rows_changed, m.rows_added, m.rows_removed);
+        for c in &m.columns {
+            println!(
+                "      {:<20} distinct {} → {}  min {} → {}  max {} → {}",
+                c.column,
+                c.distinct_before,
+                c.distinct_after,
+                c.min_before.as_deref().unwrap_or("-"),
+                c.min_after.as_deref().unwrap_or("-"),
+                c.max_before.as_deref().unwrap_or("-"),
+                c.max_after.as_deref().unwrap_or("-")
+            );
+        }
+    }
     if let Some(h) = &r.halted {
         println!("{} {h}", paint("PACK HALTED:", Style::Bad));
     }
@@ -361,4 +376,38 @@ pub fn review(o: &Options, step: Option<&str>, format: super::ReviewFormat, outp
         None => print!("{text}"),
     }
     Ok(exit::OK)
+}
+
+pub fn scratch(o: &Options, from_sql: Option<std::path::PathBuf>, with_data: &[String], keep: bool, json: bool) -> engine::Result<i32> {
+    let source = match from_sql {
+        Some(p) => engine::scratch::Source::FromSql(p),
+        None => engine::scratch::Source::FromDb,
+    };
+    let r = engine::scratch::run(o, &source, with_data, keep, !render::quiet() && !json)?;
+    if json {
+        render::print_json(&serde_json::to_value(&r).unwrap_or_default());
+    } else {
+        println!("{} scratch round-trip of {} from {} {}", paint("▶", Style::Head), r.pack, r.source, paint("(gates bypassed on the copy; its ledger is labelled `scratch`)", Style::Dim));
+        println!("  {:<5} {:<36} {:<12} {:<8} {:<12} {:>9} {:>9}", "step", "name", "apply", "verify", "rollback", "apply ms", "undo ms");
+        for row in &r.rows {
+            println!("  {:<5} {:<36} {:<12} {:<8} {:<12} {:>9} {:>9}", row.step, row.name.chars().take(36).collect::<String>(), row.apply.chars().take(12).collect::<String>(), row.verify, row.rollback.chars().take(12).collect::<String>(), row.apply_ms, row.rollback_ms);
+            for detail in [&row.apply, &row.rollback] {
+                if detail.len() > 12 {
+                    println!("        {}", paint(detail, Style::Dim));
+                }
+            }
+        }
+        println!(
+            "  {} fingerprint {} {} {}",
+            mark(r.round_trip_equal),
+            &r.initial_fingerprint[..16],
+            if r.round_trip_equal { "==" } else { "!=" },
+            &r.final_fingerprint[..16]
+        );
+        if let Some(k) = &r.kept {
+            println!("  the copy stays up: psql \"{k}\"");
+        }
+        println!("{} in {} ms", if r.round_trip_equal { paint("round trip proven", Style::Ok) } else { paint("round trip FAILED", Style::Bad) }, r.elapsed_ms);
+    }
+    Ok(if r.round_trip_equal { exit::OK } else { exit::FAILED })
 }

@@ -230,6 +230,22 @@ pub enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Apply every step on a throwaway copy, roll every step back, prove the fingerprint is back.
+    #[command(after_help = "Gates are bypassed on the copy (its ledger is labelled `scratch`); the real target is only read (pg_dump --schema-only).")]
+    Scratch {
+        /// Build the copy from the target's schema (pg_dump --schema-only; the default).
+        #[arg(long, conflicts_with = "from_sql")]
+        from_db: bool,
+        /// Build the copy from a SQL file instead.
+        #[arg(long, value_name = "FILE")]
+        from_sql: Option<PathBuf>,
+        /// Also copy the data of these tables (with --from-db).
+        #[arg(long, value_name = "TABLE", num_args = 1..)]
+        with_data: Vec<String>,
+        /// Leave the cluster running and print how to connect.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Generate shell completions.
     Completions {
         #[arg(value_enum)]

@@ -37,6 +37,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Rollback { step, cascade, no_auto_backup } => super::commit::rollback(&opts(&g), &step, cascade, !no_auto_backup, g.json),
         Command::Restore { step, table } => super::commit::restore(&opts(&g), &step, &table, g.json),
         Command::Review { step, format, output } => super::commit::review(&opts(&g), step.as_deref(), format, output.as_deref()),
+        Command::Scratch { from_db: _, from_sql, with_data, keep } => super::commit::scratch(&opts(&g), from_sql, &with_data, keep, g.json),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -38,7 +38,8 @@ const PINNED: [(&str, &str); 9] = [
     ("extra_float_digits", "3"),
     ("bytea_output", "hex"),
     ("quote_all_identifiers", "off"),
-    // Parallel workers start with cold catalog caches: deparsing in them costs more than it saves.
+    // Parallel workers start with cold catalog caches, so deparsing in them costs more than it
+    // saves; JIT-compiling these queries can cost 50x their run time.
     ("max_parallel_workers_per_gather", "0"),
     ("jit", "off"),
 ];
@@ -46,40 +47,64 @@ const PINNED: [(&str, &str); 9] = [
 /// Takes a canonical snapshot of every user schema, inside the caller's transaction (if any).
 ///
 /// Accepts a `postgres::Client` or an open `postgres::Transaction` (anything that is a
-/// [`GenericClient`]).
+/// [`GenericClient`]). Issues no `BEGIN`, `COMMIT` or `SAVEPOINT`; leaves the session's
+/// settings as it found them (it pins `search_path`, `DateStyle`, `TimeZone` and the like
+/// while it reads).
 pub fn take<C: GenericClient>(client: &mut C) -> Result<Snapshot, postgres::Error> {
-    let __t0 = std::time::Instant::now();
-    let mut probe = String::from("SELECT current_setting('server_version_num')");
+    // The probe also sets a transaction-local marker: it is still there in the next statement
+    // only when we run inside a transaction block. There, settings are pinned with SET LOCAL
+    // semantics, so that a caller's own SET LOCAL still ends with its transaction; in
+    // autocommit they must be session settings to outlive each statement.
+    let mut probe = format!(
+        "SELECT pg_catalog.set_config('{IN_BLOCK}', 'on', true), \
+         pg_catalog.current_setting('server_version_num')"
+    );
     for (k, _) in PINNED {
-        probe.push_str(&format!(", current_setting({})", quote_literal(k)));
+        probe.push_str(&format!(
+            ", pg_catalog.current_setting({})",
+            quote_literal(k)
+        ));
     }
     let row = client.query_one(probe.as_str(), &[])?;
-    if std::env::var_os("SNAPTIME").is_some() { eprintln!(" probe {:.1} ms", __t0.elapsed().as_secs_f64() * 1e3); }
     let version: i32 = row
-        .try_get::<_, String>(0)?
+        .try_get::<_, String>(1)?
         .trim()
         .parse()
         .unwrap_or(150000);
-    let mut saved = Vec::with_capacity(PINNED.len());
-    for (i, (k, _)) in PINNED.iter().enumerate() {
-        saved.push((*k, row.try_get::<_, String>(i + 1)?));
+    let mut saved: Vec<(&str, String)> = Vec::new();
+    let mut pin: Vec<(&str, &str)> = Vec::new();
+    for (i, (k, v)) in PINNED.iter().enumerate() {
+        let current: String = row.try_get(i + 2)?;
+        if current != *v {
+            pin.push((k, v));
+            saved.push((k, current));
+        }
     }
-    client.batch_execute(&set_config_sql(PINNED.iter().map(|(k, v)| (*k, *v))))?;
-    if std::env::var_os("SNAPTIME").is_some() { eprintln!(" setup {:.1} ms", __t0.elapsed().as_secs_f64() * 1e3); }
+    if !pin.is_empty() {
+        client.batch_execute(&set_config_sql(pin.into_iter()))?;
+    }
     let result = read_all(client, version);
-    if std::env::var_os("SNAPTIME").is_some() { eprintln!(" read {:.1} ms", __t0.elapsed().as_secs_f64() * 1e3); }
-    let restore =
-        client.batch_execute(&set_config_sql(saved.iter().map(|(k, v)| (*k, v.as_str()))));
-    let snap = result?;
-    restore?;
-    Ok(snap)
+    if !saved.is_empty() {
+        let restore =
+            client.batch_execute(&set_config_sql(saved.iter().map(|(k, v)| (*k, v.as_str()))));
+        let snap = result?;
+        restore?;
+        return Ok(snap);
+    }
+    result
 }
 
+/// Name of the transaction-local marker by which [`take`] tells a transaction block from
+/// autocommit.
+const IN_BLOCK: &str = "stepgate.snapshot_in_block";
+
+/// `SELECT set_config(k, v, <local if inside a transaction block>), ...`
 fn set_config_sql<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let local = format!("coalesce(pg_catalog.current_setting('{IN_BLOCK}', true), '') = 'on'");
     let calls: Vec<String> = pairs
         .map(|(k, v)| {
             format!(
-                "set_config({}, {}, false)",
+                "pg_catalog.set_config({}, {}, {local})",
                 quote_literal(k),
                 quote_literal(v)
             )
@@ -99,22 +124,12 @@ fn read_all<C: GenericClient>(client: &mut C, version: i32) -> Result<Snapshot, 
             .map(|c| members.get(c).unwrap_or(&none))
             .collect();
         // Rows are converted as they stream in, overlapping the server's work on later rows.
-        let __t = std::time::Instant::now();
-        let mut __n = 0usize;
-        let mut __conv = std::time::Duration::ZERO;
-        let mut __ins = std::time::Duration::ZERO;
         let mut rows = client.query_raw(sql.as_str(), params)?;
         let mut plan: Option<Vec<Col>> = None;
         while let Some(row) = rows.next()? {
             let plan = plan.get_or_insert_with(|| plan_of(&row));
-            let __c = std::time::Instant::now();
-            let __o = object(kind, plan, &row)?;
-            let __c1 = __c.elapsed();
-            snap.insert(__o);
-            __conv += __c1; __ins += __c.elapsed() - __c1;
-            __n += 1;
+            snap.insert(object(kind, plan, &row)?);
         }
-        if std::env::var_os("SNAPTIME").is_some() { eprintln!("  {kind}: {__n} rows {:.1} ms (convert {:.1} insert {:.1})", __t.elapsed().as_secs_f64() * 1e3, __conv.as_secs_f64() * 1e3, __ins.as_secs_f64() * 1e3); }
     }
     Ok(snap)
 }

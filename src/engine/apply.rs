@@ -80,6 +80,7 @@ pub struct ApplyReport {
     pub post: Option<PostVerify>,
     pub halted: Option<String>,
     pub rollback_command: Option<String>,
+    pub measurements: Vec<crate::engine::measure::MeasureSummary>,
     pub elapsed_ms: u128,
 }
 
@@ -245,6 +246,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
         post: None,
         halted: None,
         rollback_command: None,
+        measurements: vec![],
         elapsed_ms: 0,
     };
     let (state, at, _) = step_state(&events, step_id);
@@ -276,23 +278,40 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     }
     let (_, file, sha) = step_sql(session, step_id, false)?;
     report.file_sha256 = sha.clone();
-    let now = time::OffsetDateTime::now_utc();
-    let gate_report = gates::evaluate(session, step_id, Action::Apply, now)?;
-    refusals.extend(gate_report.refusals());
-    report.gates = Some(gate_report);
-    let now_us = db_now_micros(&mut session.ledger)?;
-    match fresh_rehearsal(&events, step_id, &sha, now_us, pack.max_rehearsal_age, "rehearse") {
-        Ok(id) => report.rehearsal_event = Some(id),
-        Err(e) => refusals.push(e),
+    if session.scratch {
+        // `stepgate scratch` on its own throwaway copy: gates, rehearsal and backup are
+        // bypassed, and the ledger there is labelled `scratch`.
+        if !refusals.is_empty() {
+            return Err(Error::Refused(format!("apply of step {step_id} refused:\n  {}", refusals.join("\n  "))));
+        }
+    } else {
+        let now = time::OffsetDateTime::now_utc();
+        let gate_report = gates::evaluate(session, step_id, Action::Apply, now)?;
+        refusals.extend(gate_report.refusals());
+        report.gates = Some(gate_report);
+        let now_us = db_now_micros(&mut session.ledger)?;
+        match fresh_rehearsal(&events, step_id, &sha, now_us, pack.max_rehearsal_age, "rehearse") {
+            Ok(id) => report.rehearsal_event = Some(id),
+            Err(e) => refusals.push(e),
+        }
+        if !refusals.is_empty() {
+            session.event(Some(step_id), "apply", "refused", Some(&sha), serde_json::json!({"reasons": refusals}))?;
+            return Err(Error::Refused(format!("apply of step {step_id} refused:\n  {}", refusals.join("\n  "))));
+        }
+        report.backup_event = Some(ensure_backup(session, step_id, &events, now_us, ao.auto_backup, ao.progress)?);
     }
-    if !refusals.is_empty() {
-        session.event(Some(step_id), "apply", "refused", Some(&sha), serde_json::json!({"reasons": refusals}))?;
-        return Err(Error::Refused(format!("apply of step {step_id} refused:\n  {}", refusals.join("\n  "))));
-    }
-    report.backup_event = Some(ensure_backup(session, step_id, &events, now_us, ao.auto_backup, ao.progress)?);
 
     if !step.transactional {
         return crate::engine::nontx::apply_non_transactional(session, idx, &file, &sha, report, started);
+    }
+
+    // Side-effect measurements: captured before, compared after commit.
+    let evidence = pack.dir.join(".stepgate/evidence").join(pack.id()).join(step_id).join(format!("measure-{}", session.run_id));
+    let mut before_caps = Vec::new();
+    for m in &step.measure {
+        let cap = crate::engine::measure::capture(&mut session.ledger, &m.sql, &pack.timeouts)?;
+        let sha = crate::engine::measure::write_csv(&evidence, &format!("{}.before.csv", m.name), &cap)?;
+        before_caps.push((cap, sha));
     }
 
     // The intent: written through the ledger session before anything runs, so a run killed
@@ -337,6 +356,15 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     };
     report.committed = true;
     fault::point("apply:after-commit");
+
+    for (m, (before, sha_b)) in step.measure.iter().zip(before_caps) {
+        let after = crate::engine::measure::capture(&mut session.ledger, &m.sql, &pack.timeouts)?;
+        let sha_a = crate::engine::measure::write_csv(&evidence, &format!("{}.after.csv", m.name), &after)?;
+        report.measurements.push(crate::engine::measure::summarize(&m.name, &before, &after, sha_b, sha_a));
+    }
+    if !report.measurements.is_empty() {
+        session.event(Some(step_id), "measure", "captured", Some(&sha), serde_json::json!({"dir": evidence.display().to_string(), "measurements": report.measurements}))?;
+    }
 
     // After commit: section H, the verify file, invariants, and the catalog diff.
     let post = post_verify(session, &file, &parts.post, &committed_catalog)?;

@@ -185,6 +185,11 @@ pub fn run(session: &mut Session, step_id: &str, progress: bool) -> Result<Backu
         "total_bytes": backup.total_bytes,
         "elapsed_ms": backup.elapsed_ms as u64,
     });
+    let skipped: Vec<&String> = candidates.iter().filter(|t| !exist.contains(*t)).collect();
+    if !skipped.is_empty() {
+        // Tables the step creates, or a misspelt `backup` entry: visible, never silent.
+        details["skipped_not_existing"] = serde_json::json!(skipped);
+    }
     if backup.files.is_empty() {
         details["note"] = serde_json::json!(if candidates.is_empty() {
             "nothing to back up: the step writes to no table".to_string()
@@ -237,15 +242,11 @@ fn recorded_dumps(e: &Event) -> Vec<RecordedDump> {
 }
 
 /// Resolves `--table` (`t` or `schema.t`, SQL-style: quoted keeps its case) against
-/// the tables the step's backups hold.
+/// the tables the step's backups hold. A bare `t` matches that table in any schema
+/// and is refused as ambiguous when two schemas hold one (no silent `public`).
 fn resolve_table(input: &str, known: &BTreeSet<String>) -> std::result::Result<String, String> {
     if known.contains(input) {
         return Ok(input.to_string());
-    }
-    if let Ok(r) = ObjectRef::parse(&format!("table {input}")) {
-        if known.contains(&r.name) {
-            return Ok(r.name);
-        }
     }
     let parts = crate::core::objects::split_dotted(input);
     if parts.len() == 1 {
@@ -266,6 +267,12 @@ fn resolve_table(input: &str, known: &BTreeSet<String>) -> std::result::Result<S
                 ))
             }
             _ => {}
+        }
+    }
+    // A qualified name, SQL-style (bare parts fold to lower case).
+    if let Ok(r) = ObjectRef::parse(&format!("table {input}")) {
+        if known.contains(&r.name) {
+            return Ok(r.name);
         }
     }
     Err(if known.is_empty() {

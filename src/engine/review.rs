@@ -385,9 +385,9 @@ fn fmt_duration(d: Duration) -> String {
         format!("{}ms", d.as_millis())
     } else if s == 0 {
         "0s".into()
-    } else if s % 3600 == 0 {
+    } else if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 {
+    } else if s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
@@ -834,6 +834,20 @@ fn build_step(
             }
         }
         match view {
+            Some(v) if gate.kind == GateKind::Sql => {
+                f.push((
+                    "Live result".to_string(),
+                    if v.missing == 0 {
+                        let mut l = vec![b("satisfied")];
+                        if !v.present.is_empty() {
+                            l.push(t(format!(" ({})", v.present.join(", "))));
+                        }
+                        l
+                    } else {
+                        vec![b("not satisfied: the query returned no row")]
+                    },
+                ));
+            }
             Some(v) => {
                 f.push((
                     "Approvals present".to_string(),
@@ -909,7 +923,12 @@ fn build_step(
         safety.push(vec![
             b("Prerequisites committed. "),
             t(format!(
-                "Steps {} must be committed on this target first.",
+                "{} {} must be committed on this target first.",
+                if step.requires.len() == 1 {
+                    "Step"
+                } else {
+                    "Steps"
+                },
                 step.requires_ids().join(", ")
             )),
         ]);
@@ -1280,13 +1299,13 @@ fn build_step(
     let mut sign = Vec::new();
     let sig_gates: Vec<String> = gate_names
         .iter()
-        .cloned()
         .filter(|g| {
             pack.manifest
                 .gate
-                .get(g)
+                .get(g.as_str())
                 .is_some_and(|x| x.kind == GateKind::Signature)
         })
+        .cloned()
         .collect();
     if sig_gates.is_empty() {
         sign.push(Block::Para(vec![t(
@@ -2201,16 +2220,28 @@ mod tests {
                 interrupted_run: None,
             }],
         };
-        let approvals = vec![GateView {
-            step: "1".into(),
-            gate: "owner".into(),
-            kind: "signature".into(),
-            quorum: 1,
-            signers: vec!["owner@example.org".into()],
-            present: vec![],
-            missing: 1,
-            notes: vec!["approvals/x.approval: step file changed since signing".into()],
-        }];
+        let approvals = vec![
+            GateView {
+                step: "1".into(),
+                gate: "owner".into(),
+                kind: "signature".into(),
+                quorum: 1,
+                signers: vec!["owner@example.org".into()],
+                present: vec![],
+                missing: 1,
+                notes: vec!["approvals/x.approval: step file changed since signing".into()],
+            },
+            GateView {
+                step: "1".into(),
+                gate: "council".into(),
+                kind: "sql".into(),
+                quorum: 1,
+                signers: vec![],
+                present: vec![],
+                missing: 1,
+                notes: vec![],
+            },
+        ];
         let inp = ReviewInput {
             loaded: &loaded,
             step: Some("1"),
@@ -2224,6 +2255,7 @@ mod tests {
             assert!(doc.contains("ONE-WAY DOOR"));
             assert!(doc.contains("retire, never delete: FK RESTRICT"));
             assert!(doc.contains("1 more needed"));
+            assert!(doc.contains("not satisfied: the query returned no row"));
             assert!(doc.contains("step file changed since signing"));
             assert!(doc.contains("DIFFERENT bytes"));
             assert!(doc.contains("2026-06-01T08:00:00Z"));
@@ -2266,6 +2298,37 @@ mod tests {
             assert!(html.contains(&format!("<span class=\"l flag\" data-n=\"{}\">", d.line)));
         }
         assert!(!md.contains("Lint is clean"));
+    }
+
+    #[test]
+    fn hold_and_non_transactional_steps_render() {
+        let (tmp, _) = scaffold();
+        let dir = tmp.path().join("demo-pack");
+        let m = dir.join("stepgate.toml");
+        let mut src = std::fs::read_to_string(&m).unwrap();
+        src = src.replace(
+            "gates = [\"owner\", \"council\"]",
+            "gates = [\"owner\", \"council\"]\ntransactional = false",
+        );
+        src.push_str("\n[[step]]\nid = \"7\"\nname = \"HOLD\"\nhold = true\nrequires = [\"1\"]\n");
+        std::fs::write(&m, src).unwrap();
+        let loaded = crate::engine::pack::load(&dir).unwrap();
+        let md = render_markdown(&input(&loaded));
+        let html = render_html(&input(&loaded));
+        for doc in [&md, &html] {
+            assert!(doc.contains("NOT TRANSACTIONAL"));
+            assert!(doc.contains("A hold step builds nothing"));
+            assert!(doc.contains("This step has no signature gate: there is nothing to sign."));
+            assert!(doc.contains("Step 1 must be committed on this target first."));
+        }
+        assert_eq!(html.matches("<section class=\"page step\"").count(), 2);
+        let only7 = ReviewInput {
+            step: Some("7"),
+            ..input(&loaded)
+        };
+        let html7 = render_html(&only7);
+        assert_eq!(html7.matches("<section class=\"page step\"").count(), 1);
+        assert!(!html7.contains("id=\"step-1\""));
     }
 
     #[test]

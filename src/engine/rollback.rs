@@ -164,10 +164,14 @@ pub fn committed_dependents(pack: &Pack, events: &[Event], step: &str) -> Vec<St
 
 pub fn run(opts: &Options, step_id: &str, cascade: bool, auto_backup: bool) -> Result<Vec<RollbackReport>> {
     let mut session = Session::open(opts, "rollback", Lock::Pack)?;
+    run_in(&mut session, step_id, cascade, auto_backup)
+}
+
+pub fn run_in(session: &mut Session, step_id: &str, cascade: bool, auto_backup: bool) -> Result<Vec<RollbackReport>> {
     let events = session.events()?;
-    reconcile(&mut session, &events)?;
+    reconcile(session, &events)?;
     let events = session.events()?;
-    if let Some(h) = crate::engine::halt::halt_in_force(&mut session, &events)? {
+    if let Some(h) = crate::engine::halt::halt_in_force(session, &events)? {
         return Err(Error::Halted(format!("pack `{}` is halted (event {}: {}); rollback refuses until a signed resume", session.pack().id(), h.event, h.reason)));
     }
     let pack = session.pack().clone();
@@ -180,7 +184,7 @@ pub fn run(opts: &Options, step_id: &str, cascade: bool, auto_backup: bool) -> R
     }
     let mut reports = Vec::new();
     for id in deps.iter().chain(std::iter::once(&step_id.to_string())) {
-        let r = rollback_one(&mut session, id, auto_backup)?;
+        let r = rollback_one(session, id, auto_backup)?;
         let stop = !r.committed;
         reports.push(r);
         if stop {
@@ -207,6 +211,9 @@ pub fn rollback_one(session: &mut Session, step_id: &str, auto_backup: bool) -> 
         return Err(Error::Refused(format!("step {step_id} is {state}; only a committed step can be rolled back")));
     }
     let (_, file, sha) = step_sql(session, step_id, true)?;
+    if session.scratch {
+        return execute(session, idx, step_id, &file, &sha, None, started);
+    }
     let mut refusals = Vec::new();
     let gate_report = gates::evaluate(session, step_id, Action::Rollback, time::OffsetDateTime::now_utc())?;
     refusals.extend(gate_report.refusals());
@@ -225,12 +232,20 @@ pub fn rollback_one(session: &mut Session, step_id: &str, auto_backup: bool) -> 
         return Err(Error::Refused(format!("rollback of step {step_id} refused:\n  {}", refusals.join("\n  "))));
     }
     ensure_backup(session, step_id, &events, now_us, auto_backup, false)?;
+    execute(session, idx, step_id, &file, &sha, Some(gate_report), started)
+}
+
+/// Runs the rollback file in one transaction and proves the reversal before COMMIT.
+fn execute(session: &mut Session, idx: usize, step_id: &str, file: &crate::core::sql::SqlFile, sha: &str, gate_report: Option<GateReport>, started: Instant) -> Result<RollbackReport> {
+    let pack = session.pack().clone();
+    let events = session.events()?;
     let rec = commit_record(session, &events, step_id)?;
+    let sha = sha.to_string();
     let mut report = RollbackReport {
         step: step_id.to_string(),
         run_id: session.run_id.clone(),
         file_sha256: sha.clone(),
-        gates: Some(gate_report),
+        gates: gate_report,
         failure: None,
         problems: vec![],
         notices: vec![],
@@ -243,16 +258,16 @@ pub fn rollback_one(session: &mut Session, step_id: &str, auto_backup: bool) -> 
     session.event(Some(step_id), "rollback-intent", "started", Some(&sha), serde_json::json!({}))?;
     fault::point("rollback:after-intent");
     let committed = snapshot::take(&mut session.ledger)?;
-    let parts = step_run::parts(&file);
+    let parts = step_run::parts(file);
     let sink: NoticeSink = Default::default();
     let mut client = session.step_client("rollback", step_id, sink.clone())?;
-    if let Err(f) = step_run::run_read_only(&mut client, &pack.timeouts, &file, &parts.pre, &sink, &mut report.notices)? {
+    if let Err(f) = step_run::run_read_only(&mut client, &pack.timeouts, file, &parts.pre, &sink, &mut report.notices)? {
         report.failure = Some(*f);
     } else {
         let mut tx = client.transaction()?;
         step_run::set_timeouts(&mut tx, &pack.timeouts)?;
         for (i, st) in parts.body.iter().enumerate() {
-            if let Err(f) = step_run::run_statements(&mut tx, &file, &[st], &sink, &mut report.notices) {
+            if let Err(f) = step_run::run_statements(&mut tx, file, &[st], &sink, &mut report.notices) {
                 report.failure = Some(*f);
                 break;
             }

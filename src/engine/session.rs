@@ -25,6 +25,8 @@ pub struct Session {
     pub identity: Identity,
     pub run_id: String,
     pub ledger: Client,
+    /// True only on a scratch copy started by `stepgate scratch` (gates bypassed, said so).
+    pub scratch: bool,
     locked: bool,
 }
 
@@ -50,12 +52,17 @@ impl Session {
         Self::open_loaded(loaded, opts, verb, lock)
     }
 
-    pub fn open_loaded(
-        loaded: LoadedPack,
-        opts: &Options,
-        verb: &str,
-        lock: Lock,
-    ) -> Result<Session> {
+    pub fn open_loaded(loaded: LoadedPack, opts: &Options, verb: &str, lock: Lock) -> Result<Session> {
+        Self::open_inner(loaded, opts, verb, lock, false)
+    }
+
+    /// Only for `stepgate scratch`, on the throwaway cluster it started itself: gates are
+    /// bypassed there, and only where the connected ledger is labelled `scratch`.
+    pub fn open_scratch(loaded: LoadedPack, opts: &Options, verb: &str) -> Result<Session> {
+        Self::open_inner(loaded, opts, verb, Lock::Pack, true)
+    }
+
+    fn open_inner(loaded: LoadedPack, opts: &Options, verb: &str, lock: Lock, scratch_mode: bool) -> Result<Session> {
         let target =
             Target::resolve(opts.db.as_deref()).map_err(|e| Error::BadInput(e.to_string()))?;
         let actor = Actor::current();
@@ -72,7 +79,13 @@ impl Session {
         // queue behind a DDL lock for longer than the pack allows.
         ledger_client.batch_execute(&format!("SET lock_timeout = '{}ms'", loaded.pack.timeouts.lock.as_millis()))?;
         let identity = identity::read(&mut ledger_client)?;
-        let problems = identity::mismatches(&loaded.pack.manifest.pack.target, &identity);
+        let mut expected = loaded.pack.manifest.pack.target.clone();
+        if scratch_mode && identity.environment.as_deref() == Some("scratch") {
+            // A scratch copy is the target's twin by construction; only the name must agree.
+            expected.environment = None;
+            expected.system_identifier = None;
+        }
+        let problems = identity::mismatches(&expected, &identity);
         if !problems.is_empty() {
             return Err(Error::WrongTarget(format!(
                 "refusing to run: {} is not this pack's target\n  {}",
@@ -86,7 +99,9 @@ impl Session {
                 target.display()
             )));
         }
+        let scratch = scratch_mode && identity.environment.as_deref() == Some("scratch");
         let mut s = Session {
+            scratch,
             loaded,
             target,
             actor,
