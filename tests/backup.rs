@@ -10,6 +10,8 @@ use stepgate::db::connect::Target;
 use stepgate::engine::session::{Lock, Session};
 use stepgate::engine::{self, Error, Options};
 
+// `..Default::default()` keeps this compiling while `Options` grows fields.
+#[allow(clippy::needless_update)]
 fn opts(dir: &tempfile::TempDir, ci: &str) -> Options {
     Options {
         pack: dir.path().to_path_buf(),

@@ -4,8 +4,9 @@
 //! Names follow the grammar of [`crate::core::objects`] exactly, so that a declared effect
 //! `table public.t` equals a measured one. Left out: the schemas `stepgate`, `pg_catalog`,
 //! `information_schema`, `pg_toast*` and `pg_temp*`; every object that belongs to an
-//! extension (the extension itself is listed); internal triggers; array and multirange
-//! types; table row types. Non-transactional residue (a sequence's `last_value`, statistics)
+//! extension (the extension itself is listed); internal triggers; functions that are internal
+//! parts of another object (a range type's constructors); array and multirange types; table
+//! row types. Non-transactional residue (a sequence's `last_value`, statistics)
 //! is not part of a snapshot, so `nextval()` does not change the fingerprint.
 //!
 //! [`take`] issues no `BEGIN`/`COMMIT`: it runs inside whatever transaction the caller has
@@ -684,15 +685,56 @@ fn event_triggers_sql() -> String {
     )
 }
 
-#[doc(hidden)]
-pub fn tmp_debug_queries() -> Vec<(ObjKind, String)> {
-    queries(150000)
-        .into_iter()
-        .map(|(k, s)| {
-            (
-                k,
-                bind_ext(&s).0.replace("$1", "'{}'").replace("$2", "'{}'"),
-            )
-        })
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ext_markers_become_numbered_parameters() {
+        let sql = format!(
+            "WHERE {} AND {} AND {}",
+            not_ext("pg_class", "c.oid"),
+            not_ext("pg_type", "t.oid"),
+            not_ext("pg_class", "t.typrelid")
+        );
+        let (out, catalogs) = bind_ext(&sql);
+        assert_eq!(
+            out,
+            "WHERE NOT (c.oid = ANY($1::oid[])) AND NOT (t.oid = ANY($2::oid[])) \
+             AND NOT (t.typrelid = ANY($1::oid[]))"
+        );
+        assert_eq!(
+            catalogs,
+            vec!["pg_class".to_string(), "pg_type".to_string()]
+        );
+        assert_eq!(bind_ext("SELECT 1"), ("SELECT 1".to_string(), vec![]));
+    }
+
+    #[test]
+    fn every_query_binds_what_it_uses() {
+        for (kind, sql) in queries(150000) {
+            let (out, catalogs) = bind_ext(&sql);
+            assert!(!out.contains("@ext:"), "{kind}: unbound marker");
+            for (i, _) in catalogs.iter().enumerate() {
+                assert!(
+                    out.contains(&format!("${}", i + 1)),
+                    "{kind}: ${} unused",
+                    i + 1
+                );
+            }
+            assert!(!out.contains(&format!("${}", catalogs.len() + 1)));
+        }
+    }
+
+    #[test]
+    fn settings_are_quoted_and_local_only_in_a_block() {
+        let sql = set_config_sql(
+            [("search_path", "\"$user\", public"), ("TimeZone", "it's")].into_iter(),
+        );
+        assert!(sql.starts_with(
+            "SELECT pg_catalog.set_config('search_path', '\"$user\", public', coalesce("
+        ));
+        assert!(sql.contains("'it''s'"));
+        assert!(sql.contains(&format!("current_setting('{IN_BLOCK}', true)")));
+    }
 }

@@ -290,10 +290,20 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
         refusals.extend(gate_report.refusals());
         report.gates = Some(gate_report);
         let now_us = db_now_micros(&mut session.ledger)?;
-        match fresh_rehearsal(&events, step_id, &sha, now_us, pack.max_rehearsal_age, "rehearse") {
-            Ok(id) => report.rehearsal_event = Some(id),
-            Err(e) => refusals.push(e),
+        if step.transactional {
+            match fresh_rehearsal(&events, step_id, &sha, now_us, pack.max_rehearsal_age, "rehearse") {
+                Ok(id) => report.rehearsal_event = Some(id),
+                Err(e) => refusals.push(e),
+            }
+        } else {
+            // No BEGIN..ROLLBACK is possible: a passing preflight of the step, now, instead
+            // (its scratch rehearsal is `stepgate scratch`).
+            let pf = crate::engine::preflight::run_in(session, Some(step_id))?;
+            for c in pf.checks.iter().filter(|c| !c.ok) {
+                refusals.push(format!("preflight: {} — {}", c.name, c.evidence));
+            }
         }
+
         if !refusals.is_empty() {
             session.event(Some(step_id), "apply", "refused", Some(&sha), serde_json::json!({"reasons": refusals}))?;
             return Err(Error::Refused(format!("apply of step {step_id} refused:\n  {}", refusals.join("\n  "))));

@@ -157,3 +157,62 @@ pub fn count(conninfo: &str, sql: &str) -> i64 {
 pub fn bin() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_BIN_EXE_stepgate"))
 }
+
+pub const OWNER: &str = "owner@example.org";
+
+/// An ed25519 key pair in `dir` (private file 0600); returns (private path, public line).
+pub fn keypair(dir: &std::path::Path, name: &str) -> (PathBuf, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let key = ssh_key::PrivateKey::random(&mut rand_core::OsRng, ssh_key::Algorithm::Ed25519)
+        .expect("key");
+    let p = dir.join(name);
+    std::fs::write(
+        &p,
+        key.to_openssh(ssh_key::LineEnding::LF)
+            .expect("openssh")
+            .as_bytes(),
+    )
+    .expect("write key");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let public = key.public_key().to_openssh().expect("public");
+    std::fs::write(dir.join(format!("{name}.pub")), &public).expect("write pub");
+    (p, public)
+}
+
+/// Registers OWNER's fresh key for `gates`; returns (key dir, private key path, allowed_signers line).
+pub fn register_owner(ci: &str, gates: &[&str]) -> (tempfile::TempDir, PathBuf, String) {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let (key, public) = keypair(keys.path(), "owner");
+    let o = stepgate::engine::Options {
+        pack: ".".into(),
+        db: Some(ci.to_string()),
+    };
+    stepgate::engine::signers_cmd::add(
+        &o,
+        OWNER,
+        &public,
+        &gates.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+    )
+    .expect("register signer");
+    (keys, key, format!("{OWNER} {}\n", public.trim()))
+}
+
+/// OWNER signs `gate` of `step` for `action`.
+pub fn approve(
+    pack: &std::path::Path,
+    step: &str,
+    gate: &str,
+    action: stepgate::core::approval::Action,
+    key: &std::path::Path,
+) {
+    let loaded = stepgate::engine::pack::load(pack).expect("load pack");
+    let req = stepgate::engine::approve::Request {
+        step,
+        gate,
+        principal: OWNER,
+        action,
+        expires: std::time::Duration::from_secs(3600),
+    };
+    stepgate::engine::approve::approve(&loaded, &req, key, None, time::OffsetDateTime::now_utc())
+        .expect("approve");
+}

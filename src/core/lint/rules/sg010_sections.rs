@@ -6,7 +6,8 @@
 //! in-transaction checks, the commit boundary, the post-commit checks and the
 //! rollback pointer, always in that order. A missing or shuffled section is how a
 //! check silently drops out of a hand-assembled file. Sections are marked with
-//! comments of the form `-- SECTION X` (anything may follow the letter).
+//! comments of the form `-- SECTION X` (anything may follow the letter). Steps with
+//! `transactional = false` are exempt: they have no transaction to frame.
 
 use crate::core::lint::{Emitter, FileRole, LintContext, Rule, Severity};
 
@@ -31,11 +32,10 @@ impl Rule for Sections {
         Severity::Error
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
-        for f in ctx
-            .files
-            .iter()
-            .filter(|f| matches!(f.role, FileRole::Step(_)))
-        {
+        // Non-transactional steps (CONCURRENTLY) have no BEGIN or terminal keyword to frame.
+        let transactional = |i: usize| ctx.pack.manifest.step.get(i).is_some_and(|s| s.transactional);
+        for f in ctx.files.iter().filter(|f| matches!(f.role, FileRole::Step(i) if transactional(i))) {
+
             let marks = &f.sql.sections;
             let mut last: Option<(char, usize)> = None;
             let mut seen = Vec::new();
