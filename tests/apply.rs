@@ -4,10 +4,10 @@
 
 mod common;
 use common::*;
-use stepgate::core::approval::Action;
-use stepgate::engine::{self, Error, Options};
 use std::path::Path;
 use std::process::Command;
+use stepgate::core::approval::Action;
+use stepgate::engine::{self, Error, Options};
 
 const OWNER: &str = "owner@example.org";
 
@@ -20,16 +20,36 @@ struct Fixture {
 
 impl Fixture {
     fn o(&self) -> Options {
-        Options { pack: self.dir.path().to_path_buf(), db: Some(self.ci.clone()) }
+        Options {
+            pack: self.dir.path().to_path_buf(),
+            db: Some(self.ci.clone()),
+        }
     }
     fn approve(&self, step: &str, action: Action) {
         let loaded = engine::pack::load(self.dir.path()).unwrap();
-        let req = engine::approve::Request { step, gate: "owner", principal: OWNER, action, expires: std::time::Duration::from_secs(3600) };
-        engine::approve::approve(&loaded, &req, &self.key, None, time::OffsetDateTime::now_utc()).unwrap();
+        let req = engine::approve::Request {
+            step,
+            gate: "owner",
+            principal: OWNER,
+            action,
+            expires: std::time::Duration::from_secs(3600),
+        };
+        engine::approve::approve(
+            &loaded,
+            &req,
+            &self.key,
+            None,
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap();
     }
     fn stepgate(&self, args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
         let mut c = Command::new(bin());
-        c.args(args).arg("--db").arg(&self.ci).arg("-p").arg(self.dir.path());
+        c.args(args)
+            .arg("--db")
+            .arg(&self.ci)
+            .arg("-p")
+            .arg(self.dir.path());
         for (k, v) in envs {
             c.env(k, v);
         }
@@ -38,9 +58,14 @@ impl Fixture {
 }
 
 fn keypair(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
-    let key = ssh_key::PrivateKey::random(&mut rand_core::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
+    let key =
+        ssh_key::PrivateKey::random(&mut rand_core::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
     let p = dir.join(name);
-    std::fs::write(&p, key.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes()).unwrap();
+    std::fs::write(
+        &p,
+        key.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
     let public = key.public_key().to_openssh().unwrap();
@@ -55,8 +80,17 @@ fn setup(prefix: &str) -> Fixture {
     install_ledger(&ci);
     let keys = tempfile::tempdir().unwrap();
     let (key, public) = keypair(keys.path(), "owner");
-    let o = Options { pack: ".".into(), db: Some(ci.clone()) };
-    engine::signers_cmd::add(&o, OWNER, &public, &["owner".into(), "resume".into(), "restore".into()]).unwrap();
+    let o = Options {
+        pack: ".".into(),
+        db: Some(ci.clone()),
+    };
+    engine::signers_cmd::add(
+        &o,
+        OWNER,
+        &public,
+        &["owner".into(), "resume".into(), "restore".into()],
+    )
+    .unwrap();
     let signers = format!("{OWNER} {}\n", public.trim());
     let steps = format!(
         r#"allowed_signers_placeholder
@@ -90,22 +124,41 @@ gates = ["owner"]
 create = ["table public.governance_candidate_state"]
 "#
     );
-    let m = manifest(&db, &steps).replace("[pack.target]", "allowed_signers = \"allowed_signers\"\n[pack.target]").replace("allowed_signers_placeholder", "");
+    let m = manifest(&db, &steps)
+        .replace(
+            "[pack.target]",
+            "allowed_signers = \"allowed_signers\"\n[pack.target]",
+        )
+        .replace("allowed_signers_placeholder", "");
     let s1 = step_file("SELECT 1;", "CREATE TABLE public.governance_ruleset (version text PRIMARY KEY, status text NOT NULL DEFAULT 'draft');\nINSERT INTO public.governance_ruleset (version) VALUES ('v1');");
     let s2 = step_file("SELECT 1;", "CREATE TABLE public.governance_candidate_state (id bigint PRIMARY KEY, ruleset_version text NOT NULL REFERENCES public.governance_ruleset(version));");
     let dir = write_pack(&[
         ("stepgate.toml", &m),
         ("01.sql", &s1),
         ("02.sql", &s2),
-        ("rollback/01.sql", &rollback_file("DROP TABLE public.governance_ruleset;")),
-        ("rollback/02.sql", &rollback_file("DROP TABLE public.governance_candidate_state;")),
+        (
+            "rollback/01.sql",
+            &rollback_file("DROP TABLE public.governance_ruleset;"),
+        ),
+        (
+            "rollback/02.sql",
+            &rollback_file("DROP TABLE public.governance_candidate_state;"),
+        ),
         ("allowed_signers", &signers),
     ]);
-    Fixture { dir, ci, key, _keys: keys }
+    Fixture {
+        dir,
+        ci,
+        key,
+        _keys: keys,
+    }
 }
 
 fn table_exists(ci: &str, t: &str) -> bool {
-    count(ci, &format!("SELECT count(*) FROM pg_class WHERE relname = '{t}'")) == 1
+    count(
+        ci,
+        &format!("SELECT count(*) FROM pg_class WHERE relname = '{t}'"),
+    ) == 1
 }
 
 fn committed_rows(ci: &str, step: &str) -> i64 {
@@ -126,10 +179,21 @@ fn one_step_through_rehearse_refuse_approve_apply_verify_status() {
     assert!(engine::rehearse::run(&o, "1", false).unwrap().passed);
     // Rehearsed but not approved: still refused, exit 3.
     let out = f.stepgate(&["apply", "--step", "1"], &[]);
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     f.approve("1", Action::Apply);
     let out = f.stepgate(&["apply", "--step", "1"], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(table_exists(&f.ci, "governance_ruleset"));
     assert_eq!(committed_rows(&f.ci, "1"), 1);
     // Verify and status.
@@ -141,7 +205,10 @@ fn one_step_through_rehearse_refuse_approve_apply_verify_status() {
     // A backup was taken automatically and recorded.
     assert_eq!(count(&f.ci, "SELECT count(*) FROM stepgate.events WHERE verb = 'backup' AND result = 'verified' AND step = '1'"), 1);
     // Applying again is refused: one step, one commit.
-    assert!(matches!(engine::apply::run(&o, "1", &Default::default()).unwrap_err(), Error::Refused(_)));
+    assert!(matches!(
+        engine::apply::run(&o, "1", &Default::default()).unwrap_err(),
+        Error::Refused(_)
+    ));
     assert!(engine::ledger_cmd::verify(&o).unwrap().problems.is_empty());
 }
 
@@ -161,26 +228,53 @@ fn killed_at_any_point_leaves_all_or_nothing_and_is_reconciled() {
         assert!(engine::rehearse::run(&f.o(), "1", false).unwrap().passed);
         f.approve("1", Action::Apply);
         let out = f.stepgate(&["apply", "--step", "1"], &[("STEPGATE_FAULT", point)]);
-        assert_eq!(out.status.code(), None, "{point}: the process should have been killed");
+        assert_eq!(
+            out.status.code(),
+            None,
+            "{point}: the process should have been killed"
+        );
         // All or nothing, and the ledger agrees.
-        assert_eq!(table_exists(&f.ci, "governance_ruleset"), expect_committed, "{point}");
-        assert_eq!(committed_rows(&f.ci, "1"), i64::from(expect_committed), "{point}");
+        assert_eq!(
+            table_exists(&f.ci, "governance_ruleset"),
+            expect_committed,
+            "{point}"
+        );
+        assert_eq!(
+            committed_rows(&f.ci, "1"),
+            i64::from(expect_committed),
+            "{point}"
+        );
         assert_eq!(count(&f.ci, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'"), 0);
         // status names the interrupted run.
         let st = engine::status::run(&f.o()).unwrap();
-        assert!(st.steps[0].interrupted_run.is_some(), "{point}: {:?}", st.steps[0]);
+        assert!(
+            st.steps[0].interrupted_run.is_some(),
+            "{point}: {:?}",
+            st.steps[0]
+        );
         // Rerunning reaches a correct end.
         let r = engine::apply::run(&f.o(), "1", &Default::default());
         if expect_committed {
-            assert!(matches!(r, Err(Error::Refused(ref m)) if m.contains("already committed")), "{point}: {r:?}");
+            assert!(
+                matches!(r, Err(Error::Refused(ref m)) if m.contains("already committed")),
+                "{point}: {r:?}"
+            );
         } else {
             let r = r.unwrap_or_else(|e| panic!("{point}: {e}"));
             assert!(r.committed, "{point}");
         }
         assert!(table_exists(&f.ci, "governance_ruleset"));
         assert_eq!(committed_rows(&f.ci, "1"), 1, "{point}");
-        assert!(engine::status::run(&f.o()).unwrap().steps[0].interrupted_run.is_none(), "{point}: reconciled");
-        assert!(engine::ledger_cmd::verify(&f.o()).unwrap().problems.is_empty());
+        assert!(
+            engine::status::run(&f.o()).unwrap().steps[0]
+                .interrupted_run
+                .is_none(),
+            "{point}: reconciled"
+        );
+        assert!(engine::ledger_cmd::verify(&f.o())
+            .unwrap()
+            .problems
+            .is_empty());
     }
 }
 
@@ -194,14 +288,18 @@ fn edited_files_and_manifest_void_approvals() {
     let p = f.dir.path().join("01.sql");
     let orig = std::fs::read_to_string(&p).unwrap();
     std::fs::write(&p, format!("{orig}-- sneaky\n")).unwrap();
-    let msg = engine::apply::run(&o, "1", &Default::default()).unwrap_err().to_string();
+    let msg = engine::apply::run(&o, "1", &Default::default())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("step file changed since signing"), "{msg}");
     std::fs::write(&p, &orig).unwrap();
     // Rollback file edited after approval.
     let rp = f.dir.path().join("rollback/01.sql");
     let rorig = std::fs::read_to_string(&rp).unwrap();
     std::fs::write(&rp, format!("{rorig}-- sneaky\n")).unwrap();
-    let msg = engine::apply::run(&o, "1", &Default::default()).unwrap_err().to_string();
+    let msg = engine::apply::run(&o, "1", &Default::default())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("rollback file changed"), "{msg}");
     std::fs::write(&rp, &rorig).unwrap();
     // A gate removed from the manifest: the manifest sha changes, every approval is void,
@@ -209,7 +307,9 @@ fn edited_files_and_manifest_void_approvals() {
     let mp = f.dir.path().join("stepgate.toml");
     let morig = std::fs::read_to_string(&mp).unwrap();
     std::fs::write(&mp, morig.replacen("gates = [\"owner\"]", "gates = []", 1)).unwrap();
-    let msg = engine::apply::run(&o, "1", &Default::default()).unwrap_err().to_string();
+    let msg = engine::apply::run(&o, "1", &Default::default())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("floor policy"), "{msg}");
     std::fs::write(&mp, &morig).unwrap();
     // The runner's own key added to allowed_signers: refused (not in the registry).
@@ -218,18 +318,29 @@ fn edited_files_and_manifest_void_approvals() {
     let sp = f.dir.path().join("allowed_signers");
     let sorig = std::fs::read_to_string(&sp).unwrap();
     std::fs::write(&sp, format!("{sorig}{OWNER} {public}\n")).unwrap();
-    let msg = engine::apply::run(&o, "1", &Default::default()).unwrap_err().to_string();
+    let msg = engine::apply::run(&o, "1", &Default::default())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("signer registry does not hold"), "{msg}");
     std::fs::write(&sp, &sorig).unwrap();
     // A malformed signature.
-    let sig = f.dir.path().join(format!("approvals/1.owner.{OWNER}.approval.sig"));
+    let sig = f
+        .dir
+        .path()
+        .join(format!("approvals/1.owner.{OWNER}.approval.sig"));
     let sorig = std::fs::read_to_string(&sig).unwrap();
     std::fs::write(&sig, &sorig[..sorig.len() / 2]).unwrap();
-    let msg = engine::apply::run(&o, "1", &Default::default()).unwrap_err().to_string();
+    let msg = engine::apply::run(&o, "1", &Default::default())
+        .unwrap_err()
+        .to_string();
     assert!(msg.to_lowercase().contains("signature"), "{msg}");
     std::fs::write(&sig, &sorig).unwrap();
     // Everything restored: it commits.
-    assert!(engine::apply::run(&o, "1", &Default::default()).unwrap().committed);
+    assert!(
+        engine::apply::run(&o, "1", &Default::default())
+            .unwrap()
+            .committed
+    );
 }
 
 #[test]
@@ -240,14 +351,37 @@ fn ssh_keygen_signed_approval_is_accepted() {
     let f = setup("apply_sshkeygen");
     let o = f.o();
     assert!(engine::rehearse::run(&o, "1", false).unwrap().passed);
-    let out = f.stepgate(&["approval-text", "--step", "1", "--gate", "owner", "--principal", OWNER], &[]);
+    let out = f.stepgate(
+        &[
+            "approval-text",
+            "--step",
+            "1",
+            "--gate",
+            "owner",
+            "--principal",
+            OWNER,
+        ],
+        &[],
+    );
     assert!(out.status.success());
-    let path = f.dir.path().join(format!("approvals/1.owner.{OWNER}.approval"));
+    let path = f
+        .dir
+        .path()
+        .join(format!("approvals/1.owner.{OWNER}.approval"));
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, &out.stdout).unwrap();
-    let st = Command::new("ssh-keygen").args(["-q", "-Y", "sign", "-n", "stepgate", "-f"]).arg(&f.key).arg(&path).status().unwrap();
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", "stepgate", "-f"])
+        .arg(&f.key)
+        .arg(&path)
+        .status()
+        .unwrap();
     assert!(st.success());
-    assert!(f.dir.path().join(format!("approvals/1.owner.{OWNER}.approval.sig")).exists());
+    assert!(f
+        .dir
+        .path()
+        .join(format!("approvals/1.owner.{OWNER}.approval.sig"))
+        .exists());
     let r = engine::apply::run(&o, "1", &Default::default()).unwrap();
     assert!(r.committed);
 }
@@ -266,21 +400,43 @@ fn halt_refuses_mutations_until_a_signed_resume_and_preflight() {
     // A forged resume appended by hand (no signatures) lifts nothing.
     let mut c = client(&f.ci);
     c.execute("SELECT stepgate.append_event('test-pack', NULL, 'resume', 'resumed', 'x', 'y', NULL, 'forged', $1::text::jsonb)", &[&format!("{{\"halt_event\": {halt_id}}}")]).unwrap();
-    assert!(matches!(engine::apply::run(&o, "1", &Default::default()).unwrap_err(), Error::Halted(_)));
+    assert!(matches!(
+        engine::apply::run(&o, "1", &Default::default()).unwrap_err(),
+        Error::Halted(_)
+    ));
     // An unsigned resume is refused.
-    assert!(matches!(engine::halt::resume(&o).unwrap_err(), Error::Refused(_)));
+    assert!(matches!(
+        engine::halt::resume(&o).unwrap_err(),
+        Error::Refused(_)
+    ));
     // Signed for the halt event: resumed.
     let loaded = engine::pack::load(f.dir.path()).unwrap();
     let subject = format!("halt-{halt_id}");
-    let req = engine::approve::Request { step: &subject, gate: "resume", principal: OWNER, action: Action::Resume, expires: std::time::Duration::from_secs(600) };
+    let req = engine::approve::Request {
+        step: &subject,
+        gate: "resume",
+        principal: OWNER,
+        action: Action::Resume,
+        expires: std::time::Duration::from_secs(600),
+    };
     engine::approve::approve(&loaded, &req, &f.key, None, time::OffsetDateTime::now_utc()).unwrap();
     engine::halt::resume(&o).unwrap();
     // Back through preflight first.
-    let msg = engine::apply::run(&o, "1", &Default::default()).unwrap_err().to_string();
+    let msg = engine::apply::run(&o, "1", &Default::default())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("run `stepgate preflight`"), "{msg}");
     let pf = engine::preflight::run(&o, None).unwrap();
-    assert!(pf.passed, "{:?}", pf.checks.iter().filter(|c| !c.ok).collect::<Vec<_>>());
-    assert!(engine::apply::run(&o, "1", &Default::default()).unwrap().committed);
+    assert!(
+        pf.passed,
+        "{:?}",
+        pf.checks.iter().filter(|c| !c.ok).collect::<Vec<_>>()
+    );
+    assert!(
+        engine::apply::run(&o, "1", &Default::default())
+            .unwrap()
+            .committed
+    );
 }
 
 #[test]
@@ -288,8 +444,19 @@ fn runner_role_cannot_edit_the_ledger_or_the_registry() {
     let (_db, ci) = world_db("runner_role");
     let mut admin = client(&ci);
     admin.batch_execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sg_runner') THEN CREATE ROLE sg_runner LOGIN; END IF; END $$").unwrap();
-    let o = Options { pack: ".".into(), db: Some(ci.clone()) };
-    engine::ledger_cmd::install(&o, &stepgate::db::ledger::InstallOptions { environment: Some("test".into()), runner_role: Some("sg_runner".into()), floor_min_signatures: 1 }).unwrap();
+    let o = Options {
+        pack: ".".into(),
+        db: Some(ci.clone()),
+    };
+    engine::ledger_cmd::install(
+        &o,
+        &stepgate::db::ledger::InstallOptions {
+            environment: Some("test".into()),
+            runner_role: Some("sg_runner".into()),
+            floor_min_signatures: 1,
+        },
+    )
+    .unwrap();
     let runner_ci = ci.replace("user=postgres", "user=sg_runner");
     let mut runner = client(&runner_ci);
     // Appending through the function works.
@@ -306,8 +473,17 @@ fn runner_role_cannot_edit_the_ledger_or_the_registry() {
         assert_eq!(e.code(), Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{sql}: {e}");
     }
     // `stepgate signers add` as the runner is refused with a clear reason.
-    let ro = Options { pack: ".".into(), db: Some(runner_ci.clone()) };
-    let err = engine::signers_cmd::add(&ro, "agent@x", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHUh0RP1sZQy5nw/TbW59sRDmnV4KmhxN8H3fTyODBwb", &["*".into()]).unwrap_err();
+    let ro = Options {
+        pack: ".".into(),
+        db: Some(runner_ci.clone()),
+    };
+    let err = engine::signers_cmd::add(
+        &ro,
+        "agent@x",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHUh0RP1sZQy5nw/TbW59sRDmnV4KmhxN8H3fTyODBwb",
+        &["*".into()],
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Refused(_)), "{err}");
     assert!(engine::ledger_cmd::verify(&o).unwrap().problems.is_empty());
 }
@@ -317,9 +493,15 @@ fn second_apply_while_one_runs_is_refused() {
     let f = setup("apply_twice");
     assert!(engine::rehearse::run(&f.o(), "1", false).unwrap().passed);
     f.approve("1", Action::Apply);
-    let _held = engine::session::Session::open(&f.o(), "apply", engine::session::Lock::Pack).unwrap();
+    let _held =
+        engine::session::Session::open(&f.o(), "apply", engine::session::Lock::Pack).unwrap();
     let out = f.stepgate(&["apply", "--step", "1"], &[]);
-    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!table_exists(&f.ci, "governance_ruleset"));
 }
 
@@ -328,33 +510,65 @@ fn rollback_refuses_parent_then_cascades() {
     let f = setup("rollback_cascade");
     let o = f.o();
     for s in ["1", "2"] {
-        assert!(engine::rehearse::run(&o, s, false).unwrap().passed, "rehearse {s}");
+        assert!(
+            engine::rehearse::run(&o, s, false).unwrap().passed,
+            "rehearse {s}"
+        );
         f.approve(s, Action::Apply);
-        assert!(engine::apply::run(&o, s, &Default::default()).unwrap().committed);
+        assert!(
+            engine::apply::run(&o, s, &Default::default())
+                .unwrap()
+                .committed
+        );
     }
     let before = engine::status::run(&o).unwrap();
     assert_eq!(before.steps[1].state, "committed");
     // Step 1's rollback cannot be rehearsed alone while step 2's table references it…
     let alone = engine::rehearse::run(&o, "1", true).unwrap();
     assert!(!alone.passed);
-    assert!(alone.failure.as_ref().is_some_and(|f| f.sqlstate == "2BP01"), "{:?}", alone.failure);
+    assert!(
+        alone
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.sqlstate == "2BP01"),
+        "{:?}",
+        alone.failure
+    );
     // …but with --cascade it is rehearsed after its dependents, in one rolled-back transaction.
-    assert!(engine::rehearse::run_cascade(&o, "1").unwrap().iter().all(|r| r.passed));
+    assert!(engine::rehearse::run_cascade(&o, "1")
+        .unwrap()
+        .iter()
+        .all(|r| r.passed));
     for s in ["1", "2"] {
         f.approve(s, Action::Rollback);
     }
     let err = engine::rollback::run(&o, "1", false, true).unwrap_err();
-    assert!(err.to_string().contains("committed step(s) 2 require it"), "{err}");
+    assert!(
+        err.to_string().contains("committed step(s) 2 require it"),
+        "{err}"
+    );
     let r = engine::rollback::run(&o, "1", true, true).unwrap();
-    assert_eq!(r.iter().map(|x| x.step.as_str()).collect::<Vec<_>>(), vec!["2", "1"]);
+    assert_eq!(
+        r.iter().map(|x| x.step.as_str()).collect::<Vec<_>>(),
+        vec!["2", "1"]
+    );
     assert!(r.iter().all(|x| x.committed));
     assert!(!table_exists(&f.ci, "governance_ruleset"));
     assert!(!table_exists(&f.ci, "governance_candidate_state"));
     // Drift is clean: the live catalog equals the fingerprint recorded after the rollback.
     assert!(!engine::verify::drift(&o).unwrap().drifted);
     // A manual ALTER outside stepgate is drift, named.
-    client(&f.ci).batch_execute("ALTER TABLE public.governance_relations ADD COLUMN drift_probe text").unwrap();
+    client(&f.ci)
+        .batch_execute("ALTER TABLE public.governance_relations ADD COLUMN drift_probe text")
+        .unwrap();
     let d = engine::verify::drift(&o).unwrap();
     assert!(d.drifted);
-    assert!(d.diff.added.iter().any(|x| x.to_string() == "column public.governance_relations.drift_probe"), "{:?}", d.diff);
+    assert!(
+        d.diff
+            .added
+            .iter()
+            .any(|x| x.to_string() == "column public.governance_relations.drift_probe"),
+        "{:?}",
+        d.diff
+    );
 }

@@ -5,7 +5,10 @@ fn embedded_world_matches_shared_copy() {
     let shared = here.join("../shared/fixtures/world.sql");
     let ours = std::fs::read(here.join("fixtures/world.sql")).expect("fixtures/world.sql");
     match std::fs::read(&shared) {
-        Ok(theirs) => assert!(theirs == ours, "fixtures/world.sql differs from ../shared/fixtures/world.sql: copy it again"),
+        Ok(theirs) => assert!(
+            theirs == ours,
+            "fixtures/world.sql differs from ../shared/fixtures/world.sql: copy it again"
+        ),
         Err(_) => eprintln!("note: ../shared/fixtures not present; nothing to compare"),
     }
 }

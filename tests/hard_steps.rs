@@ -14,14 +14,20 @@ fn gates_toml() -> String {
 }
 
 fn pack(db: &str, signers: &str, steps: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
-    let m = manifest(db, &format!("{}{steps}", gates_toml())).replace("[pack.target]", "allowed_signers = \"allowed_signers\"\n[pack.target]");
+    let m = manifest(db, &format!("{}{steps}", gates_toml())).replace(
+        "[pack.target]",
+        "allowed_signers = \"allowed_signers\"\n[pack.target]",
+    );
     let mut all: Vec<(&str, &str)> = vec![("stepgate.toml", &m), ("allowed_signers", signers)];
     all.extend_from_slice(files);
     write_pack(&all)
 }
 
 fn o(dir: &tempfile::TempDir, ci: &str) -> Options {
-    Options { pack: dir.path().to_path_buf(), db: Some(ci.to_string()) }
+    Options {
+        pack: dir.path().to_path_buf(),
+        db: Some(ci.to_string()),
+    }
 }
 
 const NONTX_ROLLBACK: &str = "DROP INDEX CONCURRENTLY IF EXISTS public.ix_probe;\n";
@@ -54,15 +60,27 @@ fn concurrent_unique_index_over_duplicates_is_dropped_and_halts() {
     let (db, ci) = world_db("cic_bad");
     install_ledger(&ci);
     let (_k, key, signers) = register_owner(&ci, &["owner"]);
-    client(&ci).batch_execute("UPDATE public.tac_logical_unit SET doc_code = 'dup'").unwrap();
+    client(&ci)
+        .batch_execute("UPDATE public.tac_logical_unit SET doc_code = 'dup'")
+        .unwrap();
     let step = "[[step]]\nid = \"1\"\nname = \"unique index\"\nfile = \"01.sql\"\nrollback = \"rollback/01.sql\"\ntransactional = false\ngates = [\"owner\"]\n[step.effects]\ncreate = [\"index public.ix_probe\"]\n";
     let dir = pack(&db, &signers, step, &[("01.sql", "CREATE UNIQUE INDEX CONCURRENTLY ix_probe ON public.tac_logical_unit (doc_code);\n"), ("rollback/01.sql", NONTX_ROLLBACK)]);
     approve(dir.path(), "1", "owner", Action::Apply, &key);
     let r = engine::apply::run(&o(&dir, &ci), "1", &Default::default()).unwrap();
     assert!(!r.committed);
     let h = r.halted.expect("halted");
-    assert!(h.contains("ix_probe") || h.contains("statement failed"), "{h}");
-    assert_eq!(count(&ci, "SELECT count(*) FROM pg_class WHERE relname = 'ix_probe'"), 0, "the invalid index was dropped");
+    assert!(
+        h.contains("ix_probe") || h.contains("statement failed"),
+        "{h}"
+    );
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM pg_class WHERE relname = 'ix_probe'"
+        ),
+        0,
+        "the invalid index was dropped"
+    );
     assert!(engine::status::run(&o(&dir, &ci)).unwrap().halted.is_some());
 }
 
@@ -72,20 +90,49 @@ fn one_way_door_needs_its_gate_and_refuses_rollback() {
     install_ledger(&ci);
     let (_k, key, signers) = register_owner(&ci, &["owner", "one_way"]);
     let step = "[[step]]\nid = \"1\"\nname = \"drop legacy column\"\nfile = \"01.sql\"\ngates = [\"owner\"]\none_way = true\nirreversible_reason = \"the column's data is gone once dropped\"\n[step.effects]\ndrop = [\"column public.tac_logical_unit.section_no\"]\n";
-    let dir = pack(&db, &signers, step, &[("01.sql", &step_file("SELECT 1;", "ALTER TABLE public.tac_logical_unit DROP COLUMN section_no;"))]);
+    let dir = pack(
+        &db,
+        &signers,
+        step,
+        &[(
+            "01.sql",
+            &step_file(
+                "SELECT 1;",
+                "ALTER TABLE public.tac_logical_unit DROP COLUMN section_no;",
+            ),
+        )],
+    );
     let op = o(&dir, &ci);
     assert!(engine::rehearse::run(&op, "1", false).unwrap().passed);
     approve(dir.path(), "1", "owner", Action::Apply, &key);
-    let msg = engine::apply::run(&op, "1", &Default::default()).unwrap_err().to_string();
+    let msg = engine::apply::run(&op, "1", &Default::default())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("gate one_way"), "{msg}");
-    let g = engine::gates::evaluate(&mut engine::session::Session::open(&op, "gates", engine::session::Lock::None).unwrap(), "1", Action::Apply, time::OffsetDateTime::now_utc()).unwrap();
-    assert_eq!(g.one_way_door.as_deref(), Some("the column's data is gone once dropped"));
+    let g = engine::gates::evaluate(
+        &mut engine::session::Session::open(&op, "gates", engine::session::Lock::None).unwrap(),
+        "1",
+        Action::Apply,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    assert_eq!(
+        g.one_way_door.as_deref(),
+        Some("the column's data is gone once dropped")
+    );
     approve(dir.path(), "1", "one_way", Action::Apply, &key);
-    assert!(engine::apply::run(&op, "1", &Default::default()).unwrap().committed);
+    assert!(
+        engine::apply::run(&op, "1", &Default::default())
+            .unwrap()
+            .committed
+    );
     let st = engine::status::run(&op).unwrap();
     assert!(st.steps[0].one_way);
     let e = engine::rollback::run(&op, "1", false, true).unwrap_err();
-    assert!(e.to_string().contains("one-way door") && e.to_string().contains("data is gone"), "{e}");
+    assert!(
+        e.to_string().contains("one-way door") && e.to_string().contains("data is gone"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -114,9 +161,17 @@ fn measured_backfill_reports_every_updated_at_bumped() {
     let ua = m.columns.iter().find(|c| c.column == "updated_at").unwrap();
     assert_ne!(ua.max_before, ua.max_after);
     // Evidence: CSV files with their sha256.
-    let csv = std::fs::read_dir(dir.path().join(".stepgate/evidence/test-pack/1")).unwrap().flatten().find(|e| e.file_name().to_string_lossy().starts_with("measure-")).unwrap().path();
+    let csv = std::fs::read_dir(dir.path().join(".stepgate/evidence/test-pack/1"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("measure-"))
+        .unwrap()
+        .path();
     let after = std::fs::read(csv.join("lu_updated_at.after.csv")).unwrap();
-    assert_eq!(stepgate::engine::pack::sha256_hex(&after), m.csv_after_sha256);
+    assert_eq!(
+        stepgate::engine::pack::sha256_hex(&after),
+        m.csv_after_sha256
+    );
 }
 
 #[test]
@@ -143,23 +198,76 @@ fn retire_not_delete_rollback_and_table_restore() {
         panic!("{:?} {:?}", r.failure, r.mismatches);
     }
     approve(dir.path(), "1", "owner", Action::Apply, &key);
-    assert!(engine::apply::run(&op, "1", &Default::default()).unwrap().committed);
+    assert!(
+        engine::apply::run(&op, "1", &Default::default())
+            .unwrap()
+            .committed
+    );
     assert_eq!(count(&ci, "SELECT count(*) FROM apr_action_types"), 7);
     assert!(engine::rehearse::run(&op, "1", true).unwrap().passed);
     approve(dir.path(), "1", "owner", Action::Rollback, &key);
     let rb = engine::rollback::run(&op, "1", false, true).unwrap();
     assert!(rb[0].committed, "{:?}", rb[0]);
     assert_eq!(count(&ci, "SELECT count(*) FROM apr_action_types"), 7);
-    assert_eq!(count(&ci, "SELECT count(*) FROM apr_action_types WHERE status = 'retired'"), 1);
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM apr_action_types WHERE status = 'retired'"
+        ),
+        1
+    );
     assert_eq!(count(&ci, "SELECT count(*) FROM pg_trigger WHERE tgname = 'trg_birth_apr_action_types' AND pg_get_triggerdef(oid) LIKE '%action_code%'"), 1);
     // Last resort: restore the table from the step's pre-commit dump, under the restore gate.
-    let no_gate = std::process::Command::new(bin()).args(["restore", "--step", "1", "--table", "public.apr_action_types", "--db", &ci, "-p"]).arg(dir.path()).output().unwrap();
-    assert_eq!(no_gate.status.code(), Some(3), "{}", String::from_utf8_lossy(&no_gate.stderr));
+    let no_gate = std::process::Command::new(bin())
+        .args([
+            "restore",
+            "--step",
+            "1",
+            "--table",
+            "public.apr_action_types",
+            "--db",
+            &ci,
+            "-p",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        no_gate.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&no_gate.stderr)
+    );
     approve(dir.path(), "1", "restore", Action::Restore, &key);
-    let out = std::process::Command::new(bin()).args(["restore", "--step", "1", "--table", "public.apr_action_types", "--db", &ci, "-p"]).arg(dir.path()).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(bin())
+        .args([
+            "restore",
+            "--step",
+            "1",
+            "--table",
+            "public.apr_action_types",
+            "--db",
+            &ci,
+            "-p",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(count(&ci, "SELECT count(*) FROM apr_action_types"), 6);
-    assert_eq!(count(&ci, "SELECT count(*) FROM stepgate.events WHERE verb = 'restore' AND result = 'restored'"), 1);
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM stepgate.events WHERE verb = 'restore' AND result = 'restored'"
+        ),
+        1
+    );
 }
 
 #[test]
@@ -173,10 +281,35 @@ fn scratch_round_trip_of_a_multi_step_pack_ends_with_equal_fingerprints() {
         ("rollback/01.sql", &rollback_file("DROP TABLE public.governance_ruleset;")),
         ("rollback/02.sql", &rollback_file("DROP VIEW public.v_candidates;\nDROP TABLE public.governance_candidate_state;")),
     ]);
-    let r = engine::scratch::run(&o(&dir, &ci), &engine::scratch::Source::FromDb, &["public.apr_action_types".into()], false, false).unwrap();
+    let r = engine::scratch::run(
+        &o(&dir, &ci),
+        &engine::scratch::Source::FromDb,
+        &["public.apr_action_types".into()],
+        false,
+        false,
+    )
+    .unwrap();
     assert!(r.round_trip_equal, "{r:?}");
-    assert_eq!(r.rows.iter().map(|x| (x.apply.as_str(), x.rollback.as_str())).collect::<Vec<_>>(), vec![("committed", "committed"), ("committed", "committed")]);
+    assert_eq!(
+        r.rows
+            .iter()
+            .map(|x| (x.apply.as_str(), x.rollback.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("committed", "committed"), ("committed", "committed")]
+    );
     // The real target was only read.
-    assert_eq!(count(&ci, "SELECT count(*) FROM pg_class WHERE relname = 'governance_ruleset'"), 0);
-    assert_eq!(count(&ci, "SELECT count(*) FROM stepgate.events WHERE pack = 'test-pack'"), 0);
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM pg_class WHERE relname = 'governance_ruleset'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM stepgate.events WHERE pack = 'test-pack'"
+        ),
+        0
+    );
 }

@@ -7,12 +7,19 @@ use common::*;
 use stepgate::engine::{self, Error, Options};
 
 fn opts(dir: &tempfile::TempDir, ci: &str) -> Options {
-    Options { pack: dir.path().to_path_buf(), db: Some(ci.to_string()) }
+    Options {
+        pack: dir.path().to_path_buf(),
+        db: Some(ci.to_string()),
+    }
 }
 
 fn one_step(db: &str, step_toml: &str, sql: &str) -> tempfile::TempDir {
     let m = manifest(db, &format!("[[step]]\nid = \"1\"\nname = \"one\"\nfile = \"01.sql\"\nrollback = \"rollback/01.sql\"\n{step_toml}"));
-    write_pack(&[("stepgate.toml", &m), ("01.sql", sql), ("rollback/01.sql", &rollback_file("SELECT 1;"))])
+    write_pack(&[
+        ("stepgate.toml", &m),
+        ("01.sql", sql),
+        ("rollback/01.sql", &rollback_file("SELECT 1;")),
+    ])
 }
 
 #[test]
@@ -23,10 +30,29 @@ fn clean_rehearsal_proves_entry_equals_exit() {
     let r = engine::rehearse::run(&opts(&dir, &ci), "1", false).expect("rehearse");
     assert!(r.passed, "{r:#?}");
     assert!(r.entry_equals_exit);
-    assert!(r.measured.as_ref().unwrap().catalog.added.iter().any(|o| o.to_string() == "table public.governance_ruleset"));
-    assert_eq!(count(&ci, "SELECT count(*) FROM pg_class WHERE relname = 'governance_ruleset'"), 0);
+    assert!(r
+        .measured
+        .as_ref()
+        .unwrap()
+        .catalog
+        .added
+        .iter()
+        .any(|o| o.to_string() == "table public.governance_ruleset"));
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM pg_class WHERE relname = 'governance_ruleset'"
+        ),
+        0
+    );
     // The rehearsal left its record although its transaction rolled back.
-    assert_eq!(count(&ci, "SELECT count(*) FROM stepgate.events WHERE verb = 'rehearse' AND result = 'passed'"), 1);
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM stepgate.events WHERE verb = 'rehearse' AND result = 'passed'"
+        ),
+        1
+    );
 }
 
 #[test]
@@ -36,15 +62,37 @@ fn change_outside_effects_is_shown_and_fails() {
     let dir = one_step(
         &db,
         "[step.effects]\ncreate = [\"table public.t_new\"]",
-        &step_file("SELECT 1;", "CREATE TABLE public.t_new (id int);\nCREATE TABLE public.t_sneaky (id int);"),
+        &step_file(
+            "SELECT 1;",
+            "CREATE TABLE public.t_new (id int);\nCREATE TABLE public.t_sneaky (id int);",
+        ),
     );
     // Lint catches it statically…
     let lint = engine::lint::run(dir.path()).unwrap();
-    assert!(lint.diagnostics.iter().any(|d| d.code == "SG020"), "{:?}", lint.diagnostics);
+    assert!(
+        lint.diagnostics.iter().any(|d| d.code == "SG020"),
+        "{:?}",
+        lint.diagnostics
+    );
     // …and the CLI refuses to run a file with lint errors (bad input, nothing executed).
-    let out = std::process::Command::new(bin()).args(["rehearse", "--step", "1", "--db", &ci, "-p"]).arg(dir.path()).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(count(&ci, "SELECT count(*) FROM stepgate.events WHERE verb = 'rehearse'"), 0);
+    let out = std::process::Command::new(bin())
+        .args(["rehearse", "--step", "1", "--db", &ci, "-p"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM stepgate.events WHERE verb = 'rehearse'"
+        ),
+        0
+    );
 }
 
 #[test]
@@ -61,11 +109,23 @@ fn dynamic_change_outside_effects_is_measured_precisely() {
     assert!(!r.passed);
     assert!(r.entry_equals_exit);
     let items: Vec<&str> = r.mismatches.iter().map(|m| m.item.as_str()).collect();
-    assert_eq!(items, vec!["create table public.t_sneaky"], "{:?}", r.mismatches);
-    let out = std::process::Command::new(bin()).args(["rehearse", "--step", "1", "--db", &ci, "-p"]).arg(dir.path()).output().unwrap();
+    assert_eq!(
+        items,
+        vec!["create table public.t_sneaky"],
+        "{:?}",
+        r.mismatches
+    );
+    let out = std::process::Command::new(bin())
+        .args(["rehearse", "--step", "1", "--db", &ci, "-p"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("create table public.t_sneaky") && stdout.contains("not declared"), "{stdout}");
+    assert!(
+        stdout.contains("create table public.t_sneaky") && stdout.contains("not declared"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -80,9 +140,19 @@ fn trigger_cascaded_rows_are_counted_and_sequence_residue_reported() {
     let r = engine::rehearse::run(&opts(&dir, &ci), "1", false).expect("rehearse");
     assert!(r.failure.is_none(), "{:?}", r.failure);
     let rows = &r.measured.as_ref().unwrap().rows;
-    assert_eq!(rows.get("public.birth_registry").map(|c| c.insert), Some(1), "{rows:?}");
+    assert_eq!(
+        rows.get("public.birth_registry").map(|c| c.insert),
+        Some(1),
+        "{rows:?}"
+    );
     assert!(r.passed, "{r:#?}");
-    assert!(r.residue.iter().any(|s| s.sequence == "public.birth_registry_id_seq" && s.advanced_by == 1), "{:?}", r.residue);
+    assert!(
+        r.residue
+            .iter()
+            .any(|s| s.sequence == "public.birth_registry_id_seq" && s.advanced_by == 1),
+        "{:?}",
+        r.residue
+    );
 }
 
 #[test]
@@ -102,7 +172,8 @@ fn each_failure_kind_ends_cleanly_with_file_line() {
     let mut holder = client(&ci);
     let mut tx = holder.transaction().unwrap();
     // A long-running reader: the classic cause of an ALTER TABLE pile-up.
-    tx.batch_execute("LOCK TABLE public.governance_relations IN ACCESS SHARE MODE").unwrap();
+    tx.batch_execute("LOCK TABLE public.governance_relations IN ACCESS SHARE MODE")
+        .unwrap();
     let dir = one_step(&db, "[step.effects]\nalter = [\"column public.governance_relations.note\"]\ncreate = [\"column public.governance_relations.note\"]", &step_file("SELECT 1;", "ALTER TABLE public.governance_relations ADD COLUMN note text;"));
     let r = engine::rehearse::run(&opts(&dir, &ci), "1", false).unwrap();
     let f = r.failure.expect("lock timeout");
@@ -111,16 +182,30 @@ fn each_failure_kind_ends_cleanly_with_file_line() {
     tx.rollback().unwrap();
 
     // 3. A statement_timeout.
-    let m = manifest(&db, "[[step]]\nid = \"1\"\nname = \"one\"\nfile = \"01.sql\"\nrollback = \"rollback/01.sql\"");
-    let sql = step_file("SELECT 1;", "SELECT pg_sleep(0.1);\nSET LOCAL statement_timeout = '200ms';\nSELECT pg_sleep(2);");
-    let dir = write_pack(&[("stepgate.toml", &m), ("01.sql", &sql), ("rollback/01.sql", &rollback_file("SELECT 1;"))]);
+    let m = manifest(
+        &db,
+        "[[step]]\nid = \"1\"\nname = \"one\"\nfile = \"01.sql\"\nrollback = \"rollback/01.sql\"",
+    );
+    let sql = step_file(
+        "SELECT 1;",
+        "SELECT pg_sleep(0.1);\nSET LOCAL statement_timeout = '200ms';\nSELECT pg_sleep(2);",
+    );
+    let dir = write_pack(&[
+        ("stepgate.toml", &m),
+        ("01.sql", &sql),
+        ("rollback/01.sql", &rollback_file("SELECT 1;")),
+    ]);
     let r = engine::rehearse::run(&opts(&dir, &ci), "1", false).unwrap();
     let f = r.failure.expect("statement timeout");
     assert_eq!(f.kind, "statement_timeout", "{f:?}");
     assert_eq!(f.line, 14);
 
     // 4. A syntax error the server finds (inside a PL/pgSQL body).
-    let dir = one_step(&db, "", &step_file("SELECT 1;", "DO $$\nBEGIN\n  SELEC 1;\nEND $$;"));
+    let dir = one_step(
+        &db,
+        "",
+        &step_file("SELECT 1;", "DO $$\nBEGIN\n  SELEC 1;\nEND $$;"),
+    );
     let r = engine::rehearse::run(&opts(&dir, &ci), "1", false).unwrap();
     let f = r.failure.expect("syntax error");
     assert_eq!(f.kind, "syntax", "{f:?}");
@@ -128,7 +213,13 @@ fn each_failure_kind_ends_cleanly_with_file_line() {
     assert_eq!(f.line, 14);
     assert!(f.message.contains("SELEC"));
     // Every failure rolled back cleanly and was ledgered.
-    assert_eq!(count(&ci, "SELECT count(*) FROM stepgate.events WHERE verb = 'rehearse' AND result = 'failed'"), 4);
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM stepgate.events WHERE verb = 'rehearse' AND result = 'failed'"
+        ),
+        4
+    );
     assert_eq!(count(&ci, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'"), 0);
 }
 
@@ -136,23 +227,54 @@ fn each_failure_kind_ends_cleanly_with_file_line() {
 fn wrong_database_is_refused_before_any_statement() {
     let (_db, ci) = world_db("reh_wrong");
     install_ledger(&ci);
-    let dir = one_step("production_db", "[step.effects]\ncreate = [\"table public.t1\"]", &step_file("SELECT 1;", "CREATE TABLE public.t1 (id int);"));
+    let dir = one_step(
+        "production_db",
+        "[step.effects]\ncreate = [\"table public.t1\"]",
+        &step_file("SELECT 1;", "CREATE TABLE public.t1 (id int);"),
+    );
     let err = engine::rehearse::run(&opts(&dir, &ci), "1", false).unwrap_err();
     assert!(matches!(err, Error::WrongTarget(_)), "{err}");
-    assert!(err.to_string().contains("database: the pack targets `production_db`"), "{err}");
-    let out = std::process::Command::new(bin()).args(["rehearse", "--step", "1", "--db", &ci, "-p"]).arg(dir.path()).output().unwrap();
+    assert!(
+        err.to_string()
+            .contains("database: the pack targets `production_db`"),
+        "{err}"
+    );
+    let out = std::process::Command::new(bin())
+        .args(["rehearse", "--step", "1", "--db", &ci, "-p"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(6));
-    assert_eq!(count(&ci, "SELECT count(*) FROM stepgate.events WHERE pack = 'test-pack'"), 0);
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM stepgate.events WHERE pack = 'test-pack'"
+        ),
+        0
+    );
 }
 
 #[test]
 fn wrong_environment_label_is_refused() {
     let (db, ci) = world_db("reh_env");
     install_ledger(&ci);
-    let m = manifest(&db, "[[step]]\nid = \"1\"\nname = \"one\"\nfile = \"01.sql\"\nrollback = \"rollback/01.sql\"").replace("environment = \"test\"", "environment = \"production\"");
-    let dir = write_pack(&[("stepgate.toml", &m), ("01.sql", &step_file("SELECT 1;", "SELECT 1;")), ("rollback/01.sql", &rollback_file("SELECT 1;"))]);
+    let m = manifest(
+        &db,
+        "[[step]]\nid = \"1\"\nname = \"one\"\nfile = \"01.sql\"\nrollback = \"rollback/01.sql\"",
+    )
+    .replace("environment = \"test\"", "environment = \"production\"");
+    let dir = write_pack(&[
+        ("stepgate.toml", &m),
+        ("01.sql", &step_file("SELECT 1;", "SELECT 1;")),
+        ("rollback/01.sql", &rollback_file("SELECT 1;")),
+    ]);
     let err = engine::rehearse::run(&opts(&dir, &ci), "1", false).unwrap_err();
-    assert!(err.to_string().contains("environment: the pack targets `production`, this database is labelled `test`"), "{err}");
+    assert!(
+        err.to_string().contains(
+            "environment: the pack targets `production`, this database is labelled `test`"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -160,13 +282,32 @@ fn preflight_is_read_only() {
     let (db, ci) = world_db("pre_ro");
     install_ledger(&ci);
     let m = manifest(&db, "[[invariant]]\nname = \"relations\"\nsql = \"SELECT count(*) FROM governance_relations\"\nexpect = \"8\"").replace("[pack.target]", "preflight = \"00_preflight.sql\"\n[pack.target]");
-    let dir = write_pack(&[("stepgate.toml", &m), ("00_preflight.sql", "SELECT 1;\nCREATE TABLE public.sneaky (id int);\n")]);
+    let dir = write_pack(&[
+        ("stepgate.toml", &m),
+        (
+            "00_preflight.sql",
+            "SELECT 1;\nCREATE TABLE public.sneaky (id int);\n",
+        ),
+    ]);
     let r = engine::preflight::run(&opts(&dir, &ci), None).unwrap();
     assert!(!r.passed);
-    let pf = r.checks.iter().find(|c| c.name.contains("00_preflight.sql")).unwrap();
+    let pf = r
+        .checks
+        .iter()
+        .find(|c| c.name.contains("00_preflight.sql"))
+        .unwrap();
     assert!(pf.evidence.contains("25006"), "{pf:?}"); // read_only_sql_transaction
-    assert!(r.checks.iter().any(|c| c.name == "invariant: relations" && c.ok));
-    assert_eq!(count(&ci, "SELECT count(*) FROM pg_class WHERE relname = 'sneaky'"), 0);
+    assert!(r
+        .checks
+        .iter()
+        .any(|c| c.name == "invariant: relations" && c.ok));
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM pg_class WHERE relname = 'sneaky'"
+        ),
+        0
+    );
 }
 
 #[test]
@@ -179,7 +320,10 @@ fn second_runner_is_refused_with_who_holds_the_pack() {
     let err = engine::rehearse::run(&o, "1", false).unwrap_err();
     assert!(matches!(err, Error::Busy(_)), "{err}");
     assert!(err.to_string().contains("pid"), "{err}");
-    assert!(err.to_string().contains("stepgate apply test-pack"), "{err}");
+    assert!(
+        err.to_string().contains("stepgate apply test-pack"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -194,16 +338,25 @@ fn ledger_tampering_is_named() {
     assert!(engine::ledger_cmd::verify(&o).unwrap().problems.is_empty());
     let mut c = client(&ci);
     // Edit.
-    c.batch_execute("UPDATE stepgate.events SET result = 'passed!' WHERE id = 3").unwrap();
+    c.batch_execute("UPDATE stepgate.events SET result = 'passed!' WHERE id = 3")
+        .unwrap();
     let p = engine::ledger_cmd::verify(&o).unwrap().problems;
-    assert!(p.iter().any(|x| x.id == 3 && x.problem.contains("edited")), "{p:?}");
-    c.batch_execute("UPDATE stepgate.events SET result = 'passed' WHERE id = 3").unwrap();
+    assert!(
+        p.iter().any(|x| x.id == 3 && x.problem.contains("edited")),
+        "{p:?}"
+    );
+    c.batch_execute("UPDATE stepgate.events SET result = 'passed' WHERE id = 3")
+        .unwrap();
     assert!(engine::ledger_cmd::verify(&o).unwrap().problems.is_empty());
     // Delete from the middle.
     c.batch_execute("CREATE TEMP TABLE keep AS SELECT * FROM stepgate.events WHERE id = 2; DELETE FROM stepgate.events WHERE id = 2").unwrap();
     let p = engine::ledger_cmd::verify(&o).unwrap().problems;
-    assert!(p.iter().any(|x| x.problem.contains("row(s) 2 deleted")), "{p:?}");
-    c.batch_execute("INSERT INTO stepgate.events SELECT * FROM keep").unwrap();
+    assert!(
+        p.iter().any(|x| x.problem.contains("row(s) 2 deleted")),
+        "{p:?}"
+    );
+    c.batch_execute("INSERT INTO stepgate.events SELECT * FROM keep")
+        .unwrap();
     // Reorder: swap two rows' ids.
     c.batch_execute("UPDATE stepgate.events SET id = -1 WHERE id = 3; UPDATE stepgate.events SET id = 3 WHERE id = 4; UPDATE stepgate.events SET id = 4 WHERE id = -1").unwrap();
     let p = engine::ledger_cmd::verify(&o).unwrap().problems;
@@ -211,9 +364,15 @@ fn ledger_tampering_is_named() {
     // Delete the tail.
     c.batch_execute("UPDATE stepgate.events SET id = -1 WHERE id = 3; UPDATE stepgate.events SET id = 3 WHERE id = 4; UPDATE stepgate.events SET id = 4 WHERE id = -1; DELETE FROM stepgate.events WHERE id = (SELECT max(id) FROM stepgate.events)").unwrap();
     let p = engine::ledger_cmd::verify(&o).unwrap().problems;
-    assert!(p.iter().any(|x| x.problem.contains("deleted from the end")), "{p:?}");
+    assert!(
+        p.iter().any(|x| x.problem.contains("deleted from the end")),
+        "{p:?}"
+    );
     // The CLI exits 1 and names the row.
-    let out = std::process::Command::new(bin()).args(["ledger", "verify", "--db", &ci]).output().unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["ledger", "verify", "--db", &ci])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("TAMPERED"));
 }

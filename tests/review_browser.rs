@@ -139,7 +139,10 @@ fn count_pages(pdf: &[u8]) -> usize {
 fn review_html_renders_in_chromium() {
     if !Path::new(CHROMIUM).exists() {
         // CI installs chromium (scripts/setup.sh): there the check must really run.
-        assert!(std::env::var("CI").is_err(), "{CHROMIUM} is missing in CI: scripts/setup.sh installs it");
+        assert!(
+            std::env::var("CI").is_err(),
+            "{CHROMIUM} is missing in CI: scripts/setup.sh installs it"
+        );
         eprintln!(
 
             "note: {CHROMIUM} not found; skipping the browser rendering of the review package (apt-get install chromium)"

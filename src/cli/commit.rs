@@ -9,17 +9,36 @@ use crate::engine::{self, Error, Options};
 
 fn request<'a>(w: &'a ApprovalArgs) -> engine::Result<engine::approve::Request<'a>> {
     let expires = crate::core::duration::parse(&w.expires).map_err(Error::BadInput)?;
-    Ok(engine::approve::Request { step: &w.step, gate: &w.gate, principal: &w.principal, action: w.action.action(), expires })
+    Ok(engine::approve::Request {
+        step: &w.step,
+        gate: &w.gate,
+        principal: &w.principal,
+        action: w.action.action(),
+        expires,
+    })
 }
 
 pub fn approve(g: &Global, w: &ApprovalArgs, key: &std::path::Path) -> engine::Result<i32> {
     let loaded = engine::pack::load(&g.pack)?;
     let pass = std::env::var("STEPGATE_KEY_PASSPHRASE").ok();
-    let (p, sig) = engine::approve::approve(&loaded, &request(w)?, key, pass.as_deref(), time::OffsetDateTime::now_utc())?;
+    let (p, sig) = engine::approve::approve(
+        &loaded,
+        &request(w)?,
+        key,
+        pass.as_deref(),
+        time::OffsetDateTime::now_utc(),
+    )?;
     if g.json {
         render::print_json(&serde_json::json!({"statement": p, "signature": sig}));
     } else {
-        println!("{} signed {} for step {} ({}) as {}", mark(true), w.gate, w.step, w.action.action(), w.principal);
+        println!(
+            "{} signed {} for step {} ({}) as {}",
+            mark(true),
+            w.gate,
+            w.step,
+            w.action.action(),
+            w.principal
+        );
         println!("  {}\n  {}", p.display(), sig.display());
     }
     Ok(exit::OK)
@@ -34,12 +53,21 @@ pub fn approval_text(g: &Global, w: &ApprovalArgs) -> engine::Result<i32> {
 
 pub fn gates(o: &Options, step: &str, action: ActionArg, json: bool) -> engine::Result<i32> {
     let mut s = engine::session::Session::open(o, "gates", engine::session::Lock::None)?;
-    let r = engine::gates::evaluate(&mut s, step, action.action(), time::OffsetDateTime::now_utc())?;
+    let r = engine::gates::evaluate(
+        &mut s,
+        step,
+        action.action(),
+        time::OffsetDateTime::now_utc(),
+    )?;
     if json {
         render::print_json(&serde_json::to_value(&r).unwrap_or_default());
         return Ok(if r.satisfied { exit::OK } else { exit::REFUSED });
     }
-    println!("{} gates of step {step} for {}", paint("▶", Style::Head), r.action);
+    println!(
+        "{} gates of step {step} for {}",
+        paint("▶", Style::Head),
+        r.action
+    );
     if let Some(d) = &r.one_way_door {
         println!("  {} ONE-WAY DOOR: {d}", paint("!", Style::Warn));
     }
@@ -47,11 +75,27 @@ pub fn gates(o: &Options, step: &str, action: ActionArg, json: bool) -> engine::
         println!("  {} {p}", mark(false));
     }
     for gr in &r.signature_gates {
-        println!("  {} gate {} (signature): {} of {} valid", mark(gr.satisfied), gr.gate, gr.valid, gr.quorum);
+        println!(
+            "  {} gate {} (signature): {} of {} valid",
+            mark(gr.satisfied),
+            gr.gate,
+            gr.valid,
+            gr.quorum
+        );
         for a in &gr.approvals {
             match &a.verdict {
-                Verdict::Valid => println!("      {} {} — {}", mark(true), a.principal.as_deref().unwrap_or("?"), a.source),
-                Verdict::Invalid(reason) => println!("      {} {} — {}: {reason}", mark(false), a.principal.as_deref().unwrap_or("?"), a.source),
+                Verdict::Valid => println!(
+                    "      {} {} — {}",
+                    mark(true),
+                    a.principal.as_deref().unwrap_or("?"),
+                    a.source
+                ),
+                Verdict::Invalid(reason) => println!(
+                    "      {} {} — {}: {reason}",
+                    mark(false),
+                    a.principal.as_deref().unwrap_or("?"),
+                    a.source
+                ),
             }
         }
         if gr.approvals.is_empty() {
@@ -59,23 +103,55 @@ pub fn gates(o: &Options, step: &str, action: ActionArg, json: bool) -> engine::
         }
     }
     for q in &r.sql_gates {
-        let ev = q.error.clone().unwrap_or_else(|| format!("{} row(s)", q.rows));
-        println!("  {} gate {} (sql): {} — {}", mark(q.satisfied), q.gate, q.sql, ev);
+        let ev = q
+            .error
+            .clone()
+            .unwrap_or_else(|| format!("{} row(s)", q.rows));
+        println!(
+            "  {} gate {} (sql): {} — {}",
+            mark(q.satisfied),
+            q.gate,
+            q.sql,
+            ev
+        );
     }
-    println!("  {} floor policy: {} valid registry signature(s), at least {} required", mark(r.floor_met), r.registry_signatures, r.floor_min_signatures);
-    println!("{}", if r.satisfied { paint("all gates satisfied", Style::Ok) } else { paint("gates NOT satisfied", Style::Bad) });
+    println!(
+        "  {} floor policy: {} valid registry signature(s), at least {} required",
+        mark(r.floor_met),
+        r.registry_signatures,
+        r.floor_min_signatures
+    );
+    println!(
+        "{}",
+        if r.satisfied {
+            paint("all gates satisfied", Style::Ok)
+        } else {
+            paint("gates NOT satisfied", Style::Bad)
+        }
+    );
     Ok(if r.satisfied { exit::OK } else { exit::REFUSED })
 }
 
 pub fn signers(o: &Options, action: SignersAction, json: bool) -> engine::Result<i32> {
     match action {
-        SignersAction::Add { principal, key, gates } => {
-            let line = std::fs::read_to_string(&key).map_err(|e| Error::BadInput(format!("{}: {e}", key.display())))?;
+        SignersAction::Add {
+            principal,
+            key,
+            gates,
+        } => {
+            let line = std::fs::read_to_string(&key)
+                .map_err(|e| Error::BadInput(format!("{}: {e}", key.display())))?;
             let fp = engine::signers_cmd::add(o, &principal, &line, &gates)?;
             if json {
-                render::print_json(&serde_json::json!({"principal": principal, "key": fp, "gates": gates}));
+                render::print_json(
+                    &serde_json::json!({"principal": principal, "key": fp, "gates": gates}),
+                );
             } else {
-                println!("{} registered {principal} ({fp}) for gates {}", mark(true), gates.join(","));
+                println!(
+                    "{} registered {principal} ({fp}) for gates {}",
+                    mark(true),
+                    gates.join(",")
+                );
             }
         }
         SignersAction::Remove { principal } => {
@@ -88,13 +164,24 @@ pub fn signers(o: &Options, action: SignersAction, json: bool) -> engine::Result
                 render::print_json(&serde_json::to_value(&l).unwrap_or_default());
             } else {
                 for s in l {
-                    println!("{:<32} {} {}…  gates {}  (added {} by {})", s.principal, s.key_type, &s.key_base64[..20.min(s.key_base64.len())], s.gates.join(","), s.added_at, s.added_by);
+                    println!(
+                        "{:<32} {} {}…  gates {}  (added {} by {})",
+                        s.principal,
+                        s.key_type,
+                        &s.key_base64[..20.min(s.key_base64.len())],
+                        s.gates.join(","),
+                        s.added_at,
+                        s.added_by
+                    );
                 }
             }
         }
         SignersAction::Export => {
             for s in engine::signers_cmd::list(o)? {
-                println!("{} namespaces=\"stepgate\" {} {}", s.principal, s.key_type, s.key_base64);
+                println!(
+                    "{} namespaces=\"stepgate\" {} {}",
+                    s.principal, s.key_type, s.key_base64
+                );
             }
         }
     }
@@ -107,80 +194,172 @@ pub fn backup(o: &Options, step: &str, json: bool) -> engine::Result<i32> {
     if json {
         render::print_json(&serde_json::to_value(&r).unwrap_or_default());
     } else {
-        println!("{} backup of step {step}: {} file(s), {} bytes in {} (ledger event {})", mark(true), r.backup.files.len(), r.backup.total_bytes, r.backup.dir.display(), r.event_id);
+        println!(
+            "{} backup of step {step}: {} file(s), {} bytes in {} (ledger event {})",
+            mark(true),
+            r.backup.files.len(),
+            r.backup.total_bytes,
+            r.backup.dir.display(),
+            r.event_id
+        );
         for f in &r.backup.files {
-            println!("  {:<40} {:>12} bytes  sha256 {}", f.table, f.bytes, &f.sha256[..16]);
+            println!(
+                "  {:<40} {:>12} bytes  sha256 {}",
+                f.table,
+                f.bytes,
+                &f.sha256[..16]
+            );
         }
     }
     Ok(exit::OK)
 }
 
-pub fn apply(o: &Options, step: &str, retries: u32, auto_backup: bool, wait_for_locks: bool, json: bool) -> engine::Result<i32> {
+pub fn apply(
+    o: &Options,
+    step: &str,
+    retries: u32,
+    auto_backup: bool,
+    wait_for_locks: bool,
+    json: bool,
+) -> engine::Result<i32> {
     if wait_for_locks {
         let holders = engine::locks::conflicting_holders(o, step)?;
         if !json {
             if holders.is_empty() {
-                println!("{} no session holds a lock that conflicts with step {step}", mark(true));
+                println!(
+                    "{} no session holds a lock that conflicts with step {step}",
+                    mark(true)
+                );
             } else {
-                println!("{} sessions holding locks that conflict with step {step}:", paint("!", Style::Warn));
+                println!(
+                    "{} sessions holding locks that conflict with step {step}:",
+                    paint("!", Style::Warn)
+                );
                 for h in &holders {
-                    println!("  pid {:<7} {:<28} {:<20} {} held {} · {}", h.pid, h.application, h.relation, h.mode, h.xact_age, h.query);
+                    println!(
+                        "  pid {:<7} {:<28} {:<20} {} held {} · {}",
+                        h.pid, h.application, h.relation, h.mode, h.xact_age, h.query
+                    );
                 }
             }
         }
     }
-    let ao = engine::apply::ApplyOptions { retries, auto_backup, progress: !render::quiet() && !json };
+    let ao = engine::apply::ApplyOptions {
+        retries,
+        auto_backup,
+        progress: !render::quiet() && !json,
+    };
     let r = engine::apply::run(o, step, &ao)?;
     if json {
         render::print_json(&serde_json::to_value(&r).unwrap_or_default());
     } else {
         print_apply(&r);
     }
-    Ok(if r.committed && r.halted.is_none() { exit::OK } else { exit::FAILED })
+    Ok(if r.committed && r.halted.is_none() {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
 }
 
 pub fn print_apply(r: &engine::apply::ApplyReport) {
-    println!("{} apply of step {} (run {})", paint("▶", Style::Head), r.step, r.run_id);
+    println!(
+        "{} apply of step {} (run {})",
+        paint("▶", Style::Head),
+        r.step,
+        r.run_id
+    );
     if let Some(g) = &r.gates {
-        let names: Vec<String> = g.signature_gates.iter().map(|x| format!("{} {}/{}", x.gate, x.valid, x.quorum)).chain(g.sql_gates.iter().map(|x| format!("{} sql", x.gate))).collect();
-        println!("  {} gates satisfied: {}", mark(g.satisfied), names.join(", "));
+        let names: Vec<String> = g
+            .signature_gates
+            .iter()
+            .map(|x| format!("{} {}/{}", x.gate, x.valid, x.quorum))
+            .chain(g.sql_gates.iter().map(|x| format!("{} sql", x.gate)))
+            .collect();
+        println!(
+            "  {} gates satisfied: {}",
+            mark(g.satisfied),
+            names.join(", ")
+        );
     }
     if let Some(e) = r.rehearsal_event {
-        println!("  {} passing rehearsal of these bytes: ledger event {e}", mark(true));
+        println!(
+            "  {} passing rehearsal of these bytes: ledger event {e}",
+            mark(true)
+        );
     }
     if let Some(e) = r.backup_event {
         println!("  {} verified backup: ledger event {e}", mark(true));
     }
     for n in &r.notices {
-        println!("  {} {}:{}: {}: {}", paint("•", Style::Dim), n.file, n.line, n.severity, n.message);
+        println!(
+            "  {} {}:{}: {}: {}",
+            paint("•", Style::Dim),
+            n.file,
+            n.line,
+            n.severity,
+            n.message
+        );
     }
     for a in &r.attempts {
-        let f = a.failure.as_ref().map(|f| format!(" — {f}")).unwrap_or_default();
-        println!("  attempt {}: {} in {} ms{f}", a.attempt, a.outcome, a.elapsed_ms);
+        let f = a
+            .failure
+            .as_ref()
+            .map(|f| format!(" — {f}"))
+            .unwrap_or_default();
+        println!(
+            "  attempt {}: {} in {} ms{f}",
+            a.attempt, a.outcome, a.elapsed_ms
+        );
     }
     if !r.mismatches.is_empty() {
-        println!("  {} measured delta differs from the declared effects:", mark(false));
+        println!(
+            "  {} measured delta differs from the declared effects:",
+            mark(false)
+        );
         print!("{}", crate::core::effects::render_mismatches(&r.mismatches));
     } else if r.measured.is_some() {
-        println!("  {} measured delta equals the declared effects", mark(true));
+        println!(
+            "  {} measured delta equals the declared effects",
+            mark(true)
+        );
     }
     for n in &r.negatives {
-        println!("  {} negative test {}: SQLSTATE {}", mark(n.ok), n.name, n.got_sqlstate.as_deref().unwrap_or("none"));
+        println!(
+            "  {} negative test {}: SQLSTATE {}",
+            mark(n.ok),
+            n.name,
+            n.got_sqlstate.as_deref().unwrap_or("none")
+        );
     }
     if let Some(id) = r.commit_event {
-        println!("  {} COMMITTED with its ledger row (event {id}) in the same transaction", mark(true));
+        println!(
+            "  {} COMMITTED with its ledger row (event {id}) in the same transaction",
+            mark(true)
+        );
     }
     if let Some(p) = &r.post {
-        println!("  {} post-commit verification (section H, verify file, invariants, catalog)", mark(p.ok));
+        println!(
+            "  {} post-commit verification (section H, verify file, invariants, catalog)",
+            mark(p.ok)
+        );
         for i in p.invariants.iter().filter(|i| !i.ok) {
-            println!("      invariant {}: expected {}, got {}", i.name, i.expect, i.got.as_deref().unwrap_or("no row"));
+            println!(
+                "      invariant {}: expected {}, got {}",
+                i.name,
+                i.expect,
+                i.got.as_deref().unwrap_or("no row")
+            );
         }
         for m in &p.catalog_mismatches {
             println!("      {}: {}", m.item, m.measured);
         }
     }
     for m in &r.measurements {
-        println!("  measured `{}`: {} rows before, {} after, {} changed, {} added, {} removed", m.name, m.rows_before, m.rows_after, m.rows_changed, m.rows_added, m.rows_removed);
+        println!(
+            "  measured `{}`: {} rows before, {} after, {} changed, {} added, {} removed",
+            m.name, m.rows_before, m.rows_after, m.rows_changed, m.rows_added, m.rows_removed
+        );
         for c in &m.columns {
             println!(
                 "      {:<20} distinct {} → {}  min {} → {}  max {} → {}",
@@ -200,7 +379,11 @@ pub fn print_apply(r: &engine::apply::ApplyReport) {
     if let Some(c) = &r.rollback_command {
         println!("  to reverse: {c}");
     }
-    let verdict = if r.committed && r.halted.is_none() { paint("step committed and verified", Style::Ok) } else { paint("step NOT committed cleanly", Style::Bad) };
+    let verdict = if r.committed && r.halted.is_none() {
+        paint("step committed and verified", Style::Ok)
+    } else {
+        paint("step NOT committed cleanly", Style::Bad)
+    };
     println!("{verdict} in {} ms", r.elapsed_ms);
 }
 
@@ -216,7 +399,13 @@ pub fn verify(o: &Options, step: &str, json: bool) -> engine::Result<i32> {
         }
         println!("  {} verify file", mark(r.verify_file.is_none()));
         for i in &r.invariants {
-            println!("  {} invariant {}: expected {}, got {}", mark(i.ok), i.name, i.expect, i.got.as_deref().unwrap_or("no row"));
+            println!(
+                "  {} invariant {}: expected {}, got {}",
+                mark(i.ok),
+                i.name,
+                i.expect,
+                i.got.as_deref().unwrap_or("no row")
+            );
         }
         print_drift(&r.drift);
     }
@@ -225,10 +414,25 @@ pub fn verify(o: &Options, step: &str, json: bool) -> engine::Result<i32> {
 
 fn print_drift(d: &engine::verify::DriftReport) {
     match (&d.recorded_fingerprint, d.drifted) {
-        (None, _) => println!("  {} {}", paint("-", Style::Dim), d.note.as_deref().unwrap_or("")),
-        (Some(fp), false) => println!("  {} no drift: live catalog equals the fingerprint recorded at event {} ({})", mark(true), d.reference_event.unwrap_or(0), &fp[..16]),
+        (None, _) => println!(
+            "  {} {}",
+            paint("-", Style::Dim),
+            d.note.as_deref().unwrap_or("")
+        ),
+        (Some(fp), false) => println!(
+            "  {} no drift: live catalog equals the fingerprint recorded at event {} ({})",
+            mark(true),
+            d.reference_event.unwrap_or(0),
+            &fp[..16]
+        ),
         (Some(fp), true) => {
-            println!("  {} DRIFT since event {}: recorded {} live {}", mark(false), d.reference_event.unwrap_or(0), &fp[..16], &d.live_fingerprint[..16]);
+            println!(
+                "  {} DRIFT since event {}: recorded {} live {}",
+                mark(false),
+                d.reference_event.unwrap_or(0),
+                &fp[..16],
+                &d.live_fingerprint[..16]
+            );
             print!("{}", crate::core::catalog::render_diff(&d.diff));
             if let Some(n) = &d.note {
                 println!("  {n}");
@@ -268,15 +472,33 @@ pub fn resume(o: &Options, json: bool) -> engine::Result<i32> {
     Ok(exit::OK)
 }
 
-pub fn rollback(o: &Options, step: &str, cascade: bool, auto_backup: bool, json: bool) -> engine::Result<i32> {
+pub fn rollback(
+    o: &Options,
+    step: &str,
+    cascade: bool,
+    auto_backup: bool,
+    json: bool,
+) -> engine::Result<i32> {
     let reports = engine::rollback::run(o, step, cascade, auto_backup)?;
     if json {
         render::print_json(&serde_json::to_value(&reports).unwrap_or_default());
     } else {
         for r in &reports {
-            println!("{} rollback of step {} (run {})", paint("▶", Style::Head), r.step, r.run_id);
+            println!(
+                "{} rollback of step {} (run {})",
+                paint("▶", Style::Head),
+                r.step,
+                r.run_id
+            );
             for n in &r.notices {
-                println!("  {} {}:{}: {}: {}", paint("•", Style::Dim), n.file, n.line, n.severity, n.message);
+                println!(
+                    "  {} {}:{}: {}: {}",
+                    paint("•", Style::Dim),
+                    n.file,
+                    n.line,
+                    n.severity,
+                    n.message
+                );
             }
             if let Some(f) = &r.failure {
                 println!("  {} {f}", mark(false));
@@ -285,41 +507,85 @@ pub fn rollback(o: &Options, step: &str, cascade: bool, auto_backup: bool, json:
                 println!("  {} {p}", mark(false));
             }
             if r.committed {
-                println!("  {} reversal proven inside the transaction and COMMITTED (event {})", mark(true), r.commit_event.unwrap_or(0));
+                println!(
+                    "  {} reversal proven inside the transaction and COMMITTED (event {})",
+                    mark(true),
+                    r.commit_event.unwrap_or(0)
+                );
             }
             if let Some(h) = &r.halted {
                 println!("{} {h}", paint("PACK HALTED:", Style::Bad));
             }
         }
     }
-    Ok(if reports.iter().all(|r| r.committed) { exit::OK } else { exit::FAILED })
+    Ok(if reports.iter().all(|r| r.committed) {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
 }
 
 pub fn restore(o: &Options, step: &str, table: &str, json: bool) -> engine::Result<i32> {
     let mut s = engine::session::Session::open(o, "restore", engine::session::Lock::Pack)?;
     let events = s.events()?;
     if let Some(h) = engine::halt::halt_in_force(&mut s, &events)? {
-        return Err(Error::Halted(format!("pack is halted (event {}: {})", h.event, h.reason)));
+        return Err(Error::Halted(format!(
+            "pack is halted (event {}: {})",
+            h.event, h.reason
+        )));
     }
     if !s.pack().manifest.gate.contains_key("restore") {
         return Err(Error::Refused("the pack declares no `restore` gate: a restore is a governed mutation and needs its own authorization ([gate.restore])".into()));
     }
-    let step_sha = s.pack().step(step).and_then(|st| st.file.as_ref()).and_then(|f| s.loaded.sha256(f.get_ref())).map(str::to_string);
-    let rb_sha = s.pack().step(step).and_then(|st| st.rollback.as_ref()).and_then(|f| s.loaded.sha256(f.get_ref())).map(str::to_string);
-    let g = engine::gates::evaluate_named(&mut s, step, &["restore".to_string()], crate::core::approval::Action::Restore, step_sha.as_deref(), rb_sha.as_deref(), None, time::OffsetDateTime::now_utc())?;
+    let step_sha = s
+        .pack()
+        .step(step)
+        .and_then(|st| st.file.as_ref())
+        .and_then(|f| s.loaded.sha256(f.get_ref()))
+        .map(str::to_string);
+    let rb_sha = s
+        .pack()
+        .step(step)
+        .and_then(|st| st.rollback.as_ref())
+        .and_then(|f| s.loaded.sha256(f.get_ref()))
+        .map(str::to_string);
+    let g = engine::gates::evaluate_named(
+        &mut s,
+        step,
+        &["restore".to_string()],
+        crate::core::approval::Action::Restore,
+        step_sha.as_deref(),
+        rb_sha.as_deref(),
+        None,
+        time::OffsetDateTime::now_utc(),
+    )?;
     if !g.satisfied {
-        return Err(Error::Refused(format!("restore refused:\n  {}", g.refusals().join("\n  "))));
+        return Err(Error::Refused(format!(
+            "restore refused:\n  {}",
+            g.refusals().join("\n  ")
+        )));
     }
     let r = engine::backup::restore(&mut s, step, table)?;
     if json {
         render::print_json(&serde_json::to_value(&r).unwrap_or_default());
     } else {
-        println!("{} restored {} from the pre-commit dump of step {step}: {} rows before, {} after", mark(true), r.table, r.rows_before, r.rows_after);
+        println!(
+            "{} restored {} from the pre-commit dump of step {step}: {} rows before, {} after",
+            mark(true),
+            r.table,
+            r.rows_before,
+            r.rows_after
+        );
     }
     Ok(exit::OK)
 }
 
-pub fn review(o: &Options, step: Option<&str>, format: super::ReviewFormat, output: Option<&std::path::Path>) -> engine::Result<i32> {
+pub fn review(
+    o: &Options,
+    step: Option<&str>,
+    format: super::ReviewFormat,
+    output: Option<&std::path::Path>,
+) -> engine::Result<i32> {
     let loaded = engine::pack::load(&o.pack)?;
     let want_db = o.db.is_some() || std::env::var_os("DATABASE_URL").is_some();
     let mut status = None;
@@ -327,11 +593,21 @@ pub fn review(o: &Options, step: Option<&str>, format: super::ReviewFormat, outp
     if want_db {
         let st = engine::status::run(o)?;
         let mut s = engine::session::Session::open(o, "review", engine::session::Lock::None)?;
-        for sid in loaded.pack.step_ids().iter().filter(|id| step.is_none_or(|x| x == id.as_str())) {
+        for sid in loaded
+            .pack
+            .step_ids()
+            .iter()
+            .filter(|id| step.is_none_or(|x| x == id.as_str()))
+        {
             if loaded.pack.step(sid).is_some_and(|x| x.hold) {
                 continue;
             }
-            let r = engine::gates::evaluate(&mut s, sid, crate::core::approval::Action::Apply, time::OffsetDateTime::now_utc())?;
+            let r = engine::gates::evaluate(
+                &mut s,
+                sid,
+                crate::core::approval::Action::Apply,
+                time::OffsetDateTime::now_utc(),
+            )?;
             for gr in &r.signature_gates {
                 let gate = loaded.pack.manifest.gate.get(&gr.gate);
                 views.push(engine::review::GateView {
@@ -340,9 +616,21 @@ pub fn review(o: &Options, step: Option<&str>, format: super::ReviewFormat, outp
                     kind: "signature".into(),
                     quorum: gr.quorum,
                     signers: gate.map(|g| g.signers.clone()).unwrap_or_default(),
-                    present: gr.approvals.iter().filter(|a| a.verdict.is_valid()).filter_map(|a| a.principal.clone()).collect(),
+                    present: gr
+                        .approvals
+                        .iter()
+                        .filter(|a| a.verdict.is_valid())
+                        .filter_map(|a| a.principal.clone())
+                        .collect(),
                     missing: gr.quorum.saturating_sub(gr.valid),
-                    notes: gr.approvals.iter().filter_map(|a| match &a.verdict { Verdict::Invalid(r) => Some(format!("{}: {r}", a.source)), Verdict::Valid => None }).collect(),
+                    notes: gr
+                        .approvals
+                        .iter()
+                        .filter_map(|a| match &a.verdict {
+                            Verdict::Invalid(r) => Some(format!("{}: {r}", a.source)),
+                            Verdict::Valid => None,
+                        })
+                        .collect(),
                 });
             }
             for q in &r.sql_gates {
@@ -352,7 +640,11 @@ pub fn review(o: &Options, step: Option<&str>, format: super::ReviewFormat, outp
                     kind: "sql".into(),
                     quorum: 1,
                     signers: vec![],
-                    present: if q.satisfied { vec![format!("{} row(s)", q.rows)] } else { vec![] },
+                    present: if q.satisfied {
+                        vec![format!("{} row(s)", q.rows)]
+                    } else {
+                        vec![]
+                    },
                     missing: u32::from(!q.satisfied),
                     notes: q.error.iter().cloned().collect(),
                 });
@@ -360,15 +652,24 @@ pub fn review(o: &Options, step: Option<&str>, format: super::ReviewFormat, outp
         }
         status = Some(st);
     }
-    let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-    let input = engine::review::ReviewInput { loaded: &loaded, step, status: status.as_ref(), approvals: if want_db { Some(&views) } else { None }, generated_at: now };
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let input = engine::review::ReviewInput {
+        loaded: &loaded,
+        step,
+        status: status.as_ref(),
+        approvals: if want_db { Some(&views) } else { None },
+        generated_at: now,
+    };
     let text = match format {
         super::ReviewFormat::Md => engine::review::render_markdown(&input),
         super::ReviewFormat::Html => engine::review::render_html(&input),
     };
     match output {
         Some(p) => {
-            std::fs::write(p, text).map_err(|e| Error::BadInput(format!("{}: {e}", p.display())))?;
+            std::fs::write(p, text)
+                .map_err(|e| Error::BadInput(format!("{}: {e}", p.display())))?;
             if !render::quiet() {
                 eprintln!("{} review package written to {}", mark(true), p.display());
             }
@@ -378,7 +679,13 @@ pub fn review(o: &Options, step: Option<&str>, format: super::ReviewFormat, outp
     Ok(exit::OK)
 }
 
-pub fn scratch(o: &Options, from_sql: Option<std::path::PathBuf>, with_data: &[String], keep: bool, json: bool) -> engine::Result<i32> {
+pub fn scratch(
+    o: &Options,
+    from_sql: Option<std::path::PathBuf>,
+    with_data: &[String],
+    keep: bool,
+    json: bool,
+) -> engine::Result<i32> {
     let source = match from_sql {
         Some(p) => engine::scratch::Source::FromSql(p),
         None => engine::scratch::Source::FromDb,
@@ -387,10 +694,31 @@ pub fn scratch(o: &Options, from_sql: Option<std::path::PathBuf>, with_data: &[S
     if json {
         render::print_json(&serde_json::to_value(&r).unwrap_or_default());
     } else {
-        println!("{} scratch round-trip of {} from {} {}", paint("▶", Style::Head), r.pack, r.source, paint("(gates bypassed on the copy; its ledger is labelled `scratch`)", Style::Dim));
-        println!("  {:<5} {:<36} {:<12} {:<8} {:<12} {:>9} {:>9}", "step", "name", "apply", "verify", "rollback", "apply ms", "undo ms");
+        println!(
+            "{} scratch round-trip of {} from {} {}",
+            paint("▶", Style::Head),
+            r.pack,
+            r.source,
+            paint(
+                "(gates bypassed on the copy; its ledger is labelled `scratch`)",
+                Style::Dim
+            )
+        );
+        println!(
+            "  {:<5} {:<36} {:<12} {:<8} {:<12} {:>9} {:>9}",
+            "step", "name", "apply", "verify", "rollback", "apply ms", "undo ms"
+        );
         for row in &r.rows {
-            println!("  {:<5} {:<36} {:<12} {:<8} {:<12} {:>9} {:>9}", row.step, row.name.chars().take(36).collect::<String>(), row.apply.chars().take(12).collect::<String>(), row.verify, row.rollback.chars().take(12).collect::<String>(), row.apply_ms, row.rollback_ms);
+            println!(
+                "  {:<5} {:<36} {:<12} {:<8} {:<12} {:>9} {:>9}",
+                row.step,
+                row.name.chars().take(36).collect::<String>(),
+                row.apply.chars().take(12).collect::<String>(),
+                row.verify,
+                row.rollback.chars().take(12).collect::<String>(),
+                row.apply_ms,
+                row.rollback_ms
+            );
             for detail in [&row.apply, &row.rollback] {
                 if detail.len() > 12 {
                     println!("        {}", paint(detail, Style::Dim));
@@ -407,7 +735,19 @@ pub fn scratch(o: &Options, from_sql: Option<std::path::PathBuf>, with_data: &[S
         if let Some(k) = &r.kept {
             println!("  the copy stays up: psql \"{k}\"");
         }
-        println!("{} in {} ms", if r.round_trip_equal { paint("round trip proven", Style::Ok) } else { paint("round trip FAILED", Style::Bad) }, r.elapsed_ms);
+        println!(
+            "{} in {} ms",
+            if r.round_trip_equal {
+                paint("round trip proven", Style::Ok)
+            } else {
+                paint("round trip FAILED", Style::Bad)
+            },
+            r.elapsed_ms
+        );
     }
-    Ok(if r.round_trip_equal { exit::OK } else { exit::FAILED })
+    Ok(if r.round_trip_equal {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
 }

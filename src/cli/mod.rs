@@ -140,7 +140,9 @@ pub enum Command {
     /// Compare two snapshot files (from `stepgate snapshot -o`).
     Diff { before: PathBuf, after: PathBuf },
     /// Sign an approval for one gate of one step with your SSH key (works offline).
-    #[command(after_help = "Writes approvals/<step>.<gate>.<principal>.approval and .approval.sig into the pack.\nThe statement binds the pack, step, gate, action, the sha256 of the step file, its rollback and stepgate.toml, and the target.\nKey passphrase: STEPGATE_KEY_PASSPHRASE.")]
+    #[command(
+        after_help = "Writes approvals/<step>.<gate>.<principal>.approval and .approval.sig into the pack.\nThe statement binds the pack, step, gate, action, the sha256 of the step file, its rollback and stepgate.toml, and the target.\nKey passphrase: STEPGATE_KEY_PASSPHRASE."
+    )]
     Approve {
         #[command(flatten)]
         what: ApprovalArgs,
@@ -172,7 +174,9 @@ pub enum Command {
         step: String,
     },
     /// Commit exactly one step, behind every gate. Never a range.
-    #[command(after_help = "Exit: 0 committed · 1 failed (rolled back; pack halted when it diverged) · 3 a gate refused · 4 halted")]
+    #[command(
+        after_help = "Exit: 0 committed · 1 failed (rolled back; pack halted when it diverged) · 3 a gate refused · 4 halted"
+    )]
     Apply {
         #[arg(long)]
         step: String,
@@ -201,7 +205,9 @@ pub enum Command {
     /// Lift a halt, with approvals for the pack's `resume` gate bound to the halt event.
     Resume,
     /// Reverse a committed step by its rollback file, under its own approvals.
-    #[command(after_help = "Refuses while a committed step that requires this one is still committed, unless --cascade.")]
+    #[command(
+        after_help = "Refuses while a committed step that requires this one is still committed, unless --cascade."
+    )]
     Rollback {
         #[arg(long)]
         step: String,
@@ -231,7 +237,9 @@ pub enum Command {
         output: Option<PathBuf>,
     },
     /// Apply every step on a throwaway copy, roll every step back, prove the fingerprint is back.
-    #[command(after_help = "Gates are bypassed on the copy (its ledger is labelled `scratch`); the real target is only read (pg_dump --schema-only).")]
+    #[command(
+        after_help = "Gates are bypassed on the copy (its ledger is labelled `scratch`); the real target is only read (pg_dump --schema-only)."
+    )]
     Scratch {
         /// Build the copy from the target's schema (pg_dump --schema-only; the default).
         #[arg(long, conflicts_with = "from_sql")]

@@ -20,7 +20,11 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Freeze => freeze(&g.pack, g.json),
         Command::Ledger { action } => ledger(&opts(&g), action, g.json),
         Command::Preflight { step } => preflight(&opts(&g), step.as_deref(), g.json),
-        Command::Rehearse { step, rollback, cascade } => rehearse(&opts(&g), &step, rollback, cascade, g.json),
+        Command::Rehearse {
+            step,
+            rollback,
+            cascade,
+        } => rehearse(&opts(&g), &step, rollback, cascade, g.json),
         Command::Status => status_cmd(&opts(&g), g.json),
         Command::Snapshot { output } => snapshot(&opts(&g), output.as_deref(), g.json),
         Command::Diff { before, after } => diff(&before, &after, g.json),
@@ -29,15 +33,42 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Gates { step, action } => super::commit::gates(&opts(&g), &step, action, g.json),
         Command::Signers { action } => super::commit::signers(&opts(&g), action, g.json),
         Command::Backup { step } => super::commit::backup(&opts(&g), &step, g.json),
-        Command::Apply { step, retries, no_auto_backup, wait_for_locks } => super::commit::apply(&opts(&g), &step, retries, !no_auto_backup, wait_for_locks, g.json),
+        Command::Apply {
+            step,
+            retries,
+            no_auto_backup,
+            wait_for_locks,
+        } => super::commit::apply(
+            &opts(&g),
+            &step,
+            retries,
+            !no_auto_backup,
+            wait_for_locks,
+            g.json,
+        ),
         Command::Verify { step } => super::commit::verify(&opts(&g), &step, g.json),
         Command::Drift => super::commit::drift(&opts(&g), g.json),
         Command::Halt { reason } => super::commit::halt(&opts(&g), &reason, g.json),
         Command::Resume => super::commit::resume(&opts(&g), g.json),
-        Command::Rollback { step, cascade, no_auto_backup } => super::commit::rollback(&opts(&g), &step, cascade, !no_auto_backup, g.json),
-        Command::Restore { step, table } => super::commit::restore(&opts(&g), &step, &table, g.json),
-        Command::Review { step, format, output } => super::commit::review(&opts(&g), step.as_deref(), format, output.as_deref()),
-        Command::Scratch { from_db: _, from_sql, with_data, keep } => super::commit::scratch(&opts(&g), from_sql, &with_data, keep, g.json),
+        Command::Rollback {
+            step,
+            cascade,
+            no_auto_backup,
+        } => super::commit::rollback(&opts(&g), &step, cascade, !no_auto_backup, g.json),
+        Command::Restore { step, table } => {
+            super::commit::restore(&opts(&g), &step, &table, g.json)
+        }
+        Command::Review {
+            step,
+            format,
+            output,
+        } => super::commit::review(&opts(&g), step.as_deref(), format, output.as_deref()),
+        Command::Scratch {
+            from_db: _,
+            from_sql,
+            with_data,
+            keep,
+        } => super::commit::scratch(&opts(&g), from_sql, &with_data, keep, g.json),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -324,7 +355,13 @@ fn preflight(o: &Options, step: Option<&str>, json: bool) -> engine::Result<i32>
     Ok(if r.passed { exit::OK } else { exit::FAILED })
 }
 
-fn rehearse(o: &Options, step: &str, rollback: bool, cascade: bool, json: bool) -> engine::Result<i32> {
+fn rehearse(
+    o: &Options,
+    step: &str,
+    rollback: bool,
+    cascade: bool,
+    json: bool,
+) -> engine::Result<i32> {
     if cascade {
         let rs = engine::rehearse::run_cascade(o, step)?;
         if json {
@@ -337,7 +374,11 @@ fn rehearse(o: &Options, step: &str, rollback: bool, cascade: bool, json: bool) 
                 }
             }
         }
-        return Ok(if rs.iter().all(|r| r.passed) { exit::OK } else { exit::FAILED });
+        return Ok(if rs.iter().all(|r| r.passed) {
+            exit::OK
+        } else {
+            exit::FAILED
+        });
     }
     let r = engine::rehearse::run(o, step, rollback)?;
     if json {
@@ -589,9 +630,16 @@ fn diff(a: &std::path::Path, b: &std::path::Path, json: bool) -> engine::Result<
 fn freeze(dir: &std::path::Path, json: bool) -> engine::Result<i32> {
     let (path, entries) = engine::freeze::run(dir)?;
     if json {
-        render::print_json(&serde_json::json!({"lock": path, "files": entries.iter().map(|(p, h)| serde_json::json!({"path": p, "sha256": h})).collect::<Vec<_>>()}));
+        render::print_json(
+            &serde_json::json!({"lock": path, "files": entries.iter().map(|(p, h)| serde_json::json!({"path": p, "sha256": h})).collect::<Vec<_>>()}),
+        );
     } else {
-        println!("{} froze {} file(s) into {}", render::mark(true), entries.len(), path.display());
+        println!(
+            "{} froze {} file(s) into {}",
+            render::mark(true),
+            entries.len(),
+            path.display()
+        );
     }
     Ok(exit::OK)
 }

@@ -658,7 +658,9 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
         for k in &step.rollback_keeps {
             let text = k.get_ref().trim();
             if let Some(t) = text.strip_prefix("rows ") {
-                let name = ObjectRef::parse(&format!("table {t}")).map_err(|m| v.err::<()>(k.span(), m.to_string()))?.name;
+                let name = ObjectRef::parse(&format!("table {t}"))
+                    .map_err(|m| v.err::<()>(k.span(), m.to_string()))?
+                    .name;
                 keep_rows.insert(name);
             } else {
                 keep_objs.insert(ObjectRef::parse(text).map_err(|m| {

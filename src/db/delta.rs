@@ -63,12 +63,25 @@ pub fn residue(
 
 /// Exact `count(*)` of each listed table that exists (a scan per table: used for the few
 /// tables a step writes, to prove a rollback returned them to their pre-step counts).
-pub fn row_counts(client: &mut impl GenericClient, tables: &[String]) -> Result<BTreeMap<String, i64>, postgres::Error> {
+pub fn row_counts(
+    client: &mut impl GenericClient,
+    tables: &[String],
+) -> Result<BTreeMap<String, i64>, postgres::Error> {
     let mut out = BTreeMap::new();
     for t in tables {
-        let exists: bool = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&crate::db::quote_qualified(t)])?.get(0);
+        let exists: bool = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&crate::db::quote_qualified(t)],
+            )?
+            .get(0);
         if exists {
-            let n: i64 = client.query_one(format!("SELECT count(*) FROM {}", crate::db::quote_qualified(t)).as_str(), &[])?.get(0);
+            let n: i64 = client
+                .query_one(
+                    format!("SELECT count(*) FROM {}", crate::db::quote_qualified(t)).as_str(),
+                    &[],
+                )?
+                .get(0);
             out.insert(t.clone(), n);
         }
     }

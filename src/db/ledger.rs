@@ -429,15 +429,27 @@ pub fn unlock_pack(client: &mut Client, pack: &str) -> Result<(), postgres::Erro
 }
 
 /// Stores a snapshot body under its fingerprint (the server checks the hash).
-pub fn store_snapshot(client: &mut impl GenericClient, snap: &crate::core::catalog::Snapshot) -> Result<String, postgres::Error> {
+pub fn store_snapshot(
+    client: &mut impl GenericClient,
+    snap: &crate::core::catalog::Snapshot,
+) -> Result<String, postgres::Error> {
     let fp = snap.fingerprint();
-    client.execute("SELECT stepgate.store_snapshot($1, $2)", &[&fp, &snap.canonical_json()])?;
+    client.execute(
+        "SELECT stepgate.store_snapshot($1, $2)",
+        &[&fp, &snap.canonical_json()],
+    )?;
     Ok(fp)
 }
 
 /// Loads a stored snapshot, verifying its content hash.
-pub fn load_snapshot(client: &mut impl GenericClient, fingerprint: &str) -> Result<Option<crate::core::catalog::Snapshot>, postgres::Error> {
-    let rows = client.query("SELECT body FROM stepgate.snapshots WHERE fingerprint = $1", &[&fingerprint])?;
+pub fn load_snapshot(
+    client: &mut impl GenericClient,
+    fingerprint: &str,
+) -> Result<Option<crate::core::catalog::Snapshot>, postgres::Error> {
+    let rows = client.query(
+        "SELECT body FROM stepgate.snapshots WHERE fingerprint = $1",
+        &[&fingerprint],
+    )?;
     Ok(rows.first().and_then(|r| {
         let body: String = r.get(0);
         let snap: crate::core::catalog::Snapshot = serde_json::from_str(&body).ok()?;

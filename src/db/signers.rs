@@ -43,7 +43,13 @@ pub fn list(c: &mut impl GenericClient) -> Result<Vec<RegisteredSigner>, postgre
         .collect())
 }
 
-pub fn add(c: &mut impl GenericClient, principal: &str, key_type: &str, key_base64: &str, gates: &[String]) -> Result<u64, postgres::Error> {
+pub fn add(
+    c: &mut impl GenericClient,
+    principal: &str,
+    key_type: &str,
+    key_base64: &str,
+    gates: &[String],
+) -> Result<u64, postgres::Error> {
     c.execute(
         "INSERT INTO stepgate.signers (principal, key_type, key_base64, gates) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (principal, key_base64) DO UPDATE SET gates = EXCLUDED.gates",
@@ -51,9 +57,19 @@ pub fn add(c: &mut impl GenericClient, principal: &str, key_type: &str, key_base
     )
 }
 
-pub fn remove(c: &mut impl GenericClient, principal: &str, key_base64: Option<&str>) -> Result<u64, postgres::Error> {
+pub fn remove(
+    c: &mut impl GenericClient,
+    principal: &str,
+    key_base64: Option<&str>,
+) -> Result<u64, postgres::Error> {
     match key_base64 {
-        Some(k) => c.execute("DELETE FROM stepgate.signers WHERE principal = $1 AND key_base64 = $2", &[&principal, &k]),
-        None => c.execute("DELETE FROM stepgate.signers WHERE principal = $1", &[&principal]),
+        Some(k) => c.execute(
+            "DELETE FROM stepgate.signers WHERE principal = $1 AND key_base64 = $2",
+            &[&principal, &k],
+        ),
+        None => c.execute(
+            "DELETE FROM stepgate.signers WHERE principal = $1",
+            &[&principal],
+        ),
     }
 }

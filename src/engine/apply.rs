@@ -23,7 +23,9 @@ use crate::engine::gates::{self, GateReport};
 use crate::engine::rehearse::step_sql;
 use crate::engine::session::{Lock, Options, Session};
 use crate::engine::status::step_state;
-use crate::engine::step_run::{self, InvariantResult, LocatedNotice, NegativeResult, StatementFailure};
+use crate::engine::step_run::{
+    self, InvariantResult, LocatedNotice, NegativeResult, StatementFailure,
+};
 use crate::engine::{Error, Result};
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -37,7 +39,11 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { retries: 3, auto_backup: true, progress: false }
+        ApplyOptions {
+            retries: 3,
+            auto_backup: true,
+            progress: false,
+        }
     }
 }
 
@@ -86,7 +92,11 @@ pub struct ApplyReport {
 
 /// The database's clock in microseconds since the epoch (ages are measured on the server's clock).
 pub fn db_now_micros(c: &mut postgres::Client) -> Result<i64> {
-    Ok(c.query_one("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint", &[])?.get(0))
+    Ok(c.query_one(
+        "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
+        &[],
+    )?
+    .get(0))
 }
 
 /// Closes runs that were interrupted (killed between intent and end): the in-transaction
@@ -106,7 +116,11 @@ pub fn reconcile(session: &mut Session, events: &[Event]) -> Result<Vec<String>>
         let committed = events
             .iter()
             .any(|e| e.verb == base && e.result == "committed" && e.run_id == intent.run_id);
-        let outcome = if committed { "committed" } else { "not committed" };
+        let outcome = if committed {
+            "committed"
+        } else {
+            "not committed"
+        };
         let step = intent.step.clone();
         session.event_for_run(
             intent.run_id.as_deref().unwrap_or(""),
@@ -121,7 +135,11 @@ pub fn reconcile(session: &mut Session, events: &[Event]) -> Result<Vec<String>>
             intent.run_id.as_deref().unwrap_or("?"),
             step.as_deref().unwrap_or("?"),
             intent.id,
-            if committed { "; its post-commit checks never ran: run `stepgate verify`" } else { "" }
+            if committed {
+                "; its post-commit checks never ran: run `stepgate verify`"
+            } else {
+                ""
+            }
         ));
     }
     Ok(notes)
@@ -130,28 +148,51 @@ pub fn reconcile(session: &mut Session, events: &[Event]) -> Result<Vec<String>>
 /// Halts the pack (ledger event) and returns the reason.
 pub fn halt(session: &mut Session, step: Option<&str>, reason: &str) -> Result<String> {
     let run = session.run_id.clone();
-    session.event(step, "halt", "halted", None, serde_json::json!({"reason": reason, "run_id": run}))?;
+    session.event(
+        step,
+        "halt",
+        "halted",
+        None,
+        serde_json::json!({"reason": reason, "run_id": run}),
+    )?;
     Ok(reason.to_string())
 }
 
 fn lock_file_problems(session: &Session) -> Vec<String> {
-    let Some(lock) = &session.loaded.sources.lock else { return vec![] };
+    let Some(lock) = &session.loaded.sources.lock else {
+        return vec![];
+    };
     match parse_lock(lock) {
         Err((line, msg)) => vec![format!("stepgate.lock line {line}: {msg}")],
         Ok(entries) => entries
             .iter()
-            .filter_map(|(path, sha)| match session.loaded.sources.sha256.get(path) {
-                Some(now) if now == sha => None,
-                Some(now) => Some(format!("{path} changed since `stepgate freeze` (lock {}, now {})", &sha[..12.min(sha.len())], &now[..12])),
-                None => Some(format!("{path} is in stepgate.lock but not in the pack")),
-            })
+            .filter_map(
+                |(path, sha)| match session.loaded.sources.sha256.get(path) {
+                    Some(now) if now == sha => None,
+                    Some(now) => Some(format!(
+                        "{path} changed since `stepgate freeze` (lock {}, now {})",
+                        &sha[..12.min(sha.len())],
+                        &now[..12]
+                    )),
+                    None => Some(format!("{path} is in stepgate.lock but not in the pack")),
+                },
+            )
             .collect(),
     }
 }
 
 /// The latest passing rehearsal of exactly these bytes, if young enough.
-fn fresh_rehearsal(events: &[Event], step: &str, sha: &str, now_us: i64, max_age: Duration, verb: &str) -> std::result::Result<i64, String> {
-    let last = events.iter().rev().find(|e| e.verb == verb && e.step.as_deref() == Some(step) && e.file_sha256.as_deref() == Some(sha));
+fn fresh_rehearsal(
+    events: &[Event],
+    step: &str,
+    sha: &str,
+    now_us: i64,
+    max_age: Duration,
+    verb: &str,
+) -> std::result::Result<i64, String> {
+    let last = events.iter().rev().find(|e| {
+        e.verb == verb && e.step.as_deref() == Some(step) && e.file_sha256.as_deref() == Some(sha)
+    });
     match last {
         None => Err(format!("no rehearsal of the current bytes (sha256 {}…): run `stepgate rehearse --step {step}{}` first", &sha[..12.min(sha.len())], if verb == "rehearse-rollback" { " --rollback" } else { "" })),
         Some(e) if e.result != "passed" => Err(format!("the last rehearsal of these bytes (event {}) {}: fix the step and rehearse again", e.id, e.result)),
@@ -172,7 +213,14 @@ fn fresh_rehearsal(events: &[Event], step: &str, sha: &str, now_us: i64, max_age
 }
 
 /// A verified backup younger than max_backup_age, taking one when allowed.
-pub fn ensure_backup(session: &mut Session, step: &str, events: &[Event], now_us: i64, auto: bool, progress: bool) -> Result<i64> {
+pub fn ensure_backup(
+    session: &mut Session,
+    step: &str,
+    events: &[Event],
+    now_us: i64,
+    auto: bool,
+    progress: bool,
+) -> Result<i64> {
     let max = session.pack().max_backup_age;
     if let Some(e) = crate::engine::backup::latest_backup(events, step) {
         let age = Duration::from_micros(now_us.saturating_sub(e.at_micros).max(0) as u64);
@@ -194,12 +242,20 @@ pub fn ensure_backup(session: &mut Session, step: &str, events: &[Event], now_us
 /// Every dump a backup event lists is still on disk with its recorded sha256.
 fn backup_files_intact(e: &Event) -> bool {
     let dir = std::path::PathBuf::from(e.details.get("dir").and_then(|d| d.as_str()).unwrap_or(""));
-    e.details.get("files").and_then(|f| f.as_array()).is_some_and(|files| {
-        files.iter().all(|f| {
-            let (Some(file), Some(sha)) = (f.get("file").and_then(|v| v.as_str()), f.get("sha256").and_then(|v| v.as_str())) else { return false };
-            crate::db::backup::verify_dump(&dir.join(file), sha).is_ok()
+    e.details
+        .get("files")
+        .and_then(|f| f.as_array())
+        .is_some_and(|files| {
+            files.iter().all(|f| {
+                let (Some(file), Some(sha)) = (
+                    f.get("file").and_then(|v| v.as_str()),
+                    f.get("sha256").and_then(|v| v.as_str()),
+                ) else {
+                    return false;
+                };
+                crate::db::backup::verify_dump(&dir.join(file), sha).is_ok()
+            })
         })
-    })
 }
 
 pub fn run(opts: &Options, step_id: &str, ao: &ApplyOptions) -> Result<ApplyReport> {
@@ -222,9 +278,13 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
         )));
     }
     let pack = session.pack().clone();
-    let idx = pack
-        .step_index(step_id)
-        .ok_or_else(|| Error::BadInput(format!("no step `{step_id}` in pack `{}`; steps: {}", pack.id(), pack.step_ids().join(", "))))?;
+    let idx = pack.step_index(step_id).ok_or_else(|| {
+        Error::BadInput(format!(
+            "no step `{step_id}` in pack `{}`; steps: {}",
+            pack.id(),
+            pack.step_ids().join(", ")
+        ))
+    })?;
     let step = pack.manifest.step[idx].clone();
     let mut report = ApplyReport {
         pack: pack.id().to_string(),
@@ -251,7 +311,10 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     };
     let (state, at, _) = step_state(&events, step_id);
     if state == "committed" {
-        return Err(Error::Refused(format!("step {step_id} is already committed ({}); nothing to do", at.unwrap_or_default())));
+        return Err(Error::Refused(format!(
+            "step {step_id} is already committed ({}); nothing to do",
+            at.unwrap_or_default()
+        )));
     }
     let mut refusals = Vec::new();
     for r in step.requires_ids() {
@@ -262,16 +325,32 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     }
     refusals.extend(lock_file_problems(session));
     // After a resume the pack restarts from STEP 0: a passing preflight must come first.
-    if let Some(resume) = events.iter().rev().find(|e| e.verb == "resume" && e.result == "resumed") {
-        if !events.iter().any(|e| e.id > resume.id && e.verb == "preflight" && e.result == "passed") {
+    if let Some(resume) = events
+        .iter()
+        .rev()
+        .find(|e| e.verb == "resume" && e.result == "resumed")
+    {
+        if !events
+            .iter()
+            .any(|e| e.id > resume.id && e.verb == "preflight" && e.result == "passed")
+        {
             refusals.push(format!("the pack was resumed (event {}): run `stepgate preflight` and get it passing before the next apply", resume.id));
         }
     }
     if step.hold {
         if !refusals.is_empty() {
-            return Err(Error::Refused(format!("HOLD step {step_id} cannot be reached:\n  {}", refusals.join("\n  "))));
+            return Err(Error::Refused(format!(
+                "HOLD step {step_id} cannot be reached:\n  {}",
+                refusals.join("\n  ")
+            )));
         }
-        let id = session.event(Some(step_id), "hold", "reached", None, serde_json::json!({"name": step.name}))?;
+        let id = session.event(
+            Some(step_id),
+            "hold",
+            "reached",
+            None,
+            serde_json::json!({"name": step.name}),
+        )?;
         report.commit_event = Some(id);
         report.elapsed_ms = started.elapsed().as_millis();
         return Ok(report);
@@ -282,7 +361,10 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
         // `stepgate scratch` on its own throwaway copy: gates, rehearsal and backup are
         // bypassed, and the ledger there is labelled `scratch`.
         if !refusals.is_empty() {
-            return Err(Error::Refused(format!("apply of step {step_id} refused:\n  {}", refusals.join("\n  "))));
+            return Err(Error::Refused(format!(
+                "apply of step {step_id} refused:\n  {}",
+                refusals.join("\n  ")
+            )));
         }
     } else {
         let now = time::OffsetDateTime::now_utc();
@@ -291,7 +373,14 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
         report.gates = Some(gate_report);
         let now_us = db_now_micros(&mut session.ledger)?;
         if step.transactional {
-            match fresh_rehearsal(&events, step_id, &sha, now_us, pack.max_rehearsal_age, "rehearse") {
+            match fresh_rehearsal(
+                &events,
+                step_id,
+                &sha,
+                now_us,
+                pack.max_rehearsal_age,
+                "rehearse",
+            ) {
                 Ok(id) => report.rehearsal_event = Some(id),
                 Err(e) => refusals.push(e),
             }
@@ -305,28 +394,58 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
         }
 
         if !refusals.is_empty() {
-            session.event(Some(step_id), "apply", "refused", Some(&sha), serde_json::json!({"reasons": refusals}))?;
-            return Err(Error::Refused(format!("apply of step {step_id} refused:\n  {}", refusals.join("\n  "))));
+            session.event(
+                Some(step_id),
+                "apply",
+                "refused",
+                Some(&sha),
+                serde_json::json!({"reasons": refusals}),
+            )?;
+            return Err(Error::Refused(format!(
+                "apply of step {step_id} refused:\n  {}",
+                refusals.join("\n  ")
+            )));
         }
-        report.backup_event = Some(ensure_backup(session, step_id, &events, now_us, ao.auto_backup, ao.progress)?);
+        report.backup_event = Some(ensure_backup(
+            session,
+            step_id,
+            &events,
+            now_us,
+            ao.auto_backup,
+            ao.progress,
+        )?);
     }
 
     if !step.transactional {
-        return crate::engine::nontx::apply_non_transactional(session, idx, &file, &sha, report, started);
+        return crate::engine::nontx::apply_non_transactional(
+            session, idx, &file, &sha, report, started,
+        );
     }
 
     // Side-effect measurements: captured before, compared after commit.
-    let evidence = pack.dir.join(".stepgate/evidence").join(pack.id()).join(step_id).join(format!("measure-{}", session.run_id));
+    let evidence = pack
+        .dir
+        .join(".stepgate/evidence")
+        .join(pack.id())
+        .join(step_id)
+        .join(format!("measure-{}", session.run_id));
     let mut before_caps = Vec::new();
     for m in &step.measure {
         let cap = crate::engine::measure::capture(&mut session.ledger, &m.sql, &pack.timeouts)?;
-        let sha = crate::engine::measure::write_csv(&evidence, &format!("{}.before.csv", m.name), &cap)?;
+        let sha =
+            crate::engine::measure::write_csv(&evidence, &format!("{}.before.csv", m.name), &cap)?;
         before_caps.push((cap, sha));
     }
 
     // The intent: written through the ledger session before anything runs, so a run killed
     // at any point is found and reconciled by the next command.
-    session.event(Some(step_id), "apply-intent", "started", Some(&sha), serde_json::json!({"gates": report.gates}))?;
+    session.event(
+        Some(step_id),
+        "apply-intent",
+        "started",
+        Some(&sha),
+        serde_json::json!({"gates": report.gates}),
+    )?;
     fault::point("apply:after-intent");
 
     let parts = step_run::parts(&file);
@@ -335,29 +454,80 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     let committed_catalog = loop {
         attempt += 1;
         let t0 = Instant::now();
-        let outcome = attempt_commit(session, idx, &file, &sha, &parts.pre, &parts.body, &sink, &mut report)?;
+        let outcome = attempt_commit(
+            session,
+            idx,
+            &file,
+            &sha,
+            &parts.pre,
+            &parts.body,
+            &sink,
+            &mut report,
+        )?;
         match outcome {
             AttemptOutcome::Committed(snap) => {
-                report.attempts.push(Attempt { attempt, outcome: "committed".into(), failure: None, elapsed_ms: t0.elapsed().as_millis() });
+                report.attempts.push(Attempt {
+                    attempt,
+                    outcome: "committed".into(),
+                    failure: None,
+                    elapsed_ms: t0.elapsed().as_millis(),
+                });
                 break snap;
             }
             AttemptOutcome::LockTimeout(f) if attempt <= ao.retries => {
-                report.attempts.push(Attempt { attempt, outcome: "lock_timeout".into(), failure: Some(*f.clone()), elapsed_ms: t0.elapsed().as_millis() });
-                session.event(Some(step_id), "apply-attempt", "lock_timeout", Some(&sha), serde_json::json!({"attempt": attempt, "failure": f}))?;
+                report.attempts.push(Attempt {
+                    attempt,
+                    outcome: "lock_timeout".into(),
+                    failure: Some(*f.clone()),
+                    elapsed_ms: t0.elapsed().as_millis(),
+                });
+                session.event(
+                    Some(step_id),
+                    "apply-attempt",
+                    "lock_timeout",
+                    Some(&sha),
+                    serde_json::json!({"attempt": attempt, "failure": f}),
+                )?;
                 std::thread::sleep(backoff(attempt));
             }
             AttemptOutcome::LockTimeout(f) => {
-                report.attempts.push(Attempt { attempt, outcome: "lock_timeout".into(), failure: Some(*f.clone()), elapsed_ms: t0.elapsed().as_millis() });
-                session.event(Some(step_id), "apply-end", "lock_timeout", Some(&sha), serde_json::json!({"attempts": attempt, "failure": f}))?;
+                report.attempts.push(Attempt {
+                    attempt,
+                    outcome: "lock_timeout".into(),
+                    failure: Some(*f.clone()),
+                    elapsed_ms: t0.elapsed().as_millis(),
+                });
+                session.event(
+                    Some(step_id),
+                    "apply-end",
+                    "lock_timeout",
+                    Some(&sha),
+                    serde_json::json!({"attempts": attempt, "failure": f}),
+                )?;
                 report.elapsed_ms = started.elapsed().as_millis();
                 return Err(Error::Failed(format!(
                     "step {step_id} could not get its locks within lock_timeout after {attempt} attempt(s); nothing was committed, nothing left behind. Last: {f}. Retry later, or see who holds the locks with `stepgate apply --wait-for-locks`"
                 )));
             }
             AttemptOutcome::Diverged(reason) => {
-                report.attempts.push(Attempt { attempt, outcome: "diverged".into(), failure: None, elapsed_ms: t0.elapsed().as_millis() });
-                let h = halt(session, Some(step_id), &format!("apply of step {step_id} diverged: {reason}"))?;
-                session.event(Some(step_id), "apply-end", "rolled back", Some(&sha), serde_json::json!({"reason": reason}))?;
+                report.attempts.push(Attempt {
+                    attempt,
+                    outcome: "diverged".into(),
+                    failure: None,
+                    elapsed_ms: t0.elapsed().as_millis(),
+                });
+                let h = halt(
+                    session,
+                    Some(step_id),
+                    &format!("apply of step {step_id} diverged: {reason}"),
+                )?;
+                session.event(
+                    Some(step_id),
+                    "apply-end",
+                    "rolled back",
+                    Some(&sha),
+                    serde_json::json!({"reason": reason}),
+                )?;
                 report.halted = Some(h);
                 report.elapsed_ms = started.elapsed().as_millis();
                 return Ok(report);
@@ -369,8 +539,11 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
 
     for (m, (before, sha_b)) in step.measure.iter().zip(before_caps) {
         let after = crate::engine::measure::capture(&mut session.ledger, &m.sql, &pack.timeouts)?;
-        let sha_a = crate::engine::measure::write_csv(&evidence, &format!("{}.after.csv", m.name), &after)?;
-        report.measurements.push(crate::engine::measure::summarize(&m.name, &before, &after, sha_b, sha_a));
+        let sha_a =
+            crate::engine::measure::write_csv(&evidence, &format!("{}.after.csv", m.name), &after)?;
+        report.measurements.push(crate::engine::measure::summarize(
+            &m.name, &before, &after, sha_b, sha_a,
+        ));
     }
     if !report.measurements.is_empty() {
         session.event(Some(step_id), "measure", "captured", Some(&sha), serde_json::json!({"dir": evidence.display().to_string(), "measurements": report.measurements}))?;
@@ -381,13 +554,29 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     fault::point("apply:during-verify");
     let ok = post.ok;
     report.post = Some(post.clone());
-    session.event(Some(step_id), "verify", if ok { "passed" } else { "failed" }, Some(&sha), serde_json::to_value(&post).unwrap_or_default())?;
+    session.event(
+        Some(step_id),
+        "verify",
+        if ok { "passed" } else { "failed" },
+        Some(&sha),
+        serde_json::to_value(&post).unwrap_or_default(),
+    )?;
     if !ok {
-        let h = halt(session, Some(step_id), &format!("post-commit verification of step {step_id} failed"))?;
+        let h = halt(
+            session,
+            Some(step_id),
+            &format!("post-commit verification of step {step_id} failed"),
+        )?;
         report.halted = Some(h);
         report.rollback_command = Some(format!("stepgate rollback --step {step_id}"));
     }
-    session.event(Some(step_id), "apply-end", "committed", Some(&sha), serde_json::json!({"fingerprint": post.fingerprint}))?;
+    session.event(
+        Some(step_id),
+        "apply-end",
+        "committed",
+        Some(&sha),
+        serde_json::json!({"fingerprint": post.fingerprint}),
+    )?;
     report.elapsed_ms = started.elapsed().as_millis();
     Ok(report)
 }
@@ -422,14 +611,35 @@ fn attempt_commit(
     let entry = snapshot::take(&mut session.ledger)?;
     // Kept so a rollback can prove every object is back to its pre-step definition.
     report.entry_fingerprint = ledger::store_snapshot(&mut session.ledger, &entry)?;
-    let pre_counts = crate::db::delta::row_counts(&mut session.ledger, &pack.effects[idx].rows.keys().cloned().collect::<Vec<_>>())?;
-    let before = step_run::check_invariants_standalone(&mut session.ledger, &pack.manifest.invariant, &pack.timeouts)?;
+    let pre_counts = crate::db::delta::row_counts(
+        &mut session.ledger,
+        &pack.effects[idx].rows.keys().cloned().collect::<Vec<_>>(),
+    )?;
+    let before = step_run::check_invariants_standalone(
+        &mut session.ledger,
+        &pack.manifest.invariant,
+        &pack.timeouts,
+    )?;
     if let Some(bad) = before.iter().find(|i| !i.ok) {
-        return Ok(AttemptOutcome::Diverged(format!("invariant `{}` does not hold before the step (expected {}, got {})", bad.name, bad.expect, bad.got.as_deref().unwrap_or("no row"))));
+        return Ok(AttemptOutcome::Diverged(format!(
+            "invariant `{}` does not hold before the step (expected {}, got {})",
+            bad.name,
+            bad.expect,
+            bad.got.as_deref().unwrap_or("no row")
+        )));
     }
     let mut client = session.step_client("apply", &step_id, sink.clone())?;
-    if let Err(f) = step_run::run_read_only(&mut client, &pack.timeouts, file, pre, sink, &mut report.notices)? {
-        return Ok(AttemptOutcome::Diverged(format!("section B assertion failed: {f}")));
+    if let Err(f) = step_run::run_read_only(
+        &mut client,
+        &pack.timeouts,
+        file,
+        pre,
+        sink,
+        &mut report.notices,
+    )? {
+        return Ok(AttemptOutcome::Diverged(format!(
+            "section B assertion failed: {f}"
+        )));
     }
     fault::point("apply:before-begin");
     let mut tx = client.transaction()?;
@@ -449,12 +659,20 @@ fn attempt_commit(
     report.mismatches = m.mismatches.clone();
     if !m.mismatches.is_empty() {
         let _ = tx.rollback();
-        return Ok(AttemptOutcome::Diverged(format!("measured delta differs from the declared effects:\n{}", effects::render_mismatches(&m.mismatches))));
+        return Ok(AttemptOutcome::Diverged(format!(
+            "measured delta differs from the declared effects:\n{}",
+            effects::render_mismatches(&m.mismatches)
+        )));
     }
     report.invariants = step_run::check_invariants(&mut tx, &pack.manifest.invariant)?;
     if let Some(bad) = report.invariants.iter().find(|i| !i.ok) {
         let _ = tx.rollback();
-        return Ok(AttemptOutcome::Diverged(format!("invariant `{}` broken inside the step (expected {}, got {})", bad.name, bad.expect, bad.got.as_deref().unwrap_or("no row"))));
+        return Ok(AttemptOutcome::Diverged(format!(
+            "invariant `{}` broken inside the step (expected {}, got {})",
+            bad.name,
+            bad.expect,
+            bad.got.as_deref().unwrap_or("no row")
+        )));
     }
     report.negatives = step_run::run_negatives(&mut tx, &pack.manifest.step[idx].negative)?;
     if let Some(bad) = report.negatives.iter().find(|n| !n.ok) {
@@ -482,7 +700,15 @@ fn attempt_commit(
     let id = ledger::append(
         &mut tx,
         &session.actor,
-        &NewEvent { pack: &pack_id, step: Some(&step_id), verb: "apply", result: "committed", file_sha256: Some(sha), run_id: Some(&run_id), details },
+        &NewEvent {
+            pack: &pack_id,
+            step: Some(&step_id),
+            verb: "apply",
+            result: "committed",
+            file_sha256: Some(sha),
+            run_id: Some(&run_id),
+            details,
+        },
     )?;
     fault::point("apply:after-ledger-row");
     tx.commit()?;
@@ -493,12 +719,24 @@ fn attempt_commit(
 /// Section H, the pack's verify file, invariants, and the catalog: it must be exactly
 /// the catalog the step's transaction committed (whose diff against the entry snapshot
 /// was already proven equal to the declared effects), so anything else is named.
-pub fn post_verify(session: &mut Session, file: &SqlFile, post_stmts: &[&Statement], committed: &crate::core::catalog::Snapshot) -> Result<PostVerify> {
+pub fn post_verify(
+    session: &mut Session,
+    file: &SqlFile,
+    post_stmts: &[&Statement],
+    committed: &crate::core::catalog::Snapshot,
+) -> Result<PostVerify> {
     let pack = session.pack().clone();
     let mut pv = PostVerify::default();
     let sink: NoticeSink = Default::default();
     let mut notices = Vec::new();
-    if let Err(f) = step_run::run_read_only(&mut session.ledger, &pack.timeouts, file, post_stmts, &sink, &mut notices)? {
+    if let Err(f) = step_run::run_read_only(
+        &mut session.ledger,
+        &pack.timeouts,
+        file,
+        post_stmts,
+        &sink,
+        &mut notices,
+    )? {
         pv.section_h = Some(*f);
     }
     if let Some(vf) = &pack.manifest.pack.verify {
@@ -506,23 +744,49 @@ pub fn post_verify(session: &mut Session, file: &SqlFile, post_stmts: &[&Stateme
         let text = session.loaded.text(&rel)?.to_string();
         let vfile = sql::parse_file(&rel, &text)?;
         let stmts: Vec<&Statement> = vfile.statements.iter().collect();
-        if let Err(f) = step_run::run_read_only(&mut session.ledger, &pack.timeouts, &vfile, &stmts, &sink, &mut notices)? {
+        if let Err(f) = step_run::run_read_only(
+            &mut session.ledger,
+            &pack.timeouts,
+            &vfile,
+            &stmts,
+            &sink,
+            &mut notices,
+        )? {
             pv.verify_file = Some(*f);
         }
     }
-    pv.invariants = step_run::check_invariants_standalone(&mut session.ledger, &pack.manifest.invariant, &pack.timeouts)?;
+    pv.invariants = step_run::check_invariants_standalone(
+        &mut session.ledger,
+        &pack.manifest.invariant,
+        &pack.timeouts,
+    )?;
     let after = snapshot::take(&mut session.ledger)?;
     pv.fingerprint = ledger::store_snapshot(&mut session.ledger, &after)?;
     let d = catalog::diff(committed, &after);
     for o in &d.added {
-        pv.catalog_mismatches.push(effects::Mismatch { item: format!("create {o}"), declared: "not declared".into(), measured: "appeared after commit".into() });
+        pv.catalog_mismatches.push(effects::Mismatch {
+            item: format!("create {o}"),
+            declared: "not declared".into(),
+            measured: "appeared after commit".into(),
+        });
     }
     for o in &d.removed {
-        pv.catalog_mismatches.push(effects::Mismatch { item: format!("drop {o}"), declared: "not declared".into(), measured: "vanished after commit".into() });
+        pv.catalog_mismatches.push(effects::Mismatch {
+            item: format!("drop {o}"),
+            declared: "not declared".into(),
+            measured: "vanished after commit".into(),
+        });
     }
     for c in &d.changed {
-        pv.catalog_mismatches.push(effects::Mismatch { item: format!("alter {}", c.object), declared: "not declared".into(), measured: "changed after commit".into() });
+        pv.catalog_mismatches.push(effects::Mismatch {
+            item: format!("alter {}", c.object),
+            declared: "not declared".into(),
+            measured: "changed after commit".into(),
+        });
     }
-    pv.ok = pv.section_h.is_none() && pv.verify_file.is_none() && pv.invariants.iter().all(|i| i.ok) && pv.catalog_mismatches.is_empty();
+    pv.ok = pv.section_h.is_none()
+        && pv.verify_file.is_none()
+        && pv.invariants.iter().all(|i| i.ok)
+        && pv.catalog_mismatches.is_empty();
     Ok(pv)
 }

@@ -23,17 +23,32 @@ pub fn statement(loaded: &LoadedPack, req: &Request, now: OffsetDateTime) -> Res
     let pack = &loaded.pack;
     if !pack.manifest.gate.contains_key(req.gate) {
         let names: Vec<&str> = pack.manifest.gate.keys().map(String::as_str).collect();
-        return Err(Error::BadInput(format!("no gate `{}` in the manifest; gates: {}", req.gate, names.join(", "))));
+        return Err(Error::BadInput(format!(
+            "no gate `{}` in the manifest; gates: {}",
+            req.gate,
+            names.join(", ")
+        )));
     }
     let (step_sha, rb_sha) = if req.action == Action::Resume {
         (None, None)
     } else {
-        let step = pack
-            .step(req.step)
-            .ok_or_else(|| Error::BadInput(format!("no step `{}` in pack `{}`; steps: {}", req.step, pack.id(), pack.step_ids().join(", "))))?;
+        let step = pack.step(req.step).ok_or_else(|| {
+            Error::BadInput(format!(
+                "no step `{}` in pack `{}`; steps: {}",
+                req.step,
+                pack.id(),
+                pack.step_ids().join(", ")
+            ))
+        })?;
         (
-            step.file.as_ref().and_then(|f| loaded.sha256(f.get_ref())).map(str::to_string),
-            step.rollback.as_ref().and_then(|f| loaded.sha256(f.get_ref())).map(str::to_string),
+            step.file
+                .as_ref()
+                .and_then(|f| loaded.sha256(f.get_ref()))
+                .map(str::to_string),
+            step.rollback
+                .as_ref()
+                .and_then(|f| loaded.sha256(f.get_ref()))
+                .map(str::to_string),
         )
     };
     let target = &pack.manifest.pack.target;
@@ -47,27 +62,45 @@ pub fn statement(loaded: &LoadedPack, req: &Request, now: OffsetDateTime) -> Res
         database: &target.database,
         environment: target.environment.as_deref(),
     };
-    let secs = i64::try_from(req.expires.as_secs()).map_err(|_| Error::BadInput("--expires is too long".into()))?;
+    let secs = i64::try_from(req.expires.as_secs())
+        .map_err(|_| Error::BadInput("--expires is too long".into()))?;
     if secs <= 0 {
         return Err(Error::BadInput("--expires must be positive".into()));
     }
     let now = now.replace_nanosecond(0).unwrap_or(now);
-    Ok(Statement::for_expected(&expected, req.gate, req.principal, now, now + time::Duration::seconds(secs)))
+    Ok(Statement::for_expected(
+        &expected,
+        req.gate,
+        req.principal,
+        now,
+        now + time::Duration::seconds(secs),
+    ))
 }
 
 /// Signs with the approver's key and writes `<statement>.approval` and `.approval.sig`.
-pub fn approve(loaded: &LoadedPack, req: &Request, key_path: &Path, passphrase: Option<&str>, now: OffsetDateTime) -> Result<(PathBuf, PathBuf)> {
-    let key_text = std::fs::read_to_string(key_path).map_err(|e| Error::BadInput(format!("{}: {e}", key_path.display())))?;
-    let key = approval::load_private_key(&key_text, passphrase).map_err(|e| Error::BadInput(format!("{}: {e}", key_path.display())))?;
+pub fn approve(
+    loaded: &LoadedPack,
+    req: &Request,
+    key_path: &Path,
+    passphrase: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(PathBuf, PathBuf)> {
+    let key_text = std::fs::read_to_string(key_path)
+        .map_err(|e| Error::BadInput(format!("{}: {e}", key_path.display())))?;
+    let key = approval::load_private_key(&key_text, passphrase)
+        .map_err(|e| Error::BadInput(format!("{}: {e}", key_path.display())))?;
     let st = statement(loaded, req, now)?;
     let text = st.render();
     let sig = approval::sign(&text, &key).map_err(|e| Error::BadInput(e.to_string()))?;
     let path = approval_path(loaded.dir(), req.step, req.gate, req.action, req.principal);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::BadInput(format!("{}: {e}", parent.display())))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::BadInput(format!("{}: {e}", parent.display())))?;
     }
     let sig_path = path.with_extension("approval.sig");
-    std::fs::write(&path, &text).map_err(|e| Error::BadInput(format!("{}: {e}", path.display())))?;
-    std::fs::write(&sig_path, sig).map_err(|e| Error::BadInput(format!("{}: {e}", sig_path.display())))?;
+    std::fs::write(&path, &text)
+        .map_err(|e| Error::BadInput(format!("{}: {e}", path.display())))?;
+    std::fs::write(&sig_path, sig)
+        .map_err(|e| Error::BadInput(format!("{}: {e}", sig_path.display())))?;
     Ok((path, sig_path))
 }

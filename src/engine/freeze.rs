@@ -16,10 +16,19 @@ pub fn run(dir: &Path) -> Result<(PathBuf, Vec<(String, String)>)> {
         }
     }
     if !missing.is_empty() {
-        return Err(Error::BadInput(format!("cannot freeze: unreadable file(s): {}", missing.join(", "))));
+        return Err(Error::BadInput(format!(
+            "cannot freeze: unreadable file(s): {}",
+            missing.join(", ")
+        )));
     }
-    let entries: Vec<(String, String)> = loaded.sources.sha256.iter().map(|(p, h)| (p.clone(), h.clone())).collect();
+    let entries: Vec<(String, String)> = loaded
+        .sources
+        .sha256
+        .iter()
+        .map(|(p, h)| (p.clone(), h.clone()))
+        .collect();
     let path = dir.join(LOCK_FILE);
-    std::fs::write(&path, render_lock(&entries)).map_err(|e| Error::BadInput(format!("{}: {e}", path.display())))?;
+    std::fs::write(&path, render_lock(&entries))
+        .map_err(|e| Error::BadInput(format!("{}: {e}", path.display())))?;
     Ok((path, entries))
 }

@@ -9,10 +9,12 @@
 //! signatures on every apply and rollback — a manifest with its gates deleted still
 //! cannot commit.
 
-use crate::core::approval::{self, Action, AllowedSigner, Candidate, Expected, GateResult, GateSpec};
+use crate::core::approval::{
+    self, Action, AllowedSigner, Candidate, Expected, GateResult, GateSpec,
+};
 use crate::core::manifest::GateKind;
-use crate::db::signers::{self, RegisteredSigner};
 use crate::db::ledger;
+use crate::db::signers::{self, RegisteredSigner};
 use crate::engine::session::Session;
 use crate::engine::{Error, Result};
 use serde::Serialize;
@@ -31,12 +33,26 @@ fn prefix(step: &str, gate: &str, action: Action) -> String {
 
 /// `approvals/<step>.<gate>.<principal>.approval` (apply) or
 /// `approvals/<step>.<action>.<gate>.<principal>.approval`.
-pub fn approval_path(pack_dir: &Path, step: &str, gate: &str, action: Action, principal: &str) -> PathBuf {
+pub fn approval_path(
+    pack_dir: &Path,
+    step: &str,
+    gate: &str,
+    action: Action,
+    principal: &str,
+) -> PathBuf {
     let safe: String = principal
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "@._-+".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "@._-+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    pack_dir.join(APPROVALS_DIR).join(format!("{}{safe}.approval", prefix(step, gate, action)))
+    pack_dir
+        .join(APPROVALS_DIR)
+        .join(format!("{}{safe}.approval", prefix(step, gate, action)))
 }
 
 /// Every approval file on disk for (step, gate, action).
@@ -83,8 +99,12 @@ pub fn trusted_for(registry: &[RegisteredSigner], gate: &str) -> Vec<AllowedSign
 
 /// The pack's allowed_signers copy must agree with the registry: every key it lists
 /// must be registered for that principal. Returns the disagreements.
-pub fn allowed_signers_disagreements(text: &str, registry: &[RegisteredSigner]) -> std::result::Result<Vec<String>, String> {
-    let lines = approval::parse_allowed_signers(text).map_err(|e| format!("allowed_signers line {}: {}", e.line, e.message))?;
+pub fn allowed_signers_disagreements(
+    text: &str,
+    registry: &[RegisteredSigner],
+) -> std::result::Result<Vec<String>, String> {
+    let lines = approval::parse_allowed_signers(text)
+        .map_err(|e| format!("allowed_signers line {}: {}", e.line, e.message))?;
     let mut out = Vec::new();
     for l in lines {
         let key_b64 = l
@@ -94,7 +114,10 @@ pub fn allowed_signers_disagreements(text: &str, registry: &[RegisteredSigner]) 
             .and_then(|s| s.split_whitespace().nth(1).map(str::to_string))
             .unwrap_or_default();
         for p in &l.principals {
-            if !registry.iter().any(|r| &r.principal == p && r.key_base64 == key_b64) {
+            if !registry
+                .iter()
+                .any(|r| &r.principal == p && r.key_base64 == key_b64)
+            {
                 out.push(format!(
                     "allowed_signers line {} lists `{p}` with key {}, which the target's signer registry does not hold",
                     l.line,
@@ -146,7 +169,13 @@ impl GateReport {
                 if why.is_empty() {
                     why.push("no approval files found".into());
                 }
-                out.push(format!("gate {}: {} of {} valid approval(s) — {}", g.gate, g.valid, g.quorum, why.join("; ")));
+                out.push(format!(
+                    "gate {}: {} of {} valid approval(s) — {}",
+                    g.gate,
+                    g.valid,
+                    g.quorum,
+                    why.join("; ")
+                ));
             }
         }
         for g in &self.sql_gates {
@@ -168,7 +197,12 @@ impl GateReport {
 }
 
 /// Evaluates every gate of a step for `action` (apply or rollback) against the current bytes.
-pub fn evaluate(session: &mut Session, step_id: &str, action: Action, now: time::OffsetDateTime) -> Result<GateReport> {
+pub fn evaluate(
+    session: &mut Session,
+    step_id: &str,
+    action: Action,
+    now: time::OffsetDateTime,
+) -> Result<GateReport> {
     let pack = session.pack().clone();
     let idx = pack
         .step_index(step_id)
@@ -190,9 +224,26 @@ pub fn evaluate(session: &mut Session, step_id: &str, action: Action, now: time:
             )));
         }
     }
-    let step_sha = step.file.as_ref().and_then(|f| session.loaded.sha256(f.get_ref())).map(str::to_string);
-    let rb_sha = step.rollback.as_ref().and_then(|f| session.loaded.sha256(f.get_ref())).map(str::to_string);
-    evaluate_named(session, step_id, &names, action, step_sha.as_deref(), rb_sha.as_deref(), one_way_door, now)
+    let step_sha = step
+        .file
+        .as_ref()
+        .and_then(|f| session.loaded.sha256(f.get_ref()))
+        .map(str::to_string);
+    let rb_sha = step
+        .rollback
+        .as_ref()
+        .and_then(|f| session.loaded.sha256(f.get_ref()))
+        .map(str::to_string);
+    evaluate_named(
+        session,
+        step_id,
+        &names,
+        action,
+        step_sha.as_deref(),
+        rb_sha.as_deref(),
+        one_way_door,
+        now,
+    )
 }
 
 /// Evaluates the named gates for a subject (a step, or `halt-<id>` for resume).
@@ -237,11 +288,17 @@ pub fn evaluate_named(
     let mut registry_principals = std::collections::BTreeSet::new();
     for name in names {
         let Some(gate) = pack.manifest.gate.get(name) else {
-            return Err(Error::BadInput(format!("gate `{name}` is not declared in the manifest")));
+            return Err(Error::BadInput(format!(
+                "gate `{name}` is not declared in the manifest"
+            )));
         };
         match gate.kind {
             GateKind::Signature => {
-                let spec = GateSpec { name, signers: &gate.signers, quorum: gate.quorum() };
+                let spec = GateSpec {
+                    name,
+                    signers: &gate.signers,
+                    quorum: gate.quorum(),
+                };
                 let cands = candidates(&pack.dir, subject, name, action);
                 let trusted = trusted_for(&registry, name);
                 let r = approval::evaluate_gate(&spec, &expected, &cands, &trusted, now);
@@ -261,7 +318,13 @@ pub fn evaluate_named(
                     Ok(rows) => (rows.len() as i64, None),
                     Err(e) => (0, Some(crate::db::describe_pg_error(&e))),
                 };
-                sql_gates.push(SqlGateResult { gate: name.clone(), sql, rows, satisfied: rows > 0 && error.is_none(), error });
+                sql_gates.push(SqlGateResult {
+                    gate: name.clone(),
+                    sql,
+                    rows,
+                    satisfied: rows > 0 && error.is_none(),
+                    error,
+                });
             }
         }
     }

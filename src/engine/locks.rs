@@ -22,7 +22,9 @@ pub struct Holder {
 /// Tables a step touches, statically.
 pub fn step_tables(s: &Session, step_id: &str) -> Result<BTreeSet<String>> {
     let pack = s.pack();
-    let idx = pack.step_index(step_id).ok_or_else(|| Error::BadInput(format!("no step `{step_id}`")))?;
+    let idx = pack
+        .step_index(step_id)
+        .ok_or_else(|| Error::BadInput(format!("no step `{step_id}`")))?;
     let step = &pack.manifest.step[idx];
     let mut out: BTreeSet<String> = pack.effects[idx].rows.keys().cloned().collect();
     if let Some(f) = &step.file {

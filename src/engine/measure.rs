@@ -17,7 +17,11 @@ pub struct Capture {
 }
 
 /// Runs `sql` in a READ ONLY transaction with the pack's timeouts.
-pub fn capture(c: &mut Client, sql: &str, t: &crate::core::manifest::TimeoutValues) -> Result<Capture> {
+pub fn capture(
+    c: &mut Client,
+    sql: &str,
+    t: &crate::core::manifest::TimeoutValues,
+) -> Result<Capture> {
     let mut tx = c.transaction()?;
     tx.batch_execute("SET TRANSACTION READ ONLY")?;
     step_run::set_timeouts(&mut tx, t)?;
@@ -29,7 +33,8 @@ pub fn capture(c: &mut Client, sql: &str, t: &crate::core::manifest::TimeoutValu
             if cap.columns.is_empty() {
                 cap.columns = r.columns().iter().map(|c| c.name().to_string()).collect();
             }
-            cap.rows.push((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect());
+            cap.rows
+                .push((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect());
         }
     }
     Ok(cap)
@@ -38,7 +43,9 @@ pub fn capture(c: &mut Client, sql: &str, t: &crate::core::manifest::TimeoutValu
 fn csv_field(v: &Option<String>) -> String {
     match v {
         None => String::new(),
-        Some(s) if s.contains([',', '"', '\n', '\r']) || s.is_empty() => format!("\"{}\"", s.replace('"', "\"\"")),
+        Some(s) if s.contains([',', '"', '\n', '\r']) || s.is_empty() => {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        }
         Some(s) => s.clone(),
     }
 }
@@ -55,10 +62,12 @@ pub fn to_csv(c: &Capture) -> String {
 
 /// Writes the CSV and returns its sha256.
 pub fn write_csv(dir: &Path, name: &str, c: &Capture) -> Result<String> {
-    std::fs::create_dir_all(dir).map_err(|e| crate::engine::Error::BadInput(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| crate::engine::Error::BadInput(format!("{}: {e}", dir.display())))?;
     let text = to_csv(c);
     let p = dir.join(name);
-    std::fs::write(&p, &text).map_err(|e| crate::engine::Error::BadInput(format!("{}: {e}", p.display())))?;
+    std::fs::write(&p, &text)
+        .map_err(|e| crate::engine::Error::BadInput(format!("{}: {e}", p.display())))?;
     Ok(crate::engine::pack::sha256_hex(text.as_bytes()))
 }
 
@@ -96,19 +105,43 @@ fn cmp_values(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 fn col_stats(c: &Capture, i: usize) -> (usize, Option<String>, Option<String>) {
-    let vals: Vec<&str> = c.rows.iter().filter_map(|r| r.get(i).and_then(|v| v.as_deref())).collect();
+    let vals: Vec<&str> = c
+        .rows
+        .iter()
+        .filter_map(|r| r.get(i).and_then(|v| v.as_deref()))
+        .collect();
     let distinct: BTreeSet<&str> = vals.iter().copied().collect();
-    let min = vals.iter().copied().min_by(|a, b| cmp_values(a, b)).map(str::to_string);
-    let max = vals.iter().copied().max_by(|a, b| cmp_values(a, b)).map(str::to_string);
+    let min = vals
+        .iter()
+        .copied()
+        .min_by(|a, b| cmp_values(a, b))
+        .map(str::to_string);
+    let max = vals
+        .iter()
+        .copied()
+        .max_by(|a, b| cmp_values(a, b))
+        .map(str::to_string);
     (distinct.len(), min, max)
 }
 
-pub fn summarize(name: &str, before: &Capture, after: &Capture, sha_before: String, sha_after: String) -> MeasureSummary {
+pub fn summarize(
+    name: &str,
+    before: &Capture,
+    after: &Capture,
+    sha_before: String,
+    sha_after: String,
+) -> MeasureSummary {
     let key = |c: &Capture| -> BTreeMap<Option<String>, Vec<Option<String>>> {
-        c.rows.iter().map(|r| (r.first().cloned().flatten(), r.clone())).collect()
+        c.rows
+            .iter()
+            .map(|r| (r.first().cloned().flatten(), r.clone()))
+            .collect()
     };
     let (kb, ka) = (key(before), key(after));
-    let rows_changed = kb.iter().filter(|(k, v)| ka.get(*k).is_some_and(|w| w != *v)).count();
+    let rows_changed = kb
+        .iter()
+        .filter(|(k, v)| ka.get(*k).is_some_and(|w| w != *v))
+        .count();
     let rows_added = ka.keys().filter(|k| !kb.contains_key(*k)).count();
     let rows_removed = kb.keys().filter(|k| !ka.contains_key(*k)).count();
     let columns = after
@@ -118,7 +151,15 @@ pub fn summarize(name: &str, before: &Capture, after: &Capture, sha_before: Stri
         .map(|(i, col)| {
             let (db, minb, maxb) = col_stats(before, i);
             let (da, mina, maxa) = col_stats(after, i);
-            ColumnSummary { column: col.clone(), distinct_before: db, distinct_after: da, min_before: minb, max_before: maxb, min_after: mina, max_after: maxa }
+            ColumnSummary {
+                column: col.clone(),
+                distinct_before: db,
+                distinct_after: da,
+                min_before: minb,
+                max_before: maxb,
+                min_after: mina,
+                max_after: maxa,
+            }
         })
         .collect();
     MeasureSummary {
@@ -138,14 +179,38 @@ pub fn summarize(name: &str, before: &Capture, after: &Capture, sha_before: Stri
 mod tests {
     use super::*;
     fn cap(rows: &[(&str, &str)]) -> Capture {
-        Capture { columns: vec!["id".into(), "updated_at".into()], rows: rows.iter().map(|(a, b)| vec![Some(a.to_string()), Some(b.to_string())]).collect() }
+        Capture {
+            columns: vec!["id".into(), "updated_at".into()],
+            rows: rows
+                .iter()
+                .map(|(a, b)| vec![Some(a.to_string()), Some(b.to_string())])
+                .collect(),
+        }
     }
     #[test]
     fn summarises_changes() {
-        let b = cap(&[("1", "2026-01-01"), ("2", "2026-01-01"), ("10", "2026-01-01")]);
-        let a = cap(&[("1", "2026-02-01"), ("2", "2026-02-01"), ("10", "2026-01-01"), ("11", "2026-02-01")]);
+        let b = cap(&[
+            ("1", "2026-01-01"),
+            ("2", "2026-01-01"),
+            ("10", "2026-01-01"),
+        ]);
+        let a = cap(&[
+            ("1", "2026-02-01"),
+            ("2", "2026-02-01"),
+            ("10", "2026-01-01"),
+            ("11", "2026-02-01"),
+        ]);
         let s = summarize("m", &b, &a, String::new(), String::new());
-        assert_eq!((s.rows_before, s.rows_after, s.rows_changed, s.rows_added, s.rows_removed), (3, 4, 2, 1, 0));
+        assert_eq!(
+            (
+                s.rows_before,
+                s.rows_after,
+                s.rows_changed,
+                s.rows_added,
+                s.rows_removed
+            ),
+            (3, 4, 2, 1, 0)
+        );
         assert_eq!(s.columns[0].max_after.as_deref(), Some("11"));
         assert_eq!(s.columns[1].distinct_before, 1);
         assert_eq!(s.columns[1].distinct_after, 2);

@@ -17,10 +17,23 @@ use crate::engine::step_run;
 use crate::engine::Result;
 use std::time::Instant;
 
-pub fn apply_non_transactional(session: &mut Session, idx: usize, file: &SqlFile, sha: &str, mut report: ApplyReport, started: Instant) -> Result<ApplyReport> {
+pub fn apply_non_transactional(
+    session: &mut Session,
+    idx: usize,
+    file: &SqlFile,
+    sha: &str,
+    mut report: ApplyReport,
+    started: Instant,
+) -> Result<ApplyReport> {
     let pack = session.pack().clone();
     let step_id = pack.manifest.step[idx].id().to_string();
-    session.event(Some(&step_id), "apply-intent", "started", Some(sha), serde_json::json!({"transactional": false}))?;
+    session.event(
+        Some(&step_id),
+        "apply-intent",
+        "started",
+        Some(sha),
+        serde_json::json!({"transactional": false}),
+    )?;
     let entry = snapshot::take(&mut session.ledger)?;
     report.entry_fingerprint = entry.fingerprint();
     let sink: NoticeSink = Default::default();
@@ -33,11 +46,17 @@ pub fn apply_non_transactional(session: &mut Session, idx: usize, file: &SqlFile
         t.lock.as_millis(),
         t.idle_in_transaction.as_millis()
     ))?;
-    let stmts: Vec<&Statement> = file.statements.iter().filter(|s| !matches!(s.class, StmtClass::SetLocal { .. })).collect();
+    let stmts: Vec<&Statement> = file
+        .statements
+        .iter()
+        .filter(|s| !matches!(s.class, StmtClass::SetLocal { .. }))
+        .collect();
     let t0 = Instant::now();
     let mut failure = None;
     for (i, st) in stmts.iter().enumerate() {
-        if let Err(f) = step_run::run_statements(&mut client, file, &[st], &sink, &mut report.notices) {
+        if let Err(f) =
+            step_run::run_statements(&mut client, file, &[st], &sink, &mut report.notices)
+        {
             failure = Some(f);
             break;
         }
@@ -45,7 +64,11 @@ pub fn apply_non_transactional(session: &mut Session, idx: usize, file: &SqlFile
     }
     // Every index the step was to build must be valid; an invalid one is removed.
     let mut invalid = Vec::new();
-    for o in pack.effects[idx].create.iter().filter(|o| o.kind == ObjKind::Index) {
+    for o in pack.effects[idx]
+        .create
+        .iter()
+        .filter(|o| o.kind == ObjKind::Index)
+    {
         let mut parts = o.name.splitn(2, '.');
         let (schema, name) = (parts.next().unwrap_or("public"), parts.next().unwrap_or(""));
         let rows = client.query(
@@ -54,30 +77,55 @@ pub fn apply_non_transactional(session: &mut Session, idx: usize, file: &SqlFile
         )?;
         if let Some(r) = rows.first() {
             if !r.get::<_, bool>(0) {
-                client.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", crate::db::quote_qualified(&o.name)))?;
+                client.batch_execute(&format!(
+                    "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                    crate::db::quote_qualified(&o.name)
+                ))?;
                 invalid.push(o.name.clone());
             }
         }
     }
     let after = snapshot::take(&mut session.ledger)?;
-    let measured = Measured { catalog: catalog::diff(&entry, &after), rows: Default::default() };
+    let measured = Measured {
+        catalog: catalog::diff(&entry, &after),
+        rows: Default::default(),
+    };
     let mut decl = pack.effects[idx].clone();
     decl.rows.clear();
-    let mismatches = if failure.is_none() && invalid.is_empty() { effects::compare(&decl, &measured, &entry, &after) } else { vec![] };
+    let mismatches = if failure.is_none() && invalid.is_empty() {
+        effects::compare(&decl, &measured, &entry, &after)
+    } else {
+        vec![]
+    };
     report.measured = Some(measured.clone());
     report.mismatches = mismatches.clone();
-    let outcome = if failure.is_some() || !invalid.is_empty() || !mismatches.is_empty() { "failed" } else { "committed" };
-    report.attempts.push(Attempt { attempt: 1, outcome: outcome.into(), failure: failure.clone().map(|f| *f), elapsed_ms: t0.elapsed().as_millis() });
+    let outcome = if failure.is_some() || !invalid.is_empty() || !mismatches.is_empty() {
+        "failed"
+    } else {
+        "committed"
+    };
+    report.attempts.push(Attempt {
+        attempt: 1,
+        outcome: outcome.into(),
+        failure: failure.clone().map(|f| *f),
+        elapsed_ms: t0.elapsed().as_millis(),
+    });
     if outcome == "failed" {
         let mut reasons = Vec::new();
         if let Some(f) = &failure {
             reasons.push(format!("statement failed: {f}"));
         }
         if !invalid.is_empty() {
-            reasons.push(format!("index(es) left INVALID and dropped concurrently: {}", invalid.join(", ")));
+            reasons.push(format!(
+                "index(es) left INVALID and dropped concurrently: {}",
+                invalid.join(", ")
+            ));
         }
         if !mismatches.is_empty() {
-            reasons.push(format!("measured delta differs from the declared effects:\n{}", effects::render_mismatches(&mismatches)));
+            reasons.push(format!(
+                "measured delta differs from the declared effects:\n{}",
+                effects::render_mismatches(&mismatches)
+            ));
         }
         let reason = format!("non-transactional step {step_id}: {}", reasons.join("; "));
         report.halted = Some(halt(session, Some(&step_id), &reason)?);
@@ -91,12 +139,28 @@ pub fn apply_non_transactional(session: &mut Session, idx: usize, file: &SqlFile
     let post = post_verify(session, file, &[], &after)?;
     let ok = post.ok;
     report.post = Some(post.clone());
-    session.event(Some(&step_id), "verify", if ok { "passed" } else { "failed" }, Some(sha), serde_json::to_value(&post).unwrap_or_default())?;
+    session.event(
+        Some(&step_id),
+        "verify",
+        if ok { "passed" } else { "failed" },
+        Some(sha),
+        serde_json::to_value(&post).unwrap_or_default(),
+    )?;
     if !ok {
-        report.halted = Some(halt(session, Some(&step_id), &format!("post-commit verification of step {step_id} failed"))?);
+        report.halted = Some(halt(
+            session,
+            Some(&step_id),
+            &format!("post-commit verification of step {step_id} failed"),
+        )?);
         report.rollback_command = Some(format!("stepgate rollback --step {step_id}"));
     }
-    session.event(Some(&step_id), "apply-end", "committed", Some(sha), serde_json::json!({}))?;
+    session.event(
+        Some(&step_id),
+        "apply-end",
+        "committed",
+        Some(sha),
+        serde_json::json!({}),
+    )?;
     report.elapsed_ms = started.elapsed().as_millis();
     Ok(report)
 }

@@ -177,9 +177,18 @@ pub fn run_in(s: &mut Session, step: Option<&str>) -> Result<PreflightReport> {
             let (rs, at, _) = step_state(&events, &r);
             // Whole-pack preflight: a later step simply waits for its requirement.
             let ok = rs == "committed" || step.is_none();
-            let wait = if rs != "committed" && step.is_none() { " — this step waits for it" } else { "" };
+            let wait = if rs != "committed" && step.is_none() {
+                " — this step waits for it"
+            } else {
+                ""
+            };
             let at = at.map(|a| format!(" at {a}")).unwrap_or_default();
-            check(&mut checks, format!("step {}: requires step {r} committed", st.id()), ok, format!("step {r}: {rs}{at}{wait}"));
+            check(
+                &mut checks,
+                format!("step {}: requires step {r} committed", st.id()),
+                ok,
+                format!("step {r}: {rs}{at}{wait}"),
+            );
         }
     }
     tx.rollback()?;

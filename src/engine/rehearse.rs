@@ -127,8 +127,11 @@ pub fn rehearse_in(
     }
     let entry = snapshot::take(&mut session.ledger)?;
     let events = session.events()?;
-    let record = if rollback && crate::engine::status::step_state(&events, step_id).0 == "committed" {
-        Some(crate::engine::rollback::commit_record(session, &events, step_id)?)
+    let record = if rollback && crate::engine::status::step_state(&events, step_id).0 == "committed"
+    {
+        Some(crate::engine::rollback::commit_record(
+            session, &events, step_id,
+        )?)
     } else {
         None
     };
@@ -178,7 +181,9 @@ pub fn rehearse_in(
             Err(f) => report.failure = Some(*f),
             Ok(()) => {
                 if let Some(rec) = &record {
-                    report.reversal_problems = crate::engine::rollback::reversal_problems(&mut tx, &pack, idx, rec, &entry)?;
+                    report.reversal_problems = crate::engine::rollback::reversal_problems(
+                        &mut tx, &pack, idx, rec, &entry,
+                    )?;
                 }
                 if !rollback {
                     let m = step_run::measure(&mut tx, &pack, idx, &entry)?;
@@ -279,7 +284,8 @@ pub fn run_cascade(opts: &Options, step_id: &str) -> Result<Vec<RehearsalReport>
                 ledger_event: None,
             };
             if broken {
-                r.reversal_problems.push("not reached: an earlier rollback in the cascade failed".into());
+                r.reversal_problems
+                    .push("not reached: an earlier rollback in the cascade failed".into());
             } else {
                 let before = snapshot::take(&mut tx)?;
                 let parts = step_run::parts(file);
@@ -289,7 +295,9 @@ pub fn run_cascade(opts: &Options, step_id: &str) -> Result<Vec<RehearsalReport>
                         broken = true;
                     }
                     Ok(()) => {
-                        r.reversal_problems = crate::engine::rollback::reversal_problems(&mut tx, &pack, *idx, rec, &before)?;
+                        r.reversal_problems = crate::engine::rollback::reversal_problems(
+                            &mut tx, &pack, *idx, rec, &before,
+                        )?;
                         broken = !r.reversal_problems.is_empty();
                     }
                 }
@@ -308,7 +316,13 @@ pub fn run_cascade(opts: &Options, step_id: &str) -> Result<Vec<RehearsalReport>
         r.elapsed_ms = started.elapsed().as_millis();
         let details = serde_json::to_value(&*r).unwrap_or_default();
         let (step, sha) = (r.step.clone(), r.file_sha256.clone());
-        r.ledger_event = Some(session.event(Some(&step), "rehearse-rollback", if r.passed { "passed" } else { "failed" }, Some(&sha), details)?);
+        r.ledger_event = Some(session.event(
+            Some(&step),
+            "rehearse-rollback",
+            if r.passed { "passed" } else { "failed" },
+            Some(&sha),
+            details,
+        )?);
     }
     Ok(reports)
 }

@@ -56,8 +56,15 @@ pub fn commit_record(session: &mut Session, events: &[Event], step: &str) -> Res
         .iter()
         .rev()
         .find(|e| e.verb == "apply" && e.result == "committed" && e.step.as_deref() == Some(step))
-        .ok_or_else(|| Error::Refused(format!("step {step} has no committed apply in the ledger")))?;
-    let fp = e.details.get("entry_fingerprint").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        .ok_or_else(|| {
+            Error::Refused(format!("step {step} has no committed apply in the ledger"))
+        })?;
+    let fp = e
+        .details
+        .get("entry_fingerprint")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
     let entry = ledger::load_snapshot(&mut session.ledger, &fp)?
         .ok_or_else(|| Error::Refused(format!("the pre-step snapshot {fp} recorded at commit (event {}) is missing or fails its hash check", e.id)))?;
     let pre_counts = e
@@ -80,7 +87,11 @@ pub fn reversal_problems(
     let (keep_objs, keep_rows) = &pack.keeps[idx];
     let now = snapshot::take(tx)?;
     let mut problems = Vec::new();
-    let kept = |o: &ObjectRef| keep_objs.contains(o) || o.table().is_some_and(|t| keep_objs.iter().any(|k| k.name == t));
+    let kept = |o: &ObjectRef| {
+        keep_objs.contains(o)
+            || o.table()
+                .is_some_and(|t| keep_objs.iter().any(|k| k.name == t))
+    };
     for o in &eff.create {
         if kept(o) || eff.drop.contains(o) {
             continue;
@@ -95,9 +106,13 @@ pub fn reversal_problems(
         }
         match (rec.entry.get(o), now.get(o)) {
             (Some(before), Some(after)) if before.attrs == after.attrs => {}
-            (Some(_), Some(_)) => problems.push(format!("{o} is not back to its pre-step definition")),
+            (Some(_), Some(_)) => {
+                problems.push(format!("{o} is not back to its pre-step definition"))
+            }
             (Some(_), None) => problems.push(format!("{o} existed before the step and is missing")),
-            (None, Some(_)) => problems.push(format!("{o} did not exist before the step and is still there")),
+            (None, Some(_)) => problems.push(format!(
+                "{o} did not exist before the step and is still there"
+            )),
             (None, None) => {}
         }
     }
@@ -112,8 +127,12 @@ pub fn reversal_problems(
         if before != after {
             problems.push(format!(
                 "rows of {t}: {} before the step, {} now",
-                before.map(|n| n.to_string()).unwrap_or_else(|| "absent".into()),
-                after.map(|n| n.to_string()).unwrap_or_else(|| "absent".into())
+                before
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "absent".into()),
+                after
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "absent".into())
             ));
         }
     }
@@ -124,9 +143,19 @@ pub fn reversal_problems(
         eff.create.contains(o)
             || eff.alter.contains(o)
             || eff.drop.contains(o)
-            || t.as_ref().is_some_and(|t| eff.create.iter().chain(eff.drop.iter()).any(|c| &c.name == t))
+            || t.as_ref().is_some_and(|t| {
+                eff.create
+                    .iter()
+                    .chain(eff.drop.iter())
+                    .any(|c| &c.name == t)
+            })
     };
-    for o in d.added.iter().chain(d.removed.iter()).chain(d.changed.iter().map(|c| &c.object)) {
+    for o in d
+        .added
+        .iter()
+        .chain(d.removed.iter())
+        .chain(d.changed.iter().map(|c| &c.object))
+    {
         if !in_scope(o) && !covered_by_owned(o, committed, eff) {
             problems.push(format!("{o} changed, but the step never touched it"));
         }
@@ -135,13 +164,19 @@ pub fn reversal_problems(
 }
 
 /// Indexes and sequences owned by a table the step created.
-fn covered_by_owned(o: &ObjectRef, committed: &Snapshot, eff: &crate::core::manifest::ResolvedEffects) -> bool {
-    let Some(obj) = committed.get(o) else { return false };
-    let owner = obj
-        .attrs
-        .get("table")
-        .cloned()
-        .or_else(|| obj.attrs.get("owned_by").map(|c| c.rsplit_once('.').map(|x| x.0).unwrap_or("").to_string()));
+fn covered_by_owned(
+    o: &ObjectRef,
+    committed: &Snapshot,
+    eff: &crate::core::manifest::ResolvedEffects,
+) -> bool {
+    let Some(obj) = committed.get(o) else {
+        return false;
+    };
+    let owner = obj.attrs.get("table").cloned().or_else(|| {
+        obj.attrs
+            .get("owned_by")
+            .map(|c| c.rsplit_once('.').map(|x| x.0).unwrap_or("").to_string())
+    });
     owner.is_some_and(|t| eff.create.iter().any(|c| c.name == t))
 }
 
@@ -151,7 +186,10 @@ pub fn committed_dependents(pack: &Pack, events: &[Event], step: &str) -> Vec<St
     let mut frontier = vec![step.to_string()];
     while let Some(s) = frontier.pop() {
         for st in &pack.manifest.step {
-            if st.requires_ids().contains(&s) && !out.contains(&st.id().to_string()) && step_state(events, st.id()).0 == "committed" {
+            if st.requires_ids().contains(&s)
+                && !out.contains(&st.id().to_string())
+                && step_state(events, st.id()).0 == "committed"
+            {
                 out.push(st.id().to_string());
                 frontier.push(st.id().to_string());
             }
@@ -162,17 +200,32 @@ pub fn committed_dependents(pack: &Pack, events: &[Event], step: &str) -> Vec<St
     out
 }
 
-pub fn run(opts: &Options, step_id: &str, cascade: bool, auto_backup: bool) -> Result<Vec<RollbackReport>> {
+pub fn run(
+    opts: &Options,
+    step_id: &str,
+    cascade: bool,
+    auto_backup: bool,
+) -> Result<Vec<RollbackReport>> {
     let mut session = Session::open(opts, "rollback", Lock::Pack)?;
     run_in(&mut session, step_id, cascade, auto_backup)
 }
 
-pub fn run_in(session: &mut Session, step_id: &str, cascade: bool, auto_backup: bool) -> Result<Vec<RollbackReport>> {
+pub fn run_in(
+    session: &mut Session,
+    step_id: &str,
+    cascade: bool,
+    auto_backup: bool,
+) -> Result<Vec<RollbackReport>> {
     let events = session.events()?;
     reconcile(session, &events)?;
     let events = session.events()?;
     if let Some(h) = crate::engine::halt::halt_in_force(session, &events)? {
-        return Err(Error::Halted(format!("pack `{}` is halted (event {}: {}); rollback refuses until a signed resume", session.pack().id(), h.event, h.reason)));
+        return Err(Error::Halted(format!(
+            "pack `{}` is halted (event {}: {}); rollback refuses until a signed resume",
+            session.pack().id(),
+            h.event,
+            h.reason
+        )));
     }
     let pack = session.pack().clone();
     let deps = committed_dependents(&pack, &events, step_id);
@@ -194,10 +247,16 @@ pub fn run_in(session: &mut Session, step_id: &str, cascade: bool, auto_backup: 
     Ok(reports)
 }
 
-pub fn rollback_one(session: &mut Session, step_id: &str, auto_backup: bool) -> Result<RollbackReport> {
+pub fn rollback_one(
+    session: &mut Session,
+    step_id: &str,
+    auto_backup: bool,
+) -> Result<RollbackReport> {
     let started = Instant::now();
     let pack = session.pack().clone();
-    let idx = pack.step_index(step_id).ok_or_else(|| Error::BadInput(format!("no step `{step_id}` in pack `{}`", pack.id())))?;
+    let idx = pack
+        .step_index(step_id)
+        .ok_or_else(|| Error::BadInput(format!("no step `{step_id}` in pack `{}`", pack.id())))?;
     let step = pack.manifest.step[idx].clone();
     if step.one_way {
         return Err(Error::Refused(format!(
@@ -208,17 +267,28 @@ pub fn rollback_one(session: &mut Session, step_id: &str, auto_backup: bool) -> 
     let events = session.events()?;
     let (state, _, _) = step_state(&events, step_id);
     if state != "committed" {
-        return Err(Error::Refused(format!("step {step_id} is {state}; only a committed step can be rolled back")));
+        return Err(Error::Refused(format!(
+            "step {step_id} is {state}; only a committed step can be rolled back"
+        )));
     }
     let (_, file, sha) = step_sql(session, step_id, true)?;
     if session.scratch {
         return execute(session, idx, step_id, &file, &sha, None, started);
     }
     let mut refusals = Vec::new();
-    let gate_report = gates::evaluate(session, step_id, Action::Rollback, time::OffsetDateTime::now_utc())?;
+    let gate_report = gates::evaluate(
+        session,
+        step_id,
+        Action::Rollback,
+        time::OffsetDateTime::now_utc(),
+    )?;
     refusals.extend(gate_report.refusals());
     let now_us = db_now_micros(&mut session.ledger)?;
-    let last = events.iter().rev().find(|e| e.verb == "rehearse-rollback" && e.step.as_deref() == Some(step_id) && e.file_sha256.as_deref() == Some(sha.as_str()));
+    let last = events.iter().rev().find(|e| {
+        e.verb == "rehearse-rollback"
+            && e.step.as_deref() == Some(step_id)
+            && e.file_sha256.as_deref() == Some(sha.as_str())
+    });
     match last {
         None => refusals.push(format!("no rehearsal of this rollback file: run `stepgate rehearse --rollback --step {step_id}` first")),
         Some(e) if e.result != "passed" => refusals.push(format!("the last rehearsal of this rollback file (event {}) {}", e.id, e.result)),
@@ -228,15 +298,40 @@ pub fn rollback_one(session: &mut Session, step_id: &str, auto_backup: bool) -> 
         Some(_) => {}
     }
     if !refusals.is_empty() {
-        session.event(Some(step_id), "rollback", "refused", Some(&sha), serde_json::json!({"reasons": refusals}))?;
-        return Err(Error::Refused(format!("rollback of step {step_id} refused:\n  {}", refusals.join("\n  "))));
+        session.event(
+            Some(step_id),
+            "rollback",
+            "refused",
+            Some(&sha),
+            serde_json::json!({"reasons": refusals}),
+        )?;
+        return Err(Error::Refused(format!(
+            "rollback of step {step_id} refused:\n  {}",
+            refusals.join("\n  ")
+        )));
     }
     ensure_backup(session, step_id, &events, now_us, auto_backup, false)?;
-    execute(session, idx, step_id, &file, &sha, Some(gate_report), started)
+    execute(
+        session,
+        idx,
+        step_id,
+        &file,
+        &sha,
+        Some(gate_report),
+        started,
+    )
 }
 
 /// Runs the rollback file in one transaction and proves the reversal before COMMIT.
-fn execute(session: &mut Session, idx: usize, step_id: &str, file: &crate::core::sql::SqlFile, sha: &str, gate_report: Option<GateReport>, started: Instant) -> Result<RollbackReport> {
+fn execute(
+    session: &mut Session,
+    idx: usize,
+    step_id: &str,
+    file: &crate::core::sql::SqlFile,
+    sha: &str,
+    gate_report: Option<GateReport>,
+    started: Instant,
+) -> Result<RollbackReport> {
     let pack = session.pack().clone();
     let events = session.events()?;
     let rec = commit_record(session, &events, step_id)?;
@@ -255,19 +350,34 @@ fn execute(session: &mut Session, idx: usize, step_id: &str, file: &crate::core:
         halted: None,
         elapsed_ms: 0,
     };
-    session.event(Some(step_id), "rollback-intent", "started", Some(&sha), serde_json::json!({}))?;
+    session.event(
+        Some(step_id),
+        "rollback-intent",
+        "started",
+        Some(&sha),
+        serde_json::json!({}),
+    )?;
     fault::point("rollback:after-intent");
     let committed = snapshot::take(&mut session.ledger)?;
     let parts = step_run::parts(file);
     let sink: NoticeSink = Default::default();
     let mut client = session.step_client("rollback", step_id, sink.clone())?;
-    if let Err(f) = step_run::run_read_only(&mut client, &pack.timeouts, file, &parts.pre, &sink, &mut report.notices)? {
+    if let Err(f) = step_run::run_read_only(
+        &mut client,
+        &pack.timeouts,
+        file,
+        &parts.pre,
+        &sink,
+        &mut report.notices,
+    )? {
         report.failure = Some(*f);
     } else {
         let mut tx = client.transaction()?;
         step_run::set_timeouts(&mut tx, &pack.timeouts)?;
         for (i, st) in parts.body.iter().enumerate() {
-            if let Err(f) = step_run::run_statements(&mut tx, file, &[st], &sink, &mut report.notices) {
+            if let Err(f) =
+                step_run::run_statements(&mut tx, file, &[st], &sink, &mut report.notices)
+            {
                 report.failure = Some(*f);
                 break;
             }
@@ -277,7 +387,12 @@ fn execute(session: &mut Session, idx: usize, step_id: &str, file: &crate::core:
             report.problems = reversal_problems(&mut tx, &pack, idx, &rec, &committed)?;
             let inv = step_run::check_invariants(&mut tx, &pack.manifest.invariant)?;
             for i in inv.iter().filter(|i| !i.ok) {
-                report.problems.push(format!("invariant `{}`: expected {}, got {}", i.name, i.expect, i.got.as_deref().unwrap_or("no row")));
+                report.problems.push(format!(
+                    "invariant `{}`: expected {}, got {}",
+                    i.name,
+                    i.expect,
+                    i.got.as_deref().unwrap_or("no row")
+                ));
             }
         }
         if report.failure.is_some() || !report.problems.is_empty() {
@@ -288,7 +403,15 @@ fn execute(session: &mut Session, idx: usize, step_id: &str, file: &crate::core:
             let id = ledger::append(
                 &mut tx,
                 &session.actor,
-                &NewEvent { pack: &pack_id, step: Some(step_id), verb: "rollback", result: "committed", file_sha256: Some(&sha), run_id: Some(&run_id), details: serde_json::json!({"notices": report.notices}) },
+                &NewEvent {
+                    pack: &pack_id,
+                    step: Some(step_id),
+                    verb: "rollback",
+                    result: "committed",
+                    file_sha256: Some(&sha),
+                    run_id: Some(&run_id),
+                    details: serde_json::json!({"notices": report.notices}),
+                },
             )?;
             fault::point("rollback:after-ledger-row");
             tx.commit()?;
@@ -302,18 +425,39 @@ fn execute(session: &mut Session, idx: usize, step_id: &str, file: &crate::core:
         let after = snapshot::take(&mut session.ledger)?;
         let fp = ledger::store_snapshot(&mut session.ledger, &after)?;
         report.fingerprint = Some(fp.clone());
-        session.event(Some(step_id), "rollback-verify", "passed", Some(&sha), serde_json::json!({"fingerprint": fp}))?;
-        session.event(Some(step_id), "rollback-end", "committed", Some(&sha), serde_json::json!({}))?;
+        session.event(
+            Some(step_id),
+            "rollback-verify",
+            "passed",
+            Some(&sha),
+            serde_json::json!({"fingerprint": fp}),
+        )?;
+        session.event(
+            Some(step_id),
+            "rollback-end",
+            "committed",
+            Some(&sha),
+            serde_json::json!({}),
+        )?;
     } else {
         let why = match &report.failure {
             Some(f) if f.kind == "lock_timeout" => None,
             Some(f) => Some(format!("rollback of step {step_id} failed: {f}")),
-            None => Some(format!("rollback of step {step_id} did not return the database to its pre-step state: {}", report.problems.join("; "))),
+            None => Some(format!(
+                "rollback of step {step_id} did not return the database to its pre-step state: {}",
+                report.problems.join("; ")
+            )),
         };
         if let Some(w) = why {
             report.halted = Some(halt(session, Some(step_id), &w)?);
         }
-        session.event(Some(step_id), "rollback-end", "rolled back", Some(&sha), serde_json::json!({"problems": report.problems, "failure": report.failure}))?;
+        session.event(
+            Some(step_id),
+            "rollback-end",
+            "rolled back",
+            Some(&sha),
+            serde_json::json!({"problems": report.problems, "failure": report.failure}),
+        )?;
     }
     report.elapsed_ms = started.elapsed().as_millis();
     Ok(report)

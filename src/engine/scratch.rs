@@ -55,17 +55,34 @@ fn fail(e: impl std::fmt::Display) -> Error {
 fn dump_target(target: &Target, out: &Path, with_data: &[String]) -> Result<()> {
     let (conninfo, password) = target.conninfo_for_tools();
     let mut c = Command::new(crate::db::backup::pg_tool("pg_dump"));
-    c.args(["--schema-only", "--no-owner", "--no-privileges", "--exclude-schema=stepgate", "-f"]).arg(out).arg("-d").arg(&conninfo);
+    c.args([
+        "--schema-only",
+        "--no-owner",
+        "--no-privileges",
+        "--exclude-schema=stepgate",
+        "-f",
+    ])
+    .arg(out)
+    .arg("-d")
+    .arg(&conninfo);
     if let Some(p) = &password {
         c.env("PGPASSWORD", p);
     }
     let o = c.output().map_err(fail)?;
     if !o.status.success() {
-        return Err(fail(format!("pg_dump --schema-only failed: {}", crate::db::connect::redact(&String::from_utf8_lossy(&o.stderr)))));
+        return Err(fail(format!(
+            "pg_dump --schema-only failed: {}",
+            crate::db::connect::redact(&String::from_utf8_lossy(&o.stderr))
+        )));
     }
     if !with_data.is_empty() {
         let mut c = Command::new(crate::db::backup::pg_tool("pg_dump"));
-        c.args(["--data-only", "--no-owner", "--no-privileges", "--disable-triggers"]);
+        c.args([
+            "--data-only",
+            "--no-owner",
+            "--no-privileges",
+            "--disable-triggers",
+        ]);
         for t in with_data {
             c.arg(format!("--table={}", crate::db::quote_qualified(t)));
         }
@@ -76,7 +93,10 @@ fn dump_target(target: &Target, out: &Path, with_data: &[String]) -> Result<()> 
         }
         let o = c.output().map_err(fail)?;
         if !o.status.success() {
-            return Err(fail(format!("pg_dump --data-only failed: {}", crate::db::connect::redact(&String::from_utf8_lossy(&o.stderr)))));
+            return Err(fail(format!(
+                "pg_dump --data-only failed: {}",
+                crate::db::connect::redact(&String::from_utf8_lossy(&o.stderr))
+            )));
         }
         let mut text = std::fs::read_to_string(out).map_err(fail)?;
         text.push_str(&std::fs::read_to_string(&data).map_err(fail)?);
@@ -85,7 +105,13 @@ fn dump_target(target: &Target, out: &Path, with_data: &[String]) -> Result<()> 
     Ok(())
 }
 
-pub fn run(opts: &Options, source: &Source, with_data: &[String], keep: bool, progress: bool) -> Result<ScratchReport> {
+pub fn run(
+    opts: &Options,
+    source: &Source,
+    with_data: &[String],
+    keep: bool,
+    progress: bool,
+) -> Result<ScratchReport> {
     let started = Instant::now();
     let loaded = pack::load(&opts.pack)?;
     let db_name = loaded.pack.manifest.pack.target.database.clone();
@@ -93,24 +119,45 @@ pub fn run(opts: &Options, source: &Source, with_data: &[String], keep: bool, pr
     let sql = match source {
         Source::FromSql(p) => p.clone(),
         Source::FromDb => {
-            let target = Target::resolve(opts.db.as_deref()).map_err(|e| Error::BadInput(e.to_string()))?;
+            let target =
+                Target::resolve(opts.db.as_deref()).map_err(|e| Error::BadInput(e.to_string()))?;
             let out = work.path().join("schema.sql");
             dump_target(&target, &out, with_data)?;
             out
         }
     };
-    let bar = crate::engine::progress::bar(progress, 4 + 2 * loaded.pack.manifest.step.len() as u64, "scratch");
+    let bar = crate::engine::progress::bar(
+        progress,
+        4 + 2 * loaded.pack.manifest.step.len() as u64,
+        "scratch",
+    );
     bar.set_message("starting a throwaway cluster");
-    let cluster = Cluster::start(ClusterOptions { settings: vec![], keep }).map_err(fail)?;
+    let cluster = Cluster::start(ClusterOptions {
+        settings: vec![],
+        keep,
+    })
+    .map_err(fail)?;
     cluster.create_database(&db_name, None)?;
     bar.set_message("loading the schema");
     cluster.psql_file(&db_name, &sql).map_err(fail)?;
     bar.inc(1);
-    let sopts = Options { pack: opts.pack.clone(), db: Some(cluster.conninfo(&db_name)) };
-    crate::engine::ledger_cmd::install(&sopts, &InstallOptions { environment: Some("scratch".into()), runner_role: None, floor_min_signatures: 1 })?;
+    let sopts = Options {
+        pack: opts.pack.clone(),
+        db: Some(cluster.conninfo(&db_name)),
+    };
+    crate::engine::ledger_cmd::install(
+        &sopts,
+        &InstallOptions {
+            environment: Some("scratch".into()),
+            runner_role: None,
+            floor_min_signatures: 1,
+        },
+    )?;
     let mut session = Session::open_scratch(loaded, &sopts, "scratch")?;
     if !session.scratch {
-        return Err(fail("the scratch ledger label is missing; refusing to bypass gates"));
+        return Err(fail(
+            "the scratch ledger label is missing; refusing to bypass gates",
+        ));
     }
     let initial = snapshot::take(&mut session.ledger)?.fingerprint();
     bar.inc(1);
@@ -119,14 +166,39 @@ pub fn run(opts: &Options, source: &Source, with_data: &[String], keep: bool, pr
     for step in &pack.manifest.step {
         bar.set_message(format!("apply step {}", step.id()));
         let t = Instant::now();
-        let mut row = ScratchRow { step: step.id().to_string(), name: step.name.clone(), apply: String::new(), verify: "-".into(), rollback: "-".into(), apply_ms: 0, rollback_ms: 0 };
-        match apply_in(&mut session, step.id(), &ApplyOptions { retries: 3, auto_backup: false, progress: false }) {
+        let mut row = ScratchRow {
+            step: step.id().to_string(),
+            name: step.name.clone(),
+            apply: String::new(),
+            verify: "-".into(),
+            rollback: "-".into(),
+            apply_ms: 0,
+            rollback_ms: 0,
+        };
+        match apply_in(
+            &mut session,
+            step.id(),
+            &ApplyOptions {
+                retries: 3,
+                auto_backup: false,
+                progress: false,
+            },
+        ) {
             Ok(_) if step.hold => row.apply = "hold".into(),
             Ok(r) if r.committed && r.halted.is_none() => {
                 row.apply = "committed".into();
-                row.verify = if r.post.as_ref().is_some_and(|p| p.ok) { "passed".into() } else { "failed".into() };
+                row.verify = if r.post.as_ref().is_some_and(|p| p.ok) {
+                    "passed".into()
+                } else {
+                    "failed".into()
+                };
             }
-            Ok(r) => row.apply = format!("failed: {}", r.halted.unwrap_or_else(|| "not committed".into())),
+            Ok(r) => {
+                row.apply = format!(
+                    "failed: {}",
+                    r.halted.unwrap_or_else(|| "not committed".into())
+                )
+            }
             Err(e) => row.apply = format!("refused: {e}"),
         }
         row.apply_ms = t.elapsed().as_millis();
@@ -147,7 +219,13 @@ pub fn run(opts: &Options, source: &Source, with_data: &[String], keep: bool, pr
             Some(s) if s.one_way => "one-way door: not reversible".into(),
             _ => match crate::engine::rollback::run_in(&mut session, &row.step, false, false) {
                 Ok(r) if r.iter().all(|x| x.committed) => "committed".into(),
-                Ok(r) => format!("failed: {}", r.iter().flat_map(|x| x.problems.clone()).collect::<Vec<_>>().join("; ")),
+                Ok(r) => format!(
+                    "failed: {}",
+                    r.iter()
+                        .flat_map(|x| x.problems.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
                 Err(e) => format!("refused: {e}"),
             },
         };

@@ -52,7 +52,12 @@ impl Session {
         Self::open_loaded(loaded, opts, verb, lock)
     }
 
-    pub fn open_loaded(loaded: LoadedPack, opts: &Options, verb: &str, lock: Lock) -> Result<Session> {
+    pub fn open_loaded(
+        loaded: LoadedPack,
+        opts: &Options,
+        verb: &str,
+        lock: Lock,
+    ) -> Result<Session> {
         Self::open_inner(loaded, opts, verb, lock, false)
     }
 
@@ -62,7 +67,13 @@ impl Session {
         Self::open_inner(loaded, opts, verb, Lock::Pack, true)
     }
 
-    fn open_inner(loaded: LoadedPack, opts: &Options, verb: &str, lock: Lock, scratch_mode: bool) -> Result<Session> {
+    fn open_inner(
+        loaded: LoadedPack,
+        opts: &Options,
+        verb: &str,
+        lock: Lock,
+        scratch_mode: bool,
+    ) -> Result<Session> {
         let target =
             Target::resolve(opts.db.as_deref()).map_err(|e| Error::BadInput(e.to_string()))?;
         let actor = Actor::current();
@@ -77,7 +88,10 @@ impl Session {
             .map_err(|e| Error::Database(e.to_string()))?;
         // Catalog reads (pg_get_indexdef and friends) take ACCESS SHARE locks: never
         // queue behind a DDL lock for longer than the pack allows.
-        ledger_client.batch_execute(&format!("SET lock_timeout = '{}ms'", loaded.pack.timeouts.lock.as_millis()))?;
+        ledger_client.batch_execute(&format!(
+            "SET lock_timeout = '{}ms'",
+            loaded.pack.timeouts.lock.as_millis()
+        ))?;
         let identity = identity::read(&mut ledger_client)?;
         let mut expected = loaded.pack.manifest.pack.target.clone();
         if scratch_mode && identity.environment.as_deref() == Some("scratch") {
@@ -129,13 +143,28 @@ impl Session {
     }
 
     /// Appends an event through the ledger session.
-    pub fn event(&mut self, step: Option<&str>, verb: &str, result: &str, sha: Option<&str>, details: serde_json::Value) -> Result<i64> {
+    pub fn event(
+        &mut self,
+        step: Option<&str>,
+        verb: &str,
+        result: &str,
+        sha: Option<&str>,
+        details: serde_json::Value,
+    ) -> Result<i64> {
         let run_id = self.run_id.clone();
         self.event_for_run(&run_id, step, verb, result, sha, details)
     }
 
     /// Appends an event on behalf of another run (closing an interrupted one).
-    pub fn event_for_run(&mut self, run_id: &str, step: Option<&str>, verb: &str, result: &str, sha: Option<&str>, details: serde_json::Value) -> Result<i64> {
+    pub fn event_for_run(
+        &mut self,
+        run_id: &str,
+        step: Option<&str>,
+        verb: &str,
+        result: &str,
+        sha: Option<&str>,
+        details: serde_json::Value,
+    ) -> Result<i64> {
         let pack_id = self.loaded.pack.id().to_string();
         let e = NewEvent {
             pack: &pack_id,

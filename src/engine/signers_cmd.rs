@@ -8,9 +8,14 @@ use crate::engine::{Error, Options, Result};
 
 fn connect(opts: &Options, what: &str) -> Result<postgres::Client> {
     let target = Target::resolve(opts.db.as_deref()).map_err(|e| Error::BadInput(e.to_string()))?;
-    let mut c = target.connect(what).map_err(|e| Error::Database(e.to_string()))?;
+    let mut c = target
+        .connect(what)
+        .map_err(|e| Error::Database(e.to_string()))?;
     if !ledger::installed(&mut c)? {
-        return Err(Error::Refused(format!("no stepgate ledger in {}", target.display())));
+        return Err(Error::Refused(format!(
+            "no stepgate ledger in {}",
+            target.display()
+        )));
     }
     Ok(c)
 }
@@ -32,15 +37,27 @@ pub fn list(opts: &Options) -> Result<Vec<RegisteredSigner>> {
 }
 
 /// Adds (or re-scopes) a key from an OpenSSH public key line.
-pub fn add(opts: &Options, principal: &str, public_key_line: &str, gates: &[String]) -> Result<String> {
+pub fn add(
+    opts: &Options,
+    principal: &str,
+    public_key_line: &str,
+    gates: &[String],
+) -> Result<String> {
     let key = ssh_key::PublicKey::from_openssh(public_key_line.trim())
         .map_err(|e| Error::BadInput(format!("not an OpenSSH public key: {e}")))?;
     if gates.is_empty() {
-        return Err(Error::BadInput("name the gates this key may sign with --gates (or `*` for any)".into()));
+        return Err(Error::BadInput(
+            "name the gates this key may sign with --gates (or `*` for any)".into(),
+        ));
     }
-    let line = key.to_openssh().map_err(|e| Error::BadInput(e.to_string()))?;
+    let line = key
+        .to_openssh()
+        .map_err(|e| Error::BadInput(e.to_string()))?;
     let mut parts = line.split_whitespace();
-    let (kt, kb) = (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().to_string());
+    let (kt, kb) = (
+        parts.next().unwrap_or_default().to_string(),
+        parts.next().unwrap_or_default().to_string(),
+    );
     let mut c = connect(opts, "stepgate signers add")?;
     let mut tx = c.transaction()?;
     signers::add(&mut tx, principal, &kt, &kb, gates).map_err(permission)?;

@@ -64,7 +64,9 @@ pub fn current_halt_with(events: &[Event], genuine: &dyn Fn(&Event) -> bool) -> 
             });
         } else if e.verb == "resume" && e.result == "resumed" {
             if let Some(h) = &halt {
-                if e.details.get("halt_event").and_then(|v| v.as_i64()) == Some(h.event) && genuine(e) {
+                if e.details.get("halt_event").and_then(|v| v.as_i64()) == Some(h.event)
+                    && genuine(e)
+                {
                     halt = None;
                 }
             }

@@ -18,7 +18,12 @@ pub fn last_recorded(events: &[Event], step: Option<&str>) -> Option<(i64, Strin
         .rev()
         .filter(|e| step.is_none() || e.step.as_deref() == step)
         .find(|e| e.verb == "verify" || e.verb == "rollback-verify")
-        .and_then(|e| e.details.get("fingerprint").and_then(|f| f.as_str()).map(|f| (e.id, f.to_string())))
+        .and_then(|e| {
+            e.details
+                .get("fingerprint")
+                .and_then(|f| f.as_str())
+                .map(|f| (e.id, f.to_string()))
+        })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,7 +51,9 @@ pub fn drift_in(s: &mut Session, step: Option<&str>) -> Result<DriftReport> {
         note: None,
     };
     let Some((id, fp)) = last_recorded(&events, step) else {
-        r.note = Some("no committed or rolled-back step recorded yet: nothing to compare against".into());
+        r.note = Some(
+            "no committed or rolled-back step recorded yet: nothing to compare against".into(),
+        );
         return Ok(r);
     };
     r.reference_event = Some(id);
@@ -82,7 +89,9 @@ pub struct VerifyReport {
 pub fn verify(opts: &Options, step_id: &str) -> Result<VerifyReport> {
     let mut s = Session::open(opts, "verify", Lock::None)?;
     let pack = s.pack().clone();
-    let step = pack.step(step_id).ok_or_else(|| Error::BadInput(format!("no step `{step_id}` in pack `{}`", pack.id())))?;
+    let step = pack
+        .step(step_id)
+        .ok_or_else(|| Error::BadInput(format!("no step `{step_id}` in pack `{}`", pack.id())))?;
     let sink: crate::db::connect::NoticeSink = Default::default();
     let mut notices = Vec::new();
     let mut section_h = None;
@@ -91,7 +100,14 @@ pub fn verify(opts: &Options, step_id: &str) -> Result<VerifyReport> {
         let text = s.loaded.text(&rel)?.to_string();
         let file = sql::parse_file(&rel, &text)?;
         let parts = step_run::parts(&file);
-        if let Err(e) = step_run::run_read_only(&mut s.ledger, &pack.timeouts, &file, &parts.post, &sink, &mut notices)? {
+        if let Err(e) = step_run::run_read_only(
+            &mut s.ledger,
+            &pack.timeouts,
+            &file,
+            &parts.post,
+            &sink,
+            &mut notices,
+        )? {
             section_h = Some(*e);
         }
     }
@@ -101,14 +117,41 @@ pub fn verify(opts: &Options, step_id: &str) -> Result<VerifyReport> {
         let text = s.loaded.text(&rel)?.to_string();
         let file = sql::parse_file(&rel, &text)?;
         let stmts: Vec<&sql::Statement> = file.statements.iter().collect();
-        if let Err(e) = step_run::run_read_only(&mut s.ledger, &pack.timeouts, &file, &stmts, &sink, &mut notices)? {
+        if let Err(e) = step_run::run_read_only(
+            &mut s.ledger,
+            &pack.timeouts,
+            &file,
+            &stmts,
+            &sink,
+            &mut notices,
+        )? {
             verify_file = Some(*e);
         }
     }
-    let invariants = step_run::check_invariants_standalone(&mut s.ledger, &pack.manifest.invariant, &pack.timeouts)?;
+    let invariants = step_run::check_invariants_standalone(
+        &mut s.ledger,
+        &pack.manifest.invariant,
+        &pack.timeouts,
+    )?;
     let drift = drift_in(&mut s, None)?;
-    let ok = section_h.is_none() && verify_file.is_none() && invariants.iter().all(|i| i.ok) && !drift.drifted;
-    let r = VerifyReport { step: step_id.to_string(), section_h, verify_file, invariants, drift, ok };
-    s.event(Some(step_id), "verify-on-demand", if ok { "passed" } else { "failed" }, None, serde_json::to_value(&r).unwrap_or_default())?;
+    let ok = section_h.is_none()
+        && verify_file.is_none()
+        && invariants.iter().all(|i| i.ok)
+        && !drift.drifted;
+    let r = VerifyReport {
+        step: step_id.to_string(),
+        section_h,
+        verify_file,
+        invariants,
+        drift,
+        ok,
+    };
+    s.event(
+        Some(step_id),
+        "verify-on-demand",
+        if ok { "passed" } else { "failed" },
+        None,
+        serde_json::to_value(&r).unwrap_or_default(),
+    )?;
     Ok(r)
 }

@@ -33,9 +33,18 @@ impl Rule for Sections {
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
         // Non-transactional steps (CONCURRENTLY) have no BEGIN or terminal keyword to frame.
-        let transactional = |i: usize| ctx.pack.manifest.step.get(i).is_some_and(|s| s.transactional);
-        for f in ctx.files.iter().filter(|f| matches!(f.role, FileRole::Step(i) if transactional(i))) {
-
+        let transactional = |i: usize| {
+            ctx.pack
+                .manifest
+                .step
+                .get(i)
+                .is_some_and(|s| s.transactional)
+        };
+        for f in ctx
+            .files
+            .iter()
+            .filter(|f| matches!(f.role, FileRole::Step(i) if transactional(i)))
+        {
             let marks = &f.sql.sections;
             let mut last: Option<(char, usize)> = None;
             let mut seen = Vec::new();
