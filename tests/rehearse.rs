@@ -368,7 +368,11 @@ fn ledger_tampering_is_named() {
         p.iter().any(|x| x.problem.contains("deleted from the end")),
         "{p:?}"
     );
+    // A verb that acts refuses while the ledger is broken.
+    let e = engine::rehearse::run(&o, "1", false).unwrap_err();
+    assert!(matches!(e, Error::Refused(_)) && e.to_string().contains("tampered"), "{e}");
     // The CLI exits 1 and names the row.
+
     let out = std::process::Command::new(bin())
         .args(["ledger", "verify", "--db", &ci])
         .output()

@@ -57,17 +57,13 @@ pub fn verify(opts: &Options) -> Result<VerifyReport> {
             target.display()
         )));
     }
-    let events = ledger::all_events(&mut c)?;
-    let head_id: i64 = ledger::meta(&mut c, "head_id")?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(-1);
-    let head_hash = ledger::meta(&mut c, "head_hash")?.unwrap_or_default();
-    let problems = ledger::verify_chain(&events, head_id, &head_hash);
+    let (rows, problems) = ledger::check(&mut c)?;
     Ok(VerifyReport {
         target: target.display(),
-        rows: events.len(),
+        rows,
         problems,
     })
+
 }
 
 pub fn log(opts: &Options, pack: Option<&str>) -> Result<Vec<Event>> {

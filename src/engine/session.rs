@@ -134,9 +134,25 @@ impl Session {
                     )))
                 }
             }
+            // A verb that acts trusts the ledger (halts, commits, rehearsals): it must be intact.
+            let problems = s.ledger_problems()?;
+            if !problems.is_empty() {
+                return Err(Error::Refused(format!(
+                    "the ledger in {} has been tampered with; nothing will run until a DBA reconciles it (`stepgate ledger verify`):\n  {}",
+                    s.target.display(),
+                    problems.iter().map(|p| format!("row {}: {}", p.id, p.problem)).collect::<Vec<_>>().join("\n  ")
+                )));
+            }
         }
         Ok(s)
     }
+
+    /// The hash chain, recomputed on the client.
+    pub fn ledger_problems(&mut self) -> Result<Vec<ledger::ChainProblem>> {
+        Ok(ledger::check(&mut self.ledger)?.1)
+    }
+
+
 
     pub fn pack(&self) -> &Pack {
         &self.loaded.pack
