@@ -38,9 +38,14 @@ fn copy_dir(src: &Path, dst: &Path) {
 }
 
 fn keypair(dir: &Path, name: &str) -> (PathBuf, String) {
-    let key = ssh_key::PrivateKey::random(&mut rand_core::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
+    let key =
+        ssh_key::PrivateKey::random(&mut rand_core::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
     let p = dir.join(name);
-    std::fs::write(&p, key.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes()).unwrap();
+    std::fs::write(
+        &p,
+        key.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
     let public = key.public_key().to_openssh().unwrap();
@@ -58,13 +63,26 @@ struct Phase1 {
 
 impl Phase1 {
     fn o(&self) -> Options {
-        Options { pack: self.pack.path().to_path_buf(), db: Some(self.ci.clone()) }
+        Options {
+            pack: self.pack.path().to_path_buf(),
+            db: Some(self.ci.clone()),
+        }
     }
 
     fn approve(&self, step: &str, gate: &str, action: Action) {
-        let (principal, key) = if gate.starts_with("C-") { (COUNCIL, &self.council) } else { (SOVEREIGN, &self.sovereign) };
+        let (principal, key) = if gate.starts_with("C-") {
+            (COUNCIL, &self.council)
+        } else {
+            (SOVEREIGN, &self.sovereign)
+        };
         let loaded = engine::pack::load(self.pack.path()).unwrap();
-        let req = engine::approve::Request { step, gate, principal, action, expires: std::time::Duration::from_secs(3600) };
+        let req = engine::approve::Request {
+            step,
+            gate,
+            principal,
+            action,
+            expires: std::time::Duration::from_secs(3600),
+        };
         engine::approve::approve(&loaded, &req, key, None, time::OffsetDateTime::now_utc())
             .unwrap_or_else(|e| panic!("approve {step}/{gate}/{action:?}: {e}"));
     }
@@ -89,15 +107,33 @@ impl Phase1 {
     }
 
     fn exists(&self, rel: &str) -> bool {
-        self.n(&format!("SELECT count(*) FROM pg_class WHERE oid = to_regclass('{rel}')")) == 1
+        self.n(&format!(
+            "SELECT count(*) FROM pg_class WHERE oid = to_regclass('{rel}')"
+        )) == 1
     }
 
     /// The cross-step invariants the seeds state for every point of the build (doc 94.9).
     fn invariants(&self, at: &str) {
-        assert_eq!(self.n("SELECT count(*) FROM public.governance_relations"), 8, "{at}: governance_relations");
-        assert_eq!(self.n("SELECT count(*) FROM public.event_outbox WHERE event_domain = 'governance'"), 0, "{at}: event_outbox governance");
-        assert_eq!(self.n("SELECT count(*) FROM public.approval_requests"), 211, "{at}: approval_requests");
-        assert_eq!(self.n("SELECT count(*) FROM public.apr_approvals"), 42, "{at}: apr_approvals");
+        assert_eq!(
+            self.n("SELECT count(*) FROM public.governance_relations"),
+            8,
+            "{at}: governance_relations"
+        );
+        assert_eq!(
+            self.n("SELECT count(*) FROM public.event_outbox WHERE event_domain = 'governance'"),
+            0,
+            "{at}: event_outbox governance"
+        );
+        assert_eq!(
+            self.n("SELECT count(*) FROM public.approval_requests"),
+            211,
+            "{at}: approval_requests"
+        );
+        assert_eq!(
+            self.n("SELECT count(*) FROM public.apr_approvals"),
+            42,
+            "{at}: apr_approvals"
+        );
         assert_eq!(
             self.n("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'"),
             0,
@@ -120,25 +156,56 @@ fn setup() -> Phase1 {
     let mp = pack.path().join("stepgate.toml");
     let m = std::fs::read_to_string(&mp).unwrap();
     assert!(m.contains("database = \"directus\""));
-    std::fs::write(&mp, m.replacen("database = \"directus\"", &format!("database = \"{db}\""), 1)).unwrap();
+    std::fs::write(
+        &mp,
+        m.replacen(
+            "database = \"directus\"",
+            &format!("database = \"{db}\""),
+            1,
+        ),
+    )
+    .unwrap();
 
-    let o = Options { pack: ".".into(), db: Some(ci.clone()) };
+    let o = Options {
+        pack: ".".into(),
+        db: Some(ci.clone()),
+    };
     engine::ledger_cmd::install(
         &o,
-        &stepgate::db::ledger::InstallOptions { environment: Some("demo".into()), runner_role: None, floor_min_signatures: 1 },
+        &stepgate::db::ledger::InstallOptions {
+            environment: Some("demo".into()),
+            runner_role: None,
+            floor_min_signatures: 1,
+        },
     )
     .expect("install ledger");
 
     let keys = tempfile::tempdir().unwrap();
     let (sovereign, sov_pub) = keypair(keys.path(), "sovereign");
     let (council, council_pub) = keypair(keys.path(), "council");
-    engine::signers_cmd::add(&o, SOVEREIGN, &sov_pub, &["M-1".into(), "resume".into(), "restore".into()]).unwrap();
+    engine::signers_cmd::add(
+        &o,
+        SOVEREIGN,
+        &sov_pub,
+        &["M-1".into(), "resume".into(), "restore".into()],
+    )
+    .unwrap();
     engine::signers_cmd::add(&o, COUNCIL, &council_pub, &["C-1".into(), "C-2".into()]).unwrap();
     let sp = pack.path().join("allowed_signers");
     let mut signers = std::fs::read_to_string(&sp).unwrap();
-    signers.push_str(&format!("{SOVEREIGN} {}\n{COUNCIL} {}\n", sov_pub.trim(), council_pub.trim()));
+    signers.push_str(&format!(
+        "{SOVEREIGN} {}\n{COUNCIL} {}\n",
+        sov_pub.trim(),
+        council_pub.trim()
+    ));
     std::fs::write(&sp, signers).unwrap();
-    Phase1 { pack, ci, sovereign, council, _keys: keys }
+    Phase1 {
+        pack,
+        ci,
+        sovereign,
+        council,
+        _keys: keys,
+    }
 }
 
 /// Gates of each build step (manifest), the os_proposal_approvals scope and council record.
@@ -152,47 +219,78 @@ const STEPS: [(&str, &[&str], &str, Option<&str>); 6] = [
 ];
 
 fn rehearse_ok(f: &Phase1, step: &str, rollback: bool) {
-    let r = engine::rehearse::run(&f.o(), step, rollback).unwrap_or_else(|e| panic!("rehearse {step} (rollback={rollback}): {e}"));
-    assert!(r.passed, "rehearse {step} (rollback={rollback}) failed: {r:#?}");
+    let r = engine::rehearse::run(&f.o(), step, rollback)
+        .unwrap_or_else(|e| panic!("rehearse {step} (rollback={rollback}): {e}"));
+    assert!(
+        r.passed,
+        "rehearse {step} (rollback={rollback}) failed: {r:#?}"
+    );
     assert!(r.entry_equals_exit, "rehearse {step}: entry != exit");
     if !rollback {
         // Every build step declares negative tests; each must have run and been rejected.
         assert!(!r.negatives.is_empty(), "{step}: no negative tests ran");
-        assert!(r.negatives.iter().all(|n| n.ok), "{step}: {:?}", r.negatives);
+        assert!(
+            r.negatives.iter().all(|n| n.ok),
+            "{step}: {:?}",
+            r.negatives
+        );
         assert!(r.mismatches.is_empty(), "{step}: {:?}", r.mismatches);
     } else {
-        assert!(r.reversal_problems.is_empty(), "{step}: {:?}", r.reversal_problems);
+        assert!(
+            r.reversal_problems.is_empty(),
+            "{step}: {:?}",
+            r.reversal_problems
+        );
     }
 }
 
 #[test]
 fn phase1_pack_builds_holds_and_rolls_back() {
-    // ---- lint: zero errors (the shipped example, and the copy under test) ----
-    for dir in [example_dir()] {
-        let lint = engine::lint::run(&dir).unwrap();
-        let errors: Vec<_> = lint.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
-        assert!(errors.is_empty(), "lint errors in {}: {errors:#?}", dir.display());
-    }
+    // ---- lint: zero errors, zero warnings (the shipped example, then the copy under test) ----
+    let lint = engine::lint::run(&example_dir()).unwrap();
+    assert!(lint.diagnostics.is_empty(), "{:#?}", lint.diagnostics);
     let f = setup();
     let o = f.o();
     let lint = engine::lint::run(f.pack.path()).unwrap();
-    assert!(lint.diagnostics.iter().all(|d| d.severity != Severity::Error), "{:#?}", lint.diagnostics);
+    assert!(
+        lint.diagnostics
+            .iter()
+            .all(|d| d.severity != Severity::Error),
+        "{:#?}",
+        lint.diagnostics
+    );
 
     // ---- the world before Phase 1 ----
     assert_eq!(f.n("SELECT count(*) FROM public.apr_action_types"), 6);
-    assert_eq!(f.n("SELECT count(*) FROM public.birth_registry WHERE collection_name = 'apr_action_types'"), 0);
-    assert!(f.trigger_def().contains("fn_birth_registry_auto()"), "{}", f.trigger_def());
+    assert_eq!(
+        f.n(
+            "SELECT count(*) FROM public.birth_registry WHERE collection_name = 'apr_action_types'"
+        ),
+        0
+    );
+    assert!(
+        f.trigger_def().contains("fn_birth_registry_auto()"),
+        "{}",
+        f.trigger_def()
+    );
     f.invariants("baseline");
 
     // ---- STEP 0: preflight ----
     let pf = engine::preflight::run(&o, Some("1")).unwrap();
-    assert!(pf.passed, "{:#?}", pf.checks.iter().filter(|c| !c.ok).collect::<Vec<_>>());
+    assert!(
+        pf.passed,
+        "{:#?}",
+        pf.checks.iter().filter(|c| !c.ok).collect::<Vec<_>>()
+    );
     // The whole pack (doc 94 STEP 0): every check holds; step 3 simply waits for step 1.
     let whole = engine::preflight::run(&o, None).unwrap();
     let failing: Vec<_> = whole.checks.iter().filter(|c| !c.ok).collect();
     assert!(whole.passed, "{failing:#?}");
     assert!(
-        whole.checks.iter().any(|c| c.name == "step 3: requires step 1 committed" && c.ok),
+        whole
+            .checks
+            .iter()
+            .any(|c| c.name == "step 3: requires step 1 committed" && c.ok),
         "{:#?}",
         whole.checks
     );
@@ -217,32 +315,63 @@ fn phase1_pack_builds_holds_and_rolls_back() {
     // A signature alone is not enough either: the live os_proposal_approvals row is missing.
     f.approve("1", "M-1", Action::Apply);
     let err = engine::apply::run(&o, "1", &Default::default()).unwrap_err();
-    assert!(matches!(err, Error::Refused(_)) && err.to_string().contains("sql gate ospa"), "{err}");
+    assert!(
+        matches!(err, Error::Refused(_)) && err.to_string().contains("sql gate ospa"),
+        "{err}"
+    );
     assert!(!err.to_string().contains("gate M-1: 0 of 1"), "{err}");
 
     // ---- STEPS 1–6: one step, one approval set, one commit ----
     for (step, gates, scope, council) in STEPS {
         let pf = engine::preflight::run(&o, Some(step)).unwrap();
-        assert!(pf.passed, "preflight {step}: {:#?}", pf.checks.iter().filter(|c| !c.ok).collect::<Vec<_>>());
+        assert!(
+            pf.passed,
+            "preflight {step}: {:#?}",
+            pf.checks.iter().filter(|c| !c.ok).collect::<Vec<_>>()
+        );
         rehearse_ok(&f, step, false);
         f.sovereign_authorizes(step, scope, council);
         for g in gates {
             f.approve(step, g, Action::Apply);
         }
-        let r = engine::apply::run(&o, step, &Default::default()).unwrap_or_else(|e| panic!("apply {step}: {e}"));
+        let r = engine::apply::run(&o, step, &Default::default())
+            .unwrap_or_else(|e| panic!("apply {step}: {e}"));
         assert!(r.committed, "apply {step}: {r:#?}");
         assert!(r.halted.is_none(), "apply {step} halted: {r:#?}");
         assert!(r.mismatches.is_empty(), "{step}: {:?}", r.mismatches);
-        assert!(!r.negatives.is_empty() && r.negatives.iter().all(|n| n.ok), "{step}: {:?}", r.negatives);
+        assert!(
+            !r.negatives.is_empty() && r.negatives.iter().all(|n| n.ok),
+            "{step}: {:?}",
+            r.negatives
+        );
         let g = r.gates.as_ref().unwrap();
         assert!(g.satisfied, "{step}: {g:#?}");
         assert_eq!(g.signature_gates.len(), gates.len(), "{step}: {g:#?}");
-        assert!(g.sql_gates.iter().any(|q| q.gate == "ospa" && q.satisfied && q.rows == 1), "{step}: {g:#?}");
+        assert!(
+            g.sql_gates
+                .iter()
+                .any(|q| q.gate == "ospa" && q.satisfied && q.rows == 1),
+            "{step}: {g:#?}"
+        );
         if step == "6" {
             let rows = &r.measured.as_ref().unwrap().rows;
-            assert_eq!(rows.get("public.apr_action_types").map(|c| c.insert), Some(4), "{rows:?}");
-            assert_eq!(rows.get("public.birth_registry").map(|c| c.insert), Some(4), "{rows:?}");
-            assert!(r.notices.iter().any(|n| n.message.contains("[TRIGGER-GUARD]")), "{:?}", r.notices);
+            assert_eq!(
+                rows.get("public.apr_action_types").map(|c| c.insert),
+                Some(4),
+                "{rows:?}"
+            );
+            assert_eq!(
+                rows.get("public.birth_registry").map(|c| c.insert),
+                Some(4),
+                "{rows:?}"
+            );
+            assert!(
+                r.notices
+                    .iter()
+                    .any(|n| n.message.contains("[TRIGGER-GUARD]")),
+                "{:?}",
+                r.notices
+            );
         }
         let post = r.post.as_ref().unwrap();
         assert!(post.ok, "post-verify {step}: {post:#?}");
@@ -250,7 +379,10 @@ fn phase1_pack_builds_holds_and_rolls_back() {
         match step {
             "1" => {
                 assert!(f.exists("public.governance_ruleset"));
-                assert_eq!(f.n("SELECT count(*) FROM public.governance_ruleset WHERE status <> 'draft'"), 0);
+                assert_eq!(
+                    f.n("SELECT count(*) FROM public.governance_ruleset WHERE status <> 'draft'"),
+                    0
+                );
                 assert_eq!(f.n("SELECT count(*) FROM public.evolution_snapshots WHERE _dot_origin = 'SB-12'"), 1);
                 assert_eq!(f.n("SELECT count(*) FROM public.evolution_snapshots"), 11);
             }
@@ -263,8 +395,14 @@ fn phase1_pack_builds_holds_and_rolls_back() {
                 assert_eq!(f.n("SELECT count(*) FROM public.queue_heartbeat WHERE executor_name LIKE 'gov\\_%' AND executor_kind = 'PG_worker'"), 2);
             }
             "3" => {
-                assert!(f.exists("public.governance_candidate_state") && f.exists("public.candidate_scan_run"));
-                assert_eq!(f.n("SELECT count(*) FROM public.governance_candidate_state"), 0);
+                assert!(
+                    f.exists("public.governance_candidate_state")
+                        && f.exists("public.candidate_scan_run")
+                );
+                assert_eq!(
+                    f.n("SELECT count(*) FROM public.governance_candidate_state"),
+                    0
+                );
             }
             "4" => {
                 assert_eq!(f.n("SELECT count(*) FROM public.event_type_registry WHERE event_domain = 'governance'"), 5);
@@ -275,9 +413,18 @@ fn phase1_pack_builds_holds_and_rolls_back() {
                 );
             }
             "5" => {
-                assert_eq!(f.n("SELECT count(*) FROM public.governance_responsibility_scope"), 6);
-                assert!(f.exists("public.v_object_effective_owner") && f.exists("public.v_object_owner_gap"));
-                assert_eq!(f.n("SELECT count(*) FROM public.governance_object_ownership"), 0);
+                assert_eq!(
+                    f.n("SELECT count(*) FROM public.governance_responsibility_scope"),
+                    6
+                );
+                assert!(
+                    f.exists("public.v_object_effective_owner")
+                        && f.exists("public.v_object_owner_gap")
+                );
+                assert_eq!(
+                    f.n("SELECT count(*) FROM public.governance_object_ownership"),
+                    0
+                );
                 assert_eq!(
                     f.n("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgrelid IN ('public.governance_object_ownership'::regclass, 'public.governance_responsibility_scope'::regclass)"),
                     0
@@ -294,7 +441,12 @@ fn phase1_pack_builds_holds_and_rolls_back() {
                     f.n(&format!("SELECT count(*) FROM public.birth_registry WHERE collection_name = 'apr_action_types' AND entity_code IN {SB1_CODES}")),
                     4
                 );
-                assert!(f.trigger_def().contains("fn_birth_registry_auto('action_code')"), "{}", f.trigger_def());
+                assert!(
+                    f.trigger_def()
+                        .contains("fn_birth_registry_auto('action_code')"),
+                    "{}",
+                    f.trigger_def()
+                );
             }
             _ => unreachable!(),
         }
@@ -314,7 +466,12 @@ fn phase1_pack_builds_holds_and_rolls_back() {
             assert_eq!(s.id, "7");
         } else {
             assert_eq!(s.state, "committed", "{s:?}");
-            assert!(s.last_rehearsal.as_ref().is_some_and(|r| r.verdict == "passed" && r.matches_file), "{s:?}");
+            assert!(
+                s.last_rehearsal
+                    .as_ref()
+                    .is_some_and(|r| r.verdict == "passed" && r.matches_file),
+                "{s:?}"
+            );
         }
     }
     f.invariants("at HOLD");
@@ -323,11 +480,15 @@ fn phase1_pack_builds_holds_and_rolls_back() {
     for step in ["6", "5", "4", "3", "2", "1"] {
         f.approve(step, "M-1", Action::Rollback);
         rehearse_ok(&f, step, true);
-        let reports = engine::rollback::run(&o, step, false, true).unwrap_or_else(|e| panic!("rollback {step}: {e}"));
+        let reports = engine::rollback::run(&o, step, false, true)
+            .unwrap_or_else(|e| panic!("rollback {step}: {e}"));
         assert_eq!(reports.len(), 1, "{step}: {reports:#?}");
         let r = &reports[0];
         assert!(r.committed, "rollback {step}: {r:#?}");
-        assert!(r.problems.is_empty() && r.halted.is_none(), "rollback {step}: {r:#?}");
+        assert!(
+            r.problems.is_empty() && r.halted.is_none(),
+            "rollback {step}: {r:#?}"
+        );
         f.invariants(&format!("after rollback {step}"));
         match step {
             "6" => {
@@ -368,7 +529,9 @@ fn phase1_pack_builds_holds_and_rolls_back() {
     }
     assert!(!f.exists("public.governance_ruleset"));
     assert_eq!(f.n("SELECT count(*) FROM public.apr_action_types"), 10);
-    assert!(f.trigger_def().contains("fn_birth_registry_auto('action_code')"));
+    assert!(f
+        .trigger_def()
+        .contains("fn_birth_registry_auto('action_code')"));
     f.invariants("end");
     let lv = engine::ledger_cmd::verify(&o).unwrap();
     assert!(lv.problems.is_empty(), "{:?}", lv.problems);

@@ -370,7 +370,10 @@ fn ledger_tampering_is_named() {
     );
     // A verb that acts refuses while the ledger is broken.
     let e = engine::rehearse::run(&o, "1", false).unwrap_err();
-    assert!(matches!(e, Error::Refused(_)) && e.to_string().contains("tampered"), "{e}");
+    assert!(
+        matches!(e, Error::Refused(_)) && e.to_string().contains("tampered"),
+        "{e}"
+    );
     // The CLI exits 1 and names the row.
 
     let out = std::process::Command::new(bin())

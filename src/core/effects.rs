@@ -271,6 +271,33 @@ mod tests {
     }
 
     #[test]
+    fn forbidden_changes_are_caught_at_run_time() {
+        let rules = vec![
+            crate::core::objects::ForbidRule::parse("create trigger").unwrap(),
+            crate::core::objects::ForbidRule::parse("insert public.event_outbox").unwrap(),
+        ];
+        let mut m = Measured::default();
+        m.catalog.added = vec![r("trigger public.t.trg")];
+        m.rows.insert(
+            "public.event_outbox".into(),
+            RowCounts {
+                insert: 1,
+                ..Default::default()
+            },
+        );
+        m.rows.insert(
+            "public.other".into(),
+            RowCounts {
+                insert: 1,
+                ..Default::default()
+            },
+        );
+        let f = forbidden(&rules, &m);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(forbidden(&rules, &Measured::default()).is_empty());
+    }
+
+    #[test]
     fn drop_and_create_means_replace() {
         let mut decl = ResolvedEffects::default();
         decl.create.insert(r("trigger public.a.trg"));
@@ -282,4 +309,47 @@ mod tests {
         }];
         assert!(compare(&decl, &m, &Snapshot::default(), &Snapshot::default()).is_empty());
     }
+}
+
+/// Measured changes that match a `forbid` rule: the static check has a twin at run time,
+/// so dynamic SQL or a trigger cannot do what the plan forbids.
+pub fn forbidden(rules: &[crate::core::objects::ForbidRule], m: &Measured) -> Vec<Mismatch> {
+    use crate::core::objects::Verb;
+    let mut out = Vec::new();
+    let mut check = |verb: Verb, o: &ObjectRef| {
+        for r in rules {
+            if r.matches(verb, o) {
+                out.push(Mismatch {
+                    item: format!("{verb} {o}"),
+                    declared: format!("forbidden by `{}`", r.text),
+                    measured: "happened".into(),
+                });
+            }
+        }
+    };
+    for o in &m.catalog.added {
+        check(Verb::Create, o);
+    }
+    for o in &m.catalog.removed {
+        check(Verb::Drop, o);
+    }
+    for c in &m.catalog.changed {
+        check(Verb::Alter, &c.object);
+        if let Some(t) = c.object.table() {
+            check(Verb::Alter, &ObjectRef::new(ObjKind::Table, t));
+        }
+    }
+    for (t, c) in &m.rows {
+        let table = ObjectRef::new(ObjKind::Table, t.clone());
+        for (verb, n) in [
+            (Verb::Insert, c.insert),
+            (Verb::Update, c.update),
+            (Verb::Delete, c.delete),
+        ] {
+            if n > 0 {
+                check(verb, &table);
+            }
+        }
+    }
+    out
 }

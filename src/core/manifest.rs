@@ -352,6 +352,7 @@ const KNOWN_KEYS: &[&str] = &[
     "effects",
     "negative",
     "measure",
+    "rollback_keeps",
     "create",
     "alter",
     "drop",
@@ -480,6 +481,44 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
                 format!("severity of {code} must be \"error\", \"warning\" or \"off\""),
             ));
         }
+        let codes: Vec<&str> = crate::core::lint::rules::all()
+            .iter()
+            .map(|r| r.code())
+            .collect();
+        if !codes.contains(&code.as_str()) {
+            let mut e = v.err::<()>(
+                sev.span(),
+                format!("[pack.lint] severity names `{code}`, which is not a stepgate rule"),
+            );
+            e = match suggest(code, &codes) {
+                Some(s) => e.help(format!("did you mean `{s}`? (`stepgate rules` lists them)")),
+                None => e.help("`stepgate rules` lists the codes"),
+            };
+            return Err(e);
+        }
+        if ["SG001", "SG002"].contains(&code.as_str()) && sev.get_ref() != "error" {
+            return Err(v.err::<()>(sev.span(), format!("{code} reports bad input (a file that is missing or does not parse); it cannot be downgraded")));
+        }
+    }
+    // Gates with a special meaning must be signed by people: a query cannot lift a halt.
+    for special in ["resume", "restore", "one_way"] {
+        if let Some(g) = manifest.gate.get(special) {
+            if g.kind != GateKind::Signature {
+                return Err(v
+                    .err::<()>(
+                        find_table_header(src, &format!("gate.{special}")),
+                        format!("gate `{special}` must be a signature gate"),
+                    )
+                    .help(
+                        "resume, restore and one_way authorize by signatures of registered signers",
+                    ));
+            }
+        }
+    }
+    // Queries the runner executes outside the step file must parse, and the ones that
+    // only observe must be read-only.
+    for inv in &manifest.invariant {
+        read_only_query(file, src, &format!("invariant `{}`", inv.name), &inv.sql)?;
     }
 
     let table_name = |s: &Spanned<String>| -> Result<String, SourceError> {
@@ -669,7 +708,34 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
             }
         }
         keeps.push((keep_objs, keep_rows));
+        for m in &step.measure {
+            if m.name.trim().is_empty()
+                || m.name.contains(['/', '\\'])
+                || m.name.contains("..")
+                || m.name.chars().any(char::is_control)
+            {
+                return Err(v.err::<()>(
+                    step.id.span(),
+                    format!("step `{sid}` measure name `{}` must be a plain name (no slashes, no `..`): it names the evidence files", m.name),
+                ));
+            }
+
+            read_only_query(
+                file,
+                src,
+                &format!("step `{sid}` measure `{}`", m.name),
+                &m.sql,
+            )?;
+        }
         for n in &step.negative {
+            crate::core::sql::parse_file(file, &n.sql).map_err(|e| {
+                SourceError::new(
+                    file,
+                    src,
+                    format!("step `{sid}` negative test `{}`: {}", n.name, e.message),
+                )
+            })?;
+
             if n.sqlstate.len() != 5 || !n.sqlstate.chars().all(|c| c.is_ascii_alphanumeric()) {
                 return Err(SourceError::new(
                     file,
@@ -726,6 +792,31 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
         keeps,
         manifest,
     })
+}
+
+/// A query from the manifest must parse and only read.
+fn read_only_query(file: &str, src: &str, what: &str, sql: &str) -> Result<(), SourceError> {
+    let parsed = crate::core::sql::parse_file(file, sql)
+        .map_err(|e| SourceError::new(file, src, format!("{what}: {}", e.message)))?;
+    if parsed.statements.is_empty() {
+        return Err(SourceError::new(
+            file,
+            src,
+            format!("{what}: the query is empty"),
+        ));
+    }
+    if let Some(st) = parsed.statements.iter().find(|s| !s.is_read_only()) {
+        return Err(SourceError::new(
+            file,
+            src,
+            format!(
+                "{what}: `{}` is not read-only",
+                st.text.lines().next().unwrap_or("")
+            ),
+        )
+        .help("invariants and measurements observe; they must be plain SELECTs"));
+    }
+    Ok(())
 }
 
 fn find_table_header(src: &str, header: &str) -> std::ops::Range<usize> {

@@ -458,9 +458,13 @@ pub fn load_snapshot(
 }
 
 /// Reads the whole ledger and recomputes its chain: (rows, problems).
-pub fn check(client: &mut impl GenericClient) -> Result<(usize, Vec<ChainProblem>), postgres::Error> {
+pub fn check(
+    client: &mut impl GenericClient,
+) -> Result<(usize, Vec<ChainProblem>), postgres::Error> {
     let events = all_events(client)?;
-    let head_id: i64 = meta(client, "head_id")?.and_then(|v| v.parse().ok()).unwrap_or(-1);
+    let head_id: i64 = meta(client, "head_id")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1);
     let head_hash = meta(client, "head_hash")?.unwrap_or_default();
     Ok((events.len(), verify_chain(&events, head_id, &head_hash)))
 }

@@ -158,26 +158,37 @@ pub fn halt(session: &mut Session, step: Option<&str>, reason: &str) -> Result<S
     Ok(reason.to_string())
 }
 
-fn lock_file_problems(session: &Session) -> Vec<String> {
+/// `stepgate.lock`, when present, must match every file of the pack, both ways.
+pub fn lock_file_problems(session: &Session) -> Vec<String> {
     let Some(lock) = &session.loaded.sources.lock else {
         return vec![];
     };
     match parse_lock(lock) {
         Err((line, msg)) => vec![format!("stepgate.lock line {line}: {msg}")],
-        Ok(entries) => entries
-            .iter()
-            .filter_map(
-                |(path, sha)| match session.loaded.sources.sha256.get(path) {
-                    Some(now) if now == sha => None,
-                    Some(now) => Some(format!(
-                        "{path} changed since `stepgate freeze` (lock {}, now {})",
-                        &sha[..12.min(sha.len())],
-                        &now[..12]
-                    )),
-                    None => Some(format!("{path} is in stepgate.lock but not in the pack")),
-                },
-            )
-            .collect(),
+        Ok(entries) => {
+            let mut out: Vec<String> = entries
+                .iter()
+                .filter_map(
+                    |(path, sha)| match session.loaded.sources.sha256.get(path) {
+                        Some(now) if now == sha => None,
+                        Some(now) => Some(format!(
+                            "{path} changed since `stepgate freeze` (lock {}, now {})",
+                            &sha[..12.min(sha.len())],
+                            &now[..12.min(now.len())]
+                        )),
+                        None => Some(format!("{path} is in stepgate.lock but not in the pack")),
+                    },
+                )
+                .collect();
+            for path in session.loaded.sources.sha256.keys() {
+                if !entries.iter().any(|(p, _)| p == path) {
+                    out.push(format!(
+                        "{path} is not in stepgate.lock: run `stepgate freeze` after review"
+                    ));
+                }
+            }
+            out
+        }
     }
 }
 
@@ -432,8 +443,11 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     let mut before_caps = Vec::new();
     for m in &step.measure {
         let cap = crate::engine::measure::capture(&mut session.ledger, &m.sql, &pack.timeouts)?;
-        let sha =
-            crate::engine::measure::write_csv(&evidence, &format!("{}.before.csv", m.name), &cap)?;
+        let sha = crate::engine::measure::write_csv(
+            &evidence,
+            &format!("{}.before.csv", crate::engine::measure::file_stem(&m.name)),
+            &cap,
+        )?;
         before_caps.push((cap, sha));
     }
 
@@ -537,14 +551,24 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     report.committed = true;
     fault::point("apply:after-commit");
 
+    // A measurement that fails after COMMIT must not skip the post-commit checks: it is
+    // recorded and halts the pack below.
+    let mut measure_errors = Vec::new();
     for (m, (before, sha_b)) in step.measure.iter().zip(before_caps) {
-        let after = crate::engine::measure::capture(&mut session.ledger, &m.sql, &pack.timeouts)?;
-        let sha_a =
-            crate::engine::measure::write_csv(&evidence, &format!("{}.after.csv", m.name), &after)?;
-        report.measurements.push(crate::engine::measure::summarize(
-            &m.name, &before, &after, sha_b, sha_a,
-        ));
+        let stem = crate::engine::measure::file_stem(&m.name);
+        let after = crate::engine::measure::capture(&mut session.ledger, &m.sql, &pack.timeouts)
+            .and_then(|after| {
+                crate::engine::measure::write_csv(&evidence, &format!("{stem}.after.csv"), &after)
+                    .map(|sha| (after, sha))
+            });
+        match after {
+            Ok((after, sha_a)) => report.measurements.push(crate::engine::measure::summarize(
+                &m.name, &before, &after, sha_b, sha_a,
+            )),
+            Err(e) => measure_errors.push(format!("measure `{}` after commit: {e}", m.name)),
+        }
     }
+
     if !report.measurements.is_empty() {
         session.event(Some(step_id), "measure", "captured", Some(&sha), serde_json::json!({"dir": evidence.display().to_string(), "measurements": report.measurements}))?;
     }
@@ -552,21 +576,29 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     // After commit: section H, the verify file, invariants, and the catalog diff.
     let post = post_verify(session, &file, &parts.post, &committed_catalog)?;
     fault::point("apply:during-verify");
-    let ok = post.ok;
+    let ok = post.ok && measure_errors.is_empty();
     report.post = Some(post.clone());
+    let mut verify_details = serde_json::to_value(&post).unwrap_or_default();
+    verify_details["measure_errors"] = serde_json::json!(measure_errors);
     session.event(
         Some(step_id),
         "verify",
         if ok { "passed" } else { "failed" },
         Some(&sha),
-        serde_json::to_value(&post).unwrap_or_default(),
+        verify_details,
     )?;
     if !ok {
+        let what = if measure_errors.is_empty() {
+            "post-commit verification".to_string()
+        } else {
+            measure_errors.join("; ")
+        };
         let h = halt(
             session,
             Some(step_id),
-            &format!("post-commit verification of step {step_id} failed"),
+            &format!("{what} of step {step_id} failed"),
         )?;
+
         report.halted = Some(h);
         report.rollback_command = Some(format!("stepgate rollback --step {step_id}"));
     }

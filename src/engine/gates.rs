@@ -313,11 +313,12 @@ pub fn evaluate_named(
             }
             GateKind::Sql => {
                 let sql = gate.sql.clone().unwrap_or_default();
-                let res = session.ledger.query(sql.as_str(), &[&subject]);
-                let (rows, error) = match res {
-                    Ok(rows) => (rows.len() as i64, None),
-                    Err(e) => (0, Some(crate::db::describe_pg_error(&e))),
-                };
+                let (rows, error) =
+                    match sql_gate_rows(&mut session.ledger, &sql, subject, &pack.timeouts) {
+                        Ok(n) => (n, None),
+                        Err(e) => (0, Some(crate::db::describe_pg_error(&e))),
+                    };
+
                 sql_gates.push(SqlGateResult {
                     gate: name.clone(),
                     sql,
@@ -347,4 +348,25 @@ pub fn evaluate_named(
         one_way_door,
         satisfied,
     })
+}
+
+/// Runs a SQL gate in a READ ONLY transaction under the pack's timeouts, binding the
+/// subject as `$1` when the query takes a parameter.
+fn sql_gate_rows(
+    c: &mut postgres::Client,
+    sql: &str,
+    subject: &str,
+    t: &crate::core::manifest::TimeoutValues,
+) -> std::result::Result<i64, postgres::Error> {
+    let mut tx = c.transaction()?;
+    tx.batch_execute("SET TRANSACTION READ ONLY")?;
+    crate::engine::step_run::set_timeouts(&mut tx, t)?;
+    let stmt = tx.prepare(sql)?;
+    let rows = if stmt.params().is_empty() {
+        tx.query(&stmt, &[])?
+    } else {
+        tx.query(&stmt, &[&subject])?
+    };
+    tx.rollback()?;
+    Ok(rows.len() as i64)
 }

@@ -63,7 +63,6 @@ pub fn verify(opts: &Options) -> Result<VerifyReport> {
         rows,
         problems,
     })
-
 }
 
 pub fn log(opts: &Options, pack: Option<&str>) -> Result<Vec<Event>> {

@@ -60,6 +60,19 @@ pub fn to_csv(c: &Capture) -> String {
     out
 }
 
+/// A measure's name as a file name: anything but letters, digits, `-` and `_` becomes `_`.
+pub fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Writes the CSV and returns its sha256.
 pub fn write_csv(dir: &Path, name: &str, c: &Capture) -> Result<String> {
     std::fs::create_dir_all(dir)

@@ -93,7 +93,9 @@ pub fn apply_non_transactional(
     let mut decl = pack.effects[idx].clone();
     decl.rows.clear();
     let mismatches = if failure.is_none() && invalid.is_empty() {
-        effects::compare(&decl, &measured, &entry, &after)
+        let mut m = effects::compare(&decl, &measured, &entry, &after);
+        m.extend(effects::forbidden(&pack.forbids[idx], &measured));
+        m
     } else {
         vec![]
     };

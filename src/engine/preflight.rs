@@ -155,7 +155,8 @@ pub fn run_in(s: &mut Session, step: Option<&str>) -> Result<PreflightReport> {
             );
             continue;
         }
-        for o in &eff.create {
+        // Dropped and re-created in one step (a trigger re-wire): present before, present after.
+        for o in eff.create.iter().filter(|o| !eff.drop.contains(*o)) {
             let present = snap.contains(o) || (o.kind == ObjKind::Function && fn_present(&snap, o));
             check(
                 &mut checks,

@@ -275,7 +275,7 @@ pub fn rollback_one(
     if session.scratch {
         return execute(session, idx, step_id, &file, &sha, None, started);
     }
-    let mut refusals = Vec::new();
+    let mut refusals = crate::engine::apply::lock_file_problems(session);
     let gate_report = gates::evaluate(
         session,
         step_id,

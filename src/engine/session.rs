@@ -152,8 +152,6 @@ impl Session {
         Ok(ledger::check(&mut self.ledger)?.1)
     }
 
-
-
     pub fn pack(&self) -> &Pack {
         &self.loaded.pack
     }

@@ -88,6 +88,9 @@ pub fn step_state(events: &[Event], step: &str) -> (String, Option<String>, Opti
     for e in events.iter().filter(|e| e.step.as_deref() == Some(step)) {
         match (e.verb.as_str(), e.result.as_str()) {
             ("apply", "committed") => state = ("committed".into(), Some(e.at.clone()), None),
+            // A HOLD is reached once; steps that require it may then proceed.
+            ("hold", "reached") => state = ("committed".into(), Some(e.at.clone()), None),
+
             ("rollback", "committed") => state = ("rolled back".into(), Some(e.at.clone()), None),
             ("apply-intent", _) | ("rollback-intent", _) => {
                 open_intent = Some((e.run_id.clone().unwrap_or_default(), e.verb.clone()))

@@ -317,7 +317,9 @@ pub fn measure(
         catalog: catalog::diff(entry, &in_tx),
         rows,
     };
-    let mismatches = effects::compare(&pack.effects[step_index], &measured, entry, &in_tx);
+    let mut mismatches = effects::compare(&pack.effects[step_index], &measured, entry, &in_tx);
+    mismatches.extend(effects::forbidden(&pack.forbids[step_index], &measured));
+
     Ok(Measurement {
         measured,
         in_tx,

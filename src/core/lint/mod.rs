@@ -268,6 +268,12 @@ pub fn run(pack: &Pack, sources: &PackSources) -> Vec<Diagnostic> {
         };
         let mut em = Emitter::new(*rule, sev);
         rule.check(&ctx, &mut em);
+        // Bad input is never a warning, whatever the pack's severity table says.
+        for d in &mut em.diagnostics {
+            if d.bad_input {
+                d.severity = Severity::Error;
+            }
+        }
         all.extend(em.diagnostics);
     }
     all.sort_by(|a, b| {

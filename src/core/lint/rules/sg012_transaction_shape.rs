@@ -88,7 +88,8 @@ fn common(f: &ParsedFile, out: &mut Emitter, step: bool) -> Option<usize> {
                 f,
                 st,
                 format!("{what} inside a step: only one BEGIN and one terminal keyword are allowed"),
-                Some("savepoints and two-phase commit change what the rehearsal proves; declare negative tests as [[step.negative]] or use a DO block with an EXCEPTION handler".into()),
+                Some("savepoints and two-phase commit change what the rehearsal proves; declare negative tests as [[step.negative]] (they run after the delta is measured; errors caught inside the step body would be counted by the row counters)
+".into()),
             );
         }
     }

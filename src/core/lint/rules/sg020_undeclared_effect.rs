@@ -16,8 +16,10 @@
 //! table's entry; an ALTER needs `alter` unless the step creates the object (or its
 //! table); a DROP needs `drop`; dropping and re-creating the same object (a trigger
 //! re-wire) may be declared once in `alter`; dropping an object the step itself
-//! creates needs no `drop` entry. INSERT/UPDATE/DELETE/TRUNCATE (truncate counts as
-//! delete) need `rows` for the table; an upsert or MERGE needs a nonzero count for at
+//! creates needs no `drop` entry. INSERT/UPDATE/DELETE need `rows` for the table
+//! (TRUNCATE is refused: PostgreSQL resets a truncated table's transaction row
+//! counters, so its delta cannot be measured); an upsert or MERGE needs a nonzero count for at
+
 //! least one of its verbs. Unnamed indexes and constraints cannot be
 //! declared at all, so they are errors too.
 
@@ -109,7 +111,7 @@ impl Rule for UndeclaredEffect {
         "a statement creates, alters, drops or writes rows of something [step.effects] does not declare"
     }
     fn explanation(&self) -> &'static str {
-        "Each step declares its delta in [step.effects]: `create`, `alter` and `drop` lists of objects (`table public.t`, `column public.t.c`, `function public.f(text)`, …) and `rows = { \"public.t\" = { insert = 1 } }`. Every object a statement creates, alters or drops must be listed (members and indexes of a table the step creates are covered by the table; CREATE OR REPLACE may be listed under create or alter; a drop-and-recreate may be listed once under alter), every table it writes needs a nonzero row count for that verb (truncate counts as delete), and every declared create/drop must be made by some statement. Name every index and constraint so it can be declared. The rehearsal then checks the measured delta against the same declaration, including rows added by triggers."
+        "Each step declares its delta in [step.effects]: `create`, `alter` and `drop` lists of objects (`table public.t`, `column public.t.c`, `function public.f(text)`, …) and `rows = { \"public.t\" = { insert = 1 } }`. Every object a statement creates, alters or drops must be listed (members and indexes of a table the step creates are covered by the table; CREATE OR REPLACE may be listed under create or alter; a drop-and-recreate may be listed once under alter), every table it writes needs a nonzero row count for that verb (TRUNCATE is refused: PostgreSQL resets the row counters of a truncated table, so use DELETE), and every declared create/drop must be made by some statement. Name every index and constraint so it can be declared. The rehearsal then checks the measured delta against the same declaration, including rows added by triggers."
     }
     fn default_severity(&self) -> Severity {
         Severity::Error
@@ -127,10 +129,20 @@ impl Rule for UndeclaredEffect {
                 let mut dml: BTreeMap<String, Vec<Verb>> = BTreeMap::new();
                 for t in &st.touches {
                     let obj = &t.object;
+                    if t.verb == Verb::Truncate {
+                        out.stmt(
+                            f,
+                            st,
+                            format!("TRUNCATE of {} cannot be measured: PostgreSQL resets the transaction's row counters for a truncated table, so the delta would show nothing", obj.name),
+                            Some("use DELETE (with a WHERE) so the measured delta can be checked against [step.effects]".into()),
+                        );
+                        continue;
+                    }
                     if t.verb.is_dml() {
                         dml.entry(obj.name.clone()).or_default().push(t.verb);
                         continue;
                     }
+
                     if obj.name.contains("<unnamed") {
                         if reported.insert((t.verb, obj.clone())) {
                             out.stmt(
