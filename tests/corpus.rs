@@ -161,14 +161,22 @@ fn approval_files(pack: &Path, step: &str, gate: &str) -> (PathBuf, PathBuf) {
 fn raw_sign(key: &Path, text: &str) -> String {
     let key = approval::load_private_key(&std::fs::read_to_string(key).unwrap(), None).unwrap();
     let sig = key
-        .sign(approval::NAMESPACE, ssh_key::HashAlg::Sha512, text.as_bytes())
+        .sign(
+            approval::NAMESPACE,
+            ssh_key::HashAlg::Sha512,
+            text.as_bytes(),
+        )
         .expect("sign");
     sig.to_pem(ssh_key::LineEnding::LF).expect("pem")
 }
 
 fn run_setup(step: &str, pack: &Path, ci: &str, st: &mut SetupState) {
     let parts: Vec<&str> = step.split(':').collect();
-    let key = || st.key.clone().expect("setup: register_owner must come first");
+    let key = || {
+        st.key
+            .clone()
+            .expect("setup: register_owner must come first")
+    };
     match parts.as_slice() {
         ["register_owner"] => {
             let (keys, key, _line) = register_owner(ci, &["owner"]);
@@ -209,8 +217,8 @@ fn run_setup(step: &str, pack: &Path, ci: &str, st: &mut SetupState) {
             let text = std::fs::read_to_string(&p).unwrap();
             let text = text.replacen(&format!("\nstep: {s}\n"), "\nstep: 2\n", 1);
             assert!(text.contains("\nstep: 2\n"));
-            let key = approval::load_private_key(&std::fs::read_to_string(key()).unwrap(), None)
-                .unwrap();
+            let key =
+                approval::load_private_key(&std::fs::read_to_string(key()).unwrap(), None).unwrap();
             // A well-formed statement, properly signed — for step 2.
             std::fs::write(&p, &text).unwrap();
             std::fs::write(sig, approval::sign(&text, &key).expect("sign")).unwrap();
@@ -274,7 +282,9 @@ fn run_case(case: &Case) -> Vec<String> {
     let log = std::fs::read(harness().cluster.log_path()).expect("read server log");
     for marker in [case.sql_marker(), case.table_marker()] {
         if contains(&log, &marker) {
-            problems.push(format!("the server log shows `{marker}`: a statement of the pack was sent"));
+            problems.push(format!(
+                "the server log shows `{marker}`: a statement of the pack was sent"
+            ));
         }
     }
     let objects = count(
@@ -305,14 +315,22 @@ fn corpus_is_well_formed() {
             "{}: folder must be NN-name",
             c.name
         );
-        assert!(numbers.insert(c.number.clone()), "{}: duplicate number", c.name);
+        assert!(
+            numbers.insert(c.number.clone()),
+            "{}: duplicate number",
+            c.name
+        );
         assert!(
             [2, 3].contains(&c.spec.exit),
             "{}: exit must be 2 or 3",
             c.name
         );
         assert!(!c.spec.message.is_empty(), "{}: empty message", c.name);
-        assert!(c.dir.join("stepgate.toml").exists(), "{}: no manifest", c.name);
+        assert!(
+            c.dir.join("stepgate.toml").exists(),
+            "{}: no manifest",
+            c.name
+        );
         // The marker is in the pack, and no other case's marker is.
         let mut seen = false;
         for rel in pack_files(&c.dir) {
@@ -384,7 +402,9 @@ fn positive_control_markers_reach_the_log_when_a_pack_runs() {
         String::from_utf8_lossy(&lint.stderr)
     );
     let out = Command::new(bin())
-        .args(["rehearse", "--step", "1", "--color", "never", "--db", &ci, "-p"])
+        .args([
+            "rehearse", "--step", "1", "--color", "never", "--db", &ci, "-p",
+        ])
         .arg(tmp.path())
         .output()
         .unwrap();
@@ -415,10 +435,11 @@ fn every_case_exits_with_its_code_and_message_and_runs_nothing() {
                 let Some(case) = cases.get(i) else { break };
                 let problems = run_case(case);
                 if !problems.is_empty() {
-                    failures
-                        .lock()
-                        .unwrap()
-                        .push(format!("{}:\n  {}", case.name, problems.join("\n  ")));
+                    failures.lock().unwrap().push(format!(
+                        "{}:\n  {}",
+                        case.name,
+                        problems.join("\n  ")
+                    ));
                 }
             });
         }

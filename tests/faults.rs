@@ -6,11 +6,11 @@
 
 mod common;
 use common::*;
+use std::path::Path;
+use std::process::Command;
 use stepgate::core::approval::Action;
 use stepgate::db::cluster::{Cluster, ClusterOptions};
 use stepgate::engine::{self, Options};
-use std::path::Path;
-use std::process::Command;
 
 const STEP: &str = "CREATE TABLE public.fault_probe (id int PRIMARY KEY, v text NOT NULL);\nINSERT INTO public.fault_probe VALUES (1, 'a');\nINSERT INTO public.fault_probe VALUES (2, 'b');";
 const ROLLBACK_BODY: &str = "DELETE FROM public.fault_probe WHERE id = 2;\nDELETE FROM public.fault_probe WHERE id = 1;\nDROP TABLE public.fault_probe;";
@@ -24,25 +24,45 @@ fn pack_on(ci: &str, db: &str) -> (tempfile::TempDir, tempfile::TempDir, std::pa
 [[step]]\nid = \"1\"\nname = \"probe\"\nfile = \"01.sql\"\nrollback = \"rollback/01.sql\"\ngates = [\"owner\"]\n[step.effects]\ncreate = [\"table public.fault_probe\"]\nrows = {{ \"public.fault_probe\" = {{ insert = 2 }} }}\n\
 [[step]]\nid = \"2\"\nname = \"other\"\nfile = \"02.sql\"\nrollback = \"rollback/02.sql\"\ngates = [\"owner\"]\n[step.effects]\ncreate = [\"table public.fault_other\"]\n"
     );
-    let m = manifest(db, &steps).replace("[pack.target]", "allowed_signers = \"allowed_signers\"\n[pack.target]");
+    let m = manifest(db, &steps).replace(
+        "[pack.target]",
+        "allowed_signers = \"allowed_signers\"\n[pack.target]",
+    );
     let dir = write_pack(&[
         ("stepgate.toml", &m),
         ("allowed_signers", &signers),
         ("01.sql", &step_file("SELECT 1;", STEP)),
-        ("02.sql", &step_file("SELECT 1;", "CREATE TABLE public.fault_other (id int PRIMARY KEY);")),
+        (
+            "02.sql",
+            &step_file(
+                "SELECT 1;",
+                "CREATE TABLE public.fault_other (id int PRIMARY KEY);",
+            ),
+        ),
         ("rollback/01.sql", &rollback_file(ROLLBACK_BODY)),
-        ("rollback/02.sql", &rollback_file("DROP TABLE public.fault_other;")),
+        (
+            "rollback/02.sql",
+            &rollback_file("DROP TABLE public.fault_other;"),
+        ),
     ]);
     (dir, keys, key)
 }
 
 fn opts(dir: &Path, ci: &str) -> Options {
-    Options { pack: dir.to_path_buf(), db: Some(ci.to_string()) }
+    Options {
+        pack: dir.to_path_buf(),
+        db: Some(ci.to_string()),
+    }
 }
 
 fn run_bin(dir: &Path, ci: &str, args: &[&str], envs: &[(&str, String)]) -> std::process::Output {
     let mut c = Command::new(bin());
-    c.args(args).arg("--db").arg(ci).arg("-p").arg(dir).arg("-q");
+    c.args(args)
+        .arg("--db")
+        .arg(ci)
+        .arg("-p")
+        .arg(dir)
+        .arg("-q");
     for (k, v) in envs {
         c.env(k, v);
     }
@@ -50,8 +70,15 @@ fn run_bin(dir: &Path, ci: &str, args: &[&str], envs: &[(&str, String)]) -> std:
 }
 
 fn probe_state(ci: &str) -> (bool, i64) {
-    let exists = count(ci, "SELECT count(*) FROM pg_class WHERE relname = 'fault_probe'") == 1;
-    let rows = if exists { count(ci, "SELECT count(*) FROM public.fault_probe") } else { 0 };
+    let exists = count(
+        ci,
+        "SELECT count(*) FROM pg_class WHERE relname = 'fault_probe'",
+    ) == 1;
+    let rows = if exists {
+        count(ci, "SELECT count(*) FROM public.fault_probe")
+    } else {
+        0
+    };
     (exists, rows)
 }
 
@@ -60,14 +87,26 @@ fn ledger_says(ci: &str, verb: &str) -> i64 {
 }
 
 fn prepare_apply(dir: &Path, ci: &str, key: &Path) {
-    assert!(engine::rehearse::run(&opts(dir, ci), "1", false).unwrap().passed);
+    assert!(
+        engine::rehearse::run(&opts(dir, ci), "1", false)
+            .unwrap()
+            .passed
+    );
     approve(dir, "1", "owner", Action::Apply, key);
 }
 
 fn prepare_rollback(dir: &Path, ci: &str, key: &Path) {
     prepare_apply(dir, ci, key);
-    assert!(engine::apply::run(&opts(dir, ci), "1", &Default::default()).unwrap().committed);
-    assert!(engine::rehearse::run(&opts(dir, ci), "1", true).unwrap().passed);
+    assert!(
+        engine::apply::run(&opts(dir, ci), "1", &Default::default())
+            .unwrap()
+            .committed
+    );
+    assert!(
+        engine::rehearse::run(&opts(dir, ci), "1", true)
+            .unwrap()
+            .passed
+    );
     approve(dir, "1", "owner", Action::Rollback, key);
 }
 
@@ -78,48 +117,125 @@ fn sigkill_at_every_point_of_apply_and_rollback() {
         .iter()
         .map(|p| (p.to_string(), false))
         .chain((1..=6).map(|i| (format!("apply:after-statement-{i}"), false)))
-        .chain([("apply:after-ledger-row".to_string(), false), ("apply:after-commit".to_string(), true), ("apply:during-verify".to_string(), true)])
+        .chain([
+            ("apply:after-ledger-row".to_string(), false),
+            ("apply:after-commit".to_string(), true),
+            ("apply:during-verify".to_string(), true),
+        ])
         .collect();
     let rollback_points: Vec<(String, bool)> = ["rollback:after-intent"]
         .iter()
         .map(|p| (p.to_string(), false))
         .chain((1..=6).map(|i| (format!("rollback:after-statement-{i}"), false)))
-        .chain([("rollback:after-ledger-row".to_string(), false), ("rollback:after-commit".to_string(), true)])
+        .chain([
+            ("rollback:after-ledger-row".to_string(), false),
+            ("rollback:after-commit".to_string(), true),
+        ])
         .collect();
     assert!(apply_points.len() + rollback_points.len() >= 20);
     for (point, committed) in &apply_points {
         let (db, ci) = empty_db("fk_apply");
         let (dir, _k, key) = pack_on(&ci, &db);
         prepare_apply(dir.path(), &ci, &key);
-        let out = run_bin(dir.path(), &ci, &["apply", "--step", "1"], &[("STEPGATE_FAULT", point.clone())]);
-        assert_eq!(out.status.code(), None, "{point}: not killed: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(probe_state(&ci), if *committed { (true, 2) } else { (false, 0) }, "{point}: all or nothing");
-        assert_eq!(ledger_says(&ci, "apply"), i64::from(*committed), "{point}: the ledger agrees");
+        let out = run_bin(
+            dir.path(),
+            &ci,
+            &["apply", "--step", "1"],
+            &[("STEPGATE_FAULT", point.clone())],
+        );
+        assert_eq!(
+            out.status.code(),
+            None,
+            "{point}: not killed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            probe_state(&ci),
+            if *committed { (true, 2) } else { (false, 0) },
+            "{point}: all or nothing"
+        );
+        assert_eq!(
+            ledger_says(&ci, "apply"),
+            i64::from(*committed),
+            "{point}: the ledger agrees"
+        );
         let st = engine::status::run(&opts(dir.path(), &ci)).unwrap();
-        assert!(st.steps[0].interrupted_run.is_some(), "{point}: status names the interrupted run");
+        assert!(
+            st.steps[0].interrupted_run.is_some(),
+            "{point}: status names the interrupted run"
+        );
         let out = run_bin(dir.path(), &ci, &["apply", "--step", "1"], &[]);
         let code = out.status.code();
-        assert!(if *committed { code == Some(3) } else { code == Some(0) }, "{point}: rerun exit {code:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            if *committed {
+                code == Some(3)
+            } else {
+                code == Some(0)
+            },
+            "{point}: rerun exit {code:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(probe_state(&ci), (true, 2), "{point}: correct end");
         assert_eq!(ledger_says(&ci, "apply"), 1);
-        assert!(engine::status::run(&opts(dir.path(), &ci)).unwrap().steps[0].interrupted_run.is_none());
-        assert!(engine::ledger_cmd::verify(&opts(dir.path(), &ci)).unwrap().problems.is_empty());
+        assert!(
+            engine::status::run(&opts(dir.path(), &ci)).unwrap().steps[0]
+                .interrupted_run
+                .is_none()
+        );
+        assert!(engine::ledger_cmd::verify(&opts(dir.path(), &ci))
+            .unwrap()
+            .problems
+            .is_empty());
     }
     for (point, committed) in &rollback_points {
         let (db, ci) = empty_db("fk_rollback");
         let (dir, _k, key) = pack_on(&ci, &db);
         prepare_rollback(dir.path(), &ci, &key);
-        let out = run_bin(dir.path(), &ci, &["rollback", "--step", "1"], &[("STEPGATE_FAULT", point.clone())]);
-        assert_eq!(out.status.code(), None, "{point}: not killed: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(probe_state(&ci), if *committed { (false, 0) } else { (true, 2) }, "{point}: all or nothing");
-        assert_eq!(ledger_says(&ci, "rollback"), i64::from(*committed), "{point}: the ledger agrees");
-        assert!(engine::status::run(&opts(dir.path(), &ci)).unwrap().steps[0].interrupted_run.is_some(), "{point}");
+        let out = run_bin(
+            dir.path(),
+            &ci,
+            &["rollback", "--step", "1"],
+            &[("STEPGATE_FAULT", point.clone())],
+        );
+        assert_eq!(
+            out.status.code(),
+            None,
+            "{point}: not killed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            probe_state(&ci),
+            if *committed { (false, 0) } else { (true, 2) },
+            "{point}: all or nothing"
+        );
+        assert_eq!(
+            ledger_says(&ci, "rollback"),
+            i64::from(*committed),
+            "{point}: the ledger agrees"
+        );
+        assert!(
+            engine::status::run(&opts(dir.path(), &ci)).unwrap().steps[0]
+                .interrupted_run
+                .is_some(),
+            "{point}"
+        );
         let out = run_bin(dir.path(), &ci, &["rollback", "--step", "1"], &[]);
         let code = out.status.code();
-        assert!(if *committed { code == Some(3) } else { code == Some(0) }, "{point}: rerun exit {code:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            if *committed {
+                code == Some(3)
+            } else {
+                code == Some(0)
+            },
+            "{point}: rerun exit {code:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(probe_state(&ci), (false, 0), "{point}: correct end");
         assert_eq!(ledger_says(&ci, "rollback"), 1);
-        assert!(engine::ledger_cmd::verify(&opts(dir.path(), &ci)).unwrap().problems.is_empty());
+        assert!(engine::ledger_cmd::verify(&opts(dir.path(), &ci))
+            .unwrap()
+            .problems
+            .is_empty());
     }
 }
 
@@ -127,11 +243,22 @@ fn sigkill_at_every_point_of_apply_and_rollback() {
 fn server_stopped_immediately_mid_apply_keeps_all_or_nothing() {
     // A cluster of its own (this test stops it), with durable commits.
     let cluster = Cluster::start(ClusterOptions {
-        settings: vec![("fsync".into(), "on".into()), ("synchronous_commit".into(), "on".into())],
+        settings: vec![
+            ("fsync".into(), "on".into()),
+            ("synchronous_commit".into(), "on".into()),
+        ],
         keep: false,
     })
     .unwrap();
-    for (i, (point, committed)) in [("apply:before-begin", false), ("apply:after-statement-5", false), ("apply:after-ledger-row", false), ("apply:after-commit", true)].iter().enumerate() {
+    for (i, (point, committed)) in [
+        ("apply:before-begin", false),
+        ("apply:after-statement-5", false),
+        ("apply:after-ledger-row", false),
+        ("apply:after-commit", true),
+    ]
+    .iter()
+    .enumerate()
+    {
         let db = format!("crash_{i}");
         cluster.create_database(&db, None).unwrap();
         let ci = cluster.conninfo(&db);
@@ -156,9 +283,20 @@ fn server_stopped_immediately_mid_apply_keeps_all_or_nothing() {
         cluster.restart().unwrap();
         std::fs::remove_file(&flag).unwrap();
         let status = child.wait().unwrap();
-        assert!(!status.success(), "{point}: the runner lost its server and must not report success");
-        assert_eq!(probe_state(&ci), if *committed { (true, 2) } else { (false, 0) }, "{point}: all or nothing after crash recovery");
-        assert_eq!(ledger_says(&ci, "apply"), i64::from(*committed), "{point}: the ledger agrees");
+        assert!(
+            !status.success(),
+            "{point}: the runner lost its server and must not report success"
+        );
+        assert_eq!(
+            probe_state(&ci),
+            if *committed { (true, 2) } else { (false, 0) },
+            "{point}: all or nothing after crash recovery"
+        );
+        assert_eq!(
+            ledger_says(&ci, "apply"),
+            i64::from(*committed),
+            "{point}: the ledger agrees"
+        );
         // Rerun reaches a correct end.
         let r = engine::apply::run(&opts(dir.path(), &ci), "1", &Default::default());
         if *committed {
@@ -168,7 +306,10 @@ fn server_stopped_immediately_mid_apply_keeps_all_or_nothing() {
         }
         assert_eq!(probe_state(&ci), (true, 2));
         assert_eq!(ledger_says(&ci, "apply"), 1);
-        assert!(engine::ledger_cmd::verify(&opts(dir.path(), &ci)).unwrap().problems.is_empty());
+        assert!(engine::ledger_cmd::verify(&opts(dir.path(), &ci))
+            .unwrap()
+            .problems
+            .is_empty());
     }
 }
 
@@ -177,17 +318,35 @@ fn eight_concurrent_applies_commit_each_step_exactly_once() {
     let (db, ci) = empty_db("fk_concurrent");
     let (dir, _k, key) = pack_on(&ci, &db);
     prepare_apply(dir.path(), &ci, &key);
-    assert!(engine::rehearse::run(&opts(dir.path(), &ci), "2", false).unwrap().passed);
+    assert!(
+        engine::rehearse::run(&opts(dir.path(), &ci), "2", false)
+            .unwrap()
+            .passed
+    );
     approve(dir.path(), "2", "owner", Action::Apply, &key);
     let children: Vec<_> = (0..8)
         .map(|i| {
             let step = if i % 2 == 0 { "1" } else { "2" };
-            Command::new(bin()).args(["apply", "--step", step, "-q", "--db", &ci, "-p"]).arg(dir.path()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+            Command::new(bin())
+                .args(["apply", "--step", step, "-q", "--db", &ci, "-p"])
+                .arg(dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
         })
         .collect();
-    let codes: Vec<Option<i32>> = children.into_iter().map(|c| c.wait_with_output().unwrap().status.code()).collect();
+    let codes: Vec<Option<i32>> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().status.code())
+        .collect();
     // Every run either committed (0), found the step already committed (3) or the pack busy (7).
-    assert!(codes.iter().all(|c| matches!(c, Some(0) | Some(3) | Some(7))), "{codes:?}");
+    assert!(
+        codes
+            .iter()
+            .all(|c| matches!(c, Some(0) | Some(3) | Some(7))),
+        "{codes:?}"
+    );
     for step in ["1", "2"] {
         let n = count(&ci, &format!("SELECT count(*) FROM stepgate.events WHERE step = '{step}' AND verb = 'apply' AND result = 'committed'"));
         assert!(n <= 1, "step {step} committed {n} times");
@@ -209,16 +368,27 @@ fn eight_concurrent_applies_commit_each_step_exactly_once() {
 #[test]
 fn conflicting_lock_ends_within_the_retry_budget_and_leaves_nothing() {
     let (db, ci) = empty_db("fk_lock");
-    client(&ci).batch_execute("CREATE TABLE public.busy (id int)").unwrap();
+    client(&ci)
+        .batch_execute("CREATE TABLE public.busy (id int)")
+        .unwrap();
     install_ledger(&ci);
     let (_keys, key, signers) = register_owner(&ci, &["owner"]);
     let steps = format!("[gate.owner]\nkind = \"signature\"\nsigners = [\"{OWNER}\"]\n[[step]]\nid = \"1\"\nname = \"alter busy\"\nfile = \"01.sql\"\nrollback = \"rollback/01.sql\"\ngates = [\"owner\"]\n[step.effects]\ncreate = [\"column public.busy.note\"]\n");
-    let m = manifest(&db, &steps).replace("[pack.target]", "allowed_signers = \"allowed_signers\"\n[pack.target]");
+    let m = manifest(&db, &steps).replace(
+        "[pack.target]",
+        "allowed_signers = \"allowed_signers\"\n[pack.target]",
+    );
     let dir = write_pack(&[
         ("stepgate.toml", &m),
         ("allowed_signers", &signers),
-        ("01.sql", &step_file("SELECT 1;", "ALTER TABLE public.busy ADD COLUMN note text;")),
-        ("rollback/01.sql", &rollback_file("ALTER TABLE public.busy DROP COLUMN note;")),
+        (
+            "01.sql",
+            &step_file("SELECT 1;", "ALTER TABLE public.busy ADD COLUMN note text;"),
+        ),
+        (
+            "rollback/01.sql",
+            &rollback_file("ALTER TABLE public.busy DROP COLUMN note;"),
+        ),
     ]);
     let o = opts(dir.path(), &ci);
     assert!(engine::rehearse::run(&o, "1", false).unwrap().passed);
@@ -228,9 +398,21 @@ fn conflicting_lock_ends_within_the_retry_budget_and_leaves_nothing() {
     let mut tx = holder.transaction().unwrap();
     tx.batch_execute("SELECT * FROM public.busy").unwrap();
     let holders = engine::locks::conflicting_holders(&o, "1").unwrap();
-    assert!(holders.iter().any(|h| h.relation == "public.busy"), "{holders:?}");
+    assert!(
+        holders.iter().any(|h| h.relation == "public.busy"),
+        "{holders:?}"
+    );
     let t0 = std::time::Instant::now();
-    let err = engine::apply::run(&o, "1", &engine::apply::ApplyOptions { retries: 2, auto_backup: true, progress: false }).unwrap_err();
+    let err = engine::apply::run(
+        &o,
+        "1",
+        &engine::apply::ApplyOptions {
+            retries: 2,
+            auto_backup: true,
+            progress: false,
+        },
+    )
+    .unwrap_err();
     let elapsed = t0.elapsed();
     assert!(err.to_string().contains("3 attempt(s)"), "{err}");
     // lock_timeout 1s × 3 attempts + backoff (≤ 0.5 s + 0.9 s): it ends, it does not hang.
@@ -240,7 +422,11 @@ fn conflicting_lock_ends_within_the_retry_budget_and_leaves_nothing() {
     assert_eq!(count(&ci, "SELECT count(*) FROM stepgate.events WHERE verb = 'apply-attempt' AND result = 'lock_timeout'"), 2);
     assert_eq!(count(&ci, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'"), 0);
     // With the reader gone, the same apply goes through.
-    assert!(engine::apply::run(&o, "1", &Default::default()).unwrap().committed);
+    assert!(
+        engine::apply::run(&o, "1", &Default::default())
+            .unwrap()
+            .committed
+    );
 }
 
 #[test]
@@ -248,7 +434,9 @@ fn tampered_ledger_makes_apply_refuse() {
     let (db, ci) = empty_db("fk_tamper");
     let (dir, _k, key) = pack_on(&ci, &db);
     prepare_apply(dir.path(), &ci, &key);
-    client(&ci).batch_execute("UPDATE stepgate.events SET result = 'passed' WHERE verb = 'install'").unwrap();
+    client(&ci)
+        .batch_execute("UPDATE stepgate.events SET result = 'passed' WHERE verb = 'install'")
+        .unwrap();
     let out = run_bin(dir.path(), &ci, &["apply", "--step", "1"], &[]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tampered"));

@@ -426,12 +426,9 @@ pub fn print_rehearsal(r: &engine::rehearse::RehearsalReport) {
     }
     if let Some(m) = &r.measured {
         println!("  measured delta:");
-        for a in &m.catalog.added {
-            println!("    + {a}");
-        }
-        for a in &m.catalog.removed {
-            println!("    - {a}");
-        }
+        print_objects("+", &m.catalog.added);
+        print_objects("-", &m.catalog.removed);
+
         for c in &m.catalog.changed {
             println!("    ~ {}", c.object);
         }
@@ -489,7 +486,14 @@ pub fn print_rehearsal(r: &engine::rehearse::RehearsalReport) {
         } else {
             paint("!", Style::Warn)
         };
-        println!("  {sev} non-transactional residue: sequence {} advanced by {} (nextval is not rolled back)", s.sequence, s.advanced_by);
+        let moved = match s.before {
+            Some(b) => format!("advanced by {} (from {b})", s.advanced_by),
+            None => format!("now at {} (it had never been used)", s.after.unwrap_or(0)),
+        };
+        println!(
+            "  {sev} non-transactional residue: sequence {} {moved} — nextval is not rolled back",
+            s.sequence
+        );
     }
     println!(
         "  {} entry == exit: {} {} {}",
@@ -552,7 +556,7 @@ pub fn status_cmd(o: &Options, json: bool) -> engine::Result<i32> {
         };
         let mut state = s.state.clone();
         if s.hold {
-            state = format!("HOLD · {state}");
+            state = format!("HOLD {state}");
         }
         if s.one_way {
             state = format!("{state} · one-way door");
@@ -642,4 +646,61 @@ fn freeze(dir: &std::path::Path, json: bool) -> engine::Result<i32> {
         );
     }
     Ok(exit::OK)
+}
+
+/// Objects of a measured delta, with the members of a new or dropped table folded into
+/// one line under it (its columns and constraints are covered by the table's entry).
+fn print_objects(sign: &str, objects: &[crate::core::objects::ObjectRef]) {
+    use std::collections::BTreeMap;
+    let relations: Vec<&crate::core::objects::ObjectRef> = objects
+        .iter()
+        .filter(|o| o.kind.is_relation() && o.kind != crate::core::objects::ObjKind::Index)
+        .collect();
+    let mut members: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
+    for o in objects {
+        if let Some(t) = o.table() {
+            if relations.iter().any(|r| r.name == t) {
+                *members
+                    .entry(t)
+                    .or_default()
+                    .entry(o.kind.as_str())
+                    .or_default() += 1;
+                continue;
+            }
+        }
+        if o.kind == crate::core::objects::ObjKind::Index
+            && relations
+                .iter()
+                .any(|r| o.name.starts_with(&format!("{}_", r.name)))
+        {
+            *members
+                .entry(
+                    relations
+                        .iter()
+                        .find(|r| o.name.starts_with(&format!("{}_", r.name)))
+                        .map(|r| r.name.clone())
+                        .unwrap_or_default(),
+                )
+                .or_default()
+                .entry("index")
+                .or_default() += 1;
+            continue;
+        }
+        if !relations.contains(&o) {
+            println!("    {sign} {o}");
+        }
+    }
+    for r in relations {
+        let detail = members
+            .get(&r.name)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, n)| format!("{n} {k}{}", if *n == 1 { "" } else { "s" }))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .map(|d| format!("  ({d})"))
+            .unwrap_or_default();
+        println!("    {sign} {r}{}", paint(&detail, Style::Dim));
+    }
 }

@@ -200,6 +200,49 @@ pub fn render_mismatches(m: &[Mismatch]) -> String {
     s
 }
 
+/// Measured changes that match a `forbid` rule: the static check has a twin at run time,
+/// so dynamic SQL or a trigger cannot do what the plan forbids.
+pub fn forbidden(rules: &[crate::core::objects::ForbidRule], m: &Measured) -> Vec<Mismatch> {
+    use crate::core::objects::Verb;
+    let mut out = Vec::new();
+    let mut check = |verb: Verb, o: &ObjectRef| {
+        for r in rules {
+            if r.matches(verb, o) {
+                out.push(Mismatch {
+                    item: format!("{verb} {o}"),
+                    declared: format!("forbidden by `{}`", r.text),
+                    measured: "happened".into(),
+                });
+            }
+        }
+    };
+    for o in &m.catalog.added {
+        check(Verb::Create, o);
+    }
+    for o in &m.catalog.removed {
+        check(Verb::Drop, o);
+    }
+    for c in &m.catalog.changed {
+        check(Verb::Alter, &c.object);
+        if let Some(t) = c.object.table() {
+            check(Verb::Alter, &ObjectRef::new(ObjKind::Table, t));
+        }
+    }
+    for (t, c) in &m.rows {
+        let table = ObjectRef::new(ObjKind::Table, t.clone());
+        for (verb, n) in [
+            (Verb::Insert, c.insert),
+            (Verb::Update, c.update),
+            (Verb::Delete, c.delete),
+        ] {
+            if n > 0 {
+                check(verb, &table);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,47 +352,4 @@ mod tests {
         }];
         assert!(compare(&decl, &m, &Snapshot::default(), &Snapshot::default()).is_empty());
     }
-}
-
-/// Measured changes that match a `forbid` rule: the static check has a twin at run time,
-/// so dynamic SQL or a trigger cannot do what the plan forbids.
-pub fn forbidden(rules: &[crate::core::objects::ForbidRule], m: &Measured) -> Vec<Mismatch> {
-    use crate::core::objects::Verb;
-    let mut out = Vec::new();
-    let mut check = |verb: Verb, o: &ObjectRef| {
-        for r in rules {
-            if r.matches(verb, o) {
-                out.push(Mismatch {
-                    item: format!("{verb} {o}"),
-                    declared: format!("forbidden by `{}`", r.text),
-                    measured: "happened".into(),
-                });
-            }
-        }
-    };
-    for o in &m.catalog.added {
-        check(Verb::Create, o);
-    }
-    for o in &m.catalog.removed {
-        check(Verb::Drop, o);
-    }
-    for c in &m.catalog.changed {
-        check(Verb::Alter, &c.object);
-        if let Some(t) = c.object.table() {
-            check(Verb::Alter, &ObjectRef::new(ObjKind::Table, t));
-        }
-    }
-    for (t, c) in &m.rows {
-        let table = ObjectRef::new(ObjKind::Table, t.clone());
-        for (verb, n) in [
-            (Verb::Insert, c.insert),
-            (Verb::Update, c.update),
-            (Verb::Delete, c.delete),
-        ] {
-            if n > 0 {
-                check(verb, &table);
-            }
-        }
-    }
-    out
 }

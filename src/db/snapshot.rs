@@ -115,24 +115,54 @@ fn set_config_sql<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String
 }
 
 fn read_all<C: GenericClient>(client: &mut C, version: i32) -> Result<Snapshot, postgres::Error> {
-    let members = extension_members(client)?;
-    let none: Vec<u32> = Vec::new();
+    let mut ctx = Context {
+        members: extension_members(client)?,
+        ..Context::default()
+    };
     let mut snap = Snapshot::default();
     for (kind, sql) in queries(version) {
-        let (sql, catalogs) = bind_ext(&sql);
-        let params: Vec<&Vec<u32>> = catalogs
-            .iter()
-            .map(|c| members.get(c).unwrap_or(&none))
-            .collect();
+        let (sql, names) = bind_params(&sql);
+        let params: Vec<&Vec<u32>> = names.iter().map(|n| ctx.param(n)).collect();
         // Rows are converted as they stream in, overlapping the server's work on later rows.
         let mut rows = client.query_raw(sql.as_str(), params)?;
         let mut plan: Option<Vec<Col>> = None;
         while let Some(row) = rows.next()? {
             let plan = plan.get_or_insert_with(|| plan_of(&row));
-            snap.insert(object(kind, plan, &row)?);
+            if let Some(obj) = object(kind, plan, &row, &mut ctx)? {
+                snap.insert(obj);
+            }
         }
     }
     Ok(snap)
+}
+
+/// What the queries learn from each other: extension members (to leave out), and the
+/// relations read so far (the later queries ask only about their members, and name them).
+#[derive(Default)]
+struct Context {
+    /// Oids of extension members, by system catalog name (`pg_class`, `pg_proc`, ...).
+    members: HashMap<String, Vec<u32>>,
+    /// Relation oid → (schema, `schema.name`).
+    rels: HashMap<u32, (String, String)>,
+    /// Oids of the tables (`r`, `p`, `f`) read.
+    tables: Vec<u32>,
+    /// Oids of every relation read.
+    all: Vec<u32>,
+    none: Vec<u32>,
+}
+
+impl Context {
+    /// The `oid[]` bound for marker `name` (see [`bind_params`]).
+    fn param(&self, name: &str) -> &Vec<u32> {
+        match name {
+            "rels:tables" => &self.tables,
+            "rels:all" => &self.all,
+            n => n
+                .strip_prefix("ext:")
+                .and_then(|c| self.members.get(c))
+                .unwrap_or(&self.none),
+        }
+    }
 }
 
 /// Oids of every object that belongs to an extension, by system catalog name (`pg_class`,
@@ -154,8 +184,8 @@ fn extension_members<C: GenericClient>(
     Ok(map)
 }
 
-/// One query per object kind (relations share one), in a fixed order. The kind given is the
-/// default; a `_kind` column overrides it row by row.
+/// One query per object kind (relations share one), in a fixed order: relations come before
+/// their members. The kind given is the default; a `_kind` column overrides it row by row.
 fn queries(version: i32) -> Vec<(ObjKind, String)> {
     vec![
         (ObjKind::Schema, schemas_sql()),
@@ -174,10 +204,19 @@ fn queries(version: i32) -> Vec<(ObjKind, String)> {
 
 /// How one result column becomes part of an object.
 enum Col {
+    /// `name`: the object's name, or its last part when `_rel`/`_in_schema_of` is present.
     Name(usize),
+    /// `args`: a function's argument types, appended to the name.
     Args(usize),
     /// `_kind`: the object kind spelled as in `ObjKind::as_str`.
     Kind(usize),
+    /// `_oid` and `_schema` of a relation, remembered for naming its members.
+    Oid(usize),
+    Schema(usize),
+    /// `_rel`: the owning relation's oid; the name is `schema.relation.name`.
+    Rel(usize),
+    /// `_in_schema_of`: a relation's oid; the name is `schema.name` in that relation's schema.
+    InSchemaOf(usize),
     Attr {
         idx: usize,
         key: String,
@@ -195,6 +234,8 @@ enum Conv {
     Int2,
     Int4,
     Int8,
+    /// `oid`: a relation, named `schema.name`.
+    Rel,
     /// `text[]`/`name[]`: an unordered set, sorted and comma-joined; empty means absent.
     Set,
     Text,
@@ -209,6 +250,10 @@ fn plan_of(row: &Row) -> Vec<Col> {
             "name" => Col::Name(idx),
             "args" => Col::Args(idx),
             "_kind" => Col::Kind(idx),
+            "_oid" => Col::Oid(idx),
+            "_schema" => Col::Schema(idx),
+            "_rel" => Col::Rel(idx),
+            "_in_schema_of" => Col::InSchemaOf(idx),
             n if n.ends_with("__args") => Col::Skip,
             n => Col::Attr {
                 idx,
@@ -219,6 +264,7 @@ fn plan_of(row: &Row) -> Vec<Col> {
                     Type::INT2 => Conv::Int2,
                     Type::INT4 => Conv::Int4,
                     Type::INT8 => Conv::Int8,
+                    Type::OID => Conv::Rel,
                     Type::TEXT_ARRAY | Type::NAME_ARRAY => Conv::Set,
                     _ => Conv::Text,
                 },
@@ -228,9 +274,17 @@ fn plan_of(row: &Row) -> Vec<Col> {
         .collect()
 }
 
-fn object(mut kind: ObjKind, plan: &[Col], row: &Row) -> Result<CatalogObject, postgres::Error> {
+/// One row as an object; `None` for a member of a relation that is not in the snapshot.
+fn object(
+    mut kind: ObjKind,
+    plan: &[Col],
+    row: &Row,
+    ctx: &mut Context,
+) -> Result<Option<CatalogObject>, postgres::Error> {
     let mut name = String::new();
     let mut args: Option<String> = None;
+    let (mut oid, mut schema): (Option<u32>, Option<String>) = (None, None);
+    let mut prefix: Option<String> = None;
     let mut attrs = BTreeMap::new();
     for col in plan {
         match col {
@@ -245,6 +299,19 @@ fn object(mut kind: ObjKind, plan: &[Col], row: &Row) -> Result<CatalogObject, p
                     kind = *k;
                 }
             }
+            Col::Oid(i) => oid = row.try_get(*i)?,
+            Col::Schema(i) => schema = row.try_get(*i)?,
+            Col::Rel(i) | Col::InSchemaOf(i) => {
+                let rel: u32 = row.try_get(*i)?;
+                let Some((s, qualified)) = ctx.rels.get(&rel) else {
+                    return Ok(None);
+                };
+                prefix = Some(if matches!(col, Col::Rel(_)) {
+                    qualified.clone()
+                } else {
+                    s.clone()
+                });
+            }
             Col::Skip => {}
             Col::Attr {
                 idx,
@@ -252,7 +319,7 @@ fn object(mut kind: ObjKind, plan: &[Col], row: &Row) -> Result<CatalogObject, p
                 conv,
                 args,
             } => {
-                if let Some(mut v) = value(row, *idx, conv)? {
+                if let Some(mut v) = value(row, *idx, conv, ctx)? {
                     if let Some(a) = args {
                         let a: Option<String> = row.try_get(*a)?;
                         v = format!("{v}({})", normalize_args(a.as_deref().unwrap_or("")));
@@ -262,14 +329,29 @@ fn object(mut kind: ObjKind, plan: &[Col], row: &Row) -> Result<CatalogObject, p
             }
         }
     }
+    if let Some(p) = prefix {
+        name = format!("{p}.{name}");
+    }
     if let Some(a) = args {
         name = format!("{name}({})", normalize_args(&a));
     }
-    Ok(CatalogObject { kind, name, attrs })
+    if let (Some(oid), Some(schema)) = (oid, schema) {
+        if kind == ObjKind::Table {
+            ctx.tables.push(oid);
+        }
+        ctx.all.push(oid);
+        ctx.rels.insert(oid, (schema, name.clone()));
+    }
+    Ok(Some(CatalogObject { kind, name, attrs }))
 }
 
 /// One column's value as attribute text; `None` leaves the attribute out.
-fn value(row: &Row, i: usize, conv: &Conv) -> Result<Option<String>, postgres::Error> {
+fn value(
+    row: &Row,
+    i: usize,
+    conv: &Conv,
+    ctx: &Context,
+) -> Result<Option<String>, postgres::Error> {
     Ok(match conv {
         Conv::Bool => row.try_get::<_, Option<bool>>(i)?.map(|b| b.to_string()),
         Conv::Char => row
@@ -278,6 +360,10 @@ fn value(row: &Row, i: usize, conv: &Conv) -> Result<Option<String>, postgres::E
         Conv::Int2 => row.try_get::<_, Option<i16>>(i)?.map(|n| n.to_string()),
         Conv::Int4 => row.try_get::<_, Option<i32>>(i)?.map(|n| n.to_string()),
         Conv::Int8 => row.try_get::<_, Option<i64>>(i)?.map(|n| n.to_string()),
+        Conv::Rel => row
+            .try_get::<_, Option<u32>>(i)?
+            .and_then(|oid| ctx.rels.get(&oid))
+            .map(|(_, qualified)| qualified.clone()),
         Conv::Set => row
             .try_get::<_, Option<Vec<Option<String>>>>(i)?
             .map(|items| {
@@ -303,39 +389,46 @@ fn ns_filter(n: &str) -> String {
 }
 
 /// The object `oid` of system catalog `catalog` is not a member of an extension. The member
-/// oids are bound as an `oid[]` parameter (see [`bind_ext`]): one hashed lookup per row
+/// oids are bound as an `oid[]` parameter (see [`bind_params`]): one hashed lookup per row
 /// instead of an index probe into `pg_depend`.
 fn not_ext(catalog: &str, oid: &str) -> String {
     format!("NOT ({oid} = ANY(@ext:{catalog}@::oid[]))")
 }
 
-/// Replaces the `@ext:catalog@` markers of [`not_ext`] by `$1`, `$2`, ... in order of first
-/// appearance; returns the SQL and the catalogs whose member lists are the parameters.
-fn bind_ext(sql: &str) -> (String, Vec<String>) {
+/// Joins the relations already read (`set` is `tables` or `all`) on `oid`: the members of
+/// included relations only, without joining `pg_class` and `pg_namespace` again.
+fn in_rels(set: &str, oid: &str) -> String {
+    format!("JOIN unnest(@rels:{set}@::oid[]) AS rel(oid) ON rel.oid = {oid}")
+}
+
+/// Replaces the `@name@` markers of [`not_ext`] and [`in_rels`] by `$1`, `$2`, ... in order
+/// of first appearance; returns the SQL and the marker names, whose `oid[]` values are the
+/// parameters.
+fn bind_params(sql: &str) -> (String, Vec<String>) {
     let mut out = String::with_capacity(sql.len());
-    let mut catalogs: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     let mut rest = sql;
-    while let Some(start) = rest.find("@ext:") {
+    while let Some(start) = rest.find('@') {
         out.push_str(&rest[..start]);
-        let after = &rest[start + 5..];
+        let after = &rest[start + 1..];
         let Some(end) = after.find('@') else {
             out.push_str(&rest[start..]);
             rest = "";
             break;
         };
-        let catalog = &after[..end];
-        let n = match catalogs.iter().position(|c| c == catalog) {
+        let name = &after[..end];
+        let n = match names.iter().position(|c| c == name) {
             Some(i) => i + 1,
             None => {
-                catalogs.push(catalog.to_string());
-                catalogs.len()
+                names.push(name.to_string());
+                names.len()
             }
         };
         out.push_str(&format!("${n}"));
         rest = &after[end + 1..];
     }
     out.push_str(rest);
-    (out, catalogs)
+    (out, names)
 }
 
 /// The object `oid` of system catalog `catalog` is not an internal part of another object
@@ -375,6 +468,8 @@ fn schemas_sql() -> String {
 fn relations_sql() -> String {
     format!(
         "SELECT n.nspname || '.' || c.relname AS name,
+                c.oid AS _oid,
+                n.nspname AS _schema,
                 CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
                                WHEN 'S' THEN 'sequence' ELSE 'table' END AS _kind,
                 pg_get_userbyid(c.relowner) AS owner,
@@ -388,12 +483,7 @@ fn relations_sql() -> String {
                 c.reloptions::text[] AS reloptions,
                 CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
                 CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
-                CASE WHEN c.relkind IN ('r', 'p', 'f') THEN
-                    (SELECT string_agg(pn.nspname || '.' || pc.relname, ',' ORDER BY i.inhseqno)
-                       FROM pg_inherits i
-                       JOIN pg_class pc ON pc.oid = i.inhparent
-                       JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-                      WHERE i.inhrelid = c.oid) END AS inherits,
+                CASE WHEN c.relkind IN ('r', 'p', 'f') THEN inh.parents END AS inherits,
                 CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS definition,
                 CASE WHEN c.relkind = 'm' THEN c.relispopulated END AS populated,
                 format_type(s.seqtypid, NULL) AS data_type,
@@ -410,6 +500,12 @@ fn relations_sql() -> String {
          FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_sequence s ON s.seqrelid = c.oid
+         LEFT JOIN (SELECT i.inhrelid,
+                           string_agg(pn.nspname || '.' || pc.relname, ',' ORDER BY i.inhseqno) AS parents
+                      FROM pg_inherits i
+                      JOIN pg_class pc ON pc.oid = i.inhparent
+                      JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+                     GROUP BY i.inhrelid) inh ON inh.inhrelid = c.oid
          LEFT JOIN LATERAL (
              SELECT rn.nspname || '.' || rc.relname || '.' || ra.attname AS owned_by,
                     CASE WHEN dep.deptype = 'i' THEN true END AS identity
@@ -434,7 +530,8 @@ fn relations_sql() -> String {
 
 fn columns_sql() -> String {
     format!(
-        "SELECT n.nspname || '.' || c.relname || '.' || a.attname AS name,
+        "SELECT a.attrelid AS _rel,
+                a.attname AS name,
                 format_type(a.atttypid, a.atttypmod) AS type,
                 CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS default,
                 CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) || ' ' ||
@@ -448,24 +545,22 @@ fn columns_sql() -> String {
                 a.attacl::text[] AS acl,
                 d.description AS comment
          FROM pg_attribute a
-         JOIN pg_class c ON c.oid = a.attrelid
-         JOIN pg_namespace n ON n.oid = c.relnamespace
+         {rels}
          JOIN pg_type t ON t.oid = a.atttypid
          LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
          LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> t.typcollation
          LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
          {comment}
-         WHERE a.attnum > 0 AND NOT a.attisdropped
-           AND c.relkind IN ('r', 'p', 'f') AND {ns} AND {ext}",
-        comment = comment_join("d", "pg_class", "c.oid", "a.attnum"),
-        ns = ns_filter("n"),
-        ext = not_ext("pg_class", "c.oid"),
+         WHERE a.attnum > 0 AND NOT a.attisdropped",
+        rels = in_rels("tables", "a.attrelid"),
+        comment = comment_join("d", "pg_class", "a.attrelid", "a.attnum"),
     )
 }
 
 fn constraints_sql() -> String {
     format!(
-        "SELECT n.nspname || '.' || c.relname || '.' || con.conname AS name,
+        "SELECT con.conrelid AS _rel,
+                con.conname AS name,
                 con.contype::text AS type,
                 pg_get_constraintdef(con.oid) AS definition,
                 con.convalidated AS validated,
@@ -473,20 +568,19 @@ fn constraints_sql() -> String {
                 con.condeferred AS deferred,
                 d.description AS comment
          FROM pg_constraint con
-         JOIN pg_class c ON c.oid = con.conrelid
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-         {comment}
-         WHERE con.conrelid <> 0 AND {ns} AND {ext}",
+         {rels}
+         {comment}",
+        rels = in_rels("all", "con.conrelid"),
         comment = comment_join("d", "pg_constraint", "con.oid", "0"),
-        ns = ns_filter("n"),
-        ext = not_ext("pg_class", "c.oid"),
     )
 }
 
+/// An index lives in its table's schema.
 fn indexes_sql() -> String {
     format!(
-        "SELECT n.nspname || '.' || i.relname AS name,
-                n.nspname || '.' || t.relname AS table,
+        "SELECT x.indrelid AS _in_schema_of,
+                i.relname AS name,
+                x.indrelid AS table,
                 pg_get_indexdef(x.indexrelid) AS definition,
                 x.indisvalid AS valid,
                 x.indisready AS ready,
@@ -497,17 +591,14 @@ fn indexes_sql() -> String {
                 ts.spcname AS tablespace,
                 d.description AS comment
          FROM pg_index x
+         {rels}
          JOIN pg_class i ON i.oid = x.indexrelid
-         JOIN pg_namespace n ON n.oid = i.relnamespace
-         JOIN pg_class t ON t.oid = x.indrelid
          LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid
                AND con.conrelid = x.indrelid AND con.contype IN ('p', 'u', 'x')
          LEFT JOIN pg_tablespace ts ON ts.oid = i.reltablespace
-         {comment}
-         WHERE {ns} AND {ext}",
-        comment = comment_join("d", "pg_class", "i.oid", "0"),
-        ns = ns_filter("n"),
-        ext = not_ext("pg_class", "t.oid"),
+         {comment}",
+        rels = in_rels("all", "x.indrelid"),
+        comment = comment_join("d", "pg_class", "x.indexrelid", "0"),
     )
 }
 
@@ -560,22 +651,21 @@ fn functions_sql(version: i32) -> String {
 
 fn triggers_sql() -> String {
     format!(
-        "SELECT n.nspname || '.' || c.relname || '.' || t.tgname AS name,
+        "SELECT t.tgrelid AS _rel,
+                t.tgname AS name,
                 pg_get_triggerdef(t.oid) AS definition,
                 t.tgenabled::text AS enabled,
                 fn.nspname || '.' || p.proname AS function,
                 oidvectortypes(p.proargtypes) AS function__args,
                 d.description AS comment
          FROM pg_trigger t
-         JOIN pg_class c ON c.oid = t.tgrelid
-         JOIN pg_namespace n ON n.oid = c.relnamespace
+         {rels}
          JOIN pg_proc p ON p.oid = t.tgfoid
          JOIN pg_namespace fn ON fn.oid = p.pronamespace
          {comment}
-         WHERE NOT t.tgisinternal AND {ns} AND {ext}",
+         WHERE NOT t.tgisinternal",
+        rels = in_rels("all", "t.tgrelid"),
         comment = comment_join("d", "pg_trigger", "t.oid", "0"),
-        ns = ns_filter("n"),
-        ext = not_ext("pg_class", "c.oid"),
     )
 }
 
@@ -623,8 +713,7 @@ fn types_sql() -> String {
          {comment}
          WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r')
            AND NOT (t.typtype = 'b' AND t.typelem <> 0 AND t.typlen = -1)
-           AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_class rc
-                                             WHERE rc.oid = t.typrelid AND rc.relkind = 'c'))
+           AND NOT EXISTS (SELECT 1 FROM unnest(@rels:all@::oid[]) AS rel(oid) WHERE rel.oid = t.typrelid)
            AND {ns} AND {ext}
            AND (t.typrelid = 0 OR {ext_rel})",
         comment = comment_join("d", "pg_type", "t.oid", "0"),
@@ -636,7 +725,8 @@ fn types_sql() -> String {
 
 fn policies_sql() -> String {
     format!(
-        "SELECT n.nspname || '.' || c.relname || '.' || pol.polname AS name,
+        "SELECT pol.polrelid AS _rel,
+                pol.polname AS name,
                 pol.polcmd::text AS cmd,
                 pol.polpermissive AS permissive,
                 ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END
@@ -645,13 +735,10 @@ fn policies_sql() -> String {
                 pg_get_expr(pol.polwithcheck, pol.polrelid) AS with_check,
                 d.description AS comment
          FROM pg_policy pol
-         JOIN pg_class c ON c.oid = pol.polrelid
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-         {comment}
-         WHERE {ns} AND {ext}",
+         {rels}
+         {comment}",
+        rels = in_rels("all", "pol.polrelid"),
         comment = comment_join("d", "pg_policy", "pol.oid", "0"),
-        ns = ns_filter("n"),
-        ext = not_ext("pg_class", "c.oid"),
     )
 }
 
@@ -690,39 +777,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ext_markers_become_numbered_parameters() {
+    fn markers_become_numbered_parameters() {
         let sql = format!(
-            "WHERE {} AND {} AND {}",
+            "{} WHERE {} AND {} AND {}",
+            in_rels("all", "x.indrelid"),
             not_ext("pg_class", "c.oid"),
             not_ext("pg_type", "t.oid"),
             not_ext("pg_class", "t.typrelid")
         );
-        let (out, catalogs) = bind_ext(&sql);
+        let (out, names) = bind_params(&sql);
         assert_eq!(
             out,
-            "WHERE NOT (c.oid = ANY($1::oid[])) AND NOT (t.oid = ANY($2::oid[])) \
-             AND NOT (t.typrelid = ANY($1::oid[]))"
+            "JOIN unnest($1::oid[]) AS rel(oid) ON rel.oid = x.indrelid \
+             WHERE NOT (c.oid = ANY($2::oid[])) AND NOT (t.oid = ANY($3::oid[])) \
+             AND NOT (t.typrelid = ANY($2::oid[]))"
         );
-        assert_eq!(
-            catalogs,
-            vec!["pg_class".to_string(), "pg_type".to_string()]
-        );
-        assert_eq!(bind_ext("SELECT 1"), ("SELECT 1".to_string(), vec![]));
+        assert_eq!(names, vec!["rels:all", "ext:pg_class", "ext:pg_type"]);
+        assert_eq!(bind_params("SELECT 1"), ("SELECT 1".to_string(), vec![]));
     }
 
     #[test]
     fn every_query_binds_what_it_uses() {
+        let ctx = Context::default();
         for (kind, sql) in queries(150000) {
-            let (out, catalogs) = bind_ext(&sql);
-            assert!(!out.contains("@ext:"), "{kind}: unbound marker");
-            for (i, _) in catalogs.iter().enumerate() {
+            let (out, names) = bind_params(&sql);
+            assert!(!out.contains('@'), "{kind}: unbound marker");
+            for (i, name) in names.iter().enumerate() {
                 assert!(
                     out.contains(&format!("${}", i + 1)),
                     "{kind}: ${} unused",
                     i + 1
                 );
+                assert!(
+                    name == "rels:tables" || name == "rels:all" || name.starts_with("ext:pg_"),
+                    "{kind}: unknown parameter {name}"
+                );
+                assert!(ctx.param(name).is_empty());
             }
-            assert!(!out.contains(&format!("${}", catalogs.len() + 1)));
+            assert!(!out.contains(&format!("${}", names.len() + 1)));
         }
     }
 

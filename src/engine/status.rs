@@ -140,7 +140,11 @@ pub fn run(opts: &Options) -> Result<PackStatus> {
                     file_sha256: e.file_sha256.clone(),
                     matches_file: e.file_sha256 == current_sha,
                 }),
-                state,
+                state: if st.hold && state == "committed" {
+                    "reached".into()
+                } else {
+                    state
+                },
                 state_at: at,
                 interrupted_run: interrupted,
             }
