@@ -76,8 +76,35 @@ impl Rule for Forbidden {
                 }
             }
         }
+        // The declared effects themselves must not contradict the step's forbid list.
+        for (i, step) in ctx.pack.manifest.step.iter().enumerate() {
+            let (Some(rules), Some(eff)) = (ctx.pack.forbids.get(i), ctx.pack.effects.get(i)) else { continue };
+            let mut declared: Vec<(Verb, ObjectRef)> = Vec::new();
+            declared.extend(eff.create.iter().map(|o| (Verb::Create, o.clone())));
+            declared.extend(eff.alter.iter().map(|o| (Verb::Alter, o.clone())));
+            declared.extend(eff.drop.iter().map(|o| (Verb::Drop, o.clone())));
+            for (t, c) in &eff.rows {
+                let table = ObjectRef::new(crate::core::objects::ObjKind::Table, t.clone());
+                for (v, n) in [(Verb::Insert, c.insert), (Verb::Update, c.update), (Verb::Delete, c.delete)] {
+                    if n > 0 {
+                        declared.push((v, table.clone()));
+                    }
+                }
+            }
+            for (verb, obj) in declared {
+                if let Some(rule) = violated(rules, verb, &obj) {
+                    out.manifest(
+                        ctx,
+                        step.id.span(),
+                        format!("step `{}` declares {verb} `{obj}` in its effects, which its own rule \"{}\" forbids", step.id(), rule.text),
+                        Some("a forbidden change can never commit; remove it from [step.effects] or the rule".into()),
+                    );
+                }
+            }
+        }
     }
 }
+
 
 #[cfg(test)]
 mod tests {
@@ -114,6 +141,21 @@ mod tests {
     #[test]
     fn quiet_on_allowed_touches() {
         let d = of("SG021", &lint_step("", FORBID, "CREATE TABLE t (id int);\nINSERT INTO os_proposal_approvals VALUES (1);\nALTER TABLE other ADD COLUMN c int;", "SELECT 1;"));
+        assert!(d.is_empty(), "{d:?}");
+    }
+}
+
+#[cfg(test)]
+mod effect_contradiction_tests {
+    use crate::core::lint::testing::*;
+
+    #[test]
+    fn effects_contradicting_forbid_fire() {
+        let m = manifest_with("", "forbid = [\"insert public.event_outbox\"]\n[step.effects]\nrows = { \"public.event_outbox\" = { insert = 1 } }");
+        let d = of("SG021", &lint(&m, &[("01.sql", &step_sql("DO $$ BEGIN EXECUTE 'select 1'; END $$;")), ("rollback/01.sql", &rollback_sql("SELECT 1;"))]));
+        assert!(d.iter().any(|x| x.file == "stepgate.toml" && x.message.contains("forbids")), "{d:?}");
+        let m = manifest_with("", "forbid = [\"insert public.event_outbox\"]\n[step.effects]\nrows = { \"public.other\" = { insert = 1 } }");
+        let d = of("SG021", &lint(&m, &[("01.sql", &step_sql("INSERT INTO public.other VALUES (1);")), ("rollback/01.sql", &rollback_sql("DELETE FROM public.other WHERE true;"))]));
         assert!(d.is_empty(), "{d:?}");
     }
 }
