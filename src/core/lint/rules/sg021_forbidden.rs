@@ -78,14 +78,21 @@ impl Rule for Forbidden {
         }
         // The declared effects themselves must not contradict the step's forbid list.
         for (i, step) in ctx.pack.manifest.step.iter().enumerate() {
-            let (Some(rules), Some(eff)) = (ctx.pack.forbids.get(i), ctx.pack.effects.get(i)) else { continue };
+            let (Some(rules), Some(eff)) = (ctx.pack.forbids.get(i), ctx.pack.effects.get(i))
+            else {
+                continue;
+            };
             let mut declared: Vec<(Verb, ObjectRef)> = Vec::new();
             declared.extend(eff.create.iter().map(|o| (Verb::Create, o.clone())));
             declared.extend(eff.alter.iter().map(|o| (Verb::Alter, o.clone())));
             declared.extend(eff.drop.iter().map(|o| (Verb::Drop, o.clone())));
             for (t, c) in &eff.rows {
                 let table = ObjectRef::new(crate::core::objects::ObjKind::Table, t.clone());
-                for (v, n) in [(Verb::Insert, c.insert), (Verb::Update, c.update), (Verb::Delete, c.delete)] {
+                for (v, n) in [
+                    (Verb::Insert, c.insert),
+                    (Verb::Update, c.update),
+                    (Verb::Delete, c.delete),
+                ] {
                     if n > 0 {
                         declared.push((v, table.clone()));
                     }
@@ -104,7 +111,6 @@ impl Rule for Forbidden {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -152,10 +158,38 @@ mod effect_contradiction_tests {
     #[test]
     fn effects_contradicting_forbid_fire() {
         let m = manifest_with("", "forbid = [\"insert public.event_outbox\"]\n[step.effects]\nrows = { \"public.event_outbox\" = { insert = 1 } }");
-        let d = of("SG021", &lint(&m, &[("01.sql", &step_sql("DO $$ BEGIN EXECUTE 'select 1'; END $$;")), ("rollback/01.sql", &rollback_sql("SELECT 1;"))]));
-        assert!(d.iter().any(|x| x.file == "stepgate.toml" && x.message.contains("forbids")), "{d:?}");
+        let d = of(
+            "SG021",
+            &lint(
+                &m,
+                &[
+                    (
+                        "01.sql",
+                        &step_sql("DO $$ BEGIN EXECUTE 'select 1'; END $$;"),
+                    ),
+                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
+                ],
+            ),
+        );
+        assert!(
+            d.iter()
+                .any(|x| x.file == "stepgate.toml" && x.message.contains("forbids")),
+            "{d:?}"
+        );
         let m = manifest_with("", "forbid = [\"insert public.event_outbox\"]\n[step.effects]\nrows = { \"public.other\" = { insert = 1 } }");
-        let d = of("SG021", &lint(&m, &[("01.sql", &step_sql("INSERT INTO public.other VALUES (1);")), ("rollback/01.sql", &rollback_sql("DELETE FROM public.other WHERE true;"))]));
+        let d = of(
+            "SG021",
+            &lint(
+                &m,
+                &[
+                    ("01.sql", &step_sql("INSERT INTO public.other VALUES (1);")),
+                    (
+                        "rollback/01.sql",
+                        &rollback_sql("DELETE FROM public.other WHERE true;"),
+                    ),
+                ],
+            ),
+        );
         assert!(d.is_empty(), "{d:?}");
     }
 }
