@@ -324,7 +324,9 @@ fn each_change_is_named() {
     let before = take(&mut c);
     c.batch_execute(
         "CREATE SCHEMA stepgate; CREATE TABLE stepgate.journal (id int PRIMARY KEY);
-         CREATE SEQUENCE stepgate.seq; CREATE FUNCTION stepgate.h() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+         CREATE SEQUENCE stepgate.seq; CREATE FUNCTION stepgate.h() RETURNS int LANGUAGE sql AS 'SELECT 1';
+         CREATE FUNCTION stepgate.guard() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+         CREATE EVENT TRIGGER stepgate_guard ON ddl_command_end EXECUTE FUNCTION stepgate.guard();",
     )
     .expect("stepgate schema");
     let after = take(&mut c);

@@ -526,46 +526,7 @@ pub fn rollback(
 }
 
 pub fn restore(o: &Options, step: &str, table: &str, json: bool) -> engine::Result<i32> {
-    let mut s = engine::session::Session::open(o, "restore", engine::session::Lock::Pack)?;
-    let events = s.events()?;
-    if let Some(h) = engine::halt::halt_in_force(&mut s, &events)? {
-        return Err(Error::Halted(format!(
-            "pack is halted (event {}: {})",
-            h.event, h.reason
-        )));
-    }
-    if !s.pack().manifest.gate.contains_key("restore") {
-        return Err(Error::Refused("the pack declares no `restore` gate: a restore is a governed mutation and needs its own authorization ([gate.restore])".into()));
-    }
-    let step_sha = s
-        .pack()
-        .step(step)
-        .and_then(|st| st.file.as_ref())
-        .and_then(|f| s.loaded.sha256(f.get_ref()))
-        .map(str::to_string);
-    let rb_sha = s
-        .pack()
-        .step(step)
-        .and_then(|st| st.rollback.as_ref())
-        .and_then(|f| s.loaded.sha256(f.get_ref()))
-        .map(str::to_string);
-    let g = engine::gates::evaluate_named(
-        &mut s,
-        step,
-        &["restore".to_string()],
-        crate::core::approval::Action::Restore,
-        step_sha.as_deref(),
-        rb_sha.as_deref(),
-        None,
-        time::OffsetDateTime::now_utc(),
-    )?;
-    if !g.satisfied {
-        return Err(Error::Refused(format!(
-            "restore refused:\n  {}",
-            g.refusals().join("\n  ")
-        )));
-    }
-    let r = engine::backup::restore(&mut s, step, table)?;
+    let r = engine::restore::run(o, step, table)?;
     if json {
         render::print_json(&serde_json::to_value(&r).unwrap_or_default());
     } else {

@@ -742,6 +742,7 @@ fn policies_sql() -> String {
     )
 }
 
+/// Extensions installed into schema `stepgate` are stepgate's own.
 fn extensions_sql() -> String {
     "SELECT e.extname AS name,
             e.extversion AS version,
@@ -752,6 +753,7 @@ fn extensions_sql() -> String {
         .to_string()
 }
 
+/// Event triggers have no schema; those whose function lives in schema `stepgate` are stepgate's own.
 fn event_triggers_sql() -> String {
     format!(
         "SELECT et.evtname AS name,
@@ -766,7 +768,7 @@ fn event_triggers_sql() -> String {
          JOIN pg_proc p ON p.oid = et.evtfoid
          JOIN pg_namespace fn ON fn.oid = p.pronamespace
          {comment}
-         WHERE {ext}",
+         WHERE fn.nspname <> 'stepgate' AND {ext}",
         comment = comment_join("d", "pg_event_trigger", "et.oid", "0"),
         ext = not_ext("pg_event_trigger", "et.oid"),
     )

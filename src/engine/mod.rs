@@ -18,6 +18,7 @@ pub mod pack;
 pub mod preflight;
 pub mod progress;
 pub mod rehearse;
+pub mod restore;
 pub mod review;
 pub mod rollback;
 pub mod scratch;
