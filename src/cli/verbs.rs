@@ -593,7 +593,11 @@ fn snapshot(o: &Options, output: Option<&std::path::Path>, json: bool) -> engine
     let mut c = target
         .connect("stepgate snapshot")
         .map_err(|e| Error::Database(e.to_string()))?;
+    // A large catalog takes a while: a spinner on a terminal, nothing otherwise.
+    let spinner = engine::progress::spinner(!render::quiet() && !json, "reading the catalog");
     let snap = crate::db::snapshot::take(&mut c)?;
+    spinner.finish_and_clear();
+
     if let Some(p) = output {
         std::fs::write(p, serde_json::to_string_pretty(&snap).unwrap_or_default())
             .map_err(|e| Error::BadInput(format!("{}: {e}", p.display())))?;

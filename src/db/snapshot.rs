@@ -1,13 +1,16 @@
 //! The catalog snapshot: a canonical [`Snapshot`] of every user object, read in one
-//! set-based query per object kind (about fifteen queries in all, whatever the catalog's size).
+//! set-based query per object kind (at most fifteen queries in all, whatever the catalog's
+//! size), the map built in Rust.
 //!
 //! Names follow the grammar of [`crate::core::objects`] exactly, so that a declared effect
 //! `table public.t` equals a measured one. Left out: the schemas `stepgate`, `pg_catalog`,
-//! `information_schema`, `pg_toast*` and `pg_temp*`; every object that belongs to an
-//! extension (the extension itself is listed); internal triggers; functions that are internal
-//! parts of another object (a range type's constructors); array and multirange types; table
-//! row types. Non-transactional residue (a sequence's `last_value`, statistics)
-//! is not part of a snapshot, so `nextval()` does not change the fingerprint.
+//! `information_schema`, `pg_toast*` and `pg_temp*`; extensions installed into `stepgate`
+//! and event triggers whose function lives there (stepgate's own); every object that belongs
+//! to an extension (the extension itself is listed); internal triggers; functions that are
+//! internal parts of another object (a range type's constructors); array and multirange
+//! types; table row types. Non-transactional residue (a sequence's `last_value`,
+//! statistics) is not part of a snapshot, so `nextval()` does not change the fingerprint.
+//! Column order (`attnum`) is not either: dropping and re-adding a column compares equal.
 //!
 //! [`take`] issues no `BEGIN`/`COMMIT`: it runs inside whatever transaction the caller has
 //! open (the engine snapshots inside a step's own transaction) and sees its uncommitted
@@ -15,11 +18,14 @@
 //! (`search_path = pg_catalog, public`, `DateStyle`, `TimeZone`, ...) and then restores
 //! them, so the snapshot does not depend on the session's settings.
 //!
-//! Conventions inside each query: column `name` is the object's name; column `args` (functions)
-//! holds `oidvectortypes(proargtypes)`, normalised with [`normalize_args`] and appended to the
-//! name; a column `x__args` completes attribute `x` the same way; every other column is an
-//! attribute named after the column, omitted when NULL. `text[]` columns are unordered sets
-//! (privileges, roles, options): sorted and comma-joined, omitted when empty.
+//! Conventions inside each query: column `name` is the object's name (its last part when
+//! `_rel`, a member's relation oid, or `_in_schema_of`, an index's table oid, is present);
+//! column `args` (functions) holds `oidvectortypes(proargtypes)`, normalised with
+//! [`normalize_args`] and appended to the name; a column `x__args` completes attribute `x`
+//! the same way; `_kind`, `_oid` and `_schema` steer the relations query; every other
+//! column is an attribute named after the column, omitted when NULL. `text[]` columns are
+//! unordered sets (privileges, roles, options): sorted and comma-joined, omitted when empty.
+//! An `oid` attribute names a relation (`schema.name`).
 
 use crate::core::catalog::{CatalogObject, Snapshot};
 use crate::core::objects::{normalize_args, ObjKind};

@@ -15,3 +15,14 @@ pub fn bar(enabled: bool, len: u64, prefix: &str) -> ProgressBar {
     pb.set_prefix(prefix.to_string());
     pb
 }
+
+/// A spinner for work of unknown length (catalog snapshots of large databases).
+pub fn spinner(enabled: bool, message: &str) -> ProgressBar {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new_spinner();
+    pb.set_message(message.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
