@@ -314,3 +314,107 @@ pub fn tables_created_in_pack(ctx: &LintContext) -> std::collections::BTreeSet<S
     }
     out
 }
+
+/// `schema.table` of a relation as written in a statement (`public` when unqualified).
+pub fn rel_name(rv: &pg_query::protobuf::RangeVar) -> String {
+    let schema = if rv.schemaname.is_empty() {
+        "public"
+    } else {
+        &rv.schemaname
+    };
+    format!("{schema}.{}", rv.relname)
+}
+
+/// One command of an `ALTER TABLE` in a step file, on a relation that exists before the
+/// pack (not created by any of its steps): the lock-safety rules' unit of work.
+pub struct AlterCmd<'a> {
+    pub step: &'a Step,
+    pub file: &'a ParsedFile,
+    pub stmt: &'a sql::Statement,
+    /// `schema.table` (see [`rel_name`]).
+    pub table: String,
+    /// What the statement alters: `ALTER TABLE`, `ALTER FOREIGN TABLE`, `ALTER INDEX`, …
+    pub objtype: i32,
+    pub cmd: &'a pg_query::protobuf::AlterTableCmd,
+}
+
+impl<'a> AlterCmd<'a> {
+    /// The definition (`def`) of the command when it is of kind `subtype`.
+    fn def_if(
+        &self,
+        subtype: pg_query::protobuf::AlterTableType,
+    ) -> Option<&'a pg_query::NodeEnum> {
+        if self.cmd.subtype != subtype as i32 {
+            return None;
+        }
+        self.cmd.def.as_ref().and_then(|d| d.node.as_ref())
+    }
+
+    /// The column an `ADD COLUMN` adds (None for any other command).
+    pub fn added_column(&self) -> Option<&'a pg_query::protobuf::ColumnDef> {
+        match self.def_if(pg_query::protobuf::AlterTableType::AtAddColumn)? {
+            pg_query::NodeEnum::ColumnDef(cd) => Some(cd),
+            _ => None,
+        }
+    }
+
+    /// The constraint an `ADD CONSTRAINT` adds (None for any other command).
+    pub fn added_constraint(&self) -> Option<&'a pg_query::protobuf::Constraint> {
+        match self.def_if(pg_query::protobuf::AlterTableType::AtAddConstraint)? {
+            pg_query::NodeEnum::Constraint(k) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+/// The constraints written inline in a column definition (`NOT NULL`, `DEFAULT`, `REFERENCES`…).
+pub fn column_constraints(
+    cd: &pg_query::protobuf::ColumnDef,
+) -> impl Iterator<Item = &pg_query::protobuf::Constraint> {
+    cd.constraints.iter().filter_map(|k| match k.node.as_ref() {
+        Some(pg_query::NodeEnum::Constraint(k)) => Some(k.as_ref()),
+        _ => None,
+    })
+}
+
+/// Every `ALTER TABLE`-family command (any object type) on a relation the pack did not
+/// create (see [`tables_created_in_pack`]), in step files only, in manifest, statement
+/// and command order. Most rules want [`alters_on_existing_tables`].
+pub fn alters_on_existing_relations<'a>(ctx: &'a LintContext) -> Vec<AlterCmd<'a>> {
+    use pg_query::NodeEnum;
+    let created = tables_created_in_pack(ctx);
+    let mut out = Vec::new();
+    for (_, step, file) in ctx.step_files() {
+        for stmt in &file.sql.statements {
+            let Some(NodeEnum::AlterTableStmt(a)) = &stmt.node else {
+                continue;
+            };
+            let Some(rv) = &a.relation else { continue };
+            let table = rel_name(rv);
+            if created.contains(&table) {
+                continue;
+            }
+            for c in &a.cmds {
+                if let Some(NodeEnum::AlterTableCmd(cmd)) = c.node.as_ref() {
+                    out.push(AlterCmd {
+                        step,
+                        file,
+                        stmt,
+                        table: table.clone(),
+                        objtype: a.objtype,
+                        cmd,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`alters_on_existing_relations`] restricted to `ALTER TABLE` proper (object type table).
+pub fn alters_on_existing_tables<'a>(ctx: &'a LintContext) -> Vec<AlterCmd<'a>> {
+    let table = pg_query::protobuf::ObjectType::ObjectTable as i32;
+    let mut all = alters_on_existing_relations(ctx);
+    all.retain(|a| a.objtype == table);
+    all
+}

@@ -95,3 +95,22 @@ pub fn lint_step(
         ],
     )
 }
+
+/// Two steps `1` and `2` (`01.sql` and `02.sql`, each a [`step_sql`] around its body, with
+/// rollbacks that do nothing), for rules that follow state from one step to the next.
+pub fn lint_two_steps(body1: &str, body2: &str) -> Vec<Diagnostic> {
+    let m = manifest_with(
+        "",
+        "[[step]]\nid = \"2\"\nname = \"two\"\nfile = \"02.sql\"\nrollback = \"rollback/02.sql\"\n",
+    );
+    let rb = rollback_sql("SELECT 1;");
+    lint(
+        &m,
+        &[
+            ("01.sql", &step_sql(body1)),
+            ("rollback/01.sql", &rb),
+            ("02.sql", &step_sql(body2)),
+            ("rollback/02.sql", &rb),
+        ],
+    )
+}

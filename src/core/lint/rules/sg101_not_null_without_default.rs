@@ -8,9 +8,10 @@
 //! `SET NOT NULL` — or give it a constant DEFAULT (no rewrite since PostgreSQL 11).
 //! Tables created earlier in the same pack are exempt: they are new and empty.
 
-use crate::core::lint::{tables_created_in_pack, Emitter, FileRole, LintContext, Rule, Severity};
-use pg_query::protobuf::{AlterTableType, ConstrType};
-use pg_query::NodeEnum;
+use crate::core::lint::{
+    alters_on_existing_relations, column_constraints, Emitter, LintContext, Rule, Severity,
+};
+use pg_query::protobuf::ConstrType;
 
 pub struct NotNullWithoutDefault;
 
@@ -31,64 +32,28 @@ impl Rule for NotNullWithoutDefault {
         Severity::Warning
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
-        let created = tables_created_in_pack(ctx);
-        for f in ctx
-            .files
-            .iter()
-            .filter(|f| matches!(f.role, FileRole::Step(_)))
-        {
-            for st in &f.sql.statements {
-                let Some(NodeEnum::AlterTableStmt(a)) = &st.node else {
-                    continue;
-                };
-                let Some(rv) = &a.relation else { continue };
-                let table = format!(
-                    "{}.{}",
-                    if rv.schemaname.is_empty() {
-                        "public"
-                    } else {
-                        &rv.schemaname
-                    },
-                    rv.relname
+        // Any ALTER TABLE-family statement (no object-type filter): ALTER FOREIGN TABLE too.
+        for a in alters_on_existing_relations(ctx) {
+            let table = &a.table;
+            let Some(cd) = a.added_column() else {
+                continue;
+            };
+            let kinds: Vec<i32> = column_constraints(cd).map(|k| k.contype).collect();
+            let not_null = cd.is_not_null || kinds.contains(&(ConstrType::ConstrNotnull as i32));
+            let has_default = cd.raw_default.is_some()
+                || kinds.contains(&(ConstrType::ConstrDefault as i32))
+                || kinds.contains(&(ConstrType::ConstrIdentity as i32))
+                || kinds.contains(&(ConstrType::ConstrGenerated as i32));
+            if not_null && !has_default {
+                out.stmt(
+                    a.file,
+                    a.stmt,
+                    format!(
+                        "column `{}` is added NOT NULL without a DEFAULT to existing table {table}",
+                        cd.colname
+                    ),
+                    Some("add it nullable and backfill, or give a constant DEFAULT".into()),
                 );
-                if created.contains(&table) {
-                    continue;
-                }
-                for cmd in &a.cmds {
-                    let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else {
-                        continue;
-                    };
-                    if c.subtype != AlterTableType::AtAddColumn as i32 {
-                        continue;
-                    }
-                    let Some(NodeEnum::ColumnDef(cd)) =
-                        c.def.as_ref().and_then(|d| d.node.as_ref())
-                    else {
-                        continue;
-                    };
-                    let kinds: Vec<i32> = cd
-                        .constraints
-                        .iter()
-                        .filter_map(|k| match k.node.as_ref() {
-                            Some(NodeEnum::Constraint(k)) => Some(k.contype),
-                            _ => None,
-                        })
-                        .collect();
-                    let not_null =
-                        cd.is_not_null || kinds.contains(&(ConstrType::ConstrNotnull as i32));
-                    let has_default = cd.raw_default.is_some()
-                        || kinds.contains(&(ConstrType::ConstrDefault as i32))
-                        || kinds.contains(&(ConstrType::ConstrIdentity as i32))
-                        || kinds.contains(&(ConstrType::ConstrGenerated as i32));
-                    if not_null && !has_default {
-                        out.stmt(
-                            f,
-                            st,
-                            format!("column `{}` is added NOT NULL without a DEFAULT to existing table {table}", cd.colname),
-                            Some("add it nullable and backfill, or give a constant DEFAULT".into()),
-                        );
-                    }
-                }
             }
         }
     }
@@ -99,18 +64,8 @@ mod tests {
     use crate::core::lint::testing::*;
 
     fn run(body: &str) -> usize {
-        let m = manifest_with("", "[step.effects]\ncreate = [\"column public.a.c\", \"table public.n\", \"column public.n.c\"]");
-        of(
-            "SG101",
-            &lint(
-                &m,
-                &[
-                    ("01.sql", &step_sql(body)),
-                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
-                ],
-            ),
-        )
-        .len()
+        let effects = "[step.effects]\ncreate = [\"column public.a.c\", \"table public.n\", \"column public.n.c\"]";
+        of("SG101", &lint_step("", effects, body, "SELECT 1;")).len()
     }
 
     #[test]

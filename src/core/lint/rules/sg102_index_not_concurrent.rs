@@ -13,7 +13,7 @@
 //! the parent, build each partition's index concurrently and `ATTACH PARTITION` them.)
 //! Tables created earlier in the same pack are exempt: they are new and empty.
 
-use crate::core::lint::{tables_created_in_pack, Emitter, FileRole, LintContext, Rule, Severity};
+use crate::core::lint::{rel_name, tables_created_in_pack, Emitter, LintContext, Rule, Severity};
 use pg_query::NodeEnum;
 
 pub struct IndexNotConcurrent;
@@ -36,11 +36,7 @@ impl Rule for IndexNotConcurrent {
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
         let created = tables_created_in_pack(ctx);
-        for f in ctx
-            .files
-            .iter()
-            .filter(|f| matches!(f.role, FileRole::Step(_)))
-        {
+        for (_, _, f) in ctx.step_files() {
             for st in &f.sql.statements {
                 let Some(NodeEnum::IndexStmt(i)) = &st.node else {
                     continue;
@@ -49,15 +45,7 @@ impl Rule for IndexNotConcurrent {
                     continue;
                 }
                 let Some(rv) = &i.relation else { continue };
-                let table = format!(
-                    "{}.{}",
-                    if rv.schemaname.is_empty() {
-                        "public"
-                    } else {
-                        &rv.schemaname
-                    },
-                    rv.relname
-                );
+                let table = rel_name(rv);
                 if created.contains(&table) {
                     continue;
                 }
@@ -82,18 +70,7 @@ mod tests {
     use crate::core::lint::testing::*;
 
     fn run(body: &str) -> usize {
-        let m = manifest_with("", "");
-        of(
-            "SG102",
-            &lint(
-                &m,
-                &[
-                    ("01.sql", &step_sql(body)),
-                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
-                ],
-            ),
-        )
-        .len()
+        of("SG102", &lint_step("", "", body, "SELECT 1;")).len()
     }
 
     #[test]
@@ -117,17 +94,7 @@ mod tests {
 
     #[test]
     fn quiet_in_rollback_files() {
-        let m = manifest_with("", "");
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step_sql("SELECT 1;")),
-                (
-                    "rollback/01.sql",
-                    &rollback_sql("CREATE INDEX a_c_idx ON a (c);"),
-                ),
-            ],
-        );
+        let d = lint_step("", "", "SELECT 1;", "CREATE INDEX a_c_idx ON a (c);");
         assert_eq!(of("SG102", &d).len(), 0);
     }
 }

@@ -12,9 +12,8 @@
 //! old column in a later pack. Tables created earlier in the same pack are exempt:
 //! they are new and empty.
 
-use crate::core::lint::{tables_created_in_pack, Emitter, FileRole, LintContext, Rule, Severity};
-use pg_query::protobuf::{AlterTableType, ObjectType};
-use pg_query::NodeEnum;
+use crate::core::lint::{alters_on_existing_tables, Emitter, LintContext, Rule, Severity};
+use pg_query::protobuf::AlterTableType;
 
 pub struct ColumnTypeChange;
 
@@ -35,47 +34,17 @@ impl Rule for ColumnTypeChange {
         Severity::Warning
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
-        let created = tables_created_in_pack(ctx);
-        for f in ctx
-            .files
-            .iter()
-            .filter(|f| matches!(f.role, FileRole::Step(_)))
-        {
-            for st in &f.sql.statements {
-                let Some(NodeEnum::AlterTableStmt(a)) = &st.node else {
-                    continue;
-                };
-                if a.objtype != ObjectType::ObjectTable as i32 {
-                    continue;
-                }
-                let Some(rv) = &a.relation else { continue };
-                let table = format!(
-                    "{}.{}",
-                    if rv.schemaname.is_empty() {
-                        "public"
-                    } else {
-                        &rv.schemaname
-                    },
-                    rv.relname
-                );
-                if created.contains(&table) {
-                    continue;
-                }
-                for cmd in &a.cmds {
-                    let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else {
-                        continue;
-                    };
-                    if c.subtype != AlterTableType::AtAlterColumnType as i32 {
-                        continue;
-                    }
-                    out.stmt(
-                        f,
-                        st,
-                        format!("column `{}` of existing table {table} changes type: ACCESS EXCLUSIVE lock and, usually, a full table rewrite", c.name),
-                        Some("add a new column of the new type, backfill it in batches, switch clients over, then drop the old one".into()),
-                    );
-                }
+        for a in alters_on_existing_tables(ctx) {
+            let (c, table) = (a.cmd, &a.table);
+            if c.subtype != AlterTableType::AtAlterColumnType as i32 {
+                continue;
             }
+            out.stmt(
+                a.file,
+                a.stmt,
+                format!("column `{}` of existing table {table} changes type: ACCESS EXCLUSIVE lock and, usually, a full table rewrite", c.name),
+                Some("add a new column of the new type, backfill it in batches, switch clients over, then drop the old one".into()),
+            );
         }
     }
 }
@@ -86,17 +55,7 @@ mod tests {
     use crate::core::lint::Severity;
 
     fn diags(extra_pack: &str, body: &str) -> Vec<crate::core::lint::Diagnostic> {
-        let m = manifest_with(extra_pack, "");
-        of(
-            "SG103",
-            &lint(
-                &m,
-                &[
-                    ("01.sql", &step_sql(body)),
-                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
-                ],
-            ),
-        )
+        of("SG103", &lint_step(extra_pack, "", body, "SELECT 1;"))
     }
 
     fn run(body: &str) -> usize {
@@ -121,16 +80,11 @@ mod tests {
 
     #[test]
     fn quiet_in_rollback_files() {
-        let m = manifest_with("", "");
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step_sql("SELECT 1;")),
-                (
-                    "rollback/01.sql",
-                    &rollback_sql("ALTER TABLE a ALTER COLUMN c TYPE int;"),
-                ),
-            ],
+        let d = lint_step(
+            "",
+            "",
+            "SELECT 1;",
+            "ALTER TABLE a ALTER COLUMN c TYPE int;",
         );
         assert_eq!(of("SG103", &d).len(), 0);
     }

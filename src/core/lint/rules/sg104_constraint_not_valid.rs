@@ -17,9 +17,10 @@
 //! which defeats the point, so that is reported too.
 //! Tables created earlier in the same pack are exempt: they are new and empty.
 
-use crate::core::lint::{tables_created_in_pack, Emitter, LintContext, Rule, Severity};
-use pg_query::protobuf::{AlterTableType, ConstrType, Constraint, ObjectType};
-use pg_query::NodeEnum;
+use crate::core::lint::{
+    alters_on_existing_tables, column_constraints, Emitter, LintContext, Rule, Severity,
+};
+use pg_query::protobuf::{AlterTableType, ConstrType, Constraint};
 use std::collections::BTreeSet;
 
 pub struct ConstraintNotValid;
@@ -66,79 +67,43 @@ impl Rule for ConstraintNotValid {
         Severity::Warning
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
-        let created = tables_created_in_pack(ctx);
         // Step files only: a rollback undoes, it does not add constraints to live tables.
-        for (_, step, f) in ctx.step_files() {
-            // (table, constraint) added NOT VALID earlier in this file.
-            let mut not_valid: BTreeSet<(String, String)> = BTreeSet::new();
-            for st in &f.sql.statements {
-                let Some(NodeEnum::AlterTableStmt(a)) = &st.node else {
-                    continue;
-                };
-                if a.objtype != ObjectType::ObjectTable as i32 {
+        // (step id, table, constraint) added NOT VALID earlier in that step's file.
+        let mut not_valid: BTreeSet<(&String, String, String)> = BTreeSet::new();
+        for a in alters_on_existing_tables(ctx) {
+            let (c, table) = (a.cmd, &a.table);
+            if let Some(k) = a.added_constraint() {
+                let Some(what) = describe(k) else { continue };
+                if k.skip_validation {
+                    not_valid.insert((a.step.id.get_ref(), table.clone(), k.conname.clone()));
                     continue;
                 }
-                let Some(rv) = &a.relation else { continue };
-                let table = format!(
-                    "{}.{}",
-                    if rv.schemaname.is_empty() {
-                        "public"
-                    } else {
-                        &rv.schemaname
-                    },
-                    rv.relname
+                out.stmt(
+                    a.file,
+                    a.stmt,
+                    format!("{what} is added to existing table {table} without NOT VALID: validating it scans the whole table while {}", blocked(k)),
+                    Some("add it NOT VALID, then ALTER TABLE … VALIDATE CONSTRAINT in a later step".into()),
                 );
-                if created.contains(&table) {
-                    continue;
+            } else if let Some(cd) = a.added_column() {
+                for k in column_constraints(cd) {
+                    let Some(what) = describe(k) else { continue };
+                    out.stmt(
+                        a.file,
+                        a.stmt,
+                        format!("{what} on new column `{}` of existing table {table} is validated by scanning the whole table while {}", cd.colname, blocked(k)),
+                        Some("add the column first, then ADD CONSTRAINT … NOT VALID, and VALIDATE CONSTRAINT in a later step".into()),
+                    );
                 }
-                for cmd in &a.cmds {
-                    let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else {
-                        continue;
-                    };
-                    let def = c.def.as_ref().and_then(|d| d.node.as_ref());
-                    if c.subtype == AlterTableType::AtAddConstraint as i32 {
-                        let Some(NodeEnum::Constraint(k)) = def else {
-                            continue;
-                        };
-                        let Some(what) = describe(k) else { continue };
-                        if k.skip_validation {
-                            not_valid.insert((table.clone(), k.conname.clone()));
-                            continue;
-                        }
-                        out.stmt(
-                            f,
-                            st,
-                            format!("{what} is added to existing table {table} without NOT VALID: validating it scans the whole table while {}", blocked(k)),
-                            Some("add it NOT VALID, then ALTER TABLE … VALIDATE CONSTRAINT in a later step".into()),
-                        );
-                    } else if c.subtype == AlterTableType::AtAddColumn as i32 {
-                        let Some(NodeEnum::ColumnDef(cd)) = def else {
-                            continue;
-                        };
-                        for k in &cd.constraints {
-                            let Some(NodeEnum::Constraint(k)) = k.node.as_ref() else {
-                                continue;
-                            };
-                            let Some(what) = describe(k) else { continue };
-                            out.stmt(
-                                f,
-                                st,
-                                format!("{what} on new column `{}` of existing table {table} is validated by scanning the whole table while {}", cd.colname, blocked(k)),
-                                Some("add the column first, then ADD CONSTRAINT … NOT VALID, and VALIDATE CONSTRAINT in a later step".into()),
-                            );
-                        }
-                    } else if c.subtype == AlterTableType::AtValidateConstraint as i32
-                        && step.transactional
-                        && not_valid.contains(&(table.clone(), c.name.clone()))
-                    {
-                        out.stmt(
-                            f,
-                            st,
-                            format!("constraint `{}` on {table} is validated in the same transaction that adds it NOT VALID: the ADD's lock is held through the scan", c.name),
-                            Some("move VALIDATE CONSTRAINT to a later step".into()),
-                        );
-                    }
-                }
+            } else if c.subtype == AlterTableType::AtValidateConstraint as i32
+                && a.step.transactional
+                && not_valid.contains(&(a.step.id.get_ref(), table.clone(), c.name.clone()))
+            {
+                out.stmt(
+                    a.file,
+                    a.stmt,
+                    format!("constraint `{}` on {table} is validated in the same transaction that adds it NOT VALID: the ADD's lock is held through the scan", c.name),
+                    Some("move VALIDATE CONSTRAINT to a later step".into()),
+                );
             }
         }
     }
@@ -149,18 +114,7 @@ mod tests {
     use crate::core::lint::testing::*;
 
     fn run(body: &str) -> usize {
-        let m = manifest_with("", "");
-        of(
-            "SG104",
-            &lint(
-                &m,
-                &[
-                    ("01.sql", &step_sql(body)),
-                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
-                ],
-            ),
-        )
-        .len()
+        of("SG104", &lint_step("", "", body, "SELECT 1;")).len()
     }
 
     #[test]
@@ -224,17 +178,7 @@ mod tests {
 
     #[test]
     fn quiet_in_rollback_files() {
-        let m = manifest_with("", "");
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step_sql("SELECT 1;")),
-                (
-                    "rollback/01.sql",
-                    &rollback_sql("ALTER TABLE a ADD CHECK (c > 0);"),
-                ),
-            ],
-        );
+        let d = lint_step("", "", "SELECT 1;", "ALTER TABLE a ADD CHECK (c > 0);");
         assert_eq!(of("SG104", &d).len(), 0);
     }
 }

@@ -10,7 +10,7 @@
 //! those columns just the same. Tables created earlier in the same pack are exempt:
 //! no client knows them yet.
 
-use crate::core::lint::{tables_created_in_pack, Emitter, FileRole, LintContext, Rule, Severity};
+use crate::core::lint::{rel_name, tables_created_in_pack, Emitter, LintContext, Rule, Severity};
 use pg_query::protobuf::ObjectType;
 use pg_query::NodeEnum;
 
@@ -35,25 +35,13 @@ impl Rule for Rename {
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
         let created = tables_created_in_pack(ctx);
         let help = "expand/contract: add the new name alongside the old one, move clients over, drop the old name in a later pack";
-        for f in ctx
-            .files
-            .iter()
-            .filter(|f| matches!(f.role, FileRole::Step(_)))
-        {
+        for (_, _, f) in ctx.step_files() {
             for st in &f.sql.statements {
                 let Some(NodeEnum::RenameStmt(r)) = &st.node else {
                     continue;
                 };
                 let Some(rv) = &r.relation else { continue };
-                let table = format!(
-                    "{}.{}",
-                    if rv.schemaname.is_empty() {
-                        "public"
-                    } else {
-                        &rv.schemaname
-                    },
-                    rv.relname
-                );
+                let table = rel_name(rv);
                 if created.contains(&table) {
                     continue;
                 }
@@ -82,18 +70,7 @@ mod tests {
     use crate::core::lint::testing::*;
 
     fn run(body: &str) -> usize {
-        let m = manifest_with("", "");
-        of(
-            "SG105",
-            &lint(
-                &m,
-                &[
-                    ("01.sql", &step_sql(body)),
-                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
-                ],
-            ),
-        )
-        .len()
+        of("SG105", &lint_step("", "", body, "SELECT 1;")).len()
     }
 
     #[test]
@@ -124,17 +101,7 @@ mod tests {
 
     #[test]
     fn quiet_in_rollback_files() {
-        let m = manifest_with("", "");
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step_sql("SELECT 1;")),
-                (
-                    "rollback/01.sql",
-                    &rollback_sql("ALTER TABLE b RENAME TO a;"),
-                ),
-            ],
-        );
+        let d = lint_step("", "", "SELECT 1;", "ALTER TABLE b RENAME TO a;");
         assert_eq!(of("SG105", &d).len(), 0);
     }
 }

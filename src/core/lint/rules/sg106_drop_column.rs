@@ -10,9 +10,8 @@
 //! back up its data if it may be needed, and drop it in a later pack.
 //! Tables created earlier in the same pack are exempt: they hold no data yet.
 
-use crate::core::lint::{tables_created_in_pack, Emitter, FileRole, LintContext, Rule, Severity};
-use pg_query::protobuf::{AlterTableType, ObjectType};
-use pg_query::NodeEnum;
+use crate::core::lint::{alters_on_existing_tables, Emitter, LintContext, Rule, Severity};
+use pg_query::protobuf::AlterTableType;
 
 pub struct DropColumn;
 
@@ -33,47 +32,17 @@ impl Rule for DropColumn {
         Severity::Warning
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
-        let created = tables_created_in_pack(ctx);
-        for f in ctx
-            .files
-            .iter()
-            .filter(|f| matches!(f.role, FileRole::Step(_)))
-        {
-            for st in &f.sql.statements {
-                let Some(NodeEnum::AlterTableStmt(a)) = &st.node else {
-                    continue;
-                };
-                if a.objtype != ObjectType::ObjectTable as i32 {
-                    continue;
-                }
-                let Some(rv) = &a.relation else { continue };
-                let table = format!(
-                    "{}.{}",
-                    if rv.schemaname.is_empty() {
-                        "public"
-                    } else {
-                        &rv.schemaname
-                    },
-                    rv.relname
-                );
-                if created.contains(&table) {
-                    continue;
-                }
-                for cmd in &a.cmds {
-                    let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else {
-                        continue;
-                    };
-                    if c.subtype != AlterTableType::AtDropColumn as i32 {
-                        continue;
-                    }
-                    out.stmt(
-                        f,
-                        st,
-                        format!("dropping column `{}` of {table} destroys its data and breaks clients that still use it", c.name),
-                        Some("stop using the column first and drop it in a later pack, after its data is backed up if needed".into()),
-                    );
-                }
+        for a in alters_on_existing_tables(ctx) {
+            let (c, table) = (a.cmd, &a.table);
+            if c.subtype != AlterTableType::AtDropColumn as i32 {
+                continue;
             }
+            out.stmt(
+                a.file,
+                a.stmt,
+                format!("dropping column `{}` of {table} destroys its data and breaks clients that still use it", c.name),
+                Some("stop using the column first and drop it in a later pack, after its data is backed up if needed".into()),
+            );
         }
     }
 }
@@ -83,18 +52,7 @@ mod tests {
     use crate::core::lint::testing::*;
 
     fn run(body: &str) -> usize {
-        let m = manifest_with("", "");
-        of(
-            "SG106",
-            &lint(
-                &m,
-                &[
-                    ("01.sql", &step_sql(body)),
-                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
-                ],
-            ),
-        )
-        .len()
+        of("SG106", &lint_step("", "", body, "SELECT 1;")).len()
     }
 
     #[test]
@@ -119,16 +77,11 @@ mod tests {
     #[test]
     fn quiet_in_rollback_files() {
         // Rolling back an ADD COLUMN drops it: that is the rollback's job.
-        let m = manifest_with("", "");
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step_sql("ALTER TABLE a ADD COLUMN c int;")),
-                (
-                    "rollback/01.sql",
-                    &rollback_sql("ALTER TABLE a DROP COLUMN c;"),
-                ),
-            ],
+        let d = lint_step(
+            "",
+            "",
+            "ALTER TABLE a ADD COLUMN c int;",
+            "ALTER TABLE a DROP COLUMN c;",
         );
         assert_eq!(of("SG106", &d).len(), 0);
     }

@@ -13,8 +13,8 @@
 //! reported too unless it is `NOT VALID` (to be validated in a later step).
 //! Tables created earlier in the same pack are exempt: they are new and empty.
 
-use crate::core::lint::{tables_created_in_pack, Emitter, LintContext, Rule, Severity};
-use pg_query::protobuf::{AlterTableType, ConstrType, Constraint, NullTestType, ObjectType};
+use crate::core::lint::{alters_on_existing_tables, Emitter, LintContext, Rule, Severity};
+use pg_query::protobuf::{AlterTableType, ConstrType, Constraint, NullTestType};
 use pg_query::NodeEnum;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -60,85 +60,55 @@ impl Rule for SetNotNull {
         Severity::Warning
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
-        let created = tables_created_in_pack(ctx);
         let help = "first add CHECK (c IS NOT NULL) NOT VALID and VALIDATE it in an earlier step; SET NOT NULL then skips the scan (PostgreSQL 12+)";
         // (table, column) proven NOT NULL by a validated CHECK earlier in the pack.
         let mut proven: BTreeSet<(String, String)> = BTreeSet::new();
         // (table, constraint) → column, for CHECK (c IS NOT NULL) NOT VALID awaiting VALIDATE.
         let mut pending: BTreeMap<(String, String), String> = BTreeMap::new();
         // Step files only, in manifest order.
-        for (_, _, f) in ctx.step_files() {
-            for st in &f.sql.statements {
-                let Some(NodeEnum::AlterTableStmt(a)) = &st.node else {
-                    continue;
-                };
-                if a.objtype != ObjectType::ObjectTable as i32 {
+        for a in alters_on_existing_tables(ctx) {
+            let (c, table) = (a.cmd, &a.table);
+            let column = if c.subtype == AlterTableType::AtSetNotNull as i32 {
+                if proven.contains(&(table.clone(), c.name.clone())) {
                     continue;
                 }
-                let Some(rv) = &a.relation else { continue };
-                let table = format!(
-                    "{}.{}",
-                    if rv.schemaname.is_empty() {
-                        "public"
+                c.name.clone()
+            } else if c.subtype == AlterTableType::AtValidateConstraint as i32 {
+                if let Some(col) = pending.remove(&(table.clone(), c.name.clone())) {
+                    proven.insert((table.clone(), col));
+                }
+                continue;
+            } else if let Some(k) = a.added_constraint() {
+                if let Some(col) = not_null_check_column(k) {
+                    if k.skip_validation {
+                        pending.insert((table.clone(), k.conname.clone()), col);
                     } else {
-                        &rv.schemaname
-                    },
-                    rv.relname
-                );
-                if created.contains(&table) {
+                        proven.insert((table.clone(), col));
+                    }
                     continue;
                 }
-                for cmd in &a.cmds {
-                    let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else {
-                        continue;
-                    };
-                    let def = c.def.as_ref().and_then(|d| d.node.as_ref());
-                    let column = if c.subtype == AlterTableType::AtSetNotNull as i32 {
-                        if proven.contains(&(table.clone(), c.name.clone())) {
-                            continue;
-                        }
-                        c.name.clone()
-                    } else if c.subtype == AlterTableType::AtValidateConstraint as i32 {
-                        if let Some(col) = pending.remove(&(table.clone(), c.name.clone())) {
-                            proven.insert((table.clone(), col));
-                        }
-                        continue;
-                    } else if c.subtype == AlterTableType::AtAddConstraint as i32 {
-                        let Some(NodeEnum::Constraint(k)) = def else {
-                            continue;
-                        };
-                        if let Some(col) = not_null_check_column(k) {
-                            if k.skip_validation {
-                                pending.insert((table.clone(), k.conname.clone()), col);
-                            } else {
-                                proven.insert((table.clone(), col));
-                            }
-                            continue;
-                        }
-                        // PostgreSQL 18: ADD [CONSTRAINT n] NOT NULL c [NOT VALID].
-                        if k.contype != ConstrType::ConstrNotnull as i32 || k.skip_validation {
-                            continue;
-                        }
-                        let keys: Vec<&str> = k
-                            .keys
-                            .iter()
-                            .filter_map(|n| match n.node.as_ref() {
-                                Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
-                                _ => None,
-                            })
-                            .collect();
-                        keys.join(", ")
-                    } else {
-                        continue;
-                    };
-                    out.stmt(
-                        f,
-                        st,
-                        format!("making column `{column}` of existing table {table} NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock"),
-                        Some(help.into()),
-                    );
+                // PostgreSQL 18: ADD [CONSTRAINT n] NOT NULL c [NOT VALID].
+                if k.contype != ConstrType::ConstrNotnull as i32 || k.skip_validation {
+                    continue;
                 }
-            }
+                let keys: Vec<&str> = k
+                    .keys
+                    .iter()
+                    .filter_map(|n| match n.node.as_ref() {
+                        Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                keys.join(", ")
+            } else {
+                continue;
+            };
+            out.stmt(
+                a.file,
+                a.stmt,
+                format!("making column `{column}` of existing table {table} NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock"),
+                Some(help.into()),
+            );
         }
     }
 }
@@ -148,18 +118,7 @@ mod tests {
     use crate::core::lint::testing::*;
 
     fn run(body: &str) -> usize {
-        let m = manifest_with("", "");
-        of(
-            "SG107",
-            &lint(
-                &m,
-                &[
-                    ("01.sql", &step_sql(body)),
-                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
-                ],
-            ),
-        )
-        .len()
+        of("SG107", &lint_step("", "", body, "SELECT 1;")).len()
     }
 
     #[test]
@@ -194,49 +153,24 @@ mod tests {
 
     #[test]
     fn quiet_after_validated_check_in_an_earlier_step() {
-        let m = manifest_with("", "[[step]]\nid = \"2\"\nname = \"two\"\nfile = \"02.sql\"\nrollback = \"rollback/02.sql\"\n");
-        let step1 =
-            step_sql("ALTER TABLE a ADD CONSTRAINT a_c_nn CHECK (c IS NOT NULL) NOT VALID;");
-        let step2 = step_sql("ALTER TABLE a VALIDATE CONSTRAINT a_c_nn;\nALTER TABLE a ALTER COLUMN c SET NOT NULL;\nALTER TABLE a DROP CONSTRAINT a_c_nn;");
-        let rb = rollback_sql("SELECT 1;");
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step1),
-                ("rollback/01.sql", &rb),
-                ("02.sql", &step2),
-                ("rollback/02.sql", &rb),
-            ],
-        );
+        let step1 = "ALTER TABLE a ADD CONSTRAINT a_c_nn CHECK (c IS NOT NULL) NOT VALID;";
+        let step2 = "ALTER TABLE a VALIDATE CONSTRAINT a_c_nn;\nALTER TABLE a ALTER COLUMN c SET NOT NULL;\nALTER TABLE a DROP CONSTRAINT a_c_nn;";
+        let d = lint_two_steps(step1, step2);
         assert_eq!(of("SG107", &d).len(), 0);
         // The same SET NOT NULL before the VALIDATE still scans.
-        let step2 = step_sql(
-            "ALTER TABLE a ALTER COLUMN c SET NOT NULL;\nALTER TABLE a VALIDATE CONSTRAINT a_c_nn;",
-        );
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step1),
-                ("rollback/01.sql", &rb),
-                ("02.sql", &step2),
-                ("rollback/02.sql", &rb),
-            ],
-        );
+        let step2 =
+            "ALTER TABLE a ALTER COLUMN c SET NOT NULL;\nALTER TABLE a VALIDATE CONSTRAINT a_c_nn;";
+        let d = lint_two_steps(step1, step2);
         assert_eq!(of("SG107", &d).len(), 1);
     }
 
     #[test]
     fn quiet_in_rollback_files() {
-        let m = manifest_with("", "");
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step_sql("SELECT 1;")),
-                (
-                    "rollback/01.sql",
-                    &rollback_sql("ALTER TABLE a ALTER COLUMN c SET NOT NULL;"),
-                ),
-            ],
+        let d = lint_step(
+            "",
+            "",
+            "SELECT 1;",
+            "ALTER TABLE a ALTER COLUMN c SET NOT NULL;",
         );
         assert_eq!(of("SG107", &d).len(), 0);
     }

@@ -12,9 +12,10 @@
 //! same way and are reported too.
 //! Tables created earlier in the same pack are exempt: they are new and empty.
 
-use crate::core::lint::{tables_created_in_pack, Emitter, FileRole, LintContext, Rule, Severity};
-use pg_query::protobuf::{AlterTableType, ConstrType, Constraint, ObjectType};
-use pg_query::NodeEnum;
+use crate::core::lint::{
+    alters_on_existing_tables, column_constraints, Emitter, LintContext, Rule, Severity,
+};
+use pg_query::protobuf::{ConstrType, Constraint};
 
 pub struct UniqueWithoutIndex;
 
@@ -54,66 +55,26 @@ impl Rule for UniqueWithoutIndex {
         Severity::Warning
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
-        let created = tables_created_in_pack(ctx);
         let help = "CREATE UNIQUE INDEX CONCURRENTLY in a `transactional = false` step, then ADD CONSTRAINT … USING INDEX";
-        for f in ctx
-            .files
-            .iter()
-            .filter(|f| matches!(f.role, FileRole::Step(_)))
-        {
-            for st in &f.sql.statements {
-                let Some(NodeEnum::AlterTableStmt(a)) = &st.node else {
-                    continue;
-                };
-                if a.objtype != ObjectType::ObjectTable as i32 {
-                    continue;
-                }
-                let Some(rv) = &a.relation else { continue };
-                let table = format!(
-                    "{}.{}",
-                    if rv.schemaname.is_empty() {
-                        "public"
-                    } else {
-                        &rv.schemaname
-                    },
-                    rv.relname
+        for a in alters_on_existing_tables(ctx) {
+            let table = &a.table;
+            if let Some(k) = a.added_constraint() {
+                let Some(what) = describe(k) else { continue };
+                out.stmt(
+                    a.file,
+                    a.stmt,
+                    format!("{what} is added to existing table {table} without USING INDEX: its index is built under an ACCESS EXCLUSIVE lock"),
+                    Some(help.into()),
                 );
-                if created.contains(&table) {
-                    continue;
-                }
-                for cmd in &a.cmds {
-                    let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else {
-                        continue;
-                    };
-                    let def = c.def.as_ref().and_then(|d| d.node.as_ref());
-                    if c.subtype == AlterTableType::AtAddConstraint as i32 {
-                        let Some(NodeEnum::Constraint(k)) = def else {
-                            continue;
-                        };
-                        let Some(what) = describe(k) else { continue };
-                        out.stmt(
-                            f,
-                            st,
-                            format!("{what} is added to existing table {table} without USING INDEX: its index is built under an ACCESS EXCLUSIVE lock"),
-                            Some(help.into()),
-                        );
-                    } else if c.subtype == AlterTableType::AtAddColumn as i32 {
-                        let Some(NodeEnum::ColumnDef(cd)) = def else {
-                            continue;
-                        };
-                        for k in &cd.constraints {
-                            let Some(NodeEnum::Constraint(k)) = k.node.as_ref() else {
-                                continue;
-                            };
-                            let Some(what) = describe(k) else { continue };
-                            out.stmt(
-                                f,
-                                st,
-                                format!("{what} on new column `{}` of existing table {table} builds its index under an ACCESS EXCLUSIVE lock", cd.colname),
-                                Some(format!("add the column first, then {help}")),
-                            );
-                        }
-                    }
+            } else if let Some(cd) = a.added_column() {
+                for k in column_constraints(cd) {
+                    let Some(what) = describe(k) else { continue };
+                    out.stmt(
+                        a.file,
+                        a.stmt,
+                        format!("{what} on new column `{}` of existing table {table} builds its index under an ACCESS EXCLUSIVE lock", cd.colname),
+                        Some(format!("add the column first, then {help}")),
+                    );
                 }
             }
         }
@@ -125,18 +86,7 @@ mod tests {
     use crate::core::lint::testing::*;
 
     fn run(body: &str) -> usize {
-        let m = manifest_with("", "");
-        of(
-            "SG108",
-            &lint(
-                &m,
-                &[
-                    ("01.sql", &step_sql(body)),
-                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
-                ],
-            ),
-        )
-        .len()
+        of("SG108", &lint_step("", "", body, "SELECT 1;")).len()
     }
 
     #[test]
@@ -165,17 +115,7 @@ mod tests {
 
     #[test]
     fn quiet_in_rollback_files() {
-        let m = manifest_with("", "");
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step_sql("SELECT 1;")),
-                (
-                    "rollback/01.sql",
-                    &rollback_sql("ALTER TABLE a ADD UNIQUE (c);"),
-                ),
-            ],
-        );
+        let d = lint_step("", "", "SELECT 1;", "ALTER TABLE a ADD UNIQUE (c);");
         assert_eq!(of("SG108", &d).len(), 0);
     }
 }

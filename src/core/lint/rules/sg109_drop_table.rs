@@ -91,18 +91,7 @@ mod tests {
     use crate::core::lint::testing::*;
 
     fn run(body: &str) -> usize {
-        let m = manifest_with("", "");
-        of(
-            "SG109",
-            &lint(
-                &m,
-                &[
-                    ("01.sql", &step_sql(body)),
-                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
-                ],
-            ),
-        )
-        .len()
+        of("SG109", &lint_step("", "", body, "SELECT 1;")).len()
     }
 
     #[test]
@@ -127,39 +116,16 @@ mod tests {
 
     #[test]
     fn quiet_on_table_created_in_an_earlier_step() {
-        let m = manifest_with("", "[[step]]\nid = \"2\"\nname = \"two\"\nfile = \"02.sql\"\nrollback = \"rollback/02.sql\"\n");
-        let rb = rollback_sql("SELECT 1;");
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step_sql("CREATE TABLE n (id int);")),
-                ("rollback/01.sql", &rb),
-                ("02.sql", &step_sql("DROP TABLE n;")),
-                ("rollback/02.sql", &rb),
-            ],
-        );
+        let d = lint_two_steps("CREATE TABLE n (id int);", "DROP TABLE n;");
         assert_eq!(of("SG109", &d).len(), 0);
     }
 
     #[test]
     fn quiet_in_rollback_files() {
         // The rollback of a step that creates a table drops it: that is normal.
-        let m = manifest_with("", "");
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step_sql("CREATE TABLE n (id int);")),
-                ("rollback/01.sql", &rollback_sql("DROP TABLE n;")),
-            ],
-        );
+        let d = lint_step("", "", "CREATE TABLE n (id int);", "DROP TABLE n;");
         assert_eq!(of("SG109", &d).len(), 0);
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step_sql("SELECT 1;")),
-                ("rollback/01.sql", &rollback_sql("DROP TABLE a;")),
-            ],
-        );
+        let d = lint_step("", "", "SELECT 1;", "DROP TABLE a;");
         assert_eq!(of("SG109", &d).len(), 0);
     }
 }

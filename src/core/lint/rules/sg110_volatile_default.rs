@@ -18,8 +18,10 @@
 //! `CURRENT_TIMESTAMP` are stable and never are.
 //! Tables created earlier in the same pack are exempt: they are new and empty.
 
-use crate::core::lint::{tables_created_in_pack, Emitter, FileRole, LintContext, Rule, Severity};
-use pg_query::protobuf::{AlterTableType, ColumnDef, ConstrType, Node, ObjectType};
+use crate::core::lint::{
+    alters_on_existing_tables, column_constraints, Emitter, LintContext, Rule, Severity,
+};
+use pg_query::protobuf::{ColumnDef, ConstrType, Node};
 use pg_query::NodeEnum;
 
 pub struct VolatileDefault;
@@ -117,10 +119,7 @@ fn rewrite_reason(cd: &ColumnDef) -> Option<(String, &'static str)> {
     if let Some(f) = cd.raw_default.as_deref().and_then(volatile_call) {
         return Some((format!("with a volatile DEFAULT calling {f}()"), plain));
     }
-    for k in &cd.constraints {
-        let Some(NodeEnum::Constraint(k)) = k.node.as_ref() else {
-            continue;
-        };
+    for k in column_constraints(cd) {
         if k.contype == ConstrType::ConstrDefault as i32 {
             if let Some(f) = k.raw_expr.as_deref().and_then(volatile_call) {
                 return Some((format!("with a volatile DEFAULT calling {f}()"), plain));
@@ -152,55 +151,20 @@ impl Rule for VolatileDefault {
         Severity::Warning
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
-        let created = tables_created_in_pack(ctx);
-        for f in ctx
-            .files
-            .iter()
-            .filter(|f| matches!(f.role, FileRole::Step(_)))
-        {
-            for st in &f.sql.statements {
-                let Some(NodeEnum::AlterTableStmt(a)) = &st.node else {
-                    continue;
-                };
-                if a.objtype != ObjectType::ObjectTable as i32 {
-                    continue;
-                }
-                let Some(rv) = &a.relation else { continue };
-                let table = format!(
-                    "{}.{}",
-                    if rv.schemaname.is_empty() {
-                        "public"
-                    } else {
-                        &rv.schemaname
-                    },
-                    rv.relname
-                );
-                if created.contains(&table) {
-                    continue;
-                }
-                for cmd in &a.cmds {
-                    let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else {
-                        continue;
-                    };
-                    if c.subtype != AlterTableType::AtAddColumn as i32 {
-                        continue;
-                    }
-                    let Some(NodeEnum::ColumnDef(cd)) =
-                        c.def.as_ref().and_then(|d| d.node.as_ref())
-                    else {
-                        continue;
-                    };
-                    let Some((why, help)) = rewrite_reason(cd) else {
-                        continue;
-                    };
-                    out.stmt(
-                        f,
-                        st,
-                        format!("column `{}` is added to existing table {table} {why}: the whole table is rewritten under an ACCESS EXCLUSIVE lock", cd.colname),
-                        Some(help.into()),
-                    );
-                }
-            }
+        for a in alters_on_existing_tables(ctx) {
+            let table = &a.table;
+            let Some(cd) = a.added_column() else {
+                continue;
+            };
+            let Some((why, help)) = rewrite_reason(cd) else {
+                continue;
+            };
+            out.stmt(
+                a.file,
+                a.stmt,
+                format!("column `{}` is added to existing table {table} {why}: the whole table is rewritten under an ACCESS EXCLUSIVE lock", cd.colname),
+                Some(help.into()),
+            );
         }
     }
 }
@@ -210,18 +174,7 @@ mod tests {
     use crate::core::lint::testing::*;
 
     fn run(body: &str) -> usize {
-        let m = manifest_with("", "");
-        of(
-            "SG110",
-            &lint(
-                &m,
-                &[
-                    ("01.sql", &step_sql(body)),
-                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
-                ],
-            ),
-        )
-        .len()
+        of("SG110", &lint_step("", "", body, "SELECT 1;")).len()
     }
 
     #[test]
@@ -292,16 +245,11 @@ mod tests {
 
     #[test]
     fn quiet_in_rollback_files() {
-        let m = manifest_with("", "");
-        let d = lint(
-            &m,
-            &[
-                ("01.sql", &step_sql("SELECT 1;")),
-                (
-                    "rollback/01.sql",
-                    &rollback_sql("ALTER TABLE a ADD COLUMN r float8 DEFAULT random();"),
-                ),
-            ],
+        let d = lint_step(
+            "",
+            "",
+            "SELECT 1;",
+            "ALTER TABLE a ADD COLUMN r float8 DEFAULT random();",
         );
         assert_eq!(of("SG110", &d).len(), 0);
     }
