@@ -1,8 +1,9 @@
 //! Benchmarks `stepgate::db::snapshot::take` against `pg_dump --schema-only` on synthetic
 //! catalogs of 1,000, 5,000 and 10,000 tables (see `gen_catalog`), on a throwaway cluster.
 //! Prints one markdown table row per size. "snapshot ms" and "pg_dump ms" are medians of three
-//! runs (the snapshots on one connection, as the engine takes them within a step); "cold ms"
-//! is a snapshot on a fresh connection, whose catalog caches are empty, as pg_dump's always are.
+//! interleaved runs (the snapshots on one connection, as the engine takes them within a step);
+//! "cold ms" is a snapshot on a fresh connection, whose catalog caches are empty, as
+//! pg_dump's always are.
 //!
 //! ```text
 //! cargo run --release --example bench_snapshot [N ...]
@@ -64,8 +65,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let cold = t.elapsed();
         drop(cold_client);
 
+        // Interleaved, so that both see the same load on a shared machine.
         let mut client = cluster.connect(&db)?;
         let mut snap_times = Vec::new();
+        let mut dump_times = Vec::new();
         for _ in 0..RUNS {
             let t = Instant::now();
             let s = stepgate::db::snapshot::take(&mut client)?;
@@ -75,10 +78,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 first.fingerprint(),
                 "snapshots of an idle database differ"
             );
-        }
-
-        let mut dump_times = Vec::new();
-        for _ in 0..RUNS {
             let t = Instant::now();
             let status = Command::new(&pg_dump)
                 .args(["--schema-only", "-f", "/dev/null", "-d"])

@@ -248,10 +248,12 @@ pub fn split_dotted(name: &str) -> Vec<String> {
     parts
 }
 
-/// Normalises a function argument list: lower-case, single spaces, no spaces after commas.
+/// Normalises a function argument list: lower-case, single spaces, no spaces after
+/// commas, and PostgreSQL's own spelling of type aliases (`int` → `integer`,
+/// `varchar` → `character varying`, …) so a declared `f(int)` equals the catalog's.
 pub fn normalize_args(args: &str) -> String {
-    let inner = args.trim();
-    let words: Vec<String> = inner
+    let words: Vec<String> = args
+        .trim()
         .split(',')
         .map(|a| {
             a.split_whitespace()
@@ -260,8 +262,34 @@ pub fn normalize_args(args: &str) -> String {
                 .to_lowercase()
         })
         .filter(|a| !a.is_empty())
+        .map(|a| canonical_type_name(&a))
         .collect();
     words.join(",")
+}
+
+/// The name `format_type` prints for a type alias (arrays keep their `[]`).
+pub fn canonical_type_name(t: &str) -> String {
+    let (base, array) = match t.strip_suffix("[]") {
+        Some(b) => (b.trim(), "[]"),
+        None => (t, ""),
+    };
+    let canon = match base {
+        "int" | "int4" => "integer",
+        "int8" => "bigint",
+        "int2" => "smallint",
+        "float8" | "float" => "double precision",
+        "float4" => "real",
+        "bool" => "boolean",
+        "varchar" => "character varying",
+        "char" | "bpchar" => "character",
+        "timestamptz" => "timestamp with time zone",
+        "timestamp" => "timestamp without time zone",
+        "timetz" => "time with time zone",
+        "time" => "time without time zone",
+        "decimal" => "numeric",
+        other => other,
+    };
+    format!("{canon}{array}")
 }
 
 fn qualify(kind: ObjKind, rest: &str) -> Option<String> {
@@ -441,6 +469,9 @@ mod tests {
         assert_eq!(r.name, "public.t.c");
         let r = ObjectRef::parse("function f(text, INTEGER)").unwrap();
         assert_eq!(r.name, "public.f(text,integer)");
+        let r = ObjectRef::parse("function f(int, varchar, bool[])").unwrap();
+        assert_eq!(r.name, "public.f(integer,character varying,boolean[])");
+
         let r = ObjectRef::parse("trigger public.\"T\".trg").unwrap();
         assert_eq!(r.name, "public.T.trg");
         assert_eq!(r.table().as_deref(), Some("public.T"));

@@ -441,23 +441,7 @@ fn type_name(t: &protobuf::TypeName) -> String {
 
 /// The names PostgreSQL's `format_type` prints for the parser's internal type names.
 fn canonical_type(n: &str) -> String {
-    match n {
-        "int4" => "integer",
-        "int8" => "bigint",
-        "int2" => "smallint",
-        "float8" => "double precision",
-        "float4" => "real",
-        "bool" => "boolean",
-        "varchar" => "character varying",
-        "bpchar" => "character",
-        "timestamptz" => "timestamp with time zone",
-        "timestamp" => "timestamp without time zone",
-        "timetz" => "time with time zone",
-        "time" => "time without time zone",
-        "numeric" => "numeric",
-        other => other,
-    }
-    .to_string()
+    crate::core::objects::canonical_type_name(n)
 }
 
 fn func_ref(names: &[protobuf::Node], args: &[String]) -> ObjectRef {
