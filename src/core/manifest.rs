@@ -113,7 +113,7 @@ pub struct LintConfig {
     /// Comment markers section A must carry (doc 99.5), e.g. `REHEARSAL-ONLY`.
     #[serde(default)]
     pub require_header: Vec<String>,
-    /// Per-rule severity overrides: `{ SG201 = "error", SG205 = "off" }`.
+    /// Per-rule severity overrides: `{ SG103 = "error", SG105 = "off" }`.
     #[serde(default)]
     pub severity: BTreeMap<String, Spanned<String>>,
 }
