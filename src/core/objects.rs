@@ -111,8 +111,12 @@ impl ObjKind {
         kinds.sort_by_key(|k| std::cmp::Reverse(k.as_str().len()));
         for k in kinds {
             let w = k.as_str();
-            if t.len() >= w.len() && t[..w.len()].eq_ignore_ascii_case(w) {
-                let rest = &t[w.len()..];
+            // `get` rather than slicing: the text is user input and may be any UTF-8.
+            if t.get(..w.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(w))
+            {
+                let rest = t.get(w.len()..).unwrap_or("");
+
                 if rest.is_empty() || rest.starts_with(char::is_whitespace) {
                     return Some((k, rest.trim()));
                 }
@@ -292,6 +296,18 @@ pub fn canonical_type_name(t: &str) -> String {
     format!("{canon}{array}")
 }
 
+/// An identifier as written: quoted (anything but empty) or bare (a letter or `_`, then
+/// letters, digits, `_` or `$`, as PostgreSQL's scanner accepts).
+fn valid_ident(raw: &str) -> bool {
+    let p = raw.trim();
+    if p.len() >= 2 && p.starts_with('"') && p.ends_with('"') {
+        return p.len() > 2;
+    }
+    let mut chars = p.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+}
+
 fn qualify(kind: ObjKind, rest: &str) -> Option<String> {
     if kind == ObjKind::Function {
         let (head, args) = match rest.find('(') {
@@ -302,10 +318,11 @@ fn qualify(kind: ObjKind, rest: &str) -> Option<String> {
             Some(_) => return None,
             None => (rest, None),
         };
-        let parts: Vec<String> = split_dotted(head.trim())
-            .iter()
-            .map(|p| normalize_ident(p))
-            .collect();
+        let raw = split_dotted(head.trim());
+        if !raw.iter().all(|p| valid_ident(p)) {
+            return None;
+        }
+        let parts: Vec<String> = raw.iter().map(|p| normalize_ident(p)).collect();
         let base = match parts.len() {
             1 => format!("public.{}", parts[0]),
             2 => format!("{}.{}", parts[0], parts[1]),
@@ -319,10 +336,11 @@ fn qualify(kind: ObjKind, rest: &str) -> Option<String> {
             None => base,
         });
     }
-    let parts: Vec<String> = split_dotted(rest)
-        .iter()
-        .map(|p| normalize_ident(p))
-        .collect();
+    let raw = split_dotted(rest);
+    if !raw.iter().all(|p| valid_ident(p)) {
+        return None;
+    }
+    let parts: Vec<String> = raw.iter().map(|p| normalize_ident(p)).collect();
     if parts.iter().any(|p| p.is_empty()) {
         return None;
     }
