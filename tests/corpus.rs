@@ -313,7 +313,7 @@ fn run_case(case: &Case) -> Vec<String> {
     if executed != 0 {
         problems.push(format!("the ledger records {executed} execution event(s)"));
     }
-    if !problems.is_empty() {
+    if !problems.is_empty() || std::env::var_os("CORPUS_SHOW").is_some() {
         problems.push(format!("--- stdout ---\n{stdout}--- stderr ---\n{stderr}"));
     }
     problems
@@ -449,12 +449,26 @@ fn every_case_exits_with_its_code_and_message_and_runs_nothing() {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(case) = cases.get(i) else { break };
                 let problems = run_case(case);
-                if !problems.is_empty() {
-                    failures.lock().unwrap().push(format!(
-                        "{}:\n  {}",
-                        case.name,
-                        problems.join("\n  ")
-                    ));
+                let report = match (&case.spec.known_bug, problems.is_empty()) {
+                    (None, true) => None,
+                    (None, false) => Some(problems.join("\n  ")),
+                    (Some(_), false) => {
+                        eprintln!(
+                            "{}: known bug still present:\n  {}",
+                            case.name,
+                            problems.join("\n  ")
+                        );
+                        None
+                    }
+                    (Some(bug), true) => Some(format!(
+                        "passes now, but case.toml says known_bug = {bug:?}: delete that line"
+                    )),
+                };
+                if let Some(r) = report {
+                    failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("{}:\n  {r}", case.name));
                 }
             });
         }

@@ -690,9 +690,22 @@ pub fn scratch(
             "  {} fingerprint {} {} {}",
             mark(r.round_trip_equal),
             &r.initial_fingerprint[..16],
-            if r.round_trip_equal { "==" } else { "!=" },
+            if r.initial_fingerprint == r.final_fingerprint {
+                "=="
+            } else {
+                "!="
+            },
             &r.final_fingerprint[..16]
         );
+        for k in &r.kept_by_design {
+            println!(
+                "  {} {k} differs by design (rollback_keeps)",
+                paint("=", Style::Dim)
+            );
+        }
+        for d in &r.differs {
+            println!("  {} {d}", mark(false));
+        }
         if let Some(k) = &r.kept {
             println!("  the copy stays up: psql \"{k}\"");
         }

@@ -9,7 +9,7 @@
 //! through the PL/pgSQL parser so a guard that only reads is known to be read-only
 //! and a block that writes is known to write.
 
-use crate::core::error::{line_col, SourceError};
+use crate::core::error::SourceError;
 use crate::core::objects::{normalize_args, ObjKind, ObjectRef, Verb};
 use pg_query::protobuf::{self, a_const, ObjectType};
 use pg_query::NodeEnum;
@@ -192,6 +192,12 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
         offset += line.len();
     }
 
+    // Line of a byte offset, by binary search over the line starts (line_col per
+    // statement would be quadratic in the file size).
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let line_of = |pos: usize| line_starts.partition_point(|&start| start <= pos);
     let tokens = pg_query::scan(&cleaned)
         .map_err(|e| SourceError::new(path, src, format!("cannot tokenize: {}", strip_pg(&e))))?
         .tokens;
@@ -203,7 +209,7 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
         {
             let (s, e) = (t.start as usize, t.end as usize);
             let text = cleaned.get(s..e).unwrap_or("").to_string();
-            let line = line_col(src, s).0;
+            let line = line_of(s);
             if let Some(letter) = section_letter(&text) {
                 sections.push(SectionMark {
                     letter,
@@ -253,7 +259,7 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
             index,
             start,
             end: start + text.len(),
-            line: line_col(src, start).0,
+            line: line_of(start),
             text,
             section: None,
             class: StmtClass::Write,

@@ -2,7 +2,8 @@
 //! cluster is built from the target's schema (`pg_dump --schema-only`, plus the data
 //! of the tables named) or from a SQL file; every step is applied in order (gates
 //! bypassed, and said so — the ledger there is labelled `scratch`), then every step
-//! is rolled back in reverse order, and the final fingerprint must equal the initial.
+//! is rolled back in reverse order, and the final catalog must equal the initial one —
+//! except for what a step's `rollback_keeps` leaves in place by design, which is named.
 
 use crate::db::cluster::{Cluster, ClusterOptions};
 use crate::db::connect::Target;
@@ -38,6 +39,10 @@ pub struct ScratchRow {
 pub struct ScratchReport {
     pub pack: String,
     pub source: String,
+    /// Objects that differ between start and end, other than what rollbacks keep by design.
+    pub differs: Vec<String>,
+    /// Objects the rollbacks keep on purpose (`rollback_keeps`), differing by design.
+    pub kept_by_design: Vec<String>,
     pub initial_fingerprint: String,
     pub final_fingerprint: String,
     pub round_trip_equal: bool,
@@ -159,7 +164,8 @@ pub fn run(
             "the scratch ledger label is missing; refusing to bypass gates",
         ));
     }
-    let initial = snapshot::take(&mut session.ledger)?.fingerprint();
+    let initial_snap = snapshot::take(&mut session.ledger)?;
+    let initial = initial_snap.fingerprint();
     bar.inc(1);
     let pack = session.pack().clone();
     let mut rows: Vec<ScratchRow> = Vec::new();
@@ -232,7 +238,41 @@ pub fn run(
         row.rollback_ms = t.elapsed().as_millis();
         bar.inc(1);
     }
-    let final_fp = snapshot::take(&mut session.ledger)?.fingerprint();
+    let final_snap = snapshot::take(&mut session.ledger)?;
+    let final_fp = final_snap.fingerprint();
+    // What differs, less what the rollbacks keep by design (`rollback_keeps`).
+    let kept: Vec<crate::core::objects::ObjectRef> = pack
+        .keeps
+        .iter()
+        .flat_map(|(objs, _)| objs.iter().cloned())
+        .collect();
+    let d = crate::core::catalog::diff(&initial_snap, &final_snap);
+    let is_kept = |o: &crate::core::objects::ObjectRef| {
+        kept.contains(o) || o.table().is_some_and(|t| kept.iter().any(|k| k.name == t))
+    };
+    let differs: Vec<String> = d
+        .added
+        .iter()
+        .map(|o| format!("+ {o}"))
+        .chain(d.removed.iter().map(|o| format!("- {o}")))
+        .chain(d.changed.iter().map(|c| format!("~ {}", c.object)))
+        .zip(
+            d.added
+                .iter()
+                .chain(d.removed.iter())
+                .chain(d.changed.iter().map(|c| &c.object)),
+        )
+        .filter(|(_, o)| !is_kept(o))
+        .map(|(s, _)| s)
+        .collect();
+    let kept_changes: Vec<String> = d
+        .added
+        .iter()
+        .chain(d.removed.iter())
+        .chain(d.changed.iter().map(|c| &c.object))
+        .filter(|o| is_kept(o))
+        .map(|o| o.to_string())
+        .collect();
     bar.finish_and_clear();
     drop(session);
     let kept = if keep {
@@ -248,7 +288,12 @@ pub fn run(
             Source::FromDb => "target schema (pg_dump --schema-only)".into(),
             Source::FromSql(p) => p.display().to_string(),
         },
-        round_trip_equal: initial == final_fp,
+        round_trip_equal: differs.is_empty()
+            && rows
+                .iter()
+                .all(|r| r.apply == "hold" || r.rollback == "committed"),
+        differs,
+        kept_by_design: kept_changes,
         initial_fingerprint: initial,
         final_fingerprint: final_fp,
         rows,
