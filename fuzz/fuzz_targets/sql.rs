@@ -26,7 +26,7 @@ name = "one"
 file = "01.sql"
 rollback = "rollback/01.sql"
 gates = ["owner"]
-forbid = ["drop table public.*", "update public.keep"]
+forbid = ["drop table", "update public.keep"]
 rollback_keeps = ["rows public.grows"]
 [step.effects]
 create = ["table public.t", "index public.t_idx", "function public.f(integer)"]
@@ -74,7 +74,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = lint::output::to_sarif(".", &diags);
     // What `stepgate lint` prints: each finding as a located, rendered error.
     for d in &diags {
-        let text = if d.file == "stepgate.toml" { MANIFEST } else { src };
+        let text = if d.file == "stepgate.toml" {
+            MANIFEST
+        } else {
+            src
+        };
         let e = stepgate::core::error::SourceError::new(&d.file, text, d.message.clone())
             .span(d.offset, d.length);
         let _ = format!("{:?}", e.report());
