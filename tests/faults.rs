@@ -133,109 +133,72 @@ fn sigkill_at_every_point_of_apply_and_rollback() {
         ])
         .collect();
     assert!(apply_points.len() + rollback_points.len() >= 20);
-    for (point, committed) in &apply_points {
-        let (db, ci) = empty_db("fk_apply");
-        let (dir, _k, key) = pack_on(&ci, &db);
-        prepare_apply(dir.path(), &ci, &key);
-        let out = run_bin(
-            dir.path(),
-            &ci,
-            &["apply", "--step", "1"],
-            &[("STEPGATE_FAULT", point.clone())],
-        );
-        assert_eq!(
-            out.status.code(),
-            None,
-            "{point}: not killed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            probe_state(&ci),
-            if *committed { (true, 2) } else { (false, 0) },
-            "{point}: all or nothing"
-        );
-        assert_eq!(
-            ledger_says(&ci, "apply"),
-            i64::from(*committed),
-            "{point}: the ledger agrees"
-        );
-        let st = engine::status::run(&opts(dir.path(), &ci)).unwrap();
-        assert!(
-            st.steps[0].interrupted_run.is_some(),
-            "{point}: status names the interrupted run"
-        );
-        let out = run_bin(dir.path(), &ci, &["apply", "--step", "1"], &[]);
-        let code = out.status.code();
-        assert!(
-            if *committed {
-                code == Some(3)
+    // The probe table before and after the verb: apply creates it (2 rows), rollback removes it.
+    let runs = [
+        ("apply", (false, 0), (true, 2), apply_points),
+        ("rollback", (true, 2), (false, 0), rollback_points),
+    ];
+    for (verb, before, after, points) in runs {
+        for (point, committed) in &points {
+            let (db, ci) = empty_db("fk_kill");
+            let (dir, _k, key) = pack_on(&ci, &db);
+            if verb == "apply" {
+                prepare_apply(dir.path(), &ci, &key);
             } else {
-                code == Some(0)
-            },
-            "{point}: rerun exit {code:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(probe_state(&ci), (true, 2), "{point}: correct end");
-        assert_eq!(ledger_says(&ci, "apply"), 1);
-        assert!(
-            engine::status::run(&opts(dir.path(), &ci)).unwrap().steps[0]
-                .interrupted_run
-                .is_none()
-        );
-        assert!(engine::ledger_cmd::verify(&opts(dir.path(), &ci))
-            .unwrap()
-            .problems
-            .is_empty());
-    }
-    for (point, committed) in &rollback_points {
-        let (db, ci) = empty_db("fk_rollback");
-        let (dir, _k, key) = pack_on(&ci, &db);
-        prepare_rollback(dir.path(), &ci, &key);
-        let out = run_bin(
-            dir.path(),
-            &ci,
-            &["rollback", "--step", "1"],
-            &[("STEPGATE_FAULT", point.clone())],
-        );
-        assert_eq!(
-            out.status.code(),
-            None,
-            "{point}: not killed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            probe_state(&ci),
-            if *committed { (false, 0) } else { (true, 2) },
-            "{point}: all or nothing"
-        );
-        assert_eq!(
-            ledger_says(&ci, "rollback"),
-            i64::from(*committed),
-            "{point}: the ledger agrees"
-        );
-        assert!(
-            engine::status::run(&opts(dir.path(), &ci)).unwrap().steps[0]
-                .interrupted_run
-                .is_some(),
-            "{point}"
-        );
-        let out = run_bin(dir.path(), &ci, &["rollback", "--step", "1"], &[]);
-        let code = out.status.code();
-        assert!(
-            if *committed {
-                code == Some(3)
-            } else {
-                code == Some(0)
-            },
-            "{point}: rerun exit {code:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(probe_state(&ci), (false, 0), "{point}: correct end");
-        assert_eq!(ledger_says(&ci, "rollback"), 1);
-        assert!(engine::ledger_cmd::verify(&opts(dir.path(), &ci))
-            .unwrap()
-            .problems
-            .is_empty());
+                prepare_rollback(dir.path(), &ci, &key);
+            }
+            let out = run_bin(
+                dir.path(),
+                &ci,
+                &[verb, "--step", "1"],
+                &[("STEPGATE_FAULT", point.clone())],
+            );
+            assert_eq!(
+                out.status.code(),
+                None,
+                "{point}: not killed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                probe_state(&ci),
+                if *committed { after } else { before },
+                "{point}: all or nothing"
+            );
+            assert_eq!(
+                ledger_says(&ci, verb),
+                i64::from(*committed),
+                "{point}: the ledger agrees"
+            );
+            let st = engine::status::run(&opts(dir.path(), &ci)).unwrap();
+            assert!(
+                st.steps[0].interrupted_run.is_some(),
+                "{point}: status names the interrupted run"
+            );
+            let out = run_bin(dir.path(), &ci, &[verb, "--step", "1"], &[]);
+            let code = out.status.code();
+            let expected = if *committed { Some(3) } else { Some(0) };
+            assert_eq!(
+                code,
+                expected,
+                "{point}: rerun: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(probe_state(&ci), after, "{point}: correct end");
+            assert_eq!(ledger_says(&ci, verb), 1, "{point}");
+            assert!(
+                engine::status::run(&opts(dir.path(), &ci)).unwrap().steps[0]
+                    .interrupted_run
+                    .is_none(),
+                "{point}: reconciled"
+            );
+            assert!(
+                engine::ledger_cmd::verify(&opts(dir.path(), &ci))
+                    .unwrap()
+                    .problems
+                    .is_empty(),
+                "{point}"
+            );
+        }
     }
 }
 
