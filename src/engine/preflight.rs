@@ -52,6 +52,15 @@ pub fn run(opts: &Options, step: Option<&str>) -> Result<PreflightReport> {
 
 pub fn run_in(s: &mut Session, step: Option<&str>) -> Result<PreflightReport> {
     let pack = s.pack().clone();
+    // Bad input is found before anything runs: the preflight file is parsed first.
+    let preflight_file = match &pack.manifest.pack.preflight {
+        Some(pf) => {
+            let rel = pf.get_ref();
+            let text = s.loaded.text(rel)?.to_string();
+            Some((rel.clone(), sql::parse_file(rel, &text)?))
+        }
+        None => None,
+    };
     let mut checks = Vec::new();
     let id = &s.identity;
     check(
@@ -108,15 +117,12 @@ pub fn run_in(s: &mut Session, step: Option<&str>) -> Result<PreflightReport> {
         check(&mut checks, format!("invariant: {}", inv.name), inv.ok, ev);
     }
 
-    if let Some(pf) = &pack.manifest.pack.preflight {
-        let rel = pf.get_ref();
-        let text = s.loaded.text(rel)?.to_string();
-        let file = sql::parse_file(rel, &text)?;
+    if let Some((rel, file)) = &preflight_file {
         let sink: crate::db::connect::NoticeSink = Default::default();
         let stmts: Vec<&sql::Statement> = file.statements.iter().collect();
         let mut n = Vec::new();
         tx.batch_execute("SAVEPOINT stepgate_preflight")?;
-        match step_run::run_statements(&mut tx, &file, &stmts, &sink, &mut n) {
+        match step_run::run_statements(&mut tx, file, &stmts, &sink, &mut n) {
             Ok(()) => check(
                 &mut checks,
                 format!("preflight file {rel}"),
