@@ -1,5 +1,5 @@
 //! Shared test harness: one throwaway cluster per test binary, one database per test.
-//! The fixture world (`../shared/fixtures/world.sql`) is loaded once into a template
+//! The fixture world (`fixtures/world.sql`) is loaded once into a template
 //! database; each test that needs it gets its own copy by `CREATE DATABASE … TEMPLATE`.
 #![allow(dead_code)]
 
@@ -27,18 +27,11 @@ pub fn harness() -> &'static Harness {
     })
 }
 
-/// The repository's `shared/fixtures` directory (beside the checkout).
+/// The project's own `fixtures/` directory: a plain clone has it, so the suite never depends
+/// on anything beside the checkout (`tests/fixture_copy.rs` checks it equals the shared copy
+/// where that copy exists).
 pub fn fixtures_dir() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for cand in [
-        here.join("../shared/fixtures"),
-        here.join("shared/fixtures"),
-    ] {
-        if cand.join("world.sql").exists() {
-            return cand;
-        }
-    }
-    panic!("shared/fixtures/world.sql not found beside the checkout")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
 fn unique(prefix: &str) -> String {
