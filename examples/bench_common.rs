@@ -145,6 +145,7 @@ pub fn install_ledger(ci: &str) {
             environment: Some("bench".into()),
             runner_role: None,
             floor_min_signatures: 1,
+            guard: true,
         },
     )
     .expect("install ledger");

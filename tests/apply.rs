@@ -454,6 +454,7 @@ fn runner_role_cannot_edit_the_ledger_or_the_registry() {
             environment: Some("test".into()),
             runner_role: Some("sg_runner".into()),
             floor_min_signatures: 1,
+            guard: true,
         },
     )
     .unwrap();

@@ -176,6 +176,7 @@ fn setup() -> Phase1 {
             environment: Some("demo".into()),
             runner_role: None,
             floor_min_signatures: 1,
+            guard: true,
         },
     )
     .expect("install ledger");
@@ -453,6 +454,7 @@ fn phase1_pack_builds_holds_and_rolls_back() {
     }
 
     // ---- STEP 7: HOLD, verify, status ----
+    f.approve("7", "M-1", Action::Apply);
     let hold = engine::apply::run(&o, "7", &Default::default()).unwrap();
     assert!(hold.commit_event.is_some() && !hold.committed);
     let v = engine::verify::verify(&o, "6").unwrap();

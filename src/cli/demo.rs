@@ -170,6 +170,7 @@ pub fn run(keep: bool, quiet: bool) -> engine::Result<i32> {
             environment: Some("demo".into()),
             runner_role: None,
             floor_min_signatures: 1,
+            guard: true,
         },
     )?;
     let (sov_key, sov_pub) = make_key(work.path(), "sovereign_ed25519")?;

@@ -163,6 +163,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ActionArg::Apply)]
         action: ActionArg,
     },
+    /// Inspect or change the guard: the event trigger that refuses DDL (and writes to guarded tables) by the runner unless an approved permit admits the statement.
+    #[command(
+        after_help = "The guard cannot stop a superuser, a role allowed to SET session_replication_role, or a member of the ledger admin role; `stepgate guard status` warns about each. Changes are admin acts, recorded in the ledger.\n\nExamples:\n  stepgate guard status\n  stepgate guard protect public.accounts public.payments\n  stepgate guard break-glass oncall_dba\n\nExit: 0 done · 2 bad input · 3 refused (not the admin, not a superuser) · 5 database error"
+    )]
+    Guard {
+        #[command(subcommand)]
+        action: GuardAction,
+    },
     /// Manage the signer registry (the trust root; needs the ledger admin role).
     Signers {
         #[command(subcommand)]
@@ -337,6 +345,31 @@ pub enum SignersAction {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum GuardAction {
+    /// Is the guard installed and enabled; which roles it guards; what lets them walk around it.
+    Status,
+    /// (Re-)create the event trigger and guard these roles (superuser).
+    Install {
+        /// A role to guard (repeatable); the runner role is guarded at ledger install.
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+    },
+    /// Drop the event trigger: the runner's DDL is no longer refused (ledgered).
+    Uninstall,
+    /// Refuse writes to these tables by guarded roles without a permit.
+    Protect {
+        /// Tables, as schema.table.
+        #[arg(required = true, value_name = "TABLE")]
+        tables: Vec<String>,
+    },
+    /// Let this role bypass the guard; every bypass is recorded in the ledger as a fact.
+    BreakGlass {
+        #[arg(value_name = "ROLE")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum LedgerAction {
     /// Create schema `stepgate` (run by a database administrator).
     Install {
@@ -349,6 +382,9 @@ pub enum LedgerAction {
         /// Minimum valid registry signatures on every apply and rollback, whatever a manifest says.
         #[arg(long, default_value_t = 1)]
         floor: u32,
+        /// Do not install the guard (the event trigger that refuses the runner's DDL without a permit). Recorded in the ledger.
+        #[arg(long)]
+        no_guard: bool,
         /// Print the exact SQL instead of running it.
         #[arg(long)]
         print: bool,

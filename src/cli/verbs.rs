@@ -31,6 +31,7 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Approve { what, key } => super::commit::approve(&g, &what, &key),
         Command::ApprovalText { what } => super::commit::approval_text(&g, &what),
         Command::Gates { step, action } => super::commit::gates(&opts(&g), &step, action, g.json),
+        Command::Guard { action } => guard(&opts(&g), action, g.json),
         Command::Signers { action } => super::commit::signers(&opts(&g), action, g.json),
         Command::Backup { step } => super::commit::backup(&opts(&g), &step, g.json),
         Command::Apply {
@@ -248,6 +249,7 @@ fn ledger(o: &Options, action: LedgerAction, json: bool) -> engine::Result<i32> 
             environment,
             runner_role,
             floor,
+            no_guard,
             print,
         } => {
             if floor < 1 {
@@ -257,6 +259,7 @@ fn ledger(o: &Options, action: LedgerAction, json: bool) -> engine::Result<i32> 
                 environment,
                 runner_role,
                 floor_min_signatures: floor,
+                guard: !no_guard,
             };
             if print {
                 print!("{}", install_sql(&io));
@@ -706,5 +709,65 @@ fn print_objects(sign: &str, objects: &[crate::core::objects::ObjectRef]) {
             .map(|d| format!("  ({d})"))
             .unwrap_or_default();
         println!("    {sign} {r}{}", paint(&detail, Style::Dim));
+    }
+}
+
+fn guard(o: &Options, action: super::GuardAction, json: bool) -> engine::Result<i32> {
+    use super::GuardAction as A;
+    use crate::engine::guard_cmd::{self, Change};
+    let change = match &action {
+        A::Status => {
+            let st = guard_cmd::status(o)?;
+            if json {
+                render::print_json(&serde_json::to_value(&st).unwrap_or_default());
+            } else {
+                print_guard_status(&st);
+            }
+            return Ok(exit::OK);
+        }
+        A::Install { roles } => Change::Install { roles },
+        A::Uninstall => Change::Uninstall,
+        A::Protect { tables } => Change::Protect { tables },
+        A::BreakGlass { role } => Change::BreakGlass { role },
+    };
+    let target = guard_cmd::change(o, change)?;
+    if json {
+        render::print_json(&serde_json::json!({"target": target, "done": true}));
+    } else {
+        println!(
+            "{} guard changed in {target} (recorded in the ledger)",
+            render::mark(true)
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn print_guard_status(st: &crate::engine::guard_cmd::GuardStatus) {
+    let state = match (st.installed, st.enabled) {
+        (true, true) => "installed and enabled",
+        (true, false) => "installed but DISABLED",
+        _ => "NOT installed: the runner's DDL is refused by nothing but its privileges",
+    };
+    println!(
+        "{} guard in {}: {state}",
+        render::mark(st.installed && st.enabled),
+        st.target
+    );
+    for r in &st.roles {
+        println!(
+            "  {} {} ({})",
+            render::mark(r.warnings.is_empty()),
+            r.role,
+            r.mode
+        );
+        for w in &r.warnings {
+            println!("      {w}");
+        }
+    }
+    if st.roles.is_empty() {
+        println!("  no role is guarded: `stepgate guard install --role RUNNER`");
+    }
+    for t in &st.tables {
+        println!("  write-guarded table {t}");
     }
 }

@@ -21,16 +21,17 @@ use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 pub const NAMESPACE: &str = "stepgate";
 
 /// First line of every version-1 statement.
-pub const VERSION_LINE: &str = "stepgate approval v1";
+pub const VERSION_LINE: &str = "stepgate approval v2";
 
 /// The statement's fields, in their one permitted order.
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 13] = [
     "pack",
     "step",
     "gate",
     "action",
     "step-sha256",
     "rollback-sha256",
+    "plan-sha256",
     "manifest-sha256",
     "target-database",
     "target-environment",
@@ -119,6 +120,7 @@ impl StatementError {
 /// action: <apply|rollback|resume|restore>
 /// step-sha256: <64 lowercase hex, or "-">
 /// rollback-sha256: <64 lowercase hex, or "-">
+/// plan-sha256: <64 lowercase hex: the execution plan, see `core::plan`>
 /// manifest-sha256: <64 lowercase hex>
 /// target-database: <db name>
 /// target-environment: <label, or "-">
@@ -137,6 +139,8 @@ pub struct Statement {
     pub step_sha256: Option<String>,
     /// `None` renders as `-`.
     pub rollback_sha256: Option<String>,
+    /// sha256 of the canonical execution plan (`core::plan`): what the server checks.
+    pub plan_sha256: String,
     pub manifest_sha256: String,
     pub target_database: String,
     /// `None` renders as `-`.
@@ -162,6 +166,7 @@ impl Statement {
             action: expected.action,
             step_sha256: expected.step_sha256.map(str::to_string),
             rollback_sha256: expected.rollback_sha256.map(str::to_string),
+            plan_sha256: expected.plan_sha256.to_string(),
             manifest_sha256: expected.manifest_sha256.to_string(),
             target_database: expected.database.to_string(),
             target_environment: expected.environment.map(str::to_string),
@@ -178,13 +183,14 @@ impl Statement {
     /// ([`sign`] does).
     pub fn render(&self) -> String {
         let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());
-        let values: [String; 12] = [
+        let values: [String; 13] = [
             self.pack.clone(),
             self.step.clone(),
             self.gate.clone(),
             self.action.as_str().to_string(),
             dash(&self.step_sha256),
             dash(&self.rollback_sha256),
+            self.plan_sha256.clone(),
             self.manifest_sha256.clone(),
             self.target_database.clone(),
             dash(&self.target_environment),
@@ -234,6 +240,9 @@ impl Statement {
         let first = lines.first().copied().unwrap_or("");
         if first != VERSION_LINE {
             let message = match first.strip_prefix("stepgate approval ") {
+                Some("v1") => format!(
+                    "unsupported statement version `v1`: v1 approvals do not bind the execution plan the database checks; sign again (`stepgate approve`) to get `{VERSION_LINE}`"
+                ),
                 Some(v) if v.starts_with('v') && v.trim() == v => format!(
                     "unsupported statement version `{v}`; this stepgate understands only `{VERSION_LINE}`"
                 ),
@@ -323,14 +332,14 @@ impl Statement {
                 ),
             )
         })?;
-        let issued_at = parse_timestamp(values[10]).map_err(|m| StatementError::new(at(10), m))?;
-        let expires_at = parse_timestamp(values[11]).map_err(|m| StatementError::new(at(11), m))?;
+        let issued_at = parse_timestamp(values[11]).map_err(|m| StatementError::new(at(11), m))?;
+        let expires_at = parse_timestamp(values[12]).map_err(|m| StatementError::new(at(12), m))?;
         if expires_at <= issued_at {
             return Err(StatementError::new(
-                at(11),
+                at(12),
                 format!(
                     "expires-at {} is not after issued-at {}",
-                    values[11], values[10]
+                    values[12], values[11]
                 ),
             ));
         }
@@ -341,10 +350,11 @@ impl Statement {
             action,
             step_sha256: hash_or_dash(4),
             rollback_sha256: hash_or_dash(5),
-            manifest_sha256: values[6].to_string(),
-            target_database: values[7].to_string(),
-            target_environment: hash_or_dash(8),
-            principal: values[9].to_string(),
+            plan_sha256: values[6].to_string(),
+            manifest_sha256: values[7].to_string(),
+            target_database: values[8].to_string(),
+            target_environment: hash_or_dash(9),
+            principal: values[10].to_string(),
             issued_at,
             expires_at,
         })
@@ -404,11 +414,11 @@ fn check_value(key: &str, value: &str, lineno: usize) -> Result<(), StatementErr
     }
     match key {
         "step-sha256" | "rollback-sha256" if value == "-" => Ok(()),
-        "step-sha256" | "rollback-sha256" | "manifest-sha256" => {
+        "step-sha256" | "rollback-sha256" | "manifest-sha256" | "plan-sha256" => {
             if is_sha256_hex(value) {
                 Ok(())
             } else {
-                let dash = if key == "manifest-sha256" {
+                let dash = if matches!(key, "manifest-sha256" | "plan-sha256") {
                     ""
                 } else {
                     " or `-`"
@@ -1009,6 +1019,8 @@ pub struct Expected<'a> {
     pub action: Action,
     pub step_sha256: Option<&'a str>,
     pub rollback_sha256: Option<&'a str>,
+    /// sha256 of the execution plan the server will check (`core::plan`).
+    pub plan_sha256: &'a str,
     pub manifest_sha256: &'a str,
     pub database: &'a str,
     pub environment: Option<&'a str>,
@@ -1095,6 +1107,12 @@ pub enum Reason {
         signed: String,
         current: String,
     },
+    /// The statements, gates or target the approval was signed over are not the ones
+    /// that would run now.
+    PlanChanged {
+        signed: String,
+        current: String,
+    },
     Expired {
         expires_at: String,
         now: String,
@@ -1131,6 +1149,7 @@ impl Reason {
             Reason::StepFileChanged { .. } => "step_file_changed",
             Reason::RollbackFileChanged { .. } => "rollback_file_changed",
             Reason::ManifestChanged { .. } => "manifest_changed",
+            Reason::PlanChanged { .. } => "plan_changed",
             Reason::Expired { .. } => "expired",
             Reason::NotYetValid { .. } => "not_yet_valid",
             Reason::DuplicatePrincipal { .. } => "duplicate_principal",
@@ -1264,6 +1283,12 @@ impl fmt::Display for Reason {
             Reason::ManifestChanged { signed, current } => write!(
                 f,
                 "stepgate.toml changed since signing: the approval binds sha256 {}, the manifest is now {}; review the change and {RESIGN}",
+                short(signed),
+                short(current)
+            ),
+            Reason::PlanChanged { signed, current } => write!(
+                f,
+                "the execution plan changed since signing (statements, gates, timeouts or target): the approval binds plan sha256 {}, the plan is now {}; review it (`stepgate review`) and {RESIGN}",
                 short(signed),
                 short(current)
             ),
@@ -1520,6 +1545,12 @@ fn evaluate_one(
             current: expected.manifest_sha256.to_string(),
         }));
     }
+    if st.plan_sha256 != expected.plan_sha256 {
+        return Err(fail(Reason::PlanChanged {
+            signed: st.plan_sha256.clone(),
+            current: expected.plan_sha256.to_string(),
+        }));
+    }
 
     // Authority: the principal may sign this gate.
     if !gate.signers.iter().any(|s| s == &st.principal) {
@@ -1555,6 +1586,7 @@ mod tests {
     const STEP: &str = "1111111111111111111111111111111111111111111111111111111111111111";
     const RB: &str = "2222222222222222222222222222222222222222222222222222222222222222";
     const MF: &str = "3333333333333333333333333333333333333333333333333333333333333333";
+    const PLAN: &str = "4444444444444444444444444444444444444444444444444444444444444444";
     const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
 
     fn new_key() -> PrivateKey {
@@ -1568,6 +1600,7 @@ mod tests {
             action: Action::Apply,
             step_sha256: Some(STEP),
             rollback_sha256: Some(RB),
+            plan_sha256: PLAN,
             manifest_sha256: MF,
             database: "orders",
             environment: Some("prod"),
@@ -1611,13 +1644,14 @@ mod tests {
 
     #[test]
     fn render_is_the_exact_format() {
-        let expect = "stepgate approval v1
+        let expect = "stepgate approval v2
 pack: 2026-11-orders
 step: 010-add-column
 gate: dba
 action: apply
 step-sha256: 1111111111111111111111111111111111111111111111111111111111111111
 rollback-sha256: 2222222222222222222222222222222222222222222222222222222222222222
+plan-sha256: 4444444444444444444444444444444444444444444444444444444444444444
 manifest-sha256: 3333333333333333333333333333333333333333333333333333333333333333
 target-database: orders
 target-environment: prod
@@ -1665,16 +1699,17 @@ expires-at: 2026-11-24T10:00:00Z
 
     #[test]
     fn rejects_unknown_version() {
-        let e = parse_err(&with_line(1, "stepgate approval v2"));
+        let e = parse_err(&with_line(1, "stepgate approval v1"));
         assert_eq!(e.line, 1);
         assert!(
-            e.message.contains("unsupported statement version `v2`"),
+            e.message.contains("unsupported statement version `v1`")
+                && e.message.contains("execution plan"),
             "{e}"
         );
         let e = parse_err(&with_line(1, "hello"));
         assert_eq!(e.line, 1);
         assert!(e.message.contains("not a stepgate approval"), "{e}");
-        let e = parse_err(&with_line(1, "stepgate approval v1 "));
+        let e = parse_err(&with_line(1, "stepgate approval v2 "));
         assert!(e.message.contains("not a stepgate approval"), "{e}");
     }
 
@@ -1687,18 +1722,18 @@ expires-at: 2026-11-24T10:00:00Z
 
     #[test]
     fn rejects_missing_last_field() {
-        let e = parse_err(&without_line(13)); // expires-at
-        assert_eq!(e.line, 13);
+        let e = parse_err(&without_line(14)); // expires-at
+        assert_eq!(e.line, 14);
         assert!(e.message.contains("missing field `expires-at`"), "{e}");
     }
 
     #[test]
     fn rejects_extra_field() {
         let e = parse_err(&(text() + "comment: hi\n"));
-        assert_eq!(e.line, 14);
+        assert_eq!(e.line, 15);
         assert!(e.message.contains("unexpected extra line"), "{e}");
         let e = parse_err(&(text() + "\n"));
-        assert_eq!(e.line, 14);
+        assert_eq!(e.line, 15);
         let e = parse_err(&with_line(4, "gait: dba"));
         assert_eq!(e.line, 4);
         assert!(e.message.contains("unknown field `gait`"), "{e}");
@@ -1724,7 +1759,7 @@ expires-at: 2026-11-24T10:00:00Z
             "{e}"
         );
         let e = parse_err(&(text() + "principal: mallory@example.org\n"));
-        assert_eq!(e.line, 14);
+        assert_eq!(e.line, 15);
         assert!(e.message.contains("duplicate field `principal`"), "{e}");
     }
 
@@ -1734,8 +1769,9 @@ expires-at: 2026-11-24T10:00:00Z
             (6, format!("step-sha256: {}", "A".repeat(64))),
             (6, "step-sha256: 1234".to_string()),
             (7, format!("rollback-sha256: {}", "g".repeat(64))),
-            (8, "manifest-sha256: -".to_string()),
-            (8, format!("manifest-sha256: {MF}0")),
+            (8, "plan-sha256: -".to_string()),
+            (9, "manifest-sha256: -".to_string()),
+            (9, format!("manifest-sha256: {MF}0")),
         ] {
             let e = parse_err(&with_line(line, &bad));
             assert_eq!(e.line, line, "{bad}");
@@ -1756,8 +1792,8 @@ expires-at: 2026-11-24T10:00:00Z
             "+2026-11-23T10:00:00Z",
             "yesterday",
         ] {
-            let e = parse_err(&with_line(12, &format!("issued-at: {bad}")));
-            assert_eq!(e.line, 12, "{bad}");
+            let e = parse_err(&with_line(13, &format!("issued-at: {bad}")));
+            assert_eq!(e.line, 13, "{bad}");
             assert!(e.message.contains("bad timestamp"), "{bad}: {e}");
         }
     }
@@ -1782,7 +1818,7 @@ expires-at: 2026-11-24T10:00:00Z
     fn rejects_missing_trailing_newline() {
         let t = text();
         let e = parse_err(t.trim_end_matches('\n'));
-        assert_eq!(e.line, 13);
+        assert_eq!(e.line, 14);
         assert!(e.message.contains("must end with a newline"), "{e}");
     }
 
@@ -1809,11 +1845,11 @@ expires-at: 2026-11-24T10:00:00Z
 
     #[test]
     fn rejects_expiry_not_after_issue() {
-        let e = parse_err(&with_line(13, "expires-at: 2026-11-23T09:59:59Z"));
-        assert_eq!(e.line, 13);
+        let e = parse_err(&with_line(14, "expires-at: 2026-11-23T09:59:59Z"));
+        assert_eq!(e.line, 14);
         assert!(e.message.contains("is not after issued-at"), "{e}");
-        let e = parse_err(&with_line(13, "expires-at: 2026-11-23T10:00:00Z"));
-        assert_eq!(e.line, 13);
+        let e = parse_err(&with_line(14, "expires-at: 2026-11-23T10:00:00Z"));
+        assert_eq!(e.line, 14);
     }
 
     #[test]

@@ -542,6 +542,17 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
     // Gates.
     for (name, gate) in &manifest.gate {
         let gate_span = find_table_header(src, &format!("gate.{name}"));
+        // Gate names become parts of approval file names: nothing that could leave the folder.
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(v.err::<()>(
+                gate_span,
+                format!("gate name `{name}` must match [A-Za-z0-9_-]+"),
+            ));
+        }
         match gate.kind {
             GateKind::Signature => {
                 if gate.signers.is_empty() {

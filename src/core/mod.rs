@@ -9,4 +9,5 @@ pub mod error;
 pub mod lint;
 pub mod manifest;
 pub mod objects;
+pub mod plan;
 pub mod sql;

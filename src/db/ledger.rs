@@ -29,6 +29,8 @@ pub struct InstallOptions {
     pub runner_role: Option<String>,
     /// Minimum number of valid registry signatures on every apply/rollback, whatever the manifest says.
     pub floor_min_signatures: u32,
+    /// Install the guard (an event trigger refusing the runner's DDL without a permit).
+    pub guard: bool,
 }
 
 /// The exact SQL `stepgate ledger install` runs (and `--print` shows).
@@ -66,6 +68,8 @@ CREATE TABLE stepgate.events (
   file_sha256  text,
   run_id       text,
   details      jsonb NOT NULL DEFAULT '{{}}',
+  -- A fact is written by the admin's own functions (or the admin); a claim by a runner's client.
+  fact         boolean NOT NULL DEFAULT false,
   prev_hash    text NOT NULL,
   row_hash     text NOT NULL
 );
@@ -100,44 +104,67 @@ $fn$;
 REVOKE ALL ON FUNCTION stepgate.store_snapshot(text, text) FROM PUBLIC;
 
 CREATE FUNCTION stepgate.canonical(p_id bigint, p_at timestamptz, p_pack text, p_step text, p_verb text,
-    p_result text, p_os_user text, p_host text, p_role text, p_sha text, p_run text, p_details jsonb)
-RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
-  SELECT concat_ws(E'\x1f', p_id::text, ((extract(epoch FROM p_at) * 1000000)::bigint)::text, p_pack,
-         coalesce(p_step, ''), p_verb, p_result, coalesce(p_os_user, ''), coalesce(p_host, ''), p_role,
-         coalesce(p_sha, ''), coalesce(p_run, ''), p_details::text)
+    p_result text, p_os_user text, p_host text, p_role text, p_sha text, p_run text, p_details jsonb,
+    p_fact boolean)
+RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT pg_catalog.concat_ws(E'\x1f', p_id::text, ((EXTRACT(epoch FROM p_at) * 1000000)::bigint)::text, p_pack,
+         COALESCE(p_step, ''), p_verb, p_result, COALESCE(p_os_user, ''), COALESCE(p_host, ''), p_role,
+         COALESCE(p_sha, ''), COALESCE(p_run, ''), p_details::text,
+         CASE WHEN p_fact THEN 'fact' ELSE 'claim' END)
 $fn$;
 
-CREATE FUNCTION stepgate.append_event(p_pack text, p_step text, p_verb text, p_result text,
-    p_os_user text, p_host text, p_file_sha256 text, p_run_id text, p_details jsonb)
+-- Appends one row to the chain. Not callable by the runner: it goes through append_event
+-- (claims) or the admin's functions that check their own preconditions (facts).
+CREATE FUNCTION stepgate.append_row(p_pack text, p_step text, p_verb text, p_result text,
+    p_os_user text, p_host text, p_file_sha256 text, p_run_id text, p_details jsonb, p_fact boolean)
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-  v_id bigint; v_prev text; v_at timestamptz := clock_timestamp(); v_hash text;
-  v_admin text := (SELECT value FROM stepgate.meta WHERE key = 'admin_role');
-  v_details jsonb := coalesce(p_details, '{{}}'::jsonb);
+  v_id bigint; v_prev text; v_at timestamptz := pg_catalog.clock_timestamp(); v_hash text;
+  v_details jsonb := COALESCE(p_details, '{{}}'::jsonb);
 BEGIN
-  IF p_verb = ANY (ARRAY['install', 'signer-add', 'signer-remove', 'policy-set'])
-     AND NOT pg_has_role(session_user, v_admin, 'MEMBER') THEN
-    RAISE EXCEPTION 'stepgate ledger: only the ledger admin (%) may record "%"', v_admin, p_verb
-      USING ERRCODE = '42501';
-  END IF;
   -- One appender at a time: ids stay gap-free and the chain linear.
   LOCK TABLE stepgate.events IN EXCLUSIVE MODE;
   SELECT value::bigint INTO v_id FROM stepgate.meta WHERE key = 'head_id';
   SELECT value INTO v_prev FROM stepgate.meta WHERE key = 'head_hash';
   v_id := v_id + 1;
-  v_hash := encode(sha256(convert_to(v_prev || E'\x1e' || stepgate.canonical(v_id, v_at, p_pack, p_step, p_verb,
-            p_result, p_os_user, p_host, session_user, p_file_sha256, p_run_id, v_details), 'UTF8')), 'hex');
+  v_hash := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(v_prev || E'\x1e' || stepgate.canonical(v_id, v_at, p_pack, p_step, p_verb,
+            p_result, p_os_user, p_host, session_user, p_file_sha256, p_run_id, v_details, p_fact), 'UTF8')), 'hex');
   INSERT INTO stepgate.events VALUES (v_id, v_at, p_pack, p_step, p_verb, p_result, p_os_user, p_host,
-            session_user, p_file_sha256, p_run_id, v_details, v_prev, v_hash);
+            session_user, p_file_sha256, p_run_id, v_details, p_fact, v_prev, v_hash);
   UPDATE stepgate.meta SET value = v_id::text WHERE key = 'head_id';
   UPDATE stepgate.meta SET value = v_hash WHERE key = 'head_hash';
   RETURN v_id;
+END
+$fn$;
+REVOKE ALL ON FUNCTION stepgate.append_row(text, text, text, text, text, text, text, text, jsonb, boolean) FROM PUBLIC;
+
+-- What a client appends: always a claim. Facts come only from the admin's own functions.
+CREATE FUNCTION stepgate.append_event(p_pack text, p_step text, p_verb text, p_result text,
+    p_os_user text, p_host text, p_file_sha256 text, p_run_id text, p_details jsonb)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v_admin text := (SELECT m.value FROM stepgate.meta m WHERE m.key = 'admin_role');
+  v_is_admin boolean := pg_catalog.pg_has_role(session_user, v_admin, 'MEMBER');
+BEGIN
+  IF p_verb = ANY (ARRAY['install', 'signer-add', 'signer-remove', 'policy-set', 'guard']) AND NOT v_is_admin THEN
+    RAISE EXCEPTION 'stepgate ledger: only the ledger admin (%) may record "%"', v_admin, p_verb
+      USING ERRCODE = '42501';
+  END IF;
+  RETURN stepgate.append_row(p_pack, p_step, p_verb, p_result, p_os_user, p_host, p_file_sha256, p_run_id,
+                             p_details, false);
 END
 $fn$;
 REVOKE ALL ON FUNCTION stepgate.append_event(text, text, text, text, text, text, text, text, jsonb) FROM PUBLIC;
 "#,
         floor = opts.floor_min_signatures
     );
+    sql.push_str(crate::db::authority::ED25519_SQL);
+    sql.push_str(crate::db::authority::AUTHORITY_SQL);
+    if opts.guard {
+        sql.push_str(&crate::db::authority::guard_install_sql(
+            opts.runner_role.as_deref(),
+        ));
+    }
     if let Some(r) = &opts.runner_role {
         let r = quote_ident(r);
         sql.push_str(&format!(
@@ -147,7 +174,8 @@ GRANT USAGE ON SCHEMA stepgate TO {r};
 GRANT SELECT ON stepgate.meta, stepgate.events, stepgate.signers, stepgate.snapshots TO {r};
 GRANT EXECUTE ON FUNCTION stepgate.store_snapshot(text, text) TO {r};
 GRANT EXECUTE ON FUNCTION stepgate.append_event(text, text, text, text, text, text, text, text, jsonb) TO {r};
-GRANT EXECUTE ON FUNCTION stepgate.canonical(bigint, timestamptz, text, text, text, text, text, text, text, text, text, jsonb) TO {r};
+GRANT EXECUTE ON FUNCTION stepgate.canonical(bigint, timestamptz, text, text, text, text, text, text, text, text, text, jsonb, boolean) TO {r};
+GRANT SELECT ON stepgate.pack_state, stepgate.permits, stepgate.guard_roles, stepgate.guarded_tables TO {r};
 "#
         ));
     }
@@ -198,6 +226,9 @@ pub struct Event {
     pub file_sha256: Option<String>,
     pub run_id: Option<String>,
     pub details: serde_json::Value,
+    /// Written by the admin's own functions (or the admin): stepgate decides only on facts.
+    /// A runner's client can append claims, which are shown but never relied on.
+    pub fact: bool,
     #[serde(skip)]
     pub details_text: String,
     pub prev_hash: String,
@@ -233,6 +264,30 @@ pub fn append(
     Ok(row.get(0))
 }
 
+/// Appends a fact directly: only the ledger admin may (the function is not granted to
+/// anyone else). Used where stepgate itself is the admin, on `stepgate scratch`'s own copy.
+pub fn append_fact(
+    client: &mut impl GenericClient,
+    actor: &Actor,
+    e: &NewEvent,
+) -> Result<i64, postgres::Error> {
+    let row = client.query_one(
+        "SELECT stepgate.append_fact($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)",
+        &[
+            &e.pack,
+            &e.step,
+            &e.verb,
+            &e.result,
+            &actor.os_user,
+            &actor.host,
+            &e.file_sha256,
+            &e.run_id,
+            &e.details.to_string(),
+        ],
+    )?;
+    Ok(row.get(0))
+}
+
 /// Is the ledger installed in this database?
 pub fn installed(client: &mut impl GenericClient) -> Result<bool, postgres::Error> {
     let row = client.query_one("SELECT to_regclass('stepgate.events') IS NOT NULL", &[])?;
@@ -244,7 +299,7 @@ pub fn meta(client: &mut impl GenericClient, key: &str) -> Result<Option<String>
     Ok(rows.first().map(|r| r.get(0)))
 }
 
-const EVENT_COLS: &str = "id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), ((extract(epoch FROM at) * 1000000)::bigint), pack, step, verb, result, os_user, host, db_role, file_sha256, run_id, details::text, prev_hash, row_hash";
+const EVENT_COLS: &str = "id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), ((extract(epoch FROM at) * 1000000)::bigint), pack, step, verb, result, os_user, host, db_role, file_sha256, run_id, details::text, prev_hash, row_hash, fact";
 
 fn event_of(r: &postgres::Row) -> Event {
     let details_text: String = r.get(12);
@@ -265,6 +320,7 @@ fn event_of(r: &postgres::Row) -> Event {
         details_text,
         prev_hash: r.get(13),
         row_hash: r.get(14),
+        fact: r.get(15),
     }
 }
 
@@ -306,6 +362,7 @@ pub fn canonical(e: &Event) -> String {
         e.file_sha256.clone().unwrap_or_default(),
         e.run_id.clone().unwrap_or_default(),
         e.details_text.clone(),
+        if e.fact { "fact" } else { "claim" }.to_string(),
     ]
     .join("\x1f")
 }
@@ -391,7 +448,7 @@ pub fn try_lock_pack(
 ) -> Result<Result<(), String>, postgres::Error> {
     let got: bool = client
         .query_one(
-            "SELECT pg_try_advisory_lock($1, hashtext($2))",
+            "SELECT pg_catalog.pg_try_advisory_lock($1, pg_catalog.hashtext($2))",
             &[&PACK_LOCK_CLASS, &pack],
         )?
         .get(0);
@@ -422,7 +479,7 @@ pub fn try_lock_pack(
 
 pub fn unlock_pack(client: &mut Client, pack: &str) -> Result<(), postgres::Error> {
     client.execute(
-        "SELECT pg_advisory_unlock($1, hashtext($2))",
+        "SELECT pg_catalog.pg_advisory_unlock($1, pg_catalog.hashtext($2))",
         &[&PACK_LOCK_CLASS, &pack],
     )?;
     Ok(())

@@ -23,6 +23,7 @@ pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+pub mod authority;
 pub mod connect;
 pub mod delta;
 pub mod identity;

@@ -14,17 +14,18 @@ use crate::core::approval::Action;
 use crate::core::catalog;
 use crate::core::effects::{self, Measured};
 use crate::core::lint::rules::sg004_lock_mismatch::parse_lock;
+use crate::core::plan::Plan;
 use crate::core::sql::{self, SqlFile, Statement};
 use crate::db::connect::NoticeSink;
 use crate::db::ledger::{self, Event, NewEvent};
 use crate::db::snapshot;
 use crate::engine::fault;
 use crate::engine::gates::{self, GateReport};
-use crate::engine::rehearse::step_sql;
 use crate::engine::session::{Lock, Options, Session};
 use crate::engine::status::step_state;
-use crate::engine::step_run::{
-    self, InvariantResult, LocatedNotice, NegativeResult, StatementFailure,
+use crate::engine::step_tx::{
+    self, db_now_micros, halt, reconcile, step_sql, InvariantResult, LocatedNotice, NegativeResult,
+    Permit, PermitOutcome, StatementFailure,
 };
 use crate::engine::{Error, Result};
 use serde::Serialize;
@@ -88,74 +89,6 @@ pub struct ApplyReport {
     pub rollback_command: Option<String>,
     pub measurements: Vec<crate::engine::measure::MeasureSummary>,
     pub elapsed_ms: u128,
-}
-
-/// The database's clock in microseconds since the epoch (ages are measured on the server's clock).
-pub fn db_now_micros(c: &mut postgres::Client) -> Result<i64> {
-    Ok(c.query_one(
-        "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
-        &[],
-    )?
-    .get(0))
-}
-
-/// Closes runs that were interrupted (killed between intent and end): the in-transaction
-/// "committed" row, present or absent, says what really happened.
-pub fn reconcile(session: &mut Session, events: &[Event]) -> Result<Vec<String>> {
-    let mut notes = Vec::new();
-    let mut open: Vec<&Event> = Vec::new();
-    for e in events {
-        if e.verb.ends_with("-intent") {
-            open.push(e);
-        } else if e.verb.ends_with("-end") {
-            open.retain(|i| i.run_id != e.run_id);
-        }
-    }
-    for intent in open {
-        let base = intent.verb.trim_end_matches("-intent");
-        let committed = events
-            .iter()
-            .any(|e| e.verb == base && e.result == "committed" && e.run_id == intent.run_id);
-        let outcome = if committed {
-            "committed"
-        } else {
-            "not committed"
-        };
-        let step = intent.step.clone();
-        session.event_for_run(
-            intent.run_id.as_deref().unwrap_or(""),
-            step.as_deref(),
-            &format!("{base}-end"),
-            "reconciled",
-            intent.file_sha256.as_deref(),
-            serde_json::json!({"interrupted_run": intent.run_id, "outcome": outcome, "intent_event": intent.id, "reconciled_by": session.run_id}),
-        )?;
-        notes.push(format!(
-            "interrupted {base} run {} of step {} (event {}) reconciled: {outcome}{}",
-            intent.run_id.as_deref().unwrap_or("?"),
-            step.as_deref().unwrap_or("?"),
-            intent.id,
-            if committed {
-                "; its post-commit checks never ran: run `stepgate verify`"
-            } else {
-                ""
-            }
-        ));
-    }
-    Ok(notes)
-}
-
-/// Halts the pack (ledger event) and returns the reason.
-pub fn halt(session: &mut Session, step: Option<&str>, reason: &str) -> Result<String> {
-    let run = session.run_id.clone();
-    session.event(
-        step,
-        "halt",
-        "halted",
-        None,
-        serde_json::json!({"reason": reason, "run_id": run}),
-    )?;
-    Ok(reason.to_string())
 }
 
 /// `stepgate.lock`, when present, must match every file of the pack, both ways.
@@ -339,7 +272,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     if let Some(resume) = events
         .iter()
         .rev()
-        .find(|e| e.verb == "resume" && e.result == "resumed")
+        .find(|e| e.fact && e.verb == "resume" && e.result == "resumed")
     {
         if !events
             .iter()
@@ -348,6 +281,14 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
             refusals.push(format!("the pack was resumed (event {}): run `stepgate preflight` and get it passing before the next apply", resume.id));
         }
     }
+    // The plan is built (and every piece of user SQL in it checked) before anything runs.
+    let plan = crate::engine::plan::for_action(&session.loaded, step_id, Action::Apply, None)?;
+    let offered = gates::offered(&pack.dir, &plan);
+    let permit = if session.scratch {
+        Permit::Scratch
+    } else {
+        Permit::Commit(&offered)
+    };
     if step.hold {
         if !refusals.is_empty() {
             return Err(Error::Refused(format!(
@@ -355,14 +296,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
                 refusals.join("\n  ")
             )));
         }
-        let id = session.event(
-            Some(step_id),
-            "hold",
-            "reached",
-            None,
-            serde_json::json!({"name": step.name}),
-        )?;
-        report.commit_event = Some(id);
+        report.commit_event = Some(reach_hold(session, &plan, &permit)?);
         report.elapsed_ms = started.elapsed().as_millis();
         return Ok(report);
     }
@@ -462,7 +396,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     )?;
     fault::point("apply:after-intent");
 
-    let parts = step_run::parts(&file);
+    let parts = step_tx::parts(&file);
     let sink: NoticeSink = Default::default();
     let mut attempt = 0;
     let committed_catalog = loop {
@@ -470,15 +404,32 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
         let t0 = Instant::now();
         let outcome = attempt_commit(
             session,
-            idx,
-            &file,
-            &sha,
-            &parts.pre,
-            &parts.body,
+            &Run {
+                idx,
+                file: &file,
+                sha: &sha,
+                pre: &parts.pre,
+                body: &parts.body,
+                plan: &plan,
+                permit: &permit,
+            },
             &sink,
             &mut report,
         )?;
         match outcome {
+            AttemptOutcome::Refused(why) => {
+                session.event(
+                    Some(step_id),
+                    "apply-end",
+                    "refused",
+                    Some(&sha),
+                    serde_json::json!({"reasons": [why]}),
+                )?;
+                report.elapsed_ms = started.elapsed().as_millis();
+                return Err(Error::Refused(format!(
+                    "the database refused to commit step {step_id}: {why}"
+                )));
+            }
             AttemptOutcome::Committed(snap) => {
                 report.attempts.push(Attempt {
                     attempt,
@@ -620,24 +571,71 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base + jitter)
 }
 
+/// A HOLD step is reached under a permit like any commit: the server checks its gates and
+/// writes the fact; nothing else runs.
+fn reach_hold(session: &mut Session, plan: &Plan, permit: &Permit<'_>) -> Result<i64> {
+    let pack_id = session.pack().id().to_string();
+    let run_id = session.run_id.clone();
+    let actor = session.actor.clone();
+    let sink: NoticeSink = Default::default();
+    let mut client = session.step_client("apply", &plan.step, sink)?;
+    let mut tx = client.transaction()?;
+    if let PermitOutcome::Refused(why) =
+        step_tx::obtain_permit(&mut tx, plan, permit, &run_id, &actor)?
+    {
+        return Err(Error::Refused(format!(
+            "the database refused HOLD step {}: {why}",
+            plan.step
+        )));
+    }
+    if matches!(permit, Permit::Scratch) {
+        ledger::append_fact(
+            &mut tx,
+            &actor,
+            &NewEvent {
+                pack: &pack_id,
+                step: Some(&plan.step),
+                verb: "hold",
+                result: "reached",
+                file_sha256: None,
+                run_id: Some(&run_id),
+                details: serde_json::json!({}),
+            },
+        )?;
+    }
+    tx.commit()?;
+    drop(client);
+    step_tx::fact_of_run(&mut session.ledger, &pack_id, &run_id)?
+        .ok_or_else(|| Error::Failed(format!("HOLD step {}: no fact was recorded", plan.step)))
+}
+
+/// What one commit attempt runs.
+struct Run<'a> {
+    idx: usize,
+    file: &'a SqlFile,
+    sha: &'a str,
+    pre: &'a [&'a Statement],
+    body: &'a [&'a Statement],
+    plan: &'a Plan,
+    permit: &'a Permit<'a>,
+}
+
 enum AttemptOutcome {
+    /// The server refused the permit or the commit; nothing was committed.
+    Refused(String),
     /// Carries the in-transaction snapshot, which the committed catalog must equal.
     Committed(Box<crate::core::catalog::Snapshot>),
     LockTimeout(Box<StatementFailure>),
     Diverged(String),
 }
 
-#[allow(clippy::too_many_arguments)]
 fn attempt_commit(
     session: &mut Session,
-    idx: usize,
-    file: &SqlFile,
-    sha: &str,
-    pre: &[&Statement],
-    body: &[&Statement],
+    run: &Run<'_>,
     sink: &NoticeSink,
     report: &mut ApplyReport,
 ) -> Result<AttemptOutcome> {
+    let (idx, file, sha, pre, body) = (run.idx, run.file, run.sha, run.pre, run.body);
     let pack = session.pack().clone();
     let step_id = pack.manifest.step[idx].id().to_string();
     let entry = snapshot::take(&mut session.ledger)?;
@@ -647,7 +645,7 @@ fn attempt_commit(
         &mut session.ledger,
         &pack.effects[idx].rows.keys().cloned().collect::<Vec<_>>(),
     )?;
-    let before = step_run::check_invariants_standalone(
+    let before = step_tx::check_invariants_standalone(
         &mut session.ledger,
         &pack.manifest.invariant,
         &pack.timeouts,
@@ -661,7 +659,7 @@ fn attempt_commit(
         )));
     }
     let mut client = session.step_client("apply", &step_id, sink.clone())?;
-    if let Err(f) = step_run::run_read_only(
+    if let Err(f) = step_tx::run_read_only(
         &mut client,
         &pack.timeouts,
         file,
@@ -675,9 +673,16 @@ fn attempt_commit(
     }
     fault::point("apply:before-begin");
     let mut tx = client.transaction()?;
-    step_run::set_timeouts(&mut tx, &pack.timeouts)?;
+    step_tx::set_timeouts(&mut tx, &pack.timeouts)?;
+    let (run_id, actor) = (session.run_id.clone(), session.actor.clone());
+    if let PermitOutcome::Refused(why) =
+        step_tx::obtain_permit(&mut tx, run.plan, run.permit, &run_id, &actor)?
+    {
+        let _ = tx.rollback();
+        return Ok(AttemptOutcome::Refused(why));
+    }
     for (i, st) in body.iter().enumerate() {
-        if let Err(f) = step_run::run_statements(&mut tx, file, &[st], sink, &mut report.notices) {
+        if let Err(f) = step_tx::run_statements(&mut tx, file, &[st], sink, &mut report.notices) {
             let _ = tx.rollback();
             if f.kind == "lock_timeout" {
                 return Ok(AttemptOutcome::LockTimeout(f));
@@ -686,9 +691,11 @@ fn attempt_commit(
         }
         fault::point(&format!("apply:after-statement-{}", i + 1));
     }
-    let m = step_run::measure(&mut tx, &pack, idx, &entry)?;
+    let m = step_tx::measure(&mut tx, &pack, idx, &entry)?;
     report.measured = Some(m.measured.clone());
     report.mismatches = m.mismatches.clone();
+    // Drift's baseline: stored with the step, content-addressed.
+    ledger::store_snapshot(&mut tx, &m.in_tx)?;
     if !m.mismatches.is_empty() {
         let _ = tx.rollback();
         return Ok(AttemptOutcome::Diverged(format!(
@@ -696,7 +703,7 @@ fn attempt_commit(
             effects::render_mismatches(&m.mismatches)
         )));
     }
-    report.invariants = step_run::check_invariants(&mut tx, &pack.manifest.invariant)?;
+    report.invariants = step_tx::check_invariants(&mut tx, &pack.manifest.invariant)?;
     if let Some(bad) = report.invariants.iter().find(|i| !i.ok) {
         let _ = tx.rollback();
         return Ok(AttemptOutcome::Diverged(format!(
@@ -706,7 +713,7 @@ fn attempt_commit(
             bad.got.as_deref().unwrap_or("no row")
         )));
     }
-    report.negatives = step_run::run_negatives(&mut tx, &pack.manifest.step[idx].negative)?;
+    report.negatives = step_tx::run_negatives(&mut tx, &pack.manifest.step[idx].negative)?;
     if let Some(bad) = report.negatives.iter().find(|n| !n.ok) {
         let _ = tx.rollback();
         return Ok(AttemptOutcome::Diverged(format!(
@@ -716,9 +723,9 @@ fn attempt_commit(
             bad.got_sqlstate.as_deref().unwrap_or("no error")
         )));
     }
-    // The "committed" row commits in the same transaction as the step, or not at all.
+    // The "committed" fact commits in the same transaction as the step, or not at all: the
+    // server writes it at COMMIT from the permit; the client's measurements ride along.
     let pack_id = pack.id().to_string();
-    let run_id = session.run_id.clone();
     let details = serde_json::json!({
         "entry_fingerprint": report.entry_fingerprint,
         "pre_counts": pre_counts,
@@ -729,22 +736,31 @@ fn attempt_commit(
         "gates": report.gates,
         "notices": report.notices,
     });
-    let id = ledger::append(
-        &mut tx,
-        &session.actor,
-        &NewEvent {
-            pack: &pack_id,
-            step: Some(&step_id),
-            verb: "apply",
-            result: "committed",
-            file_sha256: Some(sha),
-            run_id: Some(&run_id),
-            details,
-        },
-    )?;
+    if matches!(run.permit, Permit::Scratch) {
+        ledger::append_fact(
+            &mut tx,
+            &actor,
+            &NewEvent {
+                pack: &pack_id,
+                step: Some(&step_id),
+                verb: "apply",
+                result: "committed",
+                file_sha256: Some(sha),
+                run_id: Some(&run_id),
+                details,
+            },
+        )?;
+    } else {
+        crate::db::authority::note(&mut tx, &details)?;
+    }
     fault::point("apply:after-ledger-row");
-    tx.commit()?;
-    report.commit_event = Some(id);
+    if let Err(e) = tx.commit() {
+        if step_tx::is_refusal(&e) {
+            return Ok(AttemptOutcome::Refused(crate::db::describe_pg_error(&e)));
+        }
+        return Err(e.into());
+    }
+    report.commit_event = step_tx::fact_of_run(&mut session.ledger, &pack_id, &run_id)?;
     Ok(AttemptOutcome::Committed(Box::new(m.in_tx)))
 }
 
@@ -761,7 +777,7 @@ pub fn post_verify(
     let mut pv = PostVerify::default();
     let sink: NoticeSink = Default::default();
     let mut notices = Vec::new();
-    if let Err(f) = step_run::run_read_only(
+    if let Err(f) = step_tx::run_read_only(
         &mut session.ledger,
         &pack.timeouts,
         file,
@@ -776,7 +792,7 @@ pub fn post_verify(
         let text = session.loaded.text(&rel)?.to_string();
         let vfile = sql::parse_file(&rel, &text)?;
         let stmts: Vec<&Statement> = vfile.statements.iter().collect();
-        if let Err(f) = step_run::run_read_only(
+        if let Err(f) = step_tx::run_read_only(
             &mut session.ledger,
             &pack.timeouts,
             &vfile,
@@ -787,7 +803,7 @@ pub fn post_verify(
             pv.verify_file = Some(*f);
         }
     }
-    pv.invariants = step_run::check_invariants_standalone(
+    pv.invariants = step_tx::check_invariants_standalone(
         &mut session.ledger,
         &pack.manifest.invariant,
         &pack.timeouts,

@@ -51,6 +51,7 @@ pub fn statement(loaded: &LoadedPack, req: &Request, now: OffsetDateTime) -> Res
                 .map(str::to_string),
         )
     };
+    let plan_sha = crate::engine::plan::for_action(loaded, req.step, req.action, None)?.sha256();
     let target = &pack.manifest.pack.target;
     let expected = Expected {
         pack: pack.id(),
@@ -58,6 +59,7 @@ pub fn statement(loaded: &LoadedPack, req: &Request, now: OffsetDateTime) -> Res
         action: req.action,
         step_sha256: step_sha.as_deref(),
         rollback_sha256: rb_sha.as_deref(),
+        plan_sha256: &plan_sha,
         manifest_sha256: loaded.manifest_sha256(),
         database: &target.database,
         environment: target.environment.as_deref(),

@@ -84,6 +84,22 @@ pub fn candidates(pack_dir: &Path, step: &str, gate: &str, action: Action) -> Ve
     out
 }
 
+/// Every approval on disk for the plan's signature gates, offered to the server, which
+/// verifies each one itself.
+pub fn offered(pack_dir: &Path, plan: &crate::core::plan::Plan) -> crate::db::authority::Offered {
+    let action = Action::parse(&plan.action).unwrap_or(Action::Apply);
+    let mut out = crate::db::authority::Offered::default();
+    for gate in &plan.gates {
+        for c in candidates(pack_dir, &plan.step, &gate.name, action) {
+            if let Some(sig) = c.sig_pem {
+                out.statements.push(c.statement_text);
+                out.signatures.push(sig);
+            }
+        }
+    }
+    out
+}
+
 /// Registry rows that may sign `gate`, as allowed-signer entries.
 pub fn trusted_for(registry: &[RegisteredSigner], gate: &str) -> Vec<AllowedSigner> {
     registry
@@ -272,6 +288,8 @@ pub fn evaluate_named(
         }
     }
     let manifest_sha = session.loaded.manifest_sha256().to_string();
+    let plan_sha =
+        crate::engine::plan::for_action(&session.loaded, subject, action, None)?.sha256();
     let target = pack.manifest.pack.target.clone();
     let expected = Expected {
         pack: pack.id(),
@@ -279,6 +297,7 @@ pub fn evaluate_named(
         action,
         step_sha256: step_sha,
         rollback_sha256: rb_sha,
+        plan_sha256: &plan_sha,
         manifest_sha256: &manifest_sha,
         database: &target.database,
         environment: target.environment.as_deref(),
@@ -358,9 +377,7 @@ fn sql_gate_rows(
     subject: &str,
     t: &crate::core::manifest::TimeoutValues,
 ) -> std::result::Result<i64, postgres::Error> {
-    let mut tx = c.transaction()?;
-    tx.batch_execute("SET TRANSACTION READ ONLY")?;
-    crate::engine::step_run::set_timeouts(&mut tx, t)?;
+    let mut tx = crate::engine::step_tx::begin_read_only(c, t)?;
     let stmt = tx.prepare(sql)?;
     let rows = if stmt.params().is_empty() {
         tx.query(&stmt, &[])?

@@ -1,17 +1,18 @@
 //! `stepgate halt --reason TEXT` and `stepgate resume`.
 //!
-//! While a pack is halted every mutating verb refuses; read-only verbs work. Only a
-//! resume signed for the pack's `resume` gate, bound to the halt event's id, lifts
-//! it — and the next apply must go back through a passing preflight first (doc
-//! 97.10: restart from STEP 0, never mid-step).
+//! While a pack is halted every mutating verb refuses; read-only verbs work. The halt
+//! is a fact, recorded by the server's own function (anyone who runs stepgate may stop
+//! a pack). Only a resume signed for the pack's `resume` gate, bound to the halt
+//! event's id, lifts it — and the server verifies those signatures itself before it
+//! records the resume. The next apply must go back through a passing preflight first
+//! (restart from the first step, never mid-step).
 
 use crate::core::approval::Action;
-use crate::core::approval::{self as appr, Statement};
+use crate::db::authority;
 use crate::db::ledger::Event;
-use crate::db::signers;
 use crate::engine::gates;
 use crate::engine::session::{Lock, Options, Session};
-use crate::engine::status::{current_halt_with, Halt};
+use crate::engine::status::{current_halt, Halt};
 use crate::engine::{Error, Result};
 
 pub fn halt(opts: &Options, reason: &str) -> Result<i64> {
@@ -22,13 +23,17 @@ pub fn halt(opts: &Options, reason: &str) -> Result<i64> {
     }
     let mut s = Session::open(opts, "halt", Lock::None)?;
     let who = format!("{}@{}", s.actor.os_user, s.actor.host);
-    s.event(
+    let pack = s.pack().id().to_string();
+    let (actor, run) = (s.actor.clone(), s.run_id.clone());
+    Ok(authority::halt(
+        &mut s.ledger,
+        &pack,
         None,
-        "halt",
-        "halted",
-        None,
-        serde_json::json!({"reason": reason, "by": who}),
-    )
+        reason,
+        &actor,
+        &run,
+        &serde_json::json!({"by": who}),
+    )?)
 }
 
 /// The subject a resume approval binds: the halt event.
@@ -64,76 +69,25 @@ pub fn resume(opts: &Options) -> Result<(i64, i64)> {
             report.refusals().join("\n  ")
         )));
     }
-    // The signed approvals travel with the event so a reader can re-verify them.
-    let approvals: Vec<serde_json::Value> =
-        gates::candidates(&s.pack().dir, &subject, "resume", Action::Resume)
-            .into_iter()
-            .map(|c| serde_json::json!({"statement": c.statement_text, "sig": c.sig_pem}))
-            .collect();
-    let id = s.event(
-        None,
-        "resume",
-        "resumed",
-        None,
-        serde_json::json!({"halt_event": h.event, "approvals": approvals, "gates": report}),
-    )?;
+    // The server verifies the same approvals itself and records the resume as a fact.
+    let plan = crate::engine::plan::for_action(&s.loaded, &subject, Action::Resume, None)?;
+    let offered = gates::offered(&s.pack().dir, &plan);
+    let (actor, run) = (s.actor.clone(), s.run_id.clone());
+    let id = match authority::resume(&mut s.ledger, &plan, &offered, &run, &actor) {
+        Ok(id) => id,
+        Err(e) if crate::engine::step_tx::is_refusal(&e) => {
+            return Err(Error::Refused(format!(
+                "the database refused the resume: {}",
+                crate::db::describe_pg_error(&e)
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok((h.event, id))
 }
 
-/// The halt in force, re-verifying every resume event's embedded approvals against the
-/// signer registry: a resume appended by hand, without valid signatures of registered
-/// `resume` signers for that halt, lifts nothing.
-pub fn halt_in_force(s: &mut Session, events: &[Event]) -> Result<Option<Halt>> {
-    let registry = signers::list(&mut s.ledger)?;
-    let trusted = gates::trusted_for(&registry, "resume");
-    let quorum = s
-        .pack()
-        .manifest
-        .gate
-        .get("resume")
-        .map(|g| g.quorum())
-        .unwrap_or(1)
-        .max(1);
-    let pack_id = s.pack().id().to_string();
-    let genuine = |e: &Event| -> bool {
-        let Some(halt_event) = e.details.get("halt_event").and_then(|v| v.as_i64()) else {
-            return false;
-        };
-        let subject = resume_subject(halt_event);
-        let mut principals = std::collections::BTreeSet::new();
-        for a in e
-            .details
-            .get("approvals")
-            .and_then(|v| v.as_array())
-            .into_iter()
-            .flatten()
-        {
-            let (Some(text), Some(sig)) = (
-                a.get("statement").and_then(|v| v.as_str()),
-                a.get("sig").and_then(|v| v.as_str()),
-            ) else {
-                continue;
-            };
-            let Ok(st) = Statement::parse(text) else {
-                continue;
-            };
-            if st.pack != pack_id || st.step != subject || st.action != Action::Resume {
-                continue;
-            }
-            let Ok(key) = appr::signer_key_of(sig) else {
-                continue;
-            };
-            if appr::verify(text, sig, &key).is_err() {
-                continue;
-            }
-            if trusted
-                .iter()
-                .any(|t| t.matches_principal(&st.principal) && t.key.key_data() == key.key_data())
-            {
-                principals.insert(st.principal);
-            }
-        }
-        principals.len() as u32 >= quorum
-    };
-    Ok(current_halt_with(events, &genuine))
+/// The halt in force: the last halt fact not followed by a resume fact for it. Claims
+/// (rows a client appended) neither halt nor resume anything.
+pub fn halt_in_force(_s: &mut Session, events: &[Event]) -> Result<Option<Halt>> {
+    Ok(current_halt(events))
 }

@@ -16,6 +16,11 @@ pub fn install(opts: &Options, install: &InstallOptions) -> Result<String> {
             target.display()
         )));
     }
+    if install.guard && !crate::db::authority::is_superuser(&mut c)? {
+        return Err(Error::Refused(
+            "the guard is an event trigger, and only a superuser may create one: install as a superuser (or your platform's equivalent), or pass --no-guard and rely on the permit alone (see `stepgate guard --help` for what that gives up)".into(),
+        ));
+    }
     let sql = ledger::install_sql(install);
     let mut tx = c.transaction()?;
     tx.batch_execute(&sql)?;
@@ -32,6 +37,7 @@ pub fn install(opts: &Options, install: &InstallOptions) -> Result<String> {
                 "environment": install.environment,
                 "runner_role": install.runner_role,
                 "floor_min_signatures": install.floor_min_signatures,
+                "guard": install.guard,
             }),
             ..Default::default()
         },

@@ -4,7 +4,7 @@
 //! Made for effects no catalog diff shows, like a backfill whose trigger bumps
 //! `updated_at` on every row it touches.
 
-use crate::engine::{step_run, Result};
+use crate::engine::{step_tx, Result};
 use postgres::{Client, SimpleQueryMessage};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,9 +22,17 @@ pub fn capture(
     sql: &str,
     t: &crate::core::manifest::TimeoutValues,
 ) -> Result<Capture> {
-    let mut tx = c.transaction()?;
-    tx.batch_execute("SET TRANSACTION READ ONLY")?;
-    step_run::set_timeouts(&mut tx, t)?;
+    // Exactly one read-only statement, checked before anything is sent; it runs in a READ
+    // ONLY transaction whose snapshot is already taken, so it cannot turn it read-write.
+    let stmts =
+        crate::core::plan::executable("measure", sql, crate::core::plan::Context::ReadOnly)?;
+    if stmts.len() != 1 {
+        return Err(crate::engine::Error::BadInput(format!(
+            "a measure query must be exactly one SELECT; this one has {} statements",
+            stmts.len()
+        )));
+    }
+    let mut tx = step_tx::begin_read_only(c, t)?;
     let msgs = tx.simple_query(sql)?;
     tx.rollback()?;
     let mut cap = Capture::default();

@@ -4,16 +4,18 @@
 //! step built is valid (`pg_index.indisvalid`); an invalid one is dropped
 //! concurrently, the pack halts, and the report says so.
 
+use crate::core::approval::Action;
 use crate::core::catalog;
 use crate::core::effects::{self, Measured};
 use crate::core::objects::ObjKind;
 use crate::core::sql::{SqlFile, Statement, StmtClass};
 use crate::db::connect::NoticeSink;
 use crate::db::snapshot;
-use crate::engine::apply::{halt, post_verify, ApplyReport, Attempt};
+use crate::engine::apply::{post_verify, ApplyReport, Attempt};
 use crate::engine::fault;
 use crate::engine::session::Session;
-use crate::engine::step_run;
+use crate::engine::step_tx;
+use crate::engine::step_tx::halt;
 use crate::engine::Result;
 use std::time::Instant;
 
@@ -46,6 +48,31 @@ pub fn apply_non_transactional(
         t.lock.as_millis(),
         t.idle_in_transaction.as_millis()
     ))?;
+    // A session permit: each statement runs in its own transaction, so the permit is bound
+    // to this backend until the step finishes, and the guard re-reads the halt each time.
+    let plan = crate::engine::plan::for_action(&session.loaded, &step_id, Action::Apply, None)?;
+    let offered = crate::engine::gates::offered(&pack.dir, &plan);
+    let permit = if session.scratch {
+        step_tx::Permit::Scratch
+    } else {
+        step_tx::Permit::Commit(&offered)
+    };
+    let (run_id, actor) = (session.run_id.clone(), session.actor.clone());
+    if let step_tx::PermitOutcome::Refused(why) =
+        step_tx::obtain_permit(&mut client, &plan, &permit, &run_id, &actor)?
+    {
+        drop(client);
+        session.event(
+            Some(&step_id),
+            "apply-end",
+            "refused",
+            Some(sha),
+            serde_json::json!({"reasons": [why]}),
+        )?;
+        return Err(crate::engine::Error::Refused(format!(
+            "the database refused step {step_id}: {why}"
+        )));
+    }
     let stmts: Vec<&Statement> = file
         .statements
         .iter()
@@ -55,7 +82,7 @@ pub fn apply_non_transactional(
     let mut failure = None;
     for (i, st) in stmts.iter().enumerate() {
         if let Err(f) =
-            step_run::run_statements(&mut client, file, &[st], &sink, &mut report.notices)
+            step_tx::run_statements(&mut client, file, &[st], &sink, &mut report.notices)
         {
             failure = Some(f);
             break;
@@ -77,11 +104,20 @@ pub fn apply_non_transactional(
         )?;
         if let Some(r) = rows.first() {
             if !r.get::<_, bool>(0) {
-                client.batch_execute(&format!(
+                // Under the guard this clean-up is not part of the approved plan and is
+                // refused: then the report says a DBA must drop the index.
+                let dropped = client.batch_execute(&format!(
                     "DROP INDEX CONCURRENTLY IF EXISTS {}",
                     crate::db::quote_qualified(&o.name)
-                ))?;
-                invalid.push(o.name.clone());
+                ));
+                invalid.push(match dropped {
+                    Ok(()) => o.name.clone(),
+                    Err(e) => format!(
+                        "{} (NOT dropped: {}; a DBA must run DROP INDEX CONCURRENTLY)",
+                        o.name,
+                        crate::db::describe_pg_error(&e)
+                    ),
+                });
             }
         }
     }
@@ -135,7 +171,28 @@ pub fn apply_non_transactional(
         report.elapsed_ms = started.elapsed().as_millis();
         return Ok(report);
     }
-    let id = session.event(Some(&step_id), "apply", "committed", Some(sha), serde_json::json!({"entry_fingerprint": report.entry_fingerprint, "in_transaction_fingerprint": after.fingerprint(), "delta": measured, "transactional": false}))?;
+    crate::db::ledger::store_snapshot(&mut session.ledger, &after)?;
+    let details = serde_json::json!({"entry_fingerprint": report.entry_fingerprint, "in_transaction_fingerprint": after.fingerprint(), "delta": measured, "transactional": false});
+    let id = if session.scratch {
+        let pack_id = pack.id().to_string();
+        crate::db::ledger::append_fact(
+            &mut session.ledger,
+            &actor,
+            &crate::db::ledger::NewEvent {
+                pack: &pack_id,
+                step: Some(&step_id),
+                verb: "apply",
+                result: "committed",
+                file_sha256: Some(sha),
+                run_id: Some(&run_id),
+                details,
+            },
+        )?
+    } else {
+        crate::db::authority::note(&mut client, &details)?;
+        crate::db::authority::finish_session(&mut client)?
+    };
+    drop(client);
     report.commit_event = Some(id);
     report.committed = true;
     let post = post_verify(session, file, &[], &after)?;

@@ -9,7 +9,7 @@ use crate::core::sql;
 use crate::db::snapshot;
 use crate::engine::session::{Lock, Options, Session};
 use crate::engine::status::step_state;
-use crate::engine::step_run;
+use crate::engine::step_tx;
 use crate::engine::{Error, Result};
 use serde::Serialize;
 
@@ -88,9 +88,7 @@ pub fn run_in(s: &mut Session, step: Option<&str>) -> Result<PreflightReport> {
         },
     );
     let t = pack.timeouts;
-    let mut tx = s.ledger.transaction()?;
-    tx.batch_execute("SET TRANSACTION READ ONLY")?;
-    step_run::set_timeouts(&mut tx, &t)?;
+    let mut tx = step_tx::begin_read_only(&mut s.ledger, &t)?;
 
     let idle: i64 = tx
         .query_one(
@@ -105,7 +103,7 @@ pub fn run_in(s: &mut Session, step: Option<&str>) -> Result<PreflightReport> {
         format!("{idle} idle-in-transaction session(s)"),
     );
 
-    for inv in step_run::check_invariants(&mut tx, &pack.manifest.invariant)? {
+    for inv in step_tx::check_invariants(&mut tx, &pack.manifest.invariant)? {
         let ev = match (&inv.got, &inv.error) {
             (_, Some(e)) => format!("query failed: {e}"),
             (got, None) => format!(
@@ -122,7 +120,7 @@ pub fn run_in(s: &mut Session, step: Option<&str>) -> Result<PreflightReport> {
         let stmts: Vec<&sql::Statement> = file.statements.iter().collect();
         let mut n = Vec::new();
         tx.batch_execute("SAVEPOINT stepgate_preflight")?;
-        match step_run::run_statements(&mut tx, file, &stmts, &sink, &mut n) {
+        match step_tx::run_statements(&mut tx, file, &stmts, &sink, &mut n) {
             Ok(()) => check(
                 &mut checks,
                 format!("preflight file {rel}"),

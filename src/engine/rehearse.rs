@@ -2,12 +2,11 @@
 //! delta against the declared effects, check invariants and negative tests, roll
 //! back, and prove the database came back exactly as it was (entry == exit).
 
-use crate::core::lint::{self, Severity};
-use crate::core::sql::{self, SqlFile};
+use crate::core::approval::Action;
 use crate::db::{delta, snapshot};
 use crate::engine::session::{Lock, Options, Session};
-use crate::engine::step_run::{
-    self, InvariantResult, LocatedNotice, NegativeResult, StatementFailure,
+use crate::engine::step_tx::{
+    self, step_sql, InvariantResult, LocatedNotice, NegativeResult, StatementFailure,
 };
 use crate::engine::{Error, Result};
 use serde::Serialize;
@@ -47,56 +46,6 @@ pub struct RehearsalReport {
     pub ledger_event: Option<i64>,
 }
 
-/// Parses a step's (or its rollback's) file, refusing on lint errors in that file.
-pub fn step_sql(
-    session: &Session,
-    step_id: &str,
-    rollback: bool,
-) -> Result<(usize, SqlFile, String)> {
-    let pack = session.pack();
-    let idx = pack.step_index(step_id).ok_or_else(|| {
-        Error::BadInput(format!(
-            "no step `{step_id}` in pack `{}`; steps: {}",
-            pack.id(),
-            pack.step_ids().join(", ")
-        ))
-    })?;
-    let step = &pack.manifest.step[idx];
-    let rel = if rollback {
-        step.rollback.as_ref()
-    } else {
-        step.file.as_ref()
-    }
-    .map(|f| f.get_ref().clone())
-    .ok_or_else(|| {
-        Error::BadInput(if step.hold {
-            format!("step `{step_id}` is a HOLD: it has no file to run")
-        } else {
-            format!("step `{step_id}` has no rollback file")
-        })
-    })?;
-    let text = session.loaded.text(&rel)?;
-    let file = sql::parse_file(&rel, text)?;
-    let diags = lint::run(pack, &session.loaded.sources);
-    let errors: Vec<String> = diags
-        .iter()
-        .filter(|d| {
-            d.severity == Severity::Error
-                && (d.file == rel || d.file == crate::core::manifest::MANIFEST_FILE)
-        })
-        .map(|d| format!("{}:{}: [{}] {}", d.file, d.line, d.code, d.message))
-        .collect();
-    if !errors.is_empty() {
-        return Err(Error::BadInput(format!(
-            "{} has lint errors; fix them before it runs (stepgate lint):\n  {}",
-            rel,
-            errors.join("\n  ")
-        )));
-    }
-    let sha = session.loaded.sha256(&rel).unwrap_or("").to_string();
-    Ok((idx, file, sha))
-}
-
 pub fn run(opts: &Options, step_id: &str, rollback: bool) -> Result<RehearsalReport> {
     let mut session = Session::open(
         opts,
@@ -117,6 +66,12 @@ pub fn rehearse_in(
 ) -> Result<RehearsalReport> {
     let started = Instant::now();
     let (idx, file, sha) = step_sql(session, step_id, rollback)?;
+    let action = if rollback {
+        Action::Rollback
+    } else {
+        Action::Apply
+    };
+    let plan = crate::engine::plan::for_action(&session.loaded, step_id, action, None)?;
     let pack = session.pack().clone();
     let step = &pack.manifest.step[idx];
     if !step.transactional && !rollback {
@@ -138,7 +93,7 @@ pub fn rehearse_in(
     let seq_before = delta::sequence_values(&mut session.ledger)?;
     let sink: crate::db::connect::NoticeSink = Default::default();
     let mut client = session.step_client("rehearse", step_id, sink.clone())?;
-    let parts = step_run::parts(&file);
+    let parts = step_tx::parts(&file);
     let mut notices = Vec::new();
     let mut report = RehearsalReport {
         pack: pack.id().to_string(),
@@ -165,7 +120,7 @@ pub fn rehearse_in(
     };
 
     // Section B: read-only assertions in a READ ONLY transaction.
-    if let Err(f) = step_run::run_read_only(
+    if let Err(f) = step_tx::run_read_only(
         &mut client,
         &pack.timeouts,
         &file,
@@ -176,8 +131,11 @@ pub fn rehearse_in(
         report.preflight_failure = Some(*f);
     } else {
         let mut tx = client.transaction()?;
-        step_run::set_timeouts(&mut tx, &pack.timeouts)?;
-        match step_run::run_statements(&mut tx, &file, &parts.body, &sink, &mut notices) {
+        step_tx::set_timeouts(&mut tx, &pack.timeouts)?;
+        // A rehearsal permit lets a guarded runner run the plan here and makes the
+        // transaction unable to commit, whatever the SQL tries.
+        rehearsal_permit(&mut tx, &plan, session.scratch)?;
+        match step_tx::run_statements(&mut tx, &file, &parts.body, &sink, &mut notices) {
             Err(f) => report.failure = Some(*f),
             Ok(()) => {
                 if let Some(rec) = &record {
@@ -186,12 +144,12 @@ pub fn rehearse_in(
                     )?;
                 }
                 if !rollback {
-                    let m = step_run::measure(&mut tx, &pack, idx, &entry)?;
+                    let m = step_tx::measure(&mut tx, &pack, idx, &entry)?;
                     report.mismatches = m.mismatches;
                     report.measured = Some(m.measured);
-                    report.negatives = step_run::run_negatives(&mut tx, &step.negative)?;
+                    report.negatives = step_tx::run_negatives(&mut tx, &step.negative)?;
                 }
-                report.invariants = step_run::check_invariants(&mut tx, &pack.manifest.invariant)?;
+                report.invariants = step_tx::check_invariants(&mut tx, &pack.manifest.invariant)?;
             }
         }
         // Whatever happened, nothing commits.
@@ -256,7 +214,7 @@ pub fn run_cascade(opts: &Options, step_id: &str) -> Result<Vec<RehearsalReport>
     let mut reports = Vec::new();
     {
         let mut tx = client.transaction()?;
-        step_run::set_timeouts(&mut tx, &pack.timeouts)?;
+        step_tx::set_timeouts(&mut tx, &pack.timeouts)?;
         let mut broken = false;
         for (id, idx, file, sha, rec) in &files {
             let mut notices = Vec::new();
@@ -288,8 +246,11 @@ pub fn run_cascade(opts: &Options, step_id: &str) -> Result<Vec<RehearsalReport>
                     .push("not reached: an earlier rollback in the cascade failed".into());
             } else {
                 let before = snapshot::take(&mut tx)?;
-                let parts = step_run::parts(file);
-                match step_run::run_statements(&mut tx, file, &parts.body, &sink, &mut notices) {
+                let plan =
+                    crate::engine::plan::for_action(&session.loaded, id, Action::Rollback, None)?;
+                rehearsal_permit(&mut tx, &plan, session.scratch)?;
+                let parts = step_tx::parts(file);
+                match step_tx::run_statements(&mut tx, file, &parts.body, &sink, &mut notices) {
                     Err(f) => {
                         r.failure = Some(*f);
                         broken = true;
@@ -325,4 +286,15 @@ pub fn run_cascade(opts: &Options, step_id: &str) -> Result<Vec<RehearsalReport>
         )?);
     }
     Ok(reports)
+}
+
+fn rehearsal_permit(
+    tx: &mut postgres::Transaction<'_>,
+    plan: &crate::core::plan::Plan,
+    scratch: bool,
+) -> Result<()> {
+    if !scratch {
+        crate::db::authority::rehearsal_permit(tx, plan)?;
+    }
+    Ok(())
 }

@@ -78,12 +78,17 @@ pub fn statement_template(loaded: &LoadedPack, step: &Step, gate: &str) -> Strin
         .rollback
         .as_ref()
         .and_then(|f| loaded.sha256(f.get_ref()));
+    // A step whose files do not parse has no plan; lint reports why.
+    let plan_sha = crate::engine::plan::for_action(loaded, step.id(), Action::Apply, None)
+        .map(|p| p.sha256())
+        .unwrap_or_else(|_| "0".repeat(64));
     let expected = Expected {
         pack: pack.id(),
         step: step.id(),
         action: Action::Apply,
         step_sha256: file_sha,
         rollback_sha256: rollback_sha,
+        plan_sha256: &plan_sha,
         manifest_sha256: loaded.manifest_sha256(),
         database: &target.database,
         environment: target.environment.as_deref(),

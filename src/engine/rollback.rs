@@ -17,13 +17,13 @@ use crate::core::objects::ObjectRef;
 use crate::db::connect::NoticeSink;
 use crate::db::ledger::{self, Event, NewEvent};
 use crate::db::{delta, snapshot};
-use crate::engine::apply::{db_now_micros, ensure_backup, halt, reconcile};
+use crate::engine::apply::ensure_backup;
 use crate::engine::fault;
 use crate::engine::gates::{self, GateReport};
-use crate::engine::rehearse::step_sql;
 use crate::engine::session::{Lock, Options, Session};
 use crate::engine::status::step_state;
-use crate::engine::step_run::{self, LocatedNotice, StatementFailure};
+use crate::engine::step_tx::{self, LocatedNotice, StatementFailure};
+use crate::engine::step_tx::{db_now_micros, halt, reconcile, step_sql};
 use crate::engine::{Error, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -55,20 +55,26 @@ pub fn commit_record(session: &mut Session, events: &[Event], step: &str) -> Res
     let e = events
         .iter()
         .rev()
-        .find(|e| e.verb == "apply" && e.result == "committed" && e.step.as_deref() == Some(step))
+        .find(|e| {
+            e.fact
+                && e.verb == "apply"
+                && e.result == "committed"
+                && e.step.as_deref() == Some(step)
+        })
         .ok_or_else(|| {
             Error::Refused(format!("step {step} has no committed apply in the ledger"))
         })?;
-    let fp = e
-        .details
+    // The server's fact carries the client's measurements under `client` (a claim: the
+    // snapshot it names is content-addressed, so an edited one is refused below).
+    let details = e.details.get("client").unwrap_or(&e.details);
+    let fp = details
         .get("entry_fingerprint")
         .and_then(|v| v.as_str())
         .unwrap_or("")
         .to_string();
     let entry = ledger::load_snapshot(&mut session.ledger, &fp)?
         .ok_or_else(|| Error::Refused(format!("the pre-step snapshot {fp} recorded at commit (event {}) is missing or fails its hash check", e.id)))?;
-    let pre_counts = e
-        .details
+    let pre_counts = details
         .get("pre_counts")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
@@ -359,10 +365,10 @@ fn execute(
     )?;
     fault::point("rollback:after-intent");
     let committed = snapshot::take(&mut session.ledger)?;
-    let parts = step_run::parts(file);
+    let parts = step_tx::parts(file);
     let sink: NoticeSink = Default::default();
     let mut client = session.step_client("rollback", step_id, sink.clone())?;
-    if let Err(f) = step_run::run_read_only(
+    if let Err(f) = step_tx::run_read_only(
         &mut client,
         &pack.timeouts,
         file,
@@ -373,10 +379,35 @@ fn execute(
         report.failure = Some(*f);
     } else {
         let mut tx = client.transaction()?;
-        step_run::set_timeouts(&mut tx, &pack.timeouts)?;
+        step_tx::set_timeouts(&mut tx, &pack.timeouts)?;
+        let plan =
+            crate::engine::plan::for_action(&session.loaded, step_id, Action::Rollback, None)?;
+        let offered = gates::offered(&pack.dir, &plan);
+        let permit = if session.scratch {
+            step_tx::Permit::Scratch
+        } else {
+            step_tx::Permit::Commit(&offered)
+        };
+        let (run_id, actor) = (session.run_id.clone(), session.actor.clone());
+        if let step_tx::PermitOutcome::Refused(why) =
+            step_tx::obtain_permit(&mut tx, &plan, &permit, &run_id, &actor)?
+        {
+            let _ = tx.rollback();
+            drop(client);
+            session.event(
+                Some(step_id),
+                "rollback-end",
+                "refused",
+                Some(&sha),
+                serde_json::json!({"reasons": [why]}),
+            )?;
+            return Err(Error::Refused(format!(
+                "the database refused the rollback of step {step_id}: {why}"
+            )));
+        }
         for (i, st) in parts.body.iter().enumerate() {
             if let Err(f) =
-                step_run::run_statements(&mut tx, file, &[st], &sink, &mut report.notices)
+                step_tx::run_statements(&mut tx, file, &[st], &sink, &mut report.notices)
             {
                 report.failure = Some(*f);
                 break;
@@ -385,7 +416,7 @@ fn execute(
         }
         if report.failure.is_none() {
             report.problems = reversal_problems(&mut tx, &pack, idx, &rec, &committed)?;
-            let inv = step_run::check_invariants(&mut tx, &pack.manifest.invariant)?;
+            let inv = step_tx::check_invariants(&mut tx, &pack.manifest.invariant)?;
             for i in inv.iter().filter(|i| !i.ok) {
                 report.problems.push(format!(
                     "invariant `{}`: expected {}, got {}",
@@ -399,23 +430,46 @@ fn execute(
             let _ = tx.rollback();
         } else {
             let pack_id = pack.id().to_string();
-            let run_id = session.run_id.clone();
-            let id = ledger::append(
-                &mut tx,
-                &session.actor,
-                &NewEvent {
-                    pack: &pack_id,
-                    step: Some(step_id),
-                    verb: "rollback",
-                    result: "committed",
-                    file_sha256: Some(&sha),
-                    run_id: Some(&run_id),
-                    details: serde_json::json!({"notices": report.notices}),
-                },
-            )?;
+            let after = snapshot::take(&mut tx)?;
+            let fingerprint = ledger::store_snapshot(&mut tx, &after)?;
+            let details =
+                serde_json::json!({"notices": report.notices, "fingerprint": fingerprint});
+            if session.scratch {
+                ledger::append_fact(
+                    &mut tx,
+                    &actor,
+                    &NewEvent {
+                        pack: &pack_id,
+                        step: Some(step_id),
+                        verb: "rollback",
+                        result: "committed",
+                        file_sha256: Some(&sha),
+                        run_id: Some(&run_id),
+                        details,
+                    },
+                )?;
+            } else {
+                crate::db::authority::note(&mut tx, &details)?;
+            }
             fault::point("rollback:after-ledger-row");
-            tx.commit()?;
-            report.commit_event = Some(id);
+            if let Err(e) = tx.commit() {
+                if !step_tx::is_refusal(&e) {
+                    return Err(e.into());
+                }
+                drop(client);
+                session.event(
+                    Some(step_id),
+                    "rollback-end",
+                    "refused",
+                    Some(&sha),
+                    serde_json::json!({"reasons": [crate::db::describe_pg_error(&e)]}),
+                )?;
+                return Err(Error::Refused(format!(
+                    "the database refused to commit the rollback of step {step_id}: {}",
+                    crate::db::describe_pg_error(&e)
+                )));
+            }
+            report.commit_event = step_tx::fact_of_run(&mut session.ledger, &pack_id, &run_id)?;
             report.committed = true;
         }
     }

@@ -80,6 +80,9 @@ fn dump_target(target: &Target, out: &Path, with_data: &[String]) -> Result<()> 
             crate::db::connect::redact(&String::from_utf8_lossy(&o.stderr))
         )));
     }
+    // The ledger's schema is left out, so its guard triggers (which call into it) must be too.
+    let schema = std::fs::read_to_string(out).map_err(fail)?;
+    std::fs::write(out, without_guard(&schema)).map_err(fail)?;
     if !with_data.is_empty() {
         let mut c = Command::new(crate::db::backup::pg_tool("pg_dump"));
         c.args([
@@ -156,6 +159,7 @@ pub fn run(
             environment: Some("scratch".into()),
             runner_role: None,
             floor_min_signatures: 1,
+            guard: true,
         },
     )?;
     let mut session = Session::open_scratch(loaded, &sopts, "scratch")?;
@@ -300,4 +304,39 @@ pub fn run(
         elapsed_ms: started.elapsed().as_millis(),
         kept,
     })
+}
+
+/// A schema dump without the guard's triggers (`stepgate_guard`): they call functions of
+/// the ledger schema, which a scratch copy gets fresh from its own install.
+fn without_guard(dump: &str) -> String {
+    let mut out = String::with_capacity(dump.len());
+    let mut skipping = false;
+    for line in dump.split_inclusive('\n') {
+        let starts = line.starts_with("CREATE EVENT TRIGGER stepgate_guard ")
+            || line.starts_with("ALTER EVENT TRIGGER stepgate_guard ")
+            || line.starts_with("CREATE TRIGGER stepgate_guard ");
+        if starts {
+            skipping = true;
+        }
+        if !skipping {
+            out.push_str(line);
+        }
+        if skipping && line.trim_end().ends_with(';') {
+            skipping = false;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod guard_filter_tests {
+    #[test]
+    fn guard_triggers_are_left_out_and_nothing_else() {
+        let dump = "CREATE TABLE t (a int);\nCREATE EVENT TRIGGER stepgate_guard ON ddl_command_start\n   EXECUTE FUNCTION stepgate.guard_ddl();\nCREATE TRIGGER stepgate_guard BEFORE INSERT ON public.t FOR EACH STATEMENT EXECUTE FUNCTION stepgate.guard_write();\nCREATE TRIGGER keep_me BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION f();\n";
+        let out = super::without_guard(dump);
+        assert_eq!(
+            out,
+            "CREATE TABLE t (a int);\nCREATE TRIGGER keep_me BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION f();\n"
+        );
+    }
 }

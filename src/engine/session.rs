@@ -11,6 +11,12 @@ use crate::engine::{Error, Result};
 use postgres::Client;
 use std::path::PathBuf;
 
+/// Every connection stepgate opens ignores the role's own `search_path` (which whoever
+/// holds the runner's password can set): built-in names always resolve to `pg_catalog`
+/// first, so a runner-made `public.=` or `public.pg_try_advisory_lock` is never chosen
+/// over the real one; user objects resolve through `"$user", public` as usual.
+pub const PINNED_SEARCH_PATH: &str = "SET search_path = pg_catalog, \"$user\", public, pg_temp";
+
 /// What every verb needs to find its pack and database.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -89,7 +95,7 @@ impl Session {
         // Catalog reads (pg_get_indexdef and friends) take ACCESS SHARE locks: never
         // queue behind a DDL lock for longer than the pack allows.
         ledger_client.batch_execute(&format!(
-            "SET lock_timeout = '{}ms'",
+            "SET lock_timeout = '{}ms'; {PINNED_SEARCH_PATH}",
             loaded.pack.timeouts.lock.as_millis()
         ))?;
         let identity = identity::read(&mut ledger_client)?;
@@ -200,9 +206,12 @@ impl Session {
     /// A second connection for the step's own transaction, collecting NOTICEs.
     pub fn step_client(&self, verb: &str, step: &str, sink: NoticeSink) -> Result<Client> {
         let app = format!("stepgate {verb} {}/{step}", self.loaded.pack.id());
-        self.target
+        let mut c = self
+            .target
             .connect_with_notices(&app, sink)
-            .map_err(|e| Error::Database(e.to_string()))
+            .map_err(|e| Error::Database(e.to_string()))?;
+        c.batch_execute(PINNED_SEARCH_PATH)?;
+        Ok(c)
     }
 
     pub fn drain(sink: &NoticeSink) -> Vec<crate::db::connect::Notice> {

@@ -46,11 +46,12 @@ pub struct Halt {
     pub reason: String,
 }
 
-/// The halt in force, if any: the last `halt` event not followed by a genuine `resume`
-/// (`genuine` re-verifies the signed approvals a resume event carries).
-pub fn current_halt_with(events: &[Event], genuine: &dyn Fn(&Event) -> bool) -> Option<Halt> {
+/// The halt in force, if any: the last `halt` fact not followed by a `resume` fact for it.
+/// Both are written only by the server's own functions, which verify the resume's
+/// signed approvals before they record it.
+pub fn current_halt(events: &[Event]) -> Option<Halt> {
     let mut halt: Option<Halt> = None;
-    for e in events {
+    for e in events.iter().filter(|e| e.fact) {
         if e.verb == "halt" {
             halt = Some(Halt {
                 event: e.id,
@@ -64,9 +65,7 @@ pub fn current_halt_with(events: &[Event], genuine: &dyn Fn(&Event) -> bool) -> 
             });
         } else if e.verb == "resume" && e.result == "resumed" {
             if let Some(h) = &halt {
-                if e.details.get("halt_event").and_then(|v| v.as_i64()) == Some(h.event)
-                    && genuine(e)
-                {
+                if e.details.get("halt_event").and_then(|v| v.as_i64()) == Some(h.event) {
                     halt = None;
                 }
             }
@@ -75,27 +74,24 @@ pub fn current_halt_with(events: &[Event], genuine: &dyn Fn(&Event) -> bool) -> 
     halt
 }
 
-/// The halt in force, trusting resume events as recorded (display only; verbs that act
-/// use [`crate::engine::halt::halt_in_force`], which re-verifies them).
-pub fn current_halt(events: &[Event]) -> Option<Halt> {
-    current_halt_with(events, &|_| true)
-}
-
 /// Committed state of each step from the ledger: the last of apply-committed / rollback-committed.
 pub fn step_state(events: &[Event], step: &str) -> (String, Option<String>, Option<String>) {
     let mut state = ("not applied".to_string(), None, None);
     let mut open_intent: Option<(String, String)> = None;
     for e in events.iter().filter(|e| e.step.as_deref() == Some(step)) {
-        match (e.verb.as_str(), e.result.as_str()) {
-            ("apply", "committed") => state = ("committed".into(), Some(e.at.clone()), None),
+        // Commits, holds reached and rollbacks count only as facts (written by the server at
+        // COMMIT); a claim appended by a client is shown elsewhere, never believed here.
+        match (e.verb.as_str(), e.result.as_str(), e.fact) {
+            ("apply", "committed", true) => state = ("committed".into(), Some(e.at.clone()), None),
             // A HOLD is reached once; steps that require it may then proceed.
-            ("hold", "reached") => state = ("committed".into(), Some(e.at.clone()), None),
-
-            ("rollback", "committed") => state = ("rolled back".into(), Some(e.at.clone()), None),
-            ("apply-intent", _) | ("rollback-intent", _) => {
+            ("hold", "reached", true) => state = ("committed".into(), Some(e.at.clone()), None),
+            ("rollback", "committed", true) => {
+                state = ("rolled back".into(), Some(e.at.clone()), None)
+            }
+            ("apply-intent", _, _) | ("rollback-intent", _, _) => {
                 open_intent = Some((e.run_id.clone().unwrap_or_default(), e.verb.clone()))
             }
-            ("apply-end", _) | ("rollback-end", _)
+            ("apply-end", _, _) | ("rollback-end", _, _)
                 if open_intent.as_ref().map(|(r, _)| r.as_str()) == e.run_id.as_deref() =>
             {
                 open_intent = None;

@@ -7,20 +7,23 @@ use crate::core::sql;
 use crate::db::ledger::{self, Event};
 use crate::db::snapshot;
 use crate::engine::session::{Lock, Options, Session};
-use crate::engine::{step_run, Error, Result};
+use crate::engine::{step_tx, Error, Result};
 use serde::Serialize;
 
-/// The last recorded post-step fingerprint: from `verify` events (after apply) and
-/// `rollback-verify` events (after rollback).
+/// The last recorded post-step fingerprint, from facts only: the catalog the committing
+/// transaction of the last apply or rollback measured just before its COMMIT. A claim
+/// (say, a `verify` row a client appended) is never a baseline.
 pub fn last_recorded(events: &[Event], step: Option<&str>) -> Option<(i64, String)> {
     events
         .iter()
         .rev()
+        .filter(|e| e.fact && e.result == "committed")
         .filter(|e| step.is_none() || e.step.as_deref() == step)
-        .find(|e| e.verb == "verify" || e.verb == "rollback-verify")
-        .and_then(|e| {
-            e.details
-                .get("fingerprint")
+        .filter(|e| e.verb == "apply" || e.verb == "rollback")
+        .find_map(|e| {
+            let d = e.details.get("client").unwrap_or(&e.details);
+            d.get("in_transaction_fingerprint")
+                .or_else(|| d.get("fingerprint"))
                 .and_then(|f| f.as_str())
                 .map(|f| (e.id, f.to_string()))
         })
@@ -79,9 +82,9 @@ pub fn drift(opts: &Options) -> Result<DriftReport> {
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     pub step: String,
-    pub section_h: Option<step_run::StatementFailure>,
-    pub verify_file: Option<step_run::StatementFailure>,
-    pub invariants: Vec<step_run::InvariantResult>,
+    pub section_h: Option<step_tx::StatementFailure>,
+    pub verify_file: Option<step_tx::StatementFailure>,
+    pub invariants: Vec<step_tx::InvariantResult>,
     pub drift: DriftReport,
     pub ok: bool,
 }
@@ -99,8 +102,8 @@ pub fn verify(opts: &Options, step_id: &str) -> Result<VerifyReport> {
         let rel = f.get_ref().clone();
         let text = s.loaded.text(&rel)?.to_string();
         let file = sql::parse_file(&rel, &text)?;
-        let parts = step_run::parts(&file);
-        if let Err(e) = step_run::run_read_only(
+        let parts = step_tx::parts(&file);
+        if let Err(e) = step_tx::run_read_only(
             &mut s.ledger,
             &pack.timeouts,
             &file,
@@ -117,7 +120,7 @@ pub fn verify(opts: &Options, step_id: &str) -> Result<VerifyReport> {
         let text = s.loaded.text(&rel)?.to_string();
         let file = sql::parse_file(&rel, &text)?;
         let stmts: Vec<&sql::Statement> = file.statements.iter().collect();
-        if let Err(e) = step_run::run_read_only(
+        if let Err(e) = step_tx::run_read_only(
             &mut s.ledger,
             &pack.timeouts,
             &file,
@@ -128,7 +131,7 @@ pub fn verify(opts: &Options, step_id: &str) -> Result<VerifyReport> {
             verify_file = Some(*e);
         }
     }
-    let invariants = step_run::check_invariants_standalone(
+    let invariants = step_tx::check_invariants_standalone(
         &mut s.ledger,
         &pack.manifest.invariant,
         &pack.timeouts,

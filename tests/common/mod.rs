@@ -130,6 +130,7 @@ pub fn install_ledger(conninfo: &str) {
             environment: Some("test".into()),
             runner_role: None,
             floor_min_signatures: 1,
+            guard: true,
         },
     )
     .expect("install ledger");

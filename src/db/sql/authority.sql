@@ -1,0 +1,533 @@
+-- stepgate authority: the security boundary inside PostgreSQL.
+--
+-- Everything here is owned by the ledger admin and runs SECURITY DEFINER with a pinned
+-- search_path; every name is schema-qualified. The runner role may call authorize,
+-- rehearsal_permit, permit_note, finish_session_permit, halt and resume: each checks its
+-- own preconditions. It can read the tables but write none of them.
+
+-- Facts versus claims: a fact is an event written by this code (or by the admin); a claim
+-- is whatever a runner's client appended through append_event. stepgate decides only on facts.
+CREATE TABLE stepgate.pack_state (
+  pack        text PRIMARY KEY,
+  -- The halt in force (a fact's id), or NULL.
+  halt_event  bigint,
+  halted      boolean NOT NULL DEFAULT false
+);
+
+CREATE TABLE stepgate.permits (
+  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  -- commit: may commit once, in transaction txid; rehearsal: never commits;
+  -- session: a transaction-less step, bound to the backend until finished.
+  kind           text NOT NULL CHECK (kind IN ('commit', 'rehearsal', 'session')),
+  txid           bigint,
+  backend_pid    integer NOT NULL,
+  backend_start  timestamptz NOT NULL,
+  pack           text NOT NULL,
+  step           text NOT NULL,
+  action         text NOT NULL,
+  plan_sha256    text NOT NULL,
+  statements     text[] NOT NULL,
+  search_path    text,
+  cursor         integer NOT NULL DEFAULT 0,
+  -- The cursor a guarded committer must have reached: the plan's last DDL statement.
+  required_cursor integer NOT NULL DEFAULT 0,
+  hold           boolean NOT NULL DEFAULT false,
+  principals     text[] NOT NULL DEFAULT '{}',
+  valid_until    timestamptz,
+  run_id         text,
+  os_user        text,
+  host           text,
+  client_details jsonb NOT NULL DEFAULT '{}',
+  issued_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+  consumed_at    timestamptz
+);
+CREATE INDEX permits_live ON stepgate.permits (backend_pid) WHERE consumed_at IS NULL;
+
+-- Roles whose DDL and writes to guarded tables need a permit, and roles that may bypass
+-- the guard (every bypass is ledgered as a fact).
+CREATE TABLE stepgate.guard_roles (
+  role  name PRIMARY KEY,
+  mode  text NOT NULL CHECK (mode IN ('guarded', 'break-glass'))
+);
+CREATE TABLE stepgate.guarded_tables (
+  rel  regclass PRIMARY KEY
+);
+
+CREATE FUNCTION stepgate.append_fact(p_pack text, p_step text, p_verb text, p_result text,
+    p_os_user text, p_host text, p_sha text, p_run_id text, p_details jsonb)
+RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT stepgate.append_row(p_pack, p_step, p_verb, p_result, p_os_user, p_host, p_sha, p_run_id,
+                             p_details, true)
+$fn$;
+REVOKE ALL ON FUNCTION stepgate.append_fact(text, text, text, text, text, text, text, text, jsonb) FROM PUBLIC;
+
+-- An approval statement (`stepgate approval v2`) as a jsonb object of its fields, or NULL
+-- when it is not exactly the canonical form the client renders.
+CREATE FUNCTION stepgate.parse_approval(p_text text)
+RETURNS jsonb LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v_fields text[] := ARRAY['pack', 'step', 'gate', 'action', 'step-sha256', 'rollback-sha256',
+    'plan-sha256', 'manifest-sha256', 'target-database', 'target-environment', 'principal',
+    'issued-at', 'expires-at'];
+  v_lines text[];
+  v_out jsonb := '{}';
+  v_prefix text;
+BEGIN
+  IF p_text IS NULL OR pg_catalog.right(p_text, 1) <> E'\n' OR pg_catalog.strpos(p_text, E'\r') > 0 THEN
+    RETURN NULL;
+  END IF;
+  v_lines := pg_catalog.string_to_array(pg_catalog.left(p_text, -1), E'\n');
+  IF pg_catalog.array_length(v_lines, 1) <> 14 OR v_lines[1] <> 'stepgate approval v2' THEN
+    RETURN NULL;
+  END IF;
+  FOR i IN 1 .. 13 LOOP
+    v_prefix := v_fields[i] || ': ';
+    IF pg_catalog.left(v_lines[i + 1], pg_catalog.length(v_prefix)) <> v_prefix THEN
+      RETURN NULL;
+    END IF;
+    v_out := v_out || pg_catalog.jsonb_build_object(v_fields[i],
+                        pg_catalog.substr(v_lines[i + 1], pg_catalog.length(v_prefix) + 1));
+  END LOOP;
+  BEGIN
+    v_out := v_out || pg_catalog.jsonb_build_object(
+      'issued', (v_out ->> 'issued-at')::timestamptz,
+      'expires', (v_out ->> 'expires-at')::timestamptz);
+  EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+  END;
+  RETURN v_out;
+END
+$fn$;
+
+-- The plan's target must be this database, this ledger's environment and, when the plan
+-- names one, this cluster.
+CREATE FUNCTION stepgate.check_target(p_plan jsonb)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v_env text := (SELECT m.value FROM stepgate.meta m WHERE m.key = 'environment');
+  v_sysid text := (SELECT m.value FROM stepgate.meta m WHERE m.key = 'system_identifier');
+BEGIN
+  IF p_plan -> 'target' ->> 'database' IS DISTINCT FROM pg_catalog.current_database() THEN
+    RAISE EXCEPTION 'stepgate: the plan targets database %, this is %',
+      p_plan -> 'target' ->> 'database', pg_catalog.current_database() USING ERRCODE = '42501';
+  END IF;
+  IF COALESCE(p_plan -> 'target' ->> 'environment', '') <> COALESCE(v_env, '') THEN
+    RAISE EXCEPTION 'stepgate: the plan targets environment "%", this ledger is labelled "%"',
+      COALESCE(p_plan -> 'target' ->> 'environment', ''), v_env USING ERRCODE = '42501';
+  END IF;
+  IF p_plan -> 'target' ->> 'system_identifier' IS NOT NULL
+     AND p_plan -> 'target' ->> 'system_identifier' <> v_sysid THEN
+    RAISE EXCEPTION 'stepgate: the plan targets cluster %, this is %',
+      p_plan -> 'target' ->> 'system_identifier', v_sysid USING ERRCODE = '42501';
+  END IF;
+END
+$fn$;
+
+-- Verifies the approvals offered for a plan and returns, per gate, the principals whose
+-- approvals count, and the earliest expiry among them. Refuses (raises) when a gate's
+-- quorum or the floor is not met. Time is the server's clock at the moment of the call.
+CREATE FUNCTION stepgate.verify_approvals(p_plan jsonb, p_plan_sha text, p_statements text[],
+    p_signatures text[], OUT principals text[], OUT valid_until timestamptz)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v_now timestamptz := pg_catalog.clock_timestamp();
+  v_a jsonb;
+  v_key bytea;
+  v_gate jsonb;
+  v_counted text[] := '{}';      -- 'gate' || E'\x1f' || principal
+  v_floor int := COALESCE((SELECT m.value::int FROM stepgate.meta m WHERE m.key = 'floor_min_signatures'), 1);
+  v_n int;
+  v_missing text[] := '{}';
+BEGIN
+  principals := '{}';
+  FOR i IN 1 .. COALESCE(pg_catalog.array_length(p_statements, 1), 0) LOOP
+    v_a := stepgate.parse_approval(p_statements[i]);
+    CONTINUE WHEN v_a IS NULL;
+    CONTINUE WHEN v_a ->> 'pack' <> p_plan ->> 'pack' OR v_a ->> 'step' <> p_plan ->> 'step'
+               OR v_a ->> 'action' <> p_plan ->> 'action' OR v_a ->> 'plan-sha256' <> p_plan_sha
+               OR v_a ->> 'target-database' <> pg_catalog.current_database();
+    CONTINUE WHEN (v_a ->> 'expires')::timestamptz <= v_now
+               OR (v_a ->> 'issued')::timestamptz > v_now + interval '5 minutes';
+    SELECT g INTO v_gate FROM pg_catalog.jsonb_array_elements(p_plan -> 'gates') g
+     WHERE g ->> 'name' = v_a ->> 'gate';
+    CONTINUE WHEN v_gate IS NULL;
+    CONTINUE WHEN pg_catalog.jsonb_array_length(v_gate -> 'signers') > 0
+              AND NOT (v_gate -> 'signers') ? (v_a ->> 'principal');
+    v_key := stepgate.sshsig_verify(p_signatures[i], pg_catalog.convert_to(p_statements[i], 'UTF8'), 'stepgate');
+    CONTINUE WHEN v_key IS NULL;
+    CONTINUE WHEN NOT EXISTS (
+      SELECT 1 FROM stepgate.signers s
+       WHERE s.principal = v_a ->> 'principal' AND pg_catalog.decode(s.key_base64, 'base64') = v_key
+         AND (v_a ->> 'gate' = ANY (s.gates) OR '*' = ANY (s.gates)));
+    CONTINUE WHEN (v_a ->> 'gate') || E'\x1f' || (v_a ->> 'principal') = ANY (v_counted);
+    v_counted := v_counted || ((v_a ->> 'gate') || E'\x1f' || (v_a ->> 'principal'));
+    IF NOT (v_a ->> 'principal') = ANY (principals) THEN
+      principals := principals || (v_a ->> 'principal');
+    END IF;
+    valid_until := LEAST(valid_until, (v_a ->> 'expires')::timestamptz);
+  END LOOP;
+  FOR v_gate IN SELECT g FROM pg_catalog.jsonb_array_elements(p_plan -> 'gates') g LOOP
+    SELECT pg_catalog.count(*) INTO v_n FROM pg_catalog.unnest(v_counted) c
+     WHERE pg_catalog.split_part(c, E'\x1f', 1) = v_gate ->> 'name';
+    IF v_n < (v_gate ->> 'quorum')::int THEN
+      v_missing := v_missing || pg_catalog.format('gate %s has %s of %s valid approvals',
+                                                  v_gate ->> 'name', v_n, v_gate ->> 'quorum');
+    END IF;
+  END LOOP;
+  IF p_plan ->> 'action' IN ('apply', 'rollback')
+     AND COALESCE(pg_catalog.array_length(principals, 1), 0) < v_floor THEN
+    v_missing := v_missing || pg_catalog.format('the floor policy needs %s registered signers, %s signed',
+                   v_floor, COALESCE(pg_catalog.array_length(principals, 1), 0));
+  END IF;
+  IF pg_catalog.array_length(v_missing, 1) > 0 THEN
+    RAISE EXCEPTION 'stepgate: % of step % is not authorized: %', p_plan ->> 'action', p_plan ->> 'step',
+      pg_catalog.array_to_string(v_missing, '; ') USING ERRCODE = '42501';
+  END IF;
+END
+$fn$;
+
+-- The pack's state row, created on first use and locked as asked.
+CREATE FUNCTION stepgate.pack_halted(p_pack text, p_lock text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE v stepgate.pack_state;
+BEGIN
+  INSERT INTO stepgate.pack_state (pack) VALUES (p_pack) ON CONFLICT (pack) DO NOTHING;
+  IF p_lock = 'update' THEN
+    SELECT * INTO v FROM stepgate.pack_state s WHERE s.pack = p_pack FOR UPDATE;
+  ELSIF p_lock = 'share' THEN
+    SELECT * INTO v FROM stepgate.pack_state s WHERE s.pack = p_pack FOR SHARE;
+  ELSE
+    SELECT * INTO v FROM stepgate.pack_state s WHERE s.pack = p_pack;
+  END IF;
+  RETURN CASE WHEN v.halted THEN COALESCE(v.halt_event, 0) END;
+END
+$fn$;
+
+CREATE FUNCTION stepgate.parse_plan(p_plan text)
+RETURNS jsonb LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE v jsonb;
+BEGIN
+  BEGIN
+    v := p_plan::jsonb;
+  EXCEPTION WHEN OTHERS THEN
+    RAISE EXCEPTION 'stepgate: the plan is not JSON' USING ERRCODE = '22023';
+  END;
+  IF v ->> 'format' IS DISTINCT FROM 'stepgate plan v1' THEN
+    RAISE EXCEPTION 'stepgate: unknown plan format' USING ERRCODE = '22023';
+  END IF;
+  RETURN v;
+END
+$fn$;
+
+-- The statements a permit admits, in order: the plan's statements, then its negative tests.
+CREATE FUNCTION stepgate.plan_statements(p_plan jsonb)
+RETURNS text[] LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT COALESCE(pg_catalog.array_agg(s ORDER BY k, o), '{}')
+    FROM (SELECT s, 1 AS k, o FROM pg_catalog.jsonb_array_elements_text(p_plan -> 'statements') WITH ORDINALITY AS t(s, o)
+          UNION ALL
+          SELECT s, 2, o FROM pg_catalog.jsonb_array_elements_text(p_plan -> 'negatives') WITH ORDINALITY AS t(s, o)) x
+$fn$;
+
+-- The committed state of a step, from facts only: true when its last apply/rollback fact
+-- is a commit (or a hold reached).
+CREATE FUNCTION stepgate.step_committed(p_pack text, p_step text)
+RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT COALESCE((
+    SELECT e.verb IN ('apply', 'hold') FROM stepgate.events e
+     WHERE e.pack = p_pack AND e.step = p_step AND e.fact
+       AND (e.verb, e.result) IN (('apply', 'committed'), ('hold', 'reached'), ('rollback', 'committed'))
+     ORDER BY e.id DESC LIMIT 1), false)
+$fn$;
+
+CREATE FUNCTION stepgate.backend_start()
+RETURNS timestamptz LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT a.backend_start FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid()
+$fn$;
+
+-- Issues the permit under which the calling transaction may run the plan's statements and
+-- commit once. Call it first in the step's transaction, before any change.
+CREATE FUNCTION stepgate.authorize(p_plan text, p_statements text[], p_signatures text[],
+    p_run_id text, p_os_user text, p_host text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v_plan jsonb := stepgate.parse_plan(p_plan);
+  v_sha text := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_plan, 'UTF8')), 'hex');
+  v_ok record;
+  v_halt bigint;
+  v_id bigint;
+  v_session boolean := NOT (v_plan ->> 'transactional')::boolean;
+BEGIN
+  IF v_plan ->> 'action' NOT IN ('apply', 'rollback', 'restore') THEN
+    RAISE EXCEPTION 'stepgate: a permit is for apply, rollback or restore' USING ERRCODE = '22023';
+  END IF;
+  PERFORM stepgate.check_target(v_plan);
+  -- One committer per pack at a time: a second apply of the same step waits, then sees the first.
+  v_halt := stepgate.pack_halted(v_plan ->> 'pack', 'update');
+  IF v_halt IS NOT NULL THEN
+    RAISE EXCEPTION 'stepgate: pack % is halted (event %); nothing commits until a signed resume',
+      v_plan ->> 'pack', v_halt USING ERRCODE = '42501';
+  END IF;
+  IF v_plan ->> 'action' = 'apply' AND stepgate.step_committed(v_plan ->> 'pack', v_plan ->> 'step') THEN
+    RAISE EXCEPTION 'stepgate: step % of pack % is already committed', v_plan ->> 'step', v_plan ->> 'pack'
+      USING ERRCODE = '42501';
+  END IF;
+  IF v_plan ->> 'action' = 'rollback' AND NOT stepgate.step_committed(v_plan ->> 'pack', v_plan ->> 'step') THEN
+    RAISE EXCEPTION 'stepgate: step % of pack % is not committed: nothing to roll back', v_plan ->> 'step', v_plan ->> 'pack'
+      USING ERRCODE = '42501';
+  END IF;
+  SELECT * INTO v_ok FROM stepgate.verify_approvals(v_plan, v_sha, p_statements, p_signatures);
+  INSERT INTO stepgate.permits (kind, txid, backend_pid, backend_start, pack, step, action, plan_sha256,
+                                statements, required_cursor, hold, principals, valid_until, run_id, os_user, host)
+  VALUES (CASE WHEN v_session THEN 'session' ELSE 'commit' END,
+          CASE WHEN v_session THEN NULL ELSE pg_catalog.txid_current() END,
+          pg_catalog.pg_backend_pid(), stepgate.backend_start(), v_plan ->> 'pack', v_plan ->> 'step',
+          v_plan ->> 'action', v_sha, stepgate.plan_statements(v_plan),
+          COALESCE((SELECT pg_catalog.max(o) FROM pg_catalog.jsonb_array_elements(v_plan -> 'ddl') WITH ORDINALITY AS t(d, o)
+                                WHERE d = 'true'::jsonb), 0),
+          COALESCE((v_plan ->> 'hold')::boolean, false), v_ok.principals,
+          v_ok.valid_until, p_run_id, p_os_user, p_host)
+  RETURNING id INTO v_id;
+  RETURN v_id;
+END
+$fn$;
+
+-- A permit for a rehearsal: admits the plan's statements in this transaction, and makes
+-- the transaction unable to commit. Needs no approval.
+CREATE FUNCTION stepgate.rehearsal_permit(p_plan text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v_plan jsonb := stepgate.parse_plan(p_plan);
+  v_id bigint;
+BEGIN
+  INSERT INTO stepgate.permits (kind, txid, backend_pid, backend_start, pack, step, action, plan_sha256, statements)
+  VALUES ('rehearsal', pg_catalog.txid_current(), pg_catalog.pg_backend_pid(), stepgate.backend_start(),
+          v_plan ->> 'pack', v_plan ->> 'step', v_plan ->> 'action',
+          pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_plan, 'UTF8')), 'hex'),
+          stepgate.plan_statements(v_plan))
+  RETURNING id INTO v_id;
+  RETURN v_id;
+END
+$fn$;
+
+-- The live permit of this transaction (commit, rehearsal) or session, if any.
+CREATE FUNCTION stepgate.live_permit()
+RETURNS stepgate.permits LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT p.* FROM stepgate.permits p
+   WHERE p.backend_pid = pg_catalog.pg_backend_pid() AND p.consumed_at IS NULL
+     AND ((p.kind = 'session' AND p.backend_start = stepgate.backend_start())
+       OR (p.kind <> 'session' AND p.txid = pg_catalog.txid_current_if_assigned()))
+   ORDER BY p.id DESC LIMIT 1
+$fn$;
+
+-- Client-side measurements kept with the permit: shown in the fact as the client's claim.
+CREATE FUNCTION stepgate.permit_note(p_details jsonb)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE v stepgate.permits := stepgate.live_permit();
+BEGIN
+  IF v.id IS NULL THEN
+    RAISE EXCEPTION 'stepgate: no live permit in this transaction' USING ERRCODE = '42501';
+  END IF;
+  UPDATE stepgate.permits SET client_details = COALESCE(p_details, '{}') WHERE id = v.id;
+END
+$fn$;
+
+-- Does the live permit admit the statement being run? Under a permit, what runs must be
+-- exactly the permitted statements, in order: the cursor only moves forward.
+CREATE FUNCTION stepgate.permit_admits()
+RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v stepgate.permits := stepgate.live_permit();
+  v_q text := pg_catalog.current_query();
+  v_n int;
+BEGIN
+  IF v.id IS NULL THEN
+    RETURN false;
+  END IF;
+  IF v.kind = 'session' AND stepgate.pack_halted(v.pack, 'none') IS NOT NULL THEN
+    RETURN false;
+  END IF;
+  v_n := COALESCE(pg_catalog.array_length(v.statements, 1), 0);
+  FOR i IN GREATEST(v.cursor, 1) .. v_n LOOP
+    IF v.statements[i] = v_q THEN
+      IF i <> v.cursor THEN
+        UPDATE stepgate.permits SET cursor = i WHERE id = v.id;
+      END IF;
+      RETURN true;
+    END IF;
+  END LOOP;
+  RETURN false;
+END
+$fn$;
+
+-- At COMMIT (a deferred constraint trigger on the permit row): a rehearsal permit never
+-- commits; a commit permit commits only at a real COMMIT, while no halt is in force and
+-- its approvals are still valid by the server's clock, and writes the fact.
+CREATE FUNCTION stepgate.permit_commit()
+RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v stepgate.permits;
+  v_halt bigint;
+  v_verb text;
+  v_result text := 'committed';
+BEGIN
+  SELECT * INTO v FROM stepgate.permits p WHERE p.id = NEW.id;
+  IF v.kind = 'rehearsal' THEN
+    RAISE EXCEPTION 'stepgate: a rehearsal never commits (permit %)', v.id USING ERRCODE = '42501';
+  END IF;
+  IF v.kind <> 'commit' THEN
+    RETURN NULL;
+  END IF;
+  IF pg_catalog.current_query() !~* '^\s*(commit|end)\M' THEN
+    RAISE EXCEPTION 'stepgate: permit % is consumed only by COMMIT (got: %)', v.id,
+      pg_catalog.left(pg_catalog.current_query(), 60) USING ERRCODE = '42501';
+  END IF;
+  -- A halt committed first blocks this commit; a halt still running waits for it.
+  v_halt := stepgate.pack_halted(v.pack, 'share');
+  IF v_halt IS NOT NULL THEN
+    RAISE EXCEPTION 'stepgate: pack % was halted (event %) while step % ran; nothing commits',
+      v.pack, v_halt, v.step USING ERRCODE = '42501';
+  END IF;
+  IF v.valid_until IS NOT NULL AND v.valid_until <= pg_catalog.clock_timestamp() THEN
+    RAISE EXCEPTION 'stepgate: an approval of step % expired at % before the commit', v.step, v.valid_until
+      USING ERRCODE = '42501';
+  END IF;
+  -- A guarded committer must have run the plan's statements through to its last DDL.
+  IF stepgate.guard_mode() = 'guarded' AND v.cursor < v.required_cursor THEN
+    RAISE EXCEPTION 'stepgate: step % stopped at statement % of %: every approved statement must run before COMMIT',
+      v.step, v.cursor, v.required_cursor USING ERRCODE = '42501';
+  END IF;
+  v_verb := v.action;
+  IF v.hold THEN
+    v_verb := 'hold';
+    v_result := 'reached';
+  END IF;
+  UPDATE stepgate.permits SET consumed_at = pg_catalog.clock_timestamp() WHERE id = v.id;
+  PERFORM stepgate.append_fact(v.pack, v.step, v_verb, v_result, v.os_user, v.host, v.plan_sha256, v.run_id,
+    pg_catalog.jsonb_build_object('permit', v.id, 'plan_sha256', v.plan_sha256, 'principals', v.principals,
+                                  'client', v.client_details));
+  RETURN NULL;
+END
+$fn$;
+CREATE CONSTRAINT TRIGGER permit_commit AFTER INSERT ON stepgate.permits
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION stepgate.permit_commit();
+
+-- Closes a transaction-less step's session permit: the fact is written once every
+-- permitted statement ran (the cursor reached the end) and no halt is in force.
+CREATE FUNCTION stepgate.finish_session_permit()
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE v stepgate.permits := stepgate.live_permit(); v_id bigint;
+BEGIN
+  IF v.id IS NULL OR v.kind <> 'session' THEN
+    RAISE EXCEPTION 'stepgate: no live session permit' USING ERRCODE = '42501';
+  END IF;
+  IF stepgate.guard_mode() = 'guarded' AND v.cursor < v.required_cursor THEN
+    RAISE EXCEPTION 'stepgate: step % stopped at statement % of %', v.step, v.cursor, v.required_cursor
+      USING ERRCODE = '42501';
+  END IF;
+  UPDATE stepgate.permits SET consumed_at = pg_catalog.clock_timestamp() WHERE id = v.id;
+  IF stepgate.pack_halted(v.pack, 'share') IS NOT NULL THEN
+    RAISE EXCEPTION 'stepgate: pack % is halted', v.pack USING ERRCODE = '42501';
+  END IF;
+  v_id := stepgate.append_fact(v.pack, v.step, v.action, 'committed', v.os_user, v.host, v.plan_sha256, v.run_id,
+    pg_catalog.jsonb_build_object('permit', v.id, 'plan_sha256', v.plan_sha256, 'principals', v.principals,
+                                  'statements_run', v.cursor, 'client', v.client_details));
+  RETURN v_id;
+END
+$fn$;
+
+-- Anyone who may run stepgate may halt a pack: stopping is always allowed.
+CREATE FUNCTION stepgate.halt(p_pack text, p_step text, p_reason text, p_os_user text, p_host text,
+    p_run_id text, p_details jsonb)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE v_id bigint;
+BEGIN
+  PERFORM stepgate.pack_halted(p_pack, 'none');
+  v_id := stepgate.append_fact(p_pack, p_step, 'halt', 'halted', p_os_user, p_host, NULL, p_run_id,
+            COALESCE(p_details, '{}') || pg_catalog.jsonb_build_object('reason', p_reason));
+  UPDATE stepgate.pack_state SET halted = true, halt_event = v_id WHERE pack = p_pack;
+  RETURN v_id;
+END
+$fn$;
+
+-- Lifts the halt in force when the resume plan for exactly that halt is approved.
+CREATE FUNCTION stepgate.resume(p_plan text, p_statements text[], p_signatures text[],
+    p_run_id text, p_os_user text, p_host text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v_plan jsonb := stepgate.parse_plan(p_plan);
+  v_sha text := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_plan, 'UTF8')), 'hex');
+  v_halt bigint;
+  v_ok record;
+  v_id bigint;
+BEGIN
+  IF v_plan ->> 'action' <> 'resume' THEN
+    RAISE EXCEPTION 'stepgate: not a resume plan' USING ERRCODE = '22023';
+  END IF;
+  PERFORM stepgate.check_target(v_plan);
+  v_halt := stepgate.pack_halted(v_plan ->> 'pack', 'update');
+  IF v_halt IS NULL OR 'halt-' || v_halt <> v_plan ->> 'step' THEN
+    RAISE EXCEPTION 'stepgate: the halt in force is %, the resume is for %',
+      COALESCE('halt-' || v_halt, 'none'), v_plan ->> 'step' USING ERRCODE = '42501';
+  END IF;
+  SELECT * INTO v_ok FROM stepgate.verify_approvals(v_plan, v_sha, p_statements, p_signatures);
+  v_id := stepgate.append_fact(v_plan ->> 'pack', NULL, 'resume', 'resumed', p_os_user, p_host, v_sha, p_run_id,
+            pg_catalog.jsonb_build_object('halt_event', v_halt, 'principals', v_ok.principals));
+  UPDATE stepgate.pack_state SET halted = false, halt_event = NULL WHERE pack = v_plan ->> 'pack';
+  RETURN v_id;
+END
+$fn$;
+
+-- The guard. Is the acting role guarded, or allowed to break glass?
+CREATE FUNCTION stepgate.guard_mode()
+RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT COALESCE(
+    (SELECT 'break-glass' FROM stepgate.guard_roles g WHERE g.mode = 'break-glass' AND g.role = session_user),
+    (SELECT 'guarded' FROM stepgate.guard_roles g WHERE g.mode = 'guarded' AND g.role IN (session_user, current_user) LIMIT 1),
+    'free')
+$fn$;
+
+CREATE FUNCTION stepgate.guard_check(p_what text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE v_mode text := stepgate.guard_mode();
+BEGIN
+  IF v_mode = 'free' OR stepgate.permit_admits() THEN
+    RETURN;
+  END IF;
+  IF v_mode = 'break-glass' THEN
+    PERFORM stepgate.append_fact('-', NULL, 'guard-bypass', 'allowed', NULL, NULL, NULL, NULL,
+      pg_catalog.jsonb_build_object('role', session_user, 'what', p_what,
+                                    'query', pg_catalog.left(pg_catalog.current_query(), 2000)));
+    RETURN;
+  END IF;
+  RAISE EXCEPTION 'stepgate guard: % by role % refused: it needs a stepgate permit for exactly this statement', p_what, session_user
+    USING ERRCODE = '42501',
+          HINT = 'changes by this role go through `stepgate apply` of an approved step; the statement must be one the approvers signed, in order';
+END
+$fn$;
+
+CREATE FUNCTION stepgate.guard_ddl()
+RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  PERFORM stepgate.guard_check(TG_TAG);
+END
+$fn$;
+
+CREATE FUNCTION stepgate.guard_write()
+RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  PERFORM stepgate.guard_check(TG_OP || ' on ' || TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
+  RETURN NULL;
+END
+$fn$;
+
+-- Puts a table under the write guard (the admin).
+CREATE FUNCTION stepgate.guard_table(p_rel regclass)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  INSERT INTO stepgate.guarded_tables (rel) VALUES (p_rel) ON CONFLICT DO NOTHING;
+  EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS stepgate_guard ON %s', p_rel);
+  EXECUTE pg_catalog.format('CREATE TRIGGER stepgate_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
+                            'FOR EACH STATEMENT EXECUTE FUNCTION stepgate.guard_write()', p_rel);
+END
+$fn$;
+REVOKE ALL ON FUNCTION stepgate.guard_table(regclass) FROM PUBLIC;
