@@ -203,6 +203,11 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION stepgate.pack_lock_key(p_pack text)
+RETURNS bigint LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT ('x' || pg_catalog.substr(pg_catalog.md5('stepgate-commit:' || p_pack), 1, 16))::bit(64)::bigint
+$fn$;
+
 CREATE FUNCTION stepgate.parse_plan(p_plan text)
 RETURNS jsonb LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE v jsonb;
@@ -261,8 +266,15 @@ BEGIN
     RAISE EXCEPTION 'stepgate: a permit is for apply, rollback or restore' USING ERRCODE = '22023';
   END IF;
   PERFORM stepgate.check_target(v_plan);
-  -- One committer per pack at a time: a second apply of the same step waits, then sees the first.
-  v_halt := stepgate.pack_halted(v_plan ->> 'pack', 'update');
+  -- The "already committed" check below must see every commit before it: a snapshot taken
+  -- at the start of the transaction would not.
+  IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'stepgate: a permit is issued only in a READ COMMITTED transaction' USING ERRCODE = '42501';
+  END IF;
+  -- One committer per pack at a time (a transaction-scoped lock: it never blocks a halt):
+  -- a second apply of the same step waits here, then sees the first one's fact.
+  PERFORM pg_catalog.pg_advisory_xact_lock(stepgate.pack_lock_key(v_plan ->> 'pack'));
+  v_halt := stepgate.pack_halted(v_plan ->> 'pack', 'none');
   IF v_halt IS NOT NULL THEN
     RAISE EXCEPTION 'stepgate: pack % is halted (event %); nothing commits until a signed resume',
       v_plan ->> 'pack', v_halt USING ERRCODE = '42501';
@@ -465,7 +477,7 @@ BEGIN
   END IF;
   PERFORM stepgate.check_target(v_plan);
   v_halt := stepgate.pack_halted(v_plan ->> 'pack', 'update');
-  IF v_halt IS NULL OR 'halt-' || v_halt <> v_plan ->> 'step' THEN
+  IF v_halt IS NULL OR 'halt-' || v_halt::text <> v_plan ->> 'step' THEN
     RAISE EXCEPTION 'stepgate: the halt in force is %, the resume is for %',
       COALESCE('halt-' || v_halt, 'none'), v_plan ->> 'step' USING ERRCODE = '42501';
   END IF;
