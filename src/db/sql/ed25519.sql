@@ -1,0 +1,372 @@
+-- stepgate: OpenSSH sshsig / ed25519 signature verification inside PostgreSQL.
+--
+-- Runs as part of the ledger install, as the admin role, after `CREATE SCHEMA stepgate`.
+-- Plain PL/pgSQL and SQL on stock PostgreSQL 13+: no C extension, no pgcrypto; the hashes are
+-- the built-in sha512(bytea) / sha256(bytea) (PostgreSQL 11+).
+--
+-- Public functions:
+--   stepgate.ed25519_verify(public_key bytea, message bytea, signature bytea) -> boolean
+--   stepgate.sshsig_parse(armored text) -> (public_key, key_type, namespace, hash_alg, signature)
+--   stepgate.sshsig_verify(armored text, message bytea, namespace text) -> bytea (signer's key blob)
+--   stepgate.ed25519_selftest() -> void (raises when a constant is wrong; run at the end of this file)
+-- Internal helpers: stepgate.ed25519_base_multiples(), stepgate.ed25519_pow22501(numeric),
+--   stepgate.ed25519_decode_point(bytea).
+--
+-- Arithmetic. Field elements are `numeric` integers modulo p = 2^255 - 19. PostgreSQL's numeric
+-- division (and so mod()) is the expensive operation (~2 us for a 510-bit dividend, against
+-- ~0.3 us for a multiplication), so products are reduced with a Barrett-style step
+--     v := v - trunc(v * M) * P        where M = floor(10^160 / p) * 10^-160 (~1/p, 84 digits)
+-- which leaves v in (-2p, 2p) for any |v| < 10^155 (the error of M is below 10^-160). Values are
+-- kept only "lazily reduced" (small multiples of p, possibly negative: subtractions are never
+-- corrected) and reduced fully with mod() only before a comparison or a parity test.
+-- M is written as an integer literal with an exponent: `10::numeric ^ -160` keeps only 16
+-- significant digits and `/` rounds, which silently breaks the reduction. The self-test checks it.
+--
+-- Speed. Each plpgsql statement costs roughly as much as a field multiplication, so the hot code
+-- is written inline rather than as helper calls (a call to a function with a SET clause costs
+-- tens of microseconds, and SET prevents SQL-function inlining): extended twisted Edwards
+-- coordinates (X:Y:Z:T), a dedicated doubling that skips T when the next step does not need it,
+-- one shared loop of doublings for [S]B and [k](-A) (Straus/Shamir) with fixed 4-bit windows,
+-- a constant table for the base point and a 15-entry table for -A built per call.
+--
+-- Every function returns false / NULL on malformed input and never raises for non-NULL input:
+-- lengths are checked before any get_byte(), base64 is validated before decode(), byte strings
+-- become text only when they are printable ASCII (so no encoding conversion can fail), and no
+-- EXCEPTION block is used (a subtransaction is not allowed in a parallel worker).
+
+-- [j]B for j = 1..15 as affine "cached" triples (y - x, y + x, 2*d*x*y) mod p, B the RFC 8032
+-- base point. Checked against B by stepgate.ed25519_selftest().
+CREATE FUNCTION stepgate.ed25519_base_multiples() RETURNS numeric[]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  -- An ARRAY[] of numeric literals is folded to a constant when plpgsql first plans this
+  -- expression, so later calls in the session only copy it.
+  RETURN ARRAY[
+    [31204614345391077396927242593886631629853981173214368409736920319215404093758,
+     3533012425803781230144052908719740726127014226477800802100354883158534798213,
+     50237614328228664512531835696112167678046477356841409204013502641986506238568],
+    [48718306963831746885583586643117907343561796231867704143509447914497974261160,
+     40277088815386731178907243282125131086172340233842699037233503275583876657623,
+     50706672771372854810760959653406682044345679494001682866047262582014706678367],
+    [19324154932736603031152325029326367275890211278985171650228672434569381466725,
+     55221577242988382633613921715755988927347615506430221002982523990194636363568,
+     40779097241408971452228116607583414735230162954196233009433085899742953658505],
+    [17900364484490481448458662452751610416972167276715128949046668595979264465087,
+     47066272949236454352011004142637614054391928395550853467619416848609482377631,
+     57721214740011996325100163914057143626378515005646177755397197794928900898569],
+    [9630189248235390748103966146409333440210333639383242876188677650069613696698,
+     18668153700450365046820768141064729913722721519882092422277400263756282706739,
+     30606639029984443449548711300126286734648431208933888345371544935567354135173],
+    [25651611989922745009643932709203732449918896997826911000855036222734883196068,
+     37042802551734379291256774445515883653807489140754236673331271591307945275697,
+     7563714261859060042956946782859995083128379099304074101372873478829756795761],
+    [13312953584136576304523025463821328163824699951717010248032899908581467496881,
+     31711222115254622247534096269438047277815809670749515453120456498656435938239,
+     55464387603073125013932436385527479500842401496857817399907801729203523072930],
+    [26488824003848812422096153829220076970185472332004006092782020751874174629081,
+     4109516327463731527202515788904111257973980123418119937409388067227422244495,
+     17443172525282717937484496621620514525016940174535744246793836220237314429210],
+    [33358695950361614583925271808519256405884421684945271723330695989338484605028,
+     23848771936779537706600755363852330642691035199144679981329841599443567665967,
+     52357765926424945578408752779084598596693712112103136963171288052321514532635],
+    [1504492174856489451374794699346997269845831270992267247083208067962561921501,
+     30609674052685047311831346338605073581078547820892333461650941490864542741646,
+     6682512062439074615966318862147353381595721867379348902460072991636688271576],
+    [11158256924779282454740543163093780811298074430862908234953982287139410690888,
+     30060548511792857161490863918616842674472112613249574336675186204794201058014,
+     27941507066570052986778351271715755022397500567158991111890716087464763623913],
+    [54883438445804607881160211470067280624272200715800604275677728380000241800377,
+     3411228640615201593234277180834067581715042669240314802207361026346505368889,
+     25228181748214841844201962835378437440771752859291933385683627475999581816147],
+    [1087550798001203620797136749953957393762725578137024723030949917728262045587,
+     15972020931028765202356936322618908365444234765594279114894468132403870203757,
+     33237312664213247073394209876351444910698636488186827598268510754927446762360],
+    [20779737686284910179334818210128964709826169575479908456545917163860722651776,
+     50064278954418890659789852187370461481907455845210956007386367807641746488818,
+     16621601598830979599686493639147571948420897447964887531103995509716861983618],
+    [30626176813774521173184229023175236149481611499753231178919926386272687148811,
+     44273937366294891980395583359278962421509549251851624370413480066653195594400,
+     36689249660344293493892821654230283378144754582372867911177117475716794987798]
+  ];
+END
+$fn$;
+
+-- {z^(2^250 - 1), z^11} mod p (both lazily reduced), the common prefix of the addition chains
+-- for z^((p-5)/8) = z^(2^252 - 3) (square roots) and z^(p-2) = z^(2^255 - 21) (inversion);
+-- the chain is the one of ref10 (11 multiplications, 250 squarings).
+CREATE FUNCTION stepgate.ed25519_pow22501(z numeric) RETURNS numeric[]
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  P CONSTANT numeric := 57896044618658097711785492504343953926634992332820282019728792003956564819949;
+  M CONSTANT numeric := 172723371101888892507727037256007991422320007288725627700474069403371836063305224548e-160;
+  t0 numeric; t1 numeric; t2 numeric; z11 numeric;
+BEGIN
+  t0 := z * z;   t0 := t0 - trunc(t0 * M) * P;                 -- z^2
+  t1 := t0 * t0; t1 := t1 - trunc(t1 * M) * P;                 -- z^4
+  t1 := t1 * t1; t1 := t1 - trunc(t1 * M) * P;                 -- z^8
+  t1 := z * t1;  t1 := t1 - trunc(t1 * M) * P;                 -- z^9
+  z11 := t0 * t1; z11 := z11 - trunc(z11 * M) * P;             -- z^11
+  t0 := z11 * z11; t0 := t0 - trunc(t0 * M) * P;               -- z^22
+  t0 := t1 * t0; t0 := t0 - trunc(t0 * M) * P;                 -- z^(2^5 - 1)
+  t1 := t0;
+  FOR i IN 1..5 LOOP t1 := t1 * t1; t1 := t1 - trunc(t1 * M) * P; END LOOP;
+  t0 := t1 * t0; t0 := t0 - trunc(t0 * M) * P;                 -- z^(2^10 - 1)
+  t1 := t0;
+  FOR i IN 1..10 LOOP t1 := t1 * t1; t1 := t1 - trunc(t1 * M) * P; END LOOP;
+  t1 := t1 * t0; t1 := t1 - trunc(t1 * M) * P;                 -- z^(2^20 - 1)
+  t2 := t1;
+  FOR i IN 1..20 LOOP t2 := t2 * t2; t2 := t2 - trunc(t2 * M) * P; END LOOP;
+  t1 := t2 * t1; t1 := t1 - trunc(t1 * M) * P;                 -- z^(2^40 - 1)
+  FOR i IN 1..10 LOOP t1 := t1 * t1; t1 := t1 - trunc(t1 * M) * P; END LOOP;
+  t0 := t1 * t0; t0 := t0 - trunc(t0 * M) * P;                 -- z^(2^50 - 1)
+  t1 := t0;
+  FOR i IN 1..50 LOOP t1 := t1 * t1; t1 := t1 - trunc(t1 * M) * P; END LOOP;
+  t1 := t1 * t0; t1 := t1 - trunc(t1 * M) * P;                 -- z^(2^100 - 1)
+  t2 := t1;
+  FOR i IN 1..100 LOOP t2 := t2 * t2; t2 := t2 - trunc(t2 * M) * P; END LOOP;
+  t1 := t2 * t1; t1 := t1 - trunc(t1 * M) * P;                 -- z^(2^200 - 1)
+  FOR i IN 1..50 LOOP t1 := t1 * t1; t1 := t1 - trunc(t1 * M) * P; END LOOP;
+  t0 := t1 * t0; t0 := t0 - trunc(t0 * M) * P;                 -- z^(2^250 - 1)
+  RETURN ARRAY[t0, z11];
+END
+$fn$;
+
+-- RFC 8032 §5.1.3 point decoding: 32 bytes -> {x, y} fully reduced, or NULL when the encoding is
+-- not exactly 32 bytes, not canonical (y >= p, or x = 0 with the sign bit set) or not on the curve.
+CREATE FUNCTION stepgate.ed25519_decode_point(p_encoded bytea) RETURNS numeric[]
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  P CONSTANT numeric := 57896044618658097711785492504343953926634992332820282019728792003956564819949;
+  M CONSTANT numeric := 172723371101888892507727037256007991422320007288725627700474069403371836063305224548e-160;
+  D CONSTANT numeric := 37095705934669439343138083508754565189542113879843219016388785533085940283555;
+  SQRT_M1 CONSTANT numeric := 19681161376707505956807079304988542015446066515923890162744021073123829784752;
+  y numeric := 0; x numeric; sign int; u numeric; v numeric; v3 numeric; w numeric; t numeric;
+  pw numeric[];
+BEGIN
+  IF octet_length(p_encoded) <> 32 THEN
+    RETURN NULL;
+  END IF;
+  sign := get_byte(p_encoded, 31) >> 7;
+  -- Little-endian bytes to an integer, the top bit (the sign of x) cleared.
+  y := get_byte(p_encoded, 31) & 127;
+  FOR i IN REVERSE 30..0 LOOP
+    y := y * 256 + get_byte(p_encoded, i);
+  END LOOP;
+  IF y >= P THEN
+    RETURN NULL;                                              -- non-canonical y
+  END IF;
+  -- x^2 = u / v with u = y^2 - 1, v = d y^2 + 1; candidate x = u v^3 (u v^7)^((p-5)/8).
+  u := y * y; u := u - trunc(u * M) * P;
+  v := D * u; v := v - trunc(v * M) * P; v := v + 1;
+  u := u - 1;
+  v3 := v * v; v3 := v3 - trunc(v3 * M) * P;
+  v3 := v3 * v; v3 := v3 - trunc(v3 * M) * P;                 -- v^3
+  w := v3 * v3; w := w - trunc(w * M) * P;
+  w := w * v; w := w - trunc(w * M) * P;                       -- v^7
+  w := u * w; w := w - trunc(w * M) * P;                       -- u v^7
+  pw := stepgate.ed25519_pow22501(w);
+  t := pw[1] * pw[1]; t := t - trunc(t * M) * P;
+  t := t * t; t := t - trunc(t * M) * P;                       -- w^(2^252 - 4)
+  t := t * w; t := t - trunc(t * M) * P;                       -- w^(2^252 - 3)
+  x := u * v3; x := x - trunc(x * M) * P;
+  x := x * t; x := x - trunc(x * M) * P;
+  -- Check v x^2 = +-u.
+  t := x * x; t := t - trunc(t * M) * P;
+  t := mod(t * v, P);
+  IF t < 0 THEN t := t + P; END IF;                            -- mod() keeps the dividend's sign
+  u := mod(u, P);
+  IF u < 0 THEN u := u + P; END IF;
+  IF t = u THEN
+    NULL;
+  ELSIF mod(t + u, P) = 0 THEN
+    x := x * SQRT_M1;
+  ELSE
+    RETURN NULL;                                              -- not on the curve
+  END IF;
+  x := mod(x, P);
+  IF x < 0 THEN
+    x := x + P;
+  END IF;
+  IF x = 0 AND sign = 1 THEN
+    RETURN NULL;                                              -- "-0": non-canonical
+  END IF;
+  IF mod(x, 2) <> sign THEN
+    x := P - x;
+  END IF;
+  RETURN ARRAY[x, y];
+END
+$fn$;
+
+-- RFC 8032 §5.1.7 Ed25519 verification (pure Ed25519: no context, no prehash).
+--
+-- Checks the cofactorless equation [S]B = R + [k]A, computed as R' = [S]B + [k](-A) and
+-- compared with R by encoding (so only the canonical encoding of R' can match), with
+-- k = SHA-512(R || A || M) mod L, like ed25519-dalek's `verify` and OpenSSH. Rejects (false):
+-- wrong lengths, S >= L (RFC 8032; note `ssh-keygen -Y verify` accepts S + L, stepgate does
+-- not, nor does ed25519-dalek, which the stepgate client uses), a public key A whose encoding is
+-- not canonical or not on the curve. A small-order or mixed-order A is not rejected (neither
+-- RFC 8032 nor dalek's `verify` requires it): the caller only trusts registered keys.
+-- Never raises, never returns NULL for non-NULL input.
+CREATE FUNCTION stepgate.ed25519_verify(p_public_key bytea, p_message bytea, p_signature bytea)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  P  CONSTANT numeric := 57896044618658097711785492504343953926634992332820282019728792003956564819949;
+  M  CONSTANT numeric := 172723371101888892507727037256007991422320007288725627700474069403371836063305224548e-160;
+  L  CONSTANT numeric := 7237005577332262213973186563042994240857116359379907606001950938285454250989;
+  D2 CONSTANT numeric := 16295367250680780974490674513165176452449235426866156013048779062215315747161; -- 2d mod p
+  W  CONSTANT bigint := 72057594037927936;                      -- 2^56: k is split into 56-bit limbs
+  s numeric := 0;          -- S
+  k numeric := 0;          -- SHA-512(R || A || M) mod L
+  kl bigint[];             -- k in 56-bit limbs, least significant first (1-based)
+  ry numeric;              -- y of R as encoded (must be < p)
+  rsign int;               -- sign bit of R's x
+  h bytea;
+  a numeric[];             -- decoded A: {x, y}
+  bt numeric[];            -- [j]B, j = 1..15: (y - x, y + x, 2d x y)
+  -- [j](-A), j = 1..15, "cached" projective form: (Y - X, Y + X, 2d T, 2 Z)
+  c_ym numeric[]; c_yp numeric[]; c_t2d numeric[]; c_z2 numeric[];
+  -- The running point in extended coordinates, x = X/Z, y = Y/Z, x y = T/Z.
+  px numeric; py numeric; pz numeric; pt numeric;
+  -- Temporaries named after the RFC 8032 §5.1.4 formulas.
+  fa numeric; fb numeric; fc numeric; fd numeric; fe numeric; ff numeric; fg numeric; fh numeric;
+  ds int; dk int; pw numeric[]; zi numeric; x numeric;
+BEGIN
+  IF octet_length(p_public_key) <> 32 OR octet_length(p_signature) <> 64 THEN
+    RETURN false;
+  END IF;
+
+  -- S, little-endian, must be < L (checked first: the cheapest rejection).
+  FOR i IN REVERSE 63..32 LOOP
+    s := s * 256 + get_byte(p_signature, i);
+  END LOOP;
+  IF s >= L THEN
+    RETURN false;
+  END IF;
+
+  -- R is never decoded: R' is encoded instead. Its y must still be canonical, since it is
+  -- compared below as a number modulo p.
+  rsign := get_byte(p_signature, 31) >> 7;
+  ry := get_byte(p_signature, 31) & 127;
+  FOR i IN REVERSE 30..0 LOOP
+    ry := ry * 256 + get_byte(p_signature, i);
+  END LOOP;
+  IF ry >= P THEN
+    RETURN false;
+  END IF;
+
+  a := stepgate.ed25519_decode_point(p_public_key);
+  IF a IS NULL THEN
+    RETURN false;
+  END IF;
+
+  h := sha512(substring(p_signature FROM 1 FOR 32) || p_public_key || p_message);
+  FOR i IN REVERSE 63..0 LOOP
+    k := k * 256 + get_byte(h, i);
+  END LOOP;
+  k := mod(k, L);
+  kl := ARRAY[0, 0, 0, 0, 0]::bigint[];
+  FOR i IN 1..5 LOOP
+    kl[i] := mod(k, W)::bigint;
+    k := div(k, W);
+  END LOOP;
+
+  bt := stepgate.ed25519_base_multiples();
+
+  -- Table of [j](-A). -A = (p - x, y); start from it with Z = 1, T = x y.
+  px := P - a[1]; py := a[2]; pz := 1;
+  pt := px * py; pt := pt - trunc(pt * M) * P;
+  fc := D2 * pt; fc := fc - trunc(fc * M) * P;
+  c_ym := ARRAY[py - px]; c_yp := ARRAY[py + px]; c_t2d := ARRAY[fc]; c_z2 := ARRAY[2::numeric];
+  FOR j IN 2..15 LOOP
+    -- (X, Y, Z, T) += [1](-A), the unified addition of RFC 8032 §5.1.4.
+    fa := (py - px) * c_ym[1];   fa := fa - trunc(fa * M) * P;
+    fb := (py + px) * c_yp[1];   fb := fb - trunc(fb * M) * P;
+    fc := pt * c_t2d[1];         fc := fc - trunc(fc * M) * P;
+    fd := 2 * pz;
+    fe := fb - fa; ff := fd - fc; fg := fd + fc; fh := fb + fa;
+    px := fe * ff; px := px - trunc(px * M) * P;
+    py := fg * fh; py := py - trunc(py * M) * P;
+    pz := ff * fg; pz := pz - trunc(pz * M) * P;
+    pt := fe * fh; pt := pt - trunc(pt * M) * P;
+    fc := D2 * pt; fc := fc - trunc(fc * M) * P;
+    c_ym[j] := py - px; c_yp[j] := py + px; c_t2d[j] := fc; c_z2[j] := 2 * pz;
+  END LOOP;
+
+  -- Straus/Shamir: R' = sum over the 64 nibbles, most significant first, of
+  -- 16^i ([s_i]B + [k_i](-A)), with four doublings between nibbles.
+  px := 0; py := 1; pz := 1; pt := 0;                          -- the neutral element
+  FOR i IN REVERSE 63..0 LOOP
+    IF i < 63 THEN
+      FOR j IN 1..4 LOOP
+        -- Doubling (RFC 8032 §5.1.4), T computed only on the last one (additions need it).
+        fa := px * px;        fa := fa - trunc(fa * M) * P;
+        fb := py * py;        fb := fb - trunc(fb * M) * P;
+        fc := pz * pz;        fc := fc - trunc(fc * M) * P;
+        fh := fa + fb;
+        fe := px + py; fe := fe * fe; fe := fh - (fe - trunc(fe * M) * P);
+        fg := fa - fb;
+        ff := 2 * fc + fg;
+        px := fe * ff; px := px - trunc(px * M) * P;
+        py := fg * fh; py := py - trunc(py * M) * P;
+        pz := ff * fg; pz := pz - trunc(pz * M) * P;
+        IF j = 4 THEN
+          pt := fe * fh; pt := pt - trunc(pt * M) * P;
+        END IF;
+      END LOOP;
+    END IF;
+    ds := (get_byte(p_signature, 32 + (i >> 1)) >> ((i & 1) << 2)) & 15;
+    dk := ((kl[i / 14 + 1] >> ((i % 14) * 4)) & 15)::int;
+    IF ds > 0 THEN
+      -- += [ds]B, affine (Z = 1): D = 2 Z needs no multiplication.
+      fa := (py - px) * bt[ds][1]; fa := fa - trunc(fa * M) * P;
+      fb := (py + px) * bt[ds][2]; fb := fb - trunc(fb * M) * P;
+      fc := pt * bt[ds][3];        fc := fc - trunc(fc * M) * P;
+      fd := 2 * pz;
+      fe := fb - fa; ff := fd - fc; fg := fd + fc; fh := fb + fa;
+      px := fe * ff; px := px - trunc(px * M) * P;
+      py := fg * fh; py := py - trunc(py * M) * P;
+      pz := ff * fg; pz := pz - trunc(pz * M) * P;
+      IF dk > 0 THEN
+        pt := fe * fh; pt := pt - trunc(pt * M) * P;
+      END IF;
+    END IF;
+    IF dk > 0 THEN
+      -- += [dk](-A); T is not needed afterwards (a doubling or the end follows).
+      fa := (py - px) * c_ym[dk];  fa := fa - trunc(fa * M) * P;
+      fb := (py + px) * c_yp[dk];  fb := fb - trunc(fb * M) * P;
+      fc := pt * c_t2d[dk];        fc := fc - trunc(fc * M) * P;
+      fd := pz * c_z2[dk];         fd := fd - trunc(fd * M) * P;
+      fe := fb - fa; ff := fd - fc; fg := fd + fc; fh := fb + fa;
+      px := fe * ff; px := px - trunc(px * M) * P;
+      py := fg * fh; py := py - trunc(py * M) * P;
+      pz := ff * fg; pz := pz - trunc(pz * M) * P;
+    END IF;
+  END LOOP;
+
+  -- encode(R') = R  <=>  Y = ry Z (mod p) and x = X / Z has the parity of R's sign bit.
+  -- Z is never 0 for points on the curve (the formulas are complete); checked anyway.
+  IF mod(pz, P) = 0 OR mod(py - ry * pz, P) <> 0 THEN
+    RETURN false;
+  END IF;
+  pw := stepgate.ed25519_pow22501(pz);                          -- Z^-1 = Z^(2^255 - 21)
+  zi := pw[1];
+  FOR i IN 1..5 LOOP
+    zi := zi * zi; zi := zi - trunc(zi * M) * P;
+  END LOOP;
+  zi := zi * pw[2];
+  x := mod(px * mod(zi, P), P);
+  IF x < 0 THEN
+    x := x + P;
+  END IF;
+  RETURN mod(x, 2) = rsign;
+END
+$fn$;
