@@ -370,3 +370,287 @@ BEGIN
   RETURN mod(x, 2) = rsign;
 END
 $fn$;
+
+-- Parses an armored OpenSSH signature (PROTOCOL.sshsig):
+--   -----BEGIN SSH SIGNATURE-----
+--   base64 of: "SSHSIG" uint32(1) string(public key) string(namespace) string(reserved)
+--              string(hash_alg) string(signature)
+--   -----END SSH SIGNATURE-----
+-- where string(x) = uint32 big-endian length || x. Returns the public key blob (the ssh wire
+-- format, as base64-encoded in a .pub file), its key type, the namespace, the hash algorithm and
+-- the raw signature bytes inside the signature blob (R || S, 64 bytes, for ssh-ed25519).
+-- Every column is NULL when the input is malformed: no armor, anything but whitespace around it,
+-- characters other than base64 and whitespace inside, non-canonical base64 (bad padding or
+-- non-zero trailing bits, as OpenSSH's decoder refuses), wrong magic, version <> 1, a length
+-- running past the end, trailing bytes, a key or signature blob that is not exactly
+-- string(type) || ..., a signature type other than the key type for ssh-ed25519 keys
+-- (string(type) || string(64 bytes)). Key type, namespace and hash algorithm must be printable
+-- ASCII (so that no encoding conversion can fail); the reserved field is not interpreted.
+CREATE FUNCTION stepgate.sshsig_parse(p_armored text,
+  OUT public_key bytea, OUT key_type text, OUT namespace text, OUT hash_alg text,
+  OUT signature bytea)
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  m text[];
+  b64 text;
+  blob bytea;
+  len int;
+  pos int;                 -- 0-based offset of the next field
+  n bigint;
+  f bytea[] := ARRAY[]::bytea[];   -- the five strings after the version
+  kt bytea; st bytea; sig bytea;
+  PRINTABLE CONSTANT text := '^([2-6][0-9a-f]|7[0-9a-e])+$';   -- hex of printable ASCII bytes
+BEGIN
+  m := regexp_match(p_armored,
+         E'^[ \t\r\n]*-----BEGIN SSH SIGNATURE-----\r?\n([A-Za-z0-9+/= \t\r\n]*\n)-----END SSH SIGNATURE-----[ \t\r\n]*$');
+  IF m IS NULL THEN
+    RETURN;
+  END IF;
+  b64 := translate(m[1], E' \t\r\n', '');
+  -- Whole base64 quanta only, padding only at the end: then decode() cannot fail.
+  IF b64 !~ '^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$' THEN
+    RETURN;
+  END IF;
+  blob := decode(b64, 'base64');
+  -- Canonical: re-encoding gives the same text (rejects non-zero bits after the last byte).
+  IF translate(encode(blob, 'base64'), E'\n', '') <> b64 THEN
+    RETURN;
+  END IF;
+  len := octet_length(blob);
+  IF len < 10 OR substring(blob FROM 1 FOR 6) <> '\x535348534947'::bytea      -- "SSHSIG"
+     OR substring(blob FROM 7 FOR 4) <> '\x00000001'::bytea THEN               -- version 1
+    RETURN;
+  END IF;
+  pos := 10;
+  FOR i IN 1..5 LOOP
+    IF pos + 4 > len THEN
+      RETURN;
+    END IF;
+    n := (get_byte(blob, pos)::bigint << 24) | (get_byte(blob, pos + 1) << 16)
+         | (get_byte(blob, pos + 2) << 8) | get_byte(blob, pos + 3);
+    IF pos + 4 + n > len THEN
+      RETURN;
+    END IF;
+    f := f || substring(blob FROM pos + 5 FOR n::int);
+    pos := pos + 4 + n::int;
+  END LOOP;
+  IF pos <> len THEN
+    RETURN;                                                   -- trailing bytes
+  END IF;
+
+  -- The key blob starts with string(key type); the signature blob is exactly
+  -- string(signature type) || string(signature).
+  kt := f[1];
+  IF octet_length(kt) < 4 THEN
+    RETURN;
+  END IF;
+  n := (get_byte(kt, 0)::bigint << 24) | (get_byte(kt, 1) << 16) | (get_byte(kt, 2) << 8) | get_byte(kt, 3);
+  IF n < 1 OR 4 + n > octet_length(kt) THEN
+    RETURN;
+  END IF;
+  kt := substring(kt FROM 5 FOR n::int);
+  st := f[5];
+  IF octet_length(st) < 4 THEN
+    RETURN;
+  END IF;
+  n := (get_byte(st, 0)::bigint << 24) | (get_byte(st, 1) << 16) | (get_byte(st, 2) << 8) | get_byte(st, 3);
+  IF n < 1 OR 8 + n > octet_length(st) THEN
+    RETURN;
+  END IF;
+  sig := substring(st FROM 9 + n::int);
+  st := substring(st FROM 5 FOR n::int);
+  n := (get_byte(f[5], 4 + n::int)::bigint << 24) | (get_byte(f[5], 5 + n::int) << 16)
+       | (get_byte(f[5], 6 + n::int) << 8) | get_byte(f[5], 7 + n::int);
+  IF n <> octet_length(sig) THEN
+    RETURN;
+  END IF;
+  IF encode(kt, 'hex') !~ PRINTABLE OR encode(st, 'hex') !~ PRINTABLE
+     OR encode(f[4], 'hex') !~ PRINTABLE
+     OR (octet_length(f[2]) > 0 AND encode(f[2], 'hex') !~ PRINTABLE) THEN
+    RETURN;
+  END IF;
+  IF kt = '\x7373682d65643235353139'::bytea THEN                -- "ssh-ed25519"
+    -- string("ssh-ed25519") || string(32-byte key); signature of the same type, 64 bytes.
+    IF octet_length(f[1]) <> 51 OR substring(f[1] FROM 16 FOR 4) <> '\x00000020'::bytea
+       OR st <> kt OR octet_length(sig) <> 64 THEN
+      RETURN;
+    END IF;
+  END IF;
+  public_key := f[1];
+  key_type := convert_from(kt, 'UTF8');
+  namespace := convert_from(f[2], 'UTF8');
+  hash_alg := convert_from(f[4], 'UTF8');
+  signature := sig;
+  RETURN;
+END
+$fn$;
+
+-- Verifies an armored sshsig over p_message for namespace p_namespace. Returns the signer's
+-- public key blob (compare it with the registry) when the signature is well-formed, made by an
+-- ssh-ed25519 key, for exactly that namespace, with hash sha512 (or sha256, which OpenSSH also
+-- accepts), and the Ed25519 signature over the signed data
+--   "SSHSIG" || string(namespace) || string("") || string(hash_alg) || string(H(message))
+-- verifies (stepgate.ed25519_verify: RFC 8032 rules, S >= L refused). NULL otherwise.
+CREATE FUNCTION stepgate.sshsig_verify(p_armored text, p_message bytea, p_namespace text)
+RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  r record;
+  ns bytea; alg bytea; h bytea;
+BEGIN
+  SELECT * INTO r FROM stepgate.sshsig_parse(p_armored);
+  IF r.public_key IS NULL OR r.key_type <> 'ssh-ed25519' OR r.namespace <> p_namespace
+     OR r.hash_alg NOT IN ('sha512', 'sha256') THEN
+    RETURN NULL;
+  END IF;
+  -- Both are printable ASCII here (the parsed values are, and p_namespace equals one).
+  ns := convert_to(r.namespace, 'UTF8');
+  alg := convert_to(r.hash_alg, 'UTF8');
+  h := CASE r.hash_alg WHEN 'sha512' THEN sha512(p_message) ELSE sha256(p_message) END;
+  IF stepgate.ed25519_verify(
+       substring(r.public_key FROM 20 FOR 32),
+       '\x535348534947'::bytea
+         || int4send(octet_length(ns)) || ns
+         || int4send(0)
+         || int4send(octet_length(alg)) || alg
+         || int4send(octet_length(h)) || h,
+       r.signature) THEN
+    RETURN r.public_key;
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+
+-- Checks the constants above against their definitions, the base point table against B, the
+-- reduction step against mod(), and RFC 8032 §7.1 TEST 1-3 (and one altered message).
+-- Raises an exception on the first failure; returns true otherwise. Called at install time
+-- (below); cheap enough (tens of milliseconds) to call again at any time.
+CREATE FUNCTION stepgate.ed25519_selftest() RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  -- The same literals as in the functions above (a mismatch is caught b_y the checks below
+  -- either directly or through the RFC vectors).
+  P  CONSTANT numeric := 57896044618658097711785492504343953926634992332820282019728792003956564819949;
+  M  CONSTANT numeric := 172723371101888892507727037256007991422320007288725627700474069403371836063305224548e-160;
+  L  CONSTANT numeric := 7237005577332262213973186563042994240857116359379907606001950938285454250989;
+  D  CONSTANT numeric := 37095705934669439343138083508754565189542113879843219016388785533085940283555;
+  D2 CONSTANT numeric := 16295367250680780974490674513165176452449235426866156013048779062215315747161;
+  SQRT_M1 CONSTANT numeric := 19681161376707505956807079304988542015446066515923890162744021073123829784752;
+  two255 numeric := 1;
+  two252 numeric := 1;
+  b numeric[]; b_x numeric; b_y numeric;
+  x numeric; y numeric; z numeric; t numeric; zi numeric; ax numeric; ay numeric;
+  fa numeric; fb numeric; fc numeric; fd numeric; fe numeric; ff numeric; fg numeric; fh numeric;
+  bt numeric[]; pw numeric[]; v numeric; r numeric;
+BEGIN
+  -- Integer powers b_y multiplication: ^ on numeric returns a non-integer scale.
+  FOR i IN 1..255 LOOP
+    two255 := two255 * 2;
+  END LOOP;
+  FOR i IN 1..252 LOOP
+    two252 := two252 * 2;
+  END LOOP;
+  IF P <> two255 - 19 THEN
+    RAISE EXCEPTION 'stepgate.ed25519_selftest: p is wrong';
+  END IF;
+  IF L <> two252 + 27742317777372353535851937790883648493 THEN
+    RAISE EXCEPTION 'stepgate.ed25519_selftest: L is wrong';
+  END IF;
+  IF mod(D * 121666 + 121665, P) <> 0 OR D2 <> mod(2 * D, P) THEN
+    RAISE EXCEPTION 'stepgate.ed25519_selftest: d is wrong';
+  END IF;
+  IF mod(SQRT_M1 * SQRT_M1 + 1, P) <> 0 THEN
+    RAISE EXCEPTION 'stepgate.ed25519_selftest: sqrt(-1) is wrong';
+  END IF;
+  IF M <> div(1e160, P) * 1e-160 OR scale(M) <> 160 THEN
+    RAISE EXCEPTION 'stepgate.ed25519_selftest: the reduction constant M is wrong';
+  END IF;
+  -- The reduction step agrees with mod() on large products of both signs and stays in (-2p, 2p).
+  v := 3;
+  FOR i IN 1..64 LOOP
+    v := mod(v * 7919 + two252 * i, P) * (CASE WHEN i % 2 = 0 THEN 1 ELSE -1 END) * (1 + i % 8);
+    x := v * (P - 1 - i) * (1 + i % 8);
+    r := x - trunc(x * M) * P;
+    IF mod(r - x, P) <> 0 OR abs(r) >= 2 * P THEN
+      RAISE EXCEPTION 'stepgate.ed25519_selftest: the reduction step is wrong for %', x;
+    END IF;
+  END LOOP;
+  -- The pow22501 chain: z^(2^250 - 1) and z^11.
+  pw := stepgate.ed25519_pow22501(3);
+  y := 1;
+  FOR i IN 1..250 LOOP y := mod(y * y * 3, P); END LOOP;       -- 3^(2^250 - 1) b_y Horner
+  IF mod(pw[1] - y, P) <> 0 OR mod(pw[2] - 177147, P) <> 0 THEN
+    RAISE EXCEPTION 'stepgate.ed25519_selftest: the exponentiation chain is wrong';
+  END IF;
+  -- B: y = 4/5, the even x; its RFC 8032 encoding decodes to it and it is on the curve.
+  b := stepgate.ed25519_decode_point('\x5866666666666666666666666666666666666666666666666666666666666666'::bytea);
+  b_x := 15112221349535400772501151409588531511454012693041857206046113283949847762202;
+  b_y := 46316835694926478169428394003475163141307993866256225615783033603165251855960;
+  IF b IS NULL OR b[1] <> b_x OR b[2] <> b_y OR mod(5 * b_y - 4, P) <> 0 OR mod(b_x, 2) <> 0
+     OR mod(b_y * b_y - b_x * b_x - 1 - mod(D * b_x * b_x, P) * b_y * b_y, P) <> 0 THEN
+    RAISE EXCEPTION 'stepgate.ed25519_selftest: the base point is wrong';
+  END IF;
+  -- The table: [j]B = [j-1]B + B with the plain RFC 8032 addition and mod(), normalized.
+  bt := stepgate.ed25519_base_multiples();
+  IF array_length(bt, 1) <> 15 OR array_length(bt, 2) <> 3 THEN
+    RAISE EXCEPTION 'stepgate.ed25519_selftest: the base point table has the wrong shape';
+  END IF;
+  x := 0; y := 1; z := 1; t := 0;
+  FOR j IN 1..15 LOOP
+    fa := mod((y - x) * (b_y - b_x), P);
+    fb := mod((y + x) * (b_y + b_x), P);
+    fc := mod(2 * t * mod(b_x * b_y, P) * D, P);
+    fd := 2 * z;
+    fe := fb - fa; ff := fd - fc; fg := fd + fc; fh := fb + fa;
+    x := mod(fe * ff, P); y := mod(fg * fh, P); z := mod(ff * fg, P); t := mod(fe * fh, P);
+    pw := stepgate.ed25519_pow22501(z);
+    zi := pw[1];
+    FOR i IN 1..5 LOOP zi := mod(zi * zi, P); END LOOP;
+    zi := mod(zi * pw[2], P);                                   -- z^(p-2) = 1/z
+    IF mod(z * zi - 1, P) <> 0 THEN
+      RAISE EXCEPTION 'stepgate.ed25519_selftest: inversion is wrong';
+    END IF;
+    ax := mod(x * zi, P); ay := mod(y * zi, P);
+    IF ax < 0 THEN ax := ax + P; END IF;
+    IF ay < 0 THEN ay := ay + P; END IF;
+    IF bt[j][1] <> mod(ay - ax + P, P) OR bt[j][2] <> mod(ay + ax, P)
+       OR bt[j][3] <> mod(mod(ax * ay, P) * D2, P) THEN
+      RAISE EXCEPTION 'stepgate.ed25519_selftest: base point table entry % is wrong', j;
+    END IF;
+  END LOOP;
+  -- RFC 8032 §7.1 TEST 1, 2, 3.
+  IF NOT stepgate.ed25519_verify(
+      '\xd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'::bytea, ''::bytea,
+      '\xe5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b'::bytea)
+  OR NOT stepgate.ed25519_verify(
+      '\x3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c'::bytea, '\x72'::bytea,
+      '\x92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00'::bytea)
+  OR NOT stepgate.ed25519_verify(
+      '\xfc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025'::bytea, '\xaf82'::bytea,
+      '\x6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a'::bytea)
+  THEN
+    RAISE EXCEPTION 'stepgate.ed25519_selftest: an RFC 8032 test vector does not verify';
+  END IF;
+  IF stepgate.ed25519_verify(
+      '\xfc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025'::bytea, '\xaf83'::bytea,
+      '\x6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a'::bytea)
+  THEN
+    RAISE EXCEPTION 'stepgate.ed25519_selftest: an altered message verifies';
+  END IF;
+  RETURN true;
+END
+$fn$;
+
+-- Install-time check: the install fails (and rolls back with its transaction) if anything above
+-- is wrong on this server.
+DO $$
+BEGIN
+  PERFORM stepgate.ed25519_selftest();
+END
+$$;
