@@ -1065,3 +1065,63 @@ fn malformed_armor_and_blobs_parse_to_nulls() {
         }
     }
 }
+
+/// R is compared by its encoding, so a non-canonical R (y >= p) never matches. Such an R can
+/// only satisfy the equation for a crafted key: A = the point of order 4 encoded as 32 zero
+/// bytes, S = 0, so that R' = -[k]A is the neutral element (0, 1) whenever k mod L is a
+/// multiple of 4. The two messages were found by trying "small-order key 0", "… 1", … with
+/// k = SHA-512(R || A || sshsig signed data) mod L computed in Python: with R encoded as 1
+/// (canonical) for "… 3", and as p + 1 (the same y, not canonical) for "… 5".
+/// The canonical one is a valid signature under the cofactorless RFC 8032 equation (small-order
+/// keys are not rejected: stepgate only trusts registered keys) and ed25519-dalek's `verify`
+/// agrees; the non-canonical one is refused by both.
+#[test]
+fn non_canonical_r_is_refused_like_the_rust_client_does() {
+    let mut c = db();
+    let small_order_key = [0u8; 32];
+    let mut canonical_r = [0u8; 32];
+    canonical_r[0] = 1;
+    let non_canonical_r = unhex("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+    let mut armors = Vec::new();
+    let mut raw = Vec::new();
+    let mut client = Vec::new();
+    for (r, message) in [
+        (canonical_r.to_vec(), b"small-order key 3".to_vec()),
+        (non_canonical_r, b"small-order key 5".to_vec()),
+    ] {
+        let mut rs = r.clone();
+        rs.extend_from_slice(&[0u8; 32]);
+        raw.push((
+            small_order_key.to_vec(),
+            signed_data(NAMESPACE, &message),
+            rs.clone(),
+        ));
+        let key_data =
+            ssh_key::public::KeyData::Ed25519(ssh_key::public::Ed25519PublicKey(small_order_key));
+        let sig = ssh_key::SshSig::new(
+            key_data.clone(),
+            NAMESPACE,
+            ssh_key::HashAlg::Sha512,
+            ssh_key::Signature::new(ssh_key::Algorithm::Ed25519, rs).expect("signature"),
+        )
+        .expect("sshsig");
+        let pem = sig.to_pem(ssh_key::LineEnding::LF).expect("pem");
+        client.push(
+            ssh_key::PublicKey::from(key_data)
+                .verify(NAMESPACE, &message, &sig)
+                .is_ok(),
+        );
+        armors.push((pem, message, NAMESPACE.to_string()));
+    }
+    assert_eq!(client, [true, false], "ed25519-dalek via ssh-key");
+    assert_eq!(
+        verify_batch(&mut c, &raw),
+        [Some(true), Some(false)],
+        "ed25519_verify"
+    );
+    let got = sshsig_batch(&mut c, &armors);
+    assert!(
+        got[0].is_some() && got[1].is_none(),
+        "sshsig_verify: {got:?}"
+    );
+}
