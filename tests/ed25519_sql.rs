@@ -169,11 +169,14 @@ fn flip_bits(rng: &mut Rng, data: &mut [u8], count: usize) {
 // SQL calls, batched: one round trip per batch.
 // ---------------------------------------------------------------------------------------------
 
+/// (public key, message, signature) for `stepgate.ed25519_verify`.
+type Case = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// A [`Case`] with a name.
+type NamedCase = (&'static str, Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// `stepgate.ed25519_verify` over parallel arrays; one `Option<bool>` per case, in order.
-fn verify_batch(
-    c: &mut postgres::Client,
-    cases: &[(Vec<u8>, Vec<u8>, Vec<u8>)],
-) -> Vec<Option<bool>> {
+fn verify_batch(c: &mut postgres::Client, cases: &[Case]) -> Vec<Option<bool>> {
     let keys: Vec<&[u8]> = cases.iter().map(|c| c.0.as_slice()).collect();
     let msgs: Vec<&[u8]> = cases.iter().map(|c| c.1.as_slice()).collect();
     let sigs: Vec<&[u8]> = cases.iter().map(|c| c.2.as_slice()).collect();
@@ -370,7 +373,7 @@ b2eaaa707b4c4185c32eddcdd306705e4dc1ffc872eeee475a64dfac86aba41c0618983f8741c5ef
 c60c905c15fc910840b94c00a0b9d0";
 
 /// (name, public key, message, signature) of RFC 8032 §7.1 TEST 1, 2, 3 and 1024.
-fn rfc8032_vectors() -> Vec<(&'static str, Vec<u8>, Vec<u8>, Vec<u8>)> {
+fn rfc8032_vectors() -> Vec<NamedCase> {
     vec![
         (
             "TEST 1",
@@ -466,7 +469,7 @@ fn malformed_ed25519_inputs_are_false_and_null_only_for_null() {
     let mut c = db();
     let v = rfc8032_vectors();
     let (pk, msg, sig) = (v[2].1.clone(), v[2].2.clone(), v[2].3.clone());
-    let mut cases: Vec<(&str, Vec<u8>, Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut cases: Vec<NamedCase> = Vec::new();
     for n in [0usize, 31, 33] {
         let mut k = pk.clone();
         k.resize(n, 0);
