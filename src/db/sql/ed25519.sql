@@ -8,7 +8,8 @@
 --   stepgate.ed25519_verify(public_key bytea, message bytea, signature bytea) -> boolean
 --   stepgate.sshsig_parse(armored text) -> (public_key, key_type, namespace, hash_alg, signature)
 --   stepgate.sshsig_verify(armored text, message bytea, namespace text) -> bytea (signer's key blob)
---   stepgate.ed25519_selftest() -> void (raises when a constant is wrong; run at the end of this file)
+--   stepgate.ed25519_selftest() -> boolean (true, or raises when something is wrong; run at the
+--     end of this file, so a broken install fails)
 -- Internal helpers: stepgate.ed25519_base_multiples(), stepgate.ed25519_pow22501(numeric),
 --   stepgate.ed25519_decode_point(bytea).
 --
@@ -16,15 +17,17 @@
 -- division (and so mod()) is the expensive operation (~2 us for a 510-bit dividend, against
 -- ~0.3 us for a multiplication), so products are reduced with a Barrett-style step
 --     v := v - trunc(v * M) * P        where M = floor(10^160 / p) * 10^-160 (~1/p, 84 digits)
--- which leaves v in (-2p, 2p) for any |v| < 10^155 (the error of M is below 10^-160). Values are
--- kept only "lazily reduced" (small multiples of p, possibly negative: subtractions are never
--- corrected) and reduced fully with mod() only before a comparison or a parity test.
+-- which leaves v in (-2p, 2p) for any |v| < 10^160: M is below 1/p by less than 10^-160 and
+-- numeric multiplication is exact, so for v >= 0 trunc(v * M) is floor(v / p) or one less
+-- (symmetrically for v < 0). The largest products formed here are below 48 p^2 < 10^156.
+-- Values are kept only "lazily reduced" (small multiples of p, possibly negative: subtractions
+-- are never corrected) and reduced fully with mod() only before a comparison or a parity test.
 -- M is written as an integer literal with an exponent: `10::numeric ^ -160` keeps only 16
 -- significant digits and `/` rounds, which silently breaks the reduction. The self-test checks it.
 --
 -- Speed. Each plpgsql statement costs roughly as much as a field multiplication, so the hot code
--- is written inline rather than as helper calls (a call to a function with a SET clause costs
--- tens of microseconds, and SET prevents SQL-function inlining): extended twisted Edwards
+-- is written inline rather than as helper calls (a function call costs far more than a statement,
+-- and the SET clause prevents SQL-function inlining): extended twisted Edwards
 -- coordinates (X:Y:Z:T), a dedicated doubling that skips T when the next step does not need it,
 -- one shared loop of doublings for [S]B and [k](-A) (Straus/Shamir) with fixed 4-bit windows,
 -- a constant table for the base point and a 15-entry table for -A built per call.
