@@ -537,7 +537,7 @@ $fn$;
 -- Raises an exception on the first failure; returns true otherwise. Called at install time
 -- (below); cheap enough (tens of milliseconds) to call again at any time.
 CREATE FUNCTION stepgate.ed25519_selftest() RETURNS boolean
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE   -- VOLATILE: a check must run when called, not be folded
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
