@@ -781,7 +781,8 @@ fn rust_client_signatures_verify_in_sql() {
 // Random corruption
 // ---------------------------------------------------------------------------------------------
 
-/// Armors text with whitespace removed: two armors equal here carry the same content.
+/// Armored text with whitespace removed: a "corruption" that only moves or changes whitespace
+/// (or cuts the final newline) carries the same content and is not counted as one.
 fn squeeze(s: &str) -> String {
     s.chars().filter(|c| !c.is_ascii_whitespace()).collect()
 }
@@ -855,7 +856,8 @@ fn randomly_corrupted_signatures_are_all_refused_without_error() {
     while cases.len() < controls + 520 {
         let (pem, m) = base[rng.below(base.len())].clone();
         let (mut pem, mut m) = (pem.into_bytes(), m);
-        match rng.below(10) {
+        let mut ns = NAMESPACE.as_bytes().to_vec();
+        match rng.below(11) {
             // Bit flips in the armored text, kept ASCII and free of NUL (not valid text).
             0..=4 => {
                 let count = 1 + rng.below(4);
@@ -883,6 +885,11 @@ fn randomly_corrupted_signatures_are_all_refused_without_error() {
                     pem[i] = repl;
                 }
             }
+            // The namespace asked for: one bit of one character (kept printable ASCII).
+            8 => {
+                let i = rng.below(ns.len());
+                ns[i] ^= 1 << rng.below(5);
+            }
             // Message bit flips, or a byte appended to an empty message.
             _ => {
                 if m.is_empty() {
@@ -894,11 +901,13 @@ fn randomly_corrupted_signatures_are_all_refused_without_error() {
             }
         }
         let pem = String::from_utf8(pem).expect("ASCII stays UTF-8");
-        let same_message = base
-            .iter()
-            .any(|(p, bm)| squeeze(p) == squeeze(&pem) && *bm == m);
-        if !same_message {
-            cases.push((pem, m, NAMESPACE.to_string()));
+        let ns = String::from_utf8(ns).expect("ASCII stays UTF-8");
+        let unchanged = ns == NAMESPACE
+            && base
+                .iter()
+                .any(|(p, bm)| squeeze(p) == squeeze(&pem) && *bm == m);
+        if !unchanged {
+            cases.push((pem, m, ns));
         }
     }
     let armored: Vec<String> = cases.iter().map(|c| c.0.clone()).collect();
@@ -998,7 +1007,10 @@ fn malformed_armor_and_blobs_parse_to_nulls() {
     };
     bad.push(("bad base64 character", body_char("*")));
     bad.push(("padding in the middle", body_char("=")));
-    bad.push(("NUL-free control character", body_char("\u{b}")));
+    bad.push((
+        "vertical tab (not whitespace to base64)",
+        body_char("\u{b}"),
+    ));
     let mut v = blob.clone();
     v[9] = 2;
     bad.push(("version 2", armor(&v)));
