@@ -36,6 +36,10 @@
 -- schema-qualified (stepgate. / pg_catalog.). Operators and type names (numeric, bytea, ...) are
 -- left to that pinned search_path: pg_catalog comes first, so nothing can shadow them.
 --
+-- Byte constants are written pg_catalog.decode('...', 'hex') rather than '\x...'::bytea, which
+-- would change meaning in a session with standard_conforming_strings = off (the bodies are parsed
+-- with the settings of the session that first runs them).
+--
 -- Every function returns false / NULL on malformed input and never raises for non-NULL input:
 -- lengths are checked before any get_byte(), base64 is validated before decode(), byte strings
 -- become text only when they are printable ASCII (so no encoding conversion can fail), and no
@@ -426,8 +430,8 @@ BEGIN
     RETURN;
   END IF;
   len := pg_catalog.octet_length(blob);
-  IF len < 10 OR pg_catalog.substr(blob, 1, 6) <> '\x535348534947'::bytea      -- "SSHSIG"
-     OR pg_catalog.substr(blob, 7, 4) <> '\x00000001'::bytea THEN               -- version 1
+  IF len < 10 OR pg_catalog.substr(blob, 1, 6) <> pg_catalog.decode('535348534947', 'hex')      -- "SSHSIG"
+     OR pg_catalog.substr(blob, 7, 4) <> pg_catalog.decode('00000001', 'hex') THEN               -- version 1
     RETURN;
   END IF;
   pos := 10;
@@ -478,9 +482,9 @@ BEGIN
      OR (pg_catalog.octet_length(f[2]) > 0 AND pg_catalog.encode(f[2], 'hex') !~ PRINTABLE) THEN
     RETURN;
   END IF;
-  IF kt = '\x7373682d65643235353139'::bytea THEN                -- "ssh-ed25519"
+  IF kt = pg_catalog.decode('7373682d65643235353139', 'hex') THEN                -- "ssh-ed25519"
     -- string("ssh-ed25519") || string(32-byte key); signature of the same type, 64 bytes.
-    IF pg_catalog.octet_length(f[1]) <> 51 OR pg_catalog.substr(f[1], 16, 4) <> '\x00000020'::bytea
+    IF pg_catalog.octet_length(f[1]) <> 51 OR pg_catalog.substr(f[1], 16, 4) <> pg_catalog.decode('00000020', 'hex')
        OR st <> kt OR pg_catalog.octet_length(sig) <> 64 THEN
       RETURN;
     END IF;
@@ -520,7 +524,7 @@ BEGIN
   h := CASE r.hash_alg WHEN 'sha512' THEN pg_catalog.sha512(p_message) ELSE pg_catalog.sha256(p_message) END;
   IF stepgate.ed25519_verify(
        pg_catalog.substr(r.public_key, 20, 32),
-       '\x535348534947'::bytea
+       pg_catalog.decode('535348534947', 'hex')
          || pg_catalog.int4send(pg_catalog.octet_length(ns)) || ns
          || pg_catalog.int4send(0)
          || pg_catalog.int4send(pg_catalog.octet_length(alg)) || alg
@@ -596,7 +600,7 @@ BEGIN
     RAISE EXCEPTION 'stepgate.ed25519_selftest: the exponentiation chain is wrong';
   END IF;
   -- B: y = 4/5, the even x; its RFC 8032 encoding decodes to it and it is on the curve.
-  b := stepgate.ed25519_decode_point('\x5866666666666666666666666666666666666666666666666666666666666666'::bytea);
+  b := stepgate.ed25519_decode_point(pg_catalog.decode('5866666666666666666666666666666666666666666666666666666666666666', 'hex'));
   b_x := 15112221349535400772501151409588531511454012693041857206046113283949847762202;
   b_y := 46316835694926478169428394003475163141307993866256225615783033603165251855960;
   IF b IS NULL OR b[1] <> b_x OR b[2] <> b_y OR pg_catalog.mod(5 * b_y - 4, P) <> 0 OR pg_catalog.mod(b_x, 2) <> 0
@@ -633,20 +637,20 @@ BEGIN
   END LOOP;
   -- RFC 8032 §7.1 TEST 1, 2, 3.
   IF NOT stepgate.ed25519_verify(
-      '\xd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'::bytea, ''::bytea,
-      '\xe5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b'::bytea)
+      pg_catalog.decode('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex'), ''::bytea,
+      pg_catalog.decode('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b', 'hex'))
   OR NOT stepgate.ed25519_verify(
-      '\x3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c'::bytea, '\x72'::bytea,
-      '\x92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00'::bytea)
+      pg_catalog.decode('3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c', 'hex'), pg_catalog.decode('72', 'hex'),
+      pg_catalog.decode('92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00', 'hex'))
   OR NOT stepgate.ed25519_verify(
-      '\xfc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025'::bytea, '\xaf82'::bytea,
-      '\x6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a'::bytea)
+      pg_catalog.decode('fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025', 'hex'), pg_catalog.decode('af82', 'hex'),
+      pg_catalog.decode('6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a', 'hex'))
   THEN
     RAISE EXCEPTION 'stepgate.ed25519_selftest: an RFC 8032 test vector does not verify';
   END IF;
   IF stepgate.ed25519_verify(
-      '\xfc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025'::bytea, '\xaf83'::bytea,
-      '\x6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a'::bytea)
+      pg_catalog.decode('fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025', 'hex'), pg_catalog.decode('af83', 'hex'),
+      pg_catalog.decode('6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a', 'hex'))
   THEN
     RAISE EXCEPTION 'stepgate.ed25519_selftest: an altered message verifies';
   END IF;
