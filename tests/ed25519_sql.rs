@@ -26,11 +26,15 @@ const L_LE: [u8; 32] = [
 
 /// A fresh database with schema `stepgate` holding only the ed25519 script.
 fn db() -> postgres::Client {
+    db_and_conninfo().0
+}
+
+fn db_and_conninfo() -> (postgres::Client, String) {
     let (_name, ci) = common::empty_db("ed25519");
     let mut c = common::client(&ci);
     c.batch_execute(&format!("CREATE SCHEMA stepgate;\n{ED25519_SQL}"))
         .expect("install ed25519.sql (its self-test runs at the end)");
-    c
+    (c, ci)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1138,5 +1142,30 @@ fn non_canonical_r_is_refused_like_the_rust_client_does() {
     assert!(
         got[0].is_some() && got[1].is_none(),
         "sshsig_verify: {got:?}"
+    );
+}
+
+/// PL/pgSQL parses a function body with the settings of the session that first runs it: the
+/// functions must not depend on them (a `'\\x…'::bytea` literal would change meaning with
+/// `standard_conforming_strings = off`, and every signature would then be refused).
+#[test]
+fn verification_does_not_depend_on_session_string_settings() {
+    let (_c, ci) = db_and_conninfo();
+    let key = ssh_key::PrivateKey::random(&mut rand_core::OsRng, ssh_key::Algorithm::Ed25519)
+        .expect("key");
+    let pem = sign(&statement_text(0), &key).expect("sign");
+    let mut c = common::client(&ci);
+    c.batch_execute("SET standard_conforming_strings = off; SET bytea_output = 'escape';")
+        .expect("session settings");
+    let row = c
+        .query_one(
+            "SELECT stepgate.ed25519_selftest(), stepgate.sshsig_verify($1, $2, 'stepgate')",
+            &[&pem, &statement_text(0).into_bytes()],
+        )
+        .expect("verify with standard_conforming_strings = off");
+    assert!(row.get::<_, bool>(0));
+    assert_eq!(
+        row.get::<_, Option<Vec<u8>>>(1),
+        Some(key.public_key().to_bytes().expect("blob"))
     );
 }
