@@ -8,7 +8,8 @@
 --   stepgate.ed25519_verify(public_key bytea, message bytea, signature bytea) -> boolean
 --   stepgate.sshsig_parse(armored text) -> (public_key, key_type, namespace, hash_alg, signature)
 --   stepgate.sshsig_verify(armored text, message bytea, namespace text) -> bytea (signer's key blob)
---   stepgate.ed25519_selftest() -> void (raises when a constant is wrong; run at the end of this file)
+--   stepgate.ed25519_selftest() -> boolean (true, or raises when something is wrong; run at the
+--     end of this file, so a broken install fails)
 -- Internal helpers: stepgate.ed25519_base_multiples(), stepgate.ed25519_pow22501(numeric),
 --   stepgate.ed25519_decode_point(bytea).
 --
@@ -16,18 +17,28 @@
 -- division (and so mod()) is the expensive operation (~2 us for a 510-bit dividend, against
 -- ~0.3 us for a multiplication), so products are reduced with a Barrett-style step
 --     v := v - trunc(v * M) * P        where M = floor(10^160 / p) * 10^-160 (~1/p, 84 digits)
--- which leaves v in (-2p, 2p) for any |v| < 10^155 (the error of M is below 10^-160). Values are
--- kept only "lazily reduced" (small multiples of p, possibly negative: subtractions are never
--- corrected) and reduced fully with mod() only before a comparison or a parity test.
+-- which leaves v in (-2p, 2p) for any |v| < 10^160: M is below 1/p by less than 10^-160 and
+-- numeric multiplication is exact, so for v >= 0 trunc(v * M) is floor(v / p) or one less
+-- (symmetrically for v < 0). The largest products formed here are below 48 p^2 < 10^156.
+-- Values are kept only "lazily reduced" (small multiples of p, possibly negative: subtractions
+-- are never corrected) and reduced fully with mod() only before a comparison or a parity test.
 -- M is written as an integer literal with an exponent: `10::numeric ^ -160` keeps only 16
 -- significant digits and `/` rounds, which silently breaks the reduction. The self-test checks it.
 --
 -- Speed. Each plpgsql statement costs roughly as much as a field multiplication, so the hot code
--- is written inline rather than as helper calls (a call to a function with a SET clause costs
--- tens of microseconds, and SET prevents SQL-function inlining): extended twisted Edwards
+-- is written inline rather than as helper calls (a function call costs far more than a statement,
+-- and the SET clause prevents SQL-function inlining): extended twisted Edwards
 -- coordinates (X:Y:Z:T), a dedicated doubling that skips T when the next step does not need it,
 -- one shared loop of doublings for [S]B and [k](-A) (Straus/Shamir) with fixed 4-bit windows,
 -- a constant table for the base point and a 15-entry table for -A built per call.
+--
+-- Names. Every function has SET search_path = pg_catalog, pg_temp; every function call is
+-- schema-qualified (stepgate. / pg_catalog.). Operators and type names (numeric, bytea, ...) are
+-- left to that pinned search_path: pg_catalog comes first, so nothing can shadow them.
+--
+-- Byte constants are written pg_catalog.decode('...', 'hex') rather than '\x...'::bytea, which
+-- would change meaning in a session with standard_conforming_strings = off (the bodies are parsed
+-- with the settings of the session that first runs them).
 --
 -- Every function returns false / NULL on malformed input and never raises for non-NULL input:
 -- lengths are checked before any get_byte(), base64 is validated before decode(), byte strings
@@ -105,32 +116,32 @@ DECLARE
   M CONSTANT numeric := 172723371101888892507727037256007991422320007288725627700474069403371836063305224548e-160;
   t0 numeric; t1 numeric; t2 numeric; z11 numeric;
 BEGIN
-  t0 := z * z;   t0 := t0 - trunc(t0 * M) * P;                 -- z^2
-  t1 := t0 * t0; t1 := t1 - trunc(t1 * M) * P;                 -- z^4
-  t1 := t1 * t1; t1 := t1 - trunc(t1 * M) * P;                 -- z^8
-  t1 := z * t1;  t1 := t1 - trunc(t1 * M) * P;                 -- z^9
-  z11 := t0 * t1; z11 := z11 - trunc(z11 * M) * P;             -- z^11
-  t0 := z11 * z11; t0 := t0 - trunc(t0 * M) * P;               -- z^22
-  t0 := t1 * t0; t0 := t0 - trunc(t0 * M) * P;                 -- z^(2^5 - 1)
+  t0 := z * z;   t0 := t0 - pg_catalog.trunc(t0 * M) * P;                 -- z^2
+  t1 := t0 * t0; t1 := t1 - pg_catalog.trunc(t1 * M) * P;                 -- z^4
+  t1 := t1 * t1; t1 := t1 - pg_catalog.trunc(t1 * M) * P;                 -- z^8
+  t1 := z * t1;  t1 := t1 - pg_catalog.trunc(t1 * M) * P;                 -- z^9
+  z11 := t0 * t1; z11 := z11 - pg_catalog.trunc(z11 * M) * P;             -- z^11
+  t0 := z11 * z11; t0 := t0 - pg_catalog.trunc(t0 * M) * P;               -- z^22
+  t0 := t1 * t0; t0 := t0 - pg_catalog.trunc(t0 * M) * P;                 -- z^(2^5 - 1)
   t1 := t0;
-  FOR i IN 1..5 LOOP t1 := t1 * t1; t1 := t1 - trunc(t1 * M) * P; END LOOP;
-  t0 := t1 * t0; t0 := t0 - trunc(t0 * M) * P;                 -- z^(2^10 - 1)
+  FOR i IN 1..5 LOOP t1 := t1 * t1; t1 := t1 - pg_catalog.trunc(t1 * M) * P; END LOOP;
+  t0 := t1 * t0; t0 := t0 - pg_catalog.trunc(t0 * M) * P;                 -- z^(2^10 - 1)
   t1 := t0;
-  FOR i IN 1..10 LOOP t1 := t1 * t1; t1 := t1 - trunc(t1 * M) * P; END LOOP;
-  t1 := t1 * t0; t1 := t1 - trunc(t1 * M) * P;                 -- z^(2^20 - 1)
+  FOR i IN 1..10 LOOP t1 := t1 * t1; t1 := t1 - pg_catalog.trunc(t1 * M) * P; END LOOP;
+  t1 := t1 * t0; t1 := t1 - pg_catalog.trunc(t1 * M) * P;                 -- z^(2^20 - 1)
   t2 := t1;
-  FOR i IN 1..20 LOOP t2 := t2 * t2; t2 := t2 - trunc(t2 * M) * P; END LOOP;
-  t1 := t2 * t1; t1 := t1 - trunc(t1 * M) * P;                 -- z^(2^40 - 1)
-  FOR i IN 1..10 LOOP t1 := t1 * t1; t1 := t1 - trunc(t1 * M) * P; END LOOP;
-  t0 := t1 * t0; t0 := t0 - trunc(t0 * M) * P;                 -- z^(2^50 - 1)
+  FOR i IN 1..20 LOOP t2 := t2 * t2; t2 := t2 - pg_catalog.trunc(t2 * M) * P; END LOOP;
+  t1 := t2 * t1; t1 := t1 - pg_catalog.trunc(t1 * M) * P;                 -- z^(2^40 - 1)
+  FOR i IN 1..10 LOOP t1 := t1 * t1; t1 := t1 - pg_catalog.trunc(t1 * M) * P; END LOOP;
+  t0 := t1 * t0; t0 := t0 - pg_catalog.trunc(t0 * M) * P;                 -- z^(2^50 - 1)
   t1 := t0;
-  FOR i IN 1..50 LOOP t1 := t1 * t1; t1 := t1 - trunc(t1 * M) * P; END LOOP;
-  t1 := t1 * t0; t1 := t1 - trunc(t1 * M) * P;                 -- z^(2^100 - 1)
+  FOR i IN 1..50 LOOP t1 := t1 * t1; t1 := t1 - pg_catalog.trunc(t1 * M) * P; END LOOP;
+  t1 := t1 * t0; t1 := t1 - pg_catalog.trunc(t1 * M) * P;                 -- z^(2^100 - 1)
   t2 := t1;
-  FOR i IN 1..100 LOOP t2 := t2 * t2; t2 := t2 - trunc(t2 * M) * P; END LOOP;
-  t1 := t2 * t1; t1 := t1 - trunc(t1 * M) * P;                 -- z^(2^200 - 1)
-  FOR i IN 1..50 LOOP t1 := t1 * t1; t1 := t1 - trunc(t1 * M) * P; END LOOP;
-  t0 := t1 * t0; t0 := t0 - trunc(t0 * M) * P;                 -- z^(2^250 - 1)
+  FOR i IN 1..100 LOOP t2 := t2 * t2; t2 := t2 - pg_catalog.trunc(t2 * M) * P; END LOOP;
+  t1 := t2 * t1; t1 := t1 - pg_catalog.trunc(t1 * M) * P;                 -- z^(2^200 - 1)
+  FOR i IN 1..50 LOOP t1 := t1 * t1; t1 := t1 - pg_catalog.trunc(t1 * M) * P; END LOOP;
+  t0 := t1 * t0; t0 := t0 - pg_catalog.trunc(t0 * M) * P;                 -- z^(2^250 - 1)
   RETURN ARRAY[t0, z11];
 END
 $fn$;
@@ -149,54 +160,54 @@ DECLARE
   y numeric := 0; x numeric; sign int; u numeric; v numeric; v3 numeric; w numeric; t numeric;
   pw numeric[];
 BEGIN
-  IF octet_length(p_encoded) <> 32 THEN
+  IF pg_catalog.octet_length(p_encoded) <> 32 THEN
     RETURN NULL;
   END IF;
-  sign := get_byte(p_encoded, 31) >> 7;
+  sign := pg_catalog.get_byte(p_encoded, 31) >> 7;
   -- Little-endian bytes to an integer, the top bit (the sign of x) cleared.
-  y := get_byte(p_encoded, 31) & 127;
+  y := pg_catalog.get_byte(p_encoded, 31) & 127;
   FOR i IN REVERSE 30..0 LOOP
-    y := y * 256 + get_byte(p_encoded, i);
+    y := y * 256 + pg_catalog.get_byte(p_encoded, i);
   END LOOP;
   IF y >= P THEN
     RETURN NULL;                                              -- non-canonical y
   END IF;
   -- x^2 = u / v with u = y^2 - 1, v = d y^2 + 1; candidate x = u v^3 (u v^7)^((p-5)/8).
-  u := y * y; u := u - trunc(u * M) * P;
-  v := D * u; v := v - trunc(v * M) * P; v := v + 1;
+  u := y * y; u := u - pg_catalog.trunc(u * M) * P;
+  v := D * u; v := v - pg_catalog.trunc(v * M) * P; v := v + 1;
   u := u - 1;
-  v3 := v * v; v3 := v3 - trunc(v3 * M) * P;
-  v3 := v3 * v; v3 := v3 - trunc(v3 * M) * P;                 -- v^3
-  w := v3 * v3; w := w - trunc(w * M) * P;
-  w := w * v; w := w - trunc(w * M) * P;                       -- v^7
-  w := u * w; w := w - trunc(w * M) * P;                       -- u v^7
+  v3 := v * v; v3 := v3 - pg_catalog.trunc(v3 * M) * P;
+  v3 := v3 * v; v3 := v3 - pg_catalog.trunc(v3 * M) * P;                 -- v^3
+  w := v3 * v3; w := w - pg_catalog.trunc(w * M) * P;
+  w := w * v; w := w - pg_catalog.trunc(w * M) * P;                       -- v^7
+  w := u * w; w := w - pg_catalog.trunc(w * M) * P;                       -- u v^7
   pw := stepgate.ed25519_pow22501(w);
-  t := pw[1] * pw[1]; t := t - trunc(t * M) * P;
-  t := t * t; t := t - trunc(t * M) * P;                       -- w^(2^252 - 4)
-  t := t * w; t := t - trunc(t * M) * P;                       -- w^(2^252 - 3)
-  x := u * v3; x := x - trunc(x * M) * P;
-  x := x * t; x := x - trunc(x * M) * P;
+  t := pw[1] * pw[1]; t := t - pg_catalog.trunc(t * M) * P;
+  t := t * t; t := t - pg_catalog.trunc(t * M) * P;                       -- w^(2^252 - 4)
+  t := t * w; t := t - pg_catalog.trunc(t * M) * P;                       -- w^(2^252 - 3)
+  x := u * v3; x := x - pg_catalog.trunc(x * M) * P;
+  x := x * t; x := x - pg_catalog.trunc(x * M) * P;
   -- Check v x^2 = +-u.
-  t := x * x; t := t - trunc(t * M) * P;
-  t := mod(t * v, P);
+  t := x * x; t := t - pg_catalog.trunc(t * M) * P;
+  t := pg_catalog.mod(t * v, P);
   IF t < 0 THEN t := t + P; END IF;                            -- mod() keeps the dividend's sign
-  u := mod(u, P);
+  u := pg_catalog.mod(u, P);
   IF u < 0 THEN u := u + P; END IF;
   IF t = u THEN
     NULL;
-  ELSIF mod(t + u, P) = 0 THEN
+  ELSIF pg_catalog.mod(t + u, P) = 0 THEN
     x := x * SQRT_M1;
   ELSE
     RETURN NULL;                                              -- not on the curve
   END IF;
-  x := mod(x, P);
+  x := pg_catalog.mod(x, P);
   IF x < 0 THEN
     x := x + P;
   END IF;
   IF x = 0 AND sign = 1 THEN
     RETURN NULL;                                              -- "-0": non-canonical
   END IF;
-  IF mod(x, 2) <> sign THEN
+  IF pg_catalog.mod(x, 2) <> sign THEN
     x := P - x;
   END IF;
   RETURN ARRAY[x, y];
@@ -240,13 +251,13 @@ DECLARE
   fa numeric; fb numeric; fc numeric; fd numeric; fe numeric; ff numeric; fg numeric; fh numeric;
   ds int; dk int; pw numeric[]; zi numeric; x numeric;
 BEGIN
-  IF octet_length(p_public_key) <> 32 OR octet_length(p_signature) <> 64 THEN
+  IF pg_catalog.octet_length(p_public_key) <> 32 OR pg_catalog.octet_length(p_signature) <> 64 THEN
     RETURN false;
   END IF;
 
   -- S, little-endian, must be < L (checked first: the cheapest rejection).
   FOR i IN REVERSE 63..32 LOOP
-    s := s * 256 + get_byte(p_signature, i);
+    s := s * 256 + pg_catalog.get_byte(p_signature, i);
   END LOOP;
   IF s >= L THEN
     RETURN false;
@@ -254,10 +265,10 @@ BEGIN
 
   -- R is never decoded: R' is encoded instead. Its y must still be canonical, since it is
   -- compared below as a number modulo p.
-  rsign := get_byte(p_signature, 31) >> 7;
-  ry := get_byte(p_signature, 31) & 127;
+  rsign := pg_catalog.get_byte(p_signature, 31) >> 7;
+  ry := pg_catalog.get_byte(p_signature, 31) & 127;
   FOR i IN REVERSE 30..0 LOOP
-    ry := ry * 256 + get_byte(p_signature, i);
+    ry := ry * 256 + pg_catalog.get_byte(p_signature, i);
   END LOOP;
   IF ry >= P THEN
     RETURN false;
@@ -268,36 +279,36 @@ BEGIN
     RETURN false;
   END IF;
 
-  h := sha512(substring(p_signature FROM 1 FOR 32) || p_public_key || p_message);
+  h := pg_catalog.sha512(pg_catalog.substr(p_signature, 1, 32) || p_public_key || p_message);
   FOR i IN REVERSE 63..0 LOOP
-    k := k * 256 + get_byte(h, i);
+    k := k * 256 + pg_catalog.get_byte(h, i);
   END LOOP;
-  k := mod(k, L);
+  k := pg_catalog.mod(k, L);
   kl := ARRAY[0, 0, 0, 0, 0]::bigint[];
   FOR i IN 1..5 LOOP
-    kl[i] := mod(k, W)::bigint;
-    k := div(k, W);
+    kl[i] := pg_catalog.mod(k, W)::bigint;
+    k := pg_catalog.div(k, W);
   END LOOP;
 
   bt := stepgate.ed25519_base_multiples();
 
   -- Table of [j](-A). -A = (p - x, y); start from it with Z = 1, T = x y.
   px := P - a[1]; py := a[2]; pz := 1;
-  pt := px * py; pt := pt - trunc(pt * M) * P;
-  fc := D2 * pt; fc := fc - trunc(fc * M) * P;
+  pt := px * py; pt := pt - pg_catalog.trunc(pt * M) * P;
+  fc := D2 * pt; fc := fc - pg_catalog.trunc(fc * M) * P;
   c_ym := ARRAY[py - px]; c_yp := ARRAY[py + px]; c_t2d := ARRAY[fc]; c_z2 := ARRAY[2::numeric];
   FOR j IN 2..15 LOOP
     -- (X, Y, Z, T) += [1](-A), the unified addition of RFC 8032 §5.1.4.
-    fa := (py - px) * c_ym[1];   fa := fa - trunc(fa * M) * P;
-    fb := (py + px) * c_yp[1];   fb := fb - trunc(fb * M) * P;
-    fc := pt * c_t2d[1];         fc := fc - trunc(fc * M) * P;
+    fa := (py - px) * c_ym[1];   fa := fa - pg_catalog.trunc(fa * M) * P;
+    fb := (py + px) * c_yp[1];   fb := fb - pg_catalog.trunc(fb * M) * P;
+    fc := pt * c_t2d[1];         fc := fc - pg_catalog.trunc(fc * M) * P;
     fd := 2 * pz;
     fe := fb - fa; ff := fd - fc; fg := fd + fc; fh := fb + fa;
-    px := fe * ff; px := px - trunc(px * M) * P;
-    py := fg * fh; py := py - trunc(py * M) * P;
-    pz := ff * fg; pz := pz - trunc(pz * M) * P;
-    pt := fe * fh; pt := pt - trunc(pt * M) * P;
-    fc := D2 * pt; fc := fc - trunc(fc * M) * P;
+    px := fe * ff; px := px - pg_catalog.trunc(px * M) * P;
+    py := fg * fh; py := py - pg_catalog.trunc(py * M) * P;
+    pz := ff * fg; pz := pz - pg_catalog.trunc(pz * M) * P;
+    pt := fe * fh; pt := pt - pg_catalog.trunc(pt * M) * P;
+    fc := D2 * pt; fc := fc - pg_catalog.trunc(fc * M) * P;
     c_ym[j] := py - px; c_yp[j] := py + px; c_t2d[j] := fc; c_z2[j] := 2 * pz;
   END LOOP;
 
@@ -308,66 +319,66 @@ BEGIN
     IF i < 63 THEN
       FOR j IN 1..4 LOOP
         -- Doubling (RFC 8032 §5.1.4), T computed only on the last one (additions need it).
-        fa := px * px;        fa := fa - trunc(fa * M) * P;
-        fb := py * py;        fb := fb - trunc(fb * M) * P;
-        fc := pz * pz;        fc := fc - trunc(fc * M) * P;
+        fa := px * px;        fa := fa - pg_catalog.trunc(fa * M) * P;
+        fb := py * py;        fb := fb - pg_catalog.trunc(fb * M) * P;
+        fc := pz * pz;        fc := fc - pg_catalog.trunc(fc * M) * P;
         fh := fa + fb;
-        fe := px + py; fe := fe * fe; fe := fh - (fe - trunc(fe * M) * P);
+        fe := px + py; fe := fe * fe; fe := fh - (fe - pg_catalog.trunc(fe * M) * P);
         fg := fa - fb;
         ff := 2 * fc + fg;
-        px := fe * ff; px := px - trunc(px * M) * P;
-        py := fg * fh; py := py - trunc(py * M) * P;
-        pz := ff * fg; pz := pz - trunc(pz * M) * P;
+        px := fe * ff; px := px - pg_catalog.trunc(px * M) * P;
+        py := fg * fh; py := py - pg_catalog.trunc(py * M) * P;
+        pz := ff * fg; pz := pz - pg_catalog.trunc(pz * M) * P;
         IF j = 4 THEN
-          pt := fe * fh; pt := pt - trunc(pt * M) * P;
+          pt := fe * fh; pt := pt - pg_catalog.trunc(pt * M) * P;
         END IF;
       END LOOP;
     END IF;
-    ds := (get_byte(p_signature, 32 + (i >> 1)) >> ((i & 1) << 2)) & 15;
+    ds := (pg_catalog.get_byte(p_signature, 32 + (i >> 1)) >> ((i & 1) << 2)) & 15;
     dk := ((kl[i / 14 + 1] >> ((i % 14) * 4)) & 15)::int;
     IF ds > 0 THEN
       -- += [ds]B, affine (Z = 1): D = 2 Z needs no multiplication.
-      fa := (py - px) * bt[ds][1]; fa := fa - trunc(fa * M) * P;
-      fb := (py + px) * bt[ds][2]; fb := fb - trunc(fb * M) * P;
-      fc := pt * bt[ds][3];        fc := fc - trunc(fc * M) * P;
+      fa := (py - px) * bt[ds][1]; fa := fa - pg_catalog.trunc(fa * M) * P;
+      fb := (py + px) * bt[ds][2]; fb := fb - pg_catalog.trunc(fb * M) * P;
+      fc := pt * bt[ds][3];        fc := fc - pg_catalog.trunc(fc * M) * P;
       fd := 2 * pz;
       fe := fb - fa; ff := fd - fc; fg := fd + fc; fh := fb + fa;
-      px := fe * ff; px := px - trunc(px * M) * P;
-      py := fg * fh; py := py - trunc(py * M) * P;
-      pz := ff * fg; pz := pz - trunc(pz * M) * P;
+      px := fe * ff; px := px - pg_catalog.trunc(px * M) * P;
+      py := fg * fh; py := py - pg_catalog.trunc(py * M) * P;
+      pz := ff * fg; pz := pz - pg_catalog.trunc(pz * M) * P;
       IF dk > 0 THEN
-        pt := fe * fh; pt := pt - trunc(pt * M) * P;
+        pt := fe * fh; pt := pt - pg_catalog.trunc(pt * M) * P;
       END IF;
     END IF;
     IF dk > 0 THEN
       -- += [dk](-A); T is not needed afterwards (a doubling or the end follows).
-      fa := (py - px) * c_ym[dk];  fa := fa - trunc(fa * M) * P;
-      fb := (py + px) * c_yp[dk];  fb := fb - trunc(fb * M) * P;
-      fc := pt * c_t2d[dk];        fc := fc - trunc(fc * M) * P;
-      fd := pz * c_z2[dk];         fd := fd - trunc(fd * M) * P;
+      fa := (py - px) * c_ym[dk];  fa := fa - pg_catalog.trunc(fa * M) * P;
+      fb := (py + px) * c_yp[dk];  fb := fb - pg_catalog.trunc(fb * M) * P;
+      fc := pt * c_t2d[dk];        fc := fc - pg_catalog.trunc(fc * M) * P;
+      fd := pz * c_z2[dk];         fd := fd - pg_catalog.trunc(fd * M) * P;
       fe := fb - fa; ff := fd - fc; fg := fd + fc; fh := fb + fa;
-      px := fe * ff; px := px - trunc(px * M) * P;
-      py := fg * fh; py := py - trunc(py * M) * P;
-      pz := ff * fg; pz := pz - trunc(pz * M) * P;
+      px := fe * ff; px := px - pg_catalog.trunc(px * M) * P;
+      py := fg * fh; py := py - pg_catalog.trunc(py * M) * P;
+      pz := ff * fg; pz := pz - pg_catalog.trunc(pz * M) * P;
     END IF;
   END LOOP;
 
   -- encode(R') = R  <=>  Y = ry Z (mod p) and x = X / Z has the parity of R's sign bit.
   -- Z is never 0 for points on the curve (the formulas are complete); checked anyway.
-  IF mod(pz, P) = 0 OR mod(py - ry * pz, P) <> 0 THEN
+  IF pg_catalog.mod(pz, P) = 0 OR pg_catalog.mod(py - ry * pz, P) <> 0 THEN
     RETURN false;
   END IF;
   pw := stepgate.ed25519_pow22501(pz);                          -- Z^-1 = Z^(2^255 - 21)
   zi := pw[1];
   FOR i IN 1..5 LOOP
-    zi := zi * zi; zi := zi - trunc(zi * M) * P;
+    zi := zi * zi; zi := zi - pg_catalog.trunc(zi * M) * P;
   END LOOP;
   zi := zi * pw[2];
-  x := mod(px * mod(zi, P), P);
+  x := pg_catalog.mod(px * pg_catalog.mod(zi, P), P);
   IF x < 0 THEN
     x := x + P;
   END IF;
-  RETURN mod(x, 2) = rsign;
+  RETURN pg_catalog.mod(x, 2) = rsign;
 END
 $fn$;
 
@@ -403,24 +414,24 @@ DECLARE
   kt bytea; st bytea; sig bytea;
   PRINTABLE CONSTANT text := '^([2-6][0-9a-f]|7[0-9a-e])+$';   -- hex of printable ASCII bytes
 BEGIN
-  m := regexp_match(p_armored,
+  m := pg_catalog.regexp_match(p_armored,
          E'^[ \t\r\n]*-----BEGIN SSH SIGNATURE-----\r?\n([A-Za-z0-9+/= \t\r\n]*\n)-----END SSH SIGNATURE-----[ \t\r\n]*$');
   IF m IS NULL THEN
     RETURN;
   END IF;
-  b64 := translate(m[1], E' \t\r\n', '');
+  b64 := pg_catalog.translate(m[1], E' \t\r\n', '');
   -- Whole base64 quanta only, padding only at the end: then decode() cannot fail.
   IF b64 !~ '^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$' THEN
     RETURN;
   END IF;
-  blob := decode(b64, 'base64');
+  blob := pg_catalog.decode(b64, 'base64');
   -- Canonical: re-encoding gives the same text (rejects non-zero bits after the last byte).
-  IF translate(encode(blob, 'base64'), E'\n', '') <> b64 THEN
+  IF pg_catalog.translate(pg_catalog.encode(blob, 'base64'), E'\n', '') <> b64 THEN
     RETURN;
   END IF;
-  len := octet_length(blob);
-  IF len < 10 OR substring(blob FROM 1 FOR 6) <> '\x535348534947'::bytea      -- "SSHSIG"
-     OR substring(blob FROM 7 FOR 4) <> '\x00000001'::bytea THEN               -- version 1
+  len := pg_catalog.octet_length(blob);
+  IF len < 10 OR pg_catalog.substr(blob, 1, 6) <> pg_catalog.decode('535348534947', 'hex')      -- "SSHSIG"
+     OR pg_catalog.substr(blob, 7, 4) <> pg_catalog.decode('00000001', 'hex') THEN               -- version 1
     RETURN;
   END IF;
   pos := 10;
@@ -428,12 +439,12 @@ BEGIN
     IF pos + 4 > len THEN
       RETURN;
     END IF;
-    n := (get_byte(blob, pos)::bigint << 24) | (get_byte(blob, pos + 1) << 16)
-         | (get_byte(blob, pos + 2) << 8) | get_byte(blob, pos + 3);
+    n := (pg_catalog.get_byte(blob, pos)::bigint << 24) | (pg_catalog.get_byte(blob, pos + 1) << 16)
+         | (pg_catalog.get_byte(blob, pos + 2) << 8) | pg_catalog.get_byte(blob, pos + 3);
     IF pos + 4 + n > len THEN
       RETURN;
     END IF;
-    f := f || substring(blob FROM pos + 5 FOR n::int);
+    f := f || pg_catalog.substr(blob, pos + 5, n::int);
     pos := pos + 4 + n::int;
   END LOOP;
   IF pos <> len THEN
@@ -443,45 +454,45 @@ BEGIN
   -- The key blob starts with string(key type); the signature blob is exactly
   -- string(signature type) || string(signature).
   kt := f[1];
-  IF octet_length(kt) < 4 THEN
+  IF pg_catalog.octet_length(kt) < 4 THEN
     RETURN;
   END IF;
-  n := (get_byte(kt, 0)::bigint << 24) | (get_byte(kt, 1) << 16) | (get_byte(kt, 2) << 8) | get_byte(kt, 3);
-  IF n < 1 OR 4 + n > octet_length(kt) THEN
+  n := (pg_catalog.get_byte(kt, 0)::bigint << 24) | (pg_catalog.get_byte(kt, 1) << 16) | (pg_catalog.get_byte(kt, 2) << 8) | pg_catalog.get_byte(kt, 3);
+  IF n < 1 OR 4 + n > pg_catalog.octet_length(kt) THEN
     RETURN;
   END IF;
-  kt := substring(kt FROM 5 FOR n::int);
+  kt := pg_catalog.substr(kt, 5, n::int);
   st := f[5];
-  IF octet_length(st) < 4 THEN
+  IF pg_catalog.octet_length(st) < 4 THEN
     RETURN;
   END IF;
-  n := (get_byte(st, 0)::bigint << 24) | (get_byte(st, 1) << 16) | (get_byte(st, 2) << 8) | get_byte(st, 3);
-  IF n < 1 OR 8 + n > octet_length(st) THEN
+  n := (pg_catalog.get_byte(st, 0)::bigint << 24) | (pg_catalog.get_byte(st, 1) << 16) | (pg_catalog.get_byte(st, 2) << 8) | pg_catalog.get_byte(st, 3);
+  IF n < 1 OR 8 + n > pg_catalog.octet_length(st) THEN
     RETURN;
   END IF;
-  sig := substring(st FROM 9 + n::int);
-  st := substring(st FROM 5 FOR n::int);
-  n := (get_byte(f[5], 4 + n::int)::bigint << 24) | (get_byte(f[5], 5 + n::int) << 16)
-       | (get_byte(f[5], 6 + n::int) << 8) | get_byte(f[5], 7 + n::int);
-  IF n <> octet_length(sig) THEN
+  sig := pg_catalog.substr(st, 9 + n::int);
+  st := pg_catalog.substr(st, 5, n::int);
+  n := (pg_catalog.get_byte(f[5], 4 + n::int)::bigint << 24) | (pg_catalog.get_byte(f[5], 5 + n::int) << 16)
+       | (pg_catalog.get_byte(f[5], 6 + n::int) << 8) | pg_catalog.get_byte(f[5], 7 + n::int);
+  IF n <> pg_catalog.octet_length(sig) THEN
     RETURN;
   END IF;
-  IF encode(kt, 'hex') !~ PRINTABLE OR encode(st, 'hex') !~ PRINTABLE
-     OR encode(f[4], 'hex') !~ PRINTABLE
-     OR (octet_length(f[2]) > 0 AND encode(f[2], 'hex') !~ PRINTABLE) THEN
+  IF pg_catalog.encode(kt, 'hex') !~ PRINTABLE OR pg_catalog.encode(st, 'hex') !~ PRINTABLE
+     OR pg_catalog.encode(f[4], 'hex') !~ PRINTABLE
+     OR (pg_catalog.octet_length(f[2]) > 0 AND pg_catalog.encode(f[2], 'hex') !~ PRINTABLE) THEN
     RETURN;
   END IF;
-  IF kt = '\x7373682d65643235353139'::bytea THEN                -- "ssh-ed25519"
+  IF kt = pg_catalog.decode('7373682d65643235353139', 'hex') THEN                -- "ssh-ed25519"
     -- string("ssh-ed25519") || string(32-byte key); signature of the same type, 64 bytes.
-    IF octet_length(f[1]) <> 51 OR substring(f[1] FROM 16 FOR 4) <> '\x00000020'::bytea
-       OR st <> kt OR octet_length(sig) <> 64 THEN
+    IF pg_catalog.octet_length(f[1]) <> 51 OR pg_catalog.substr(f[1], 16, 4) <> pg_catalog.decode('00000020', 'hex')
+       OR st <> kt OR pg_catalog.octet_length(sig) <> 64 THEN
       RETURN;
     END IF;
   END IF;
   public_key := f[1];
-  key_type := convert_from(kt, 'UTF8');
-  namespace := convert_from(f[2], 'UTF8');
-  hash_alg := convert_from(f[4], 'UTF8');
+  key_type := pg_catalog.convert_from(kt, 'UTF8');
+  namespace := pg_catalog.convert_from(f[2], 'UTF8');
+  hash_alg := pg_catalog.convert_from(f[4], 'UTF8');
   signature := sig;
   RETURN;
 END
@@ -508,16 +519,16 @@ BEGIN
     RETURN NULL;
   END IF;
   -- Both are printable ASCII here (the parsed values are, and p_namespace equals one).
-  ns := convert_to(r.namespace, 'UTF8');
-  alg := convert_to(r.hash_alg, 'UTF8');
-  h := CASE r.hash_alg WHEN 'sha512' THEN sha512(p_message) ELSE sha256(p_message) END;
+  ns := pg_catalog.convert_to(r.namespace, 'UTF8');
+  alg := pg_catalog.convert_to(r.hash_alg, 'UTF8');
+  h := CASE r.hash_alg WHEN 'sha512' THEN pg_catalog.sha512(p_message) ELSE pg_catalog.sha256(p_message) END;
   IF stepgate.ed25519_verify(
-       substring(r.public_key FROM 20 FOR 32),
-       '\x535348534947'::bytea
-         || int4send(octet_length(ns)) || ns
-         || int4send(0)
-         || int4send(octet_length(alg)) || alg
-         || int4send(octet_length(h)) || h,
+       pg_catalog.substr(r.public_key, 20, 32),
+       pg_catalog.decode('535348534947', 'hex')
+         || pg_catalog.int4send(pg_catalog.octet_length(ns)) || ns
+         || pg_catalog.int4send(0)
+         || pg_catalog.int4send(pg_catalog.octet_length(alg)) || alg
+         || pg_catalog.int4send(pg_catalog.octet_length(h)) || h,
        r.signature) THEN
     RETURN r.public_key;
   END IF;
@@ -530,7 +541,7 @@ $fn$;
 -- Raises an exception on the first failure; returns true otherwise. Called at install time
 -- (below); cheap enough (tens of milliseconds) to call again at any time.
 CREATE FUNCTION stepgate.ed25519_selftest() RETURNS boolean
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE   -- VOLATILE: a check must run when called, not be folded
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -562,84 +573,84 @@ BEGIN
   IF L <> two252 + 27742317777372353535851937790883648493 THEN
     RAISE EXCEPTION 'stepgate.ed25519_selftest: L is wrong';
   END IF;
-  IF mod(D * 121666 + 121665, P) <> 0 OR D2 <> mod(2 * D, P) THEN
+  IF pg_catalog.mod(D * 121666 + 121665, P) <> 0 OR D2 <> pg_catalog.mod(2 * D, P) THEN
     RAISE EXCEPTION 'stepgate.ed25519_selftest: d is wrong';
   END IF;
-  IF mod(SQRT_M1 * SQRT_M1 + 1, P) <> 0 THEN
+  IF pg_catalog.mod(SQRT_M1 * SQRT_M1 + 1, P) <> 0 THEN
     RAISE EXCEPTION 'stepgate.ed25519_selftest: sqrt(-1) is wrong';
   END IF;
-  IF M <> div(1e160, P) * 1e-160 OR scale(M) <> 160 THEN
+  IF M <> pg_catalog.div(1e160, P) * 1e-160 OR pg_catalog.scale(M) <> 160 THEN
     RAISE EXCEPTION 'stepgate.ed25519_selftest: the reduction constant M is wrong';
   END IF;
   -- The reduction step agrees with mod() on large products of both signs and stays in (-2p, 2p).
   v := 3;
   FOR i IN 1..64 LOOP
-    v := mod(v * 7919 + two252 * i, P) * (CASE WHEN i % 2 = 0 THEN 1 ELSE -1 END) * (1 + i % 8);
+    v := pg_catalog.mod(v * 7919 + two252 * i, P) * (CASE WHEN i % 2 = 0 THEN 1 ELSE -1 END) * (1 + i % 8);
     x := v * (P - 1 - i) * (1 + i % 8);
-    r := x - trunc(x * M) * P;
-    IF mod(r - x, P) <> 0 OR abs(r) >= 2 * P THEN
+    r := x - pg_catalog.trunc(x * M) * P;
+    IF pg_catalog.mod(r - x, P) <> 0 OR pg_catalog.abs(r) >= 2 * P THEN
       RAISE EXCEPTION 'stepgate.ed25519_selftest: the reduction step is wrong for %', x;
     END IF;
   END LOOP;
   -- The pow22501 chain: z^(2^250 - 1) and z^11.
   pw := stepgate.ed25519_pow22501(3);
   y := 1;
-  FOR i IN 1..250 LOOP y := mod(y * y * 3, P); END LOOP;       -- 3^(2^250 - 1) b_y Horner
-  IF mod(pw[1] - y, P) <> 0 OR mod(pw[2] - 177147, P) <> 0 THEN
+  FOR i IN 1..250 LOOP y := pg_catalog.mod(y * y * 3, P); END LOOP;       -- 3^(2^250 - 1) b_y Horner
+  IF pg_catalog.mod(pw[1] - y, P) <> 0 OR pg_catalog.mod(pw[2] - 177147, P) <> 0 THEN
     RAISE EXCEPTION 'stepgate.ed25519_selftest: the exponentiation chain is wrong';
   END IF;
   -- B: y = 4/5, the even x; its RFC 8032 encoding decodes to it and it is on the curve.
-  b := stepgate.ed25519_decode_point('\x5866666666666666666666666666666666666666666666666666666666666666'::bytea);
+  b := stepgate.ed25519_decode_point(pg_catalog.decode('5866666666666666666666666666666666666666666666666666666666666666', 'hex'));
   b_x := 15112221349535400772501151409588531511454012693041857206046113283949847762202;
   b_y := 46316835694926478169428394003475163141307993866256225615783033603165251855960;
-  IF b IS NULL OR b[1] <> b_x OR b[2] <> b_y OR mod(5 * b_y - 4, P) <> 0 OR mod(b_x, 2) <> 0
-     OR mod(b_y * b_y - b_x * b_x - 1 - mod(D * b_x * b_x, P) * b_y * b_y, P) <> 0 THEN
+  IF b IS NULL OR b[1] <> b_x OR b[2] <> b_y OR pg_catalog.mod(5 * b_y - 4, P) <> 0 OR pg_catalog.mod(b_x, 2) <> 0
+     OR pg_catalog.mod(b_y * b_y - b_x * b_x - 1 - pg_catalog.mod(D * b_x * b_x, P) * b_y * b_y, P) <> 0 THEN
     RAISE EXCEPTION 'stepgate.ed25519_selftest: the base point is wrong';
   END IF;
   -- The table: [j]B = [j-1]B + B with the plain RFC 8032 addition and mod(), normalized.
   bt := stepgate.ed25519_base_multiples();
-  IF array_length(bt, 1) <> 15 OR array_length(bt, 2) <> 3 THEN
+  IF pg_catalog.array_length(bt, 1) <> 15 OR pg_catalog.array_length(bt, 2) <> 3 THEN
     RAISE EXCEPTION 'stepgate.ed25519_selftest: the base point table has the wrong shape';
   END IF;
   x := 0; y := 1; z := 1; t := 0;
   FOR j IN 1..15 LOOP
-    fa := mod((y - x) * (b_y - b_x), P);
-    fb := mod((y + x) * (b_y + b_x), P);
-    fc := mod(2 * t * mod(b_x * b_y, P) * D, P);
+    fa := pg_catalog.mod((y - x) * (b_y - b_x), P);
+    fb := pg_catalog.mod((y + x) * (b_y + b_x), P);
+    fc := pg_catalog.mod(2 * t * pg_catalog.mod(b_x * b_y, P) * D, P);
     fd := 2 * z;
     fe := fb - fa; ff := fd - fc; fg := fd + fc; fh := fb + fa;
-    x := mod(fe * ff, P); y := mod(fg * fh, P); z := mod(ff * fg, P); t := mod(fe * fh, P);
+    x := pg_catalog.mod(fe * ff, P); y := pg_catalog.mod(fg * fh, P); z := pg_catalog.mod(ff * fg, P); t := pg_catalog.mod(fe * fh, P);
     pw := stepgate.ed25519_pow22501(z);
     zi := pw[1];
-    FOR i IN 1..5 LOOP zi := mod(zi * zi, P); END LOOP;
-    zi := mod(zi * pw[2], P);                                   -- z^(p-2) = 1/z
-    IF mod(z * zi - 1, P) <> 0 THEN
+    FOR i IN 1..5 LOOP zi := pg_catalog.mod(zi * zi, P); END LOOP;
+    zi := pg_catalog.mod(zi * pw[2], P);                                   -- z^(p-2) = 1/z
+    IF pg_catalog.mod(z * zi - 1, P) <> 0 THEN
       RAISE EXCEPTION 'stepgate.ed25519_selftest: inversion is wrong';
     END IF;
-    ax := mod(x * zi, P); ay := mod(y * zi, P);
+    ax := pg_catalog.mod(x * zi, P); ay := pg_catalog.mod(y * zi, P);
     IF ax < 0 THEN ax := ax + P; END IF;
     IF ay < 0 THEN ay := ay + P; END IF;
-    IF bt[j][1] <> mod(ay - ax + P, P) OR bt[j][2] <> mod(ay + ax, P)
-       OR bt[j][3] <> mod(mod(ax * ay, P) * D2, P) THEN
+    IF bt[j][1] <> pg_catalog.mod(ay - ax + P, P) OR bt[j][2] <> pg_catalog.mod(ay + ax, P)
+       OR bt[j][3] <> pg_catalog.mod(pg_catalog.mod(ax * ay, P) * D2, P) THEN
       RAISE EXCEPTION 'stepgate.ed25519_selftest: base point table entry % is wrong', j;
     END IF;
   END LOOP;
   -- RFC 8032 §7.1 TEST 1, 2, 3.
   IF NOT stepgate.ed25519_verify(
-      '\xd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'::bytea, ''::bytea,
-      '\xe5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b'::bytea)
+      pg_catalog.decode('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex'), ''::bytea,
+      pg_catalog.decode('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b', 'hex'))
   OR NOT stepgate.ed25519_verify(
-      '\x3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c'::bytea, '\x72'::bytea,
-      '\x92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00'::bytea)
+      pg_catalog.decode('3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c', 'hex'), pg_catalog.decode('72', 'hex'),
+      pg_catalog.decode('92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00', 'hex'))
   OR NOT stepgate.ed25519_verify(
-      '\xfc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025'::bytea, '\xaf82'::bytea,
-      '\x6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a'::bytea)
+      pg_catalog.decode('fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025', 'hex'), pg_catalog.decode('af82', 'hex'),
+      pg_catalog.decode('6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a', 'hex'))
   THEN
     RAISE EXCEPTION 'stepgate.ed25519_selftest: an RFC 8032 test vector does not verify';
   END IF;
   IF stepgate.ed25519_verify(
-      '\xfc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025'::bytea, '\xaf83'::bytea,
-      '\x6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a'::bytea)
+      pg_catalog.decode('fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025', 'hex'), pg_catalog.decode('af83', 'hex'),
+      pg_catalog.decode('6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a', 'hex'))
   THEN
     RAISE EXCEPTION 'stepgate.ed25519_selftest: an altered message verifies';
   END IF;
