@@ -139,7 +139,10 @@ fn is_true(v: &str) -> bool {
 fn check_supported(r: &Resolved) -> Result<(), ConnectError> {
     let no = |m: String| Err(ConnectError::Invalid(m));
     if r.get("gssencmode") == Some("require") {
-        return no("gssencmode=require: stepgate has no GSSAPI encryption; use TLS (sslmode=verify-full)".into());
+        return no(
+            "gssencmode=require: stepgate has no GSSAPI encryption; use TLS (sslmode=verify-full)"
+                .into(),
+        );
     }
     if let Some(p) = r.get("requirepeer") {
         return no(format!("requirepeer={p} is not supported by stepgate"));
@@ -151,7 +154,9 @@ fn check_supported(r: &Resolved) -> Result<(), ConnectError> {
         return no(format!("require_auth={a} is not supported by stepgate"));
     }
     if r.get("sslcertmode") == Some("require") {
-        return no("sslcertmode=require is not supported by stepgate (allow and disable are)".into());
+        return no(
+            "sslcertmode=require is not supported by stepgate (allow and disable are)".into(),
+        );
     }
     if let Some(enc) = r.get("client_encoding") {
         let e = enc.to_ascii_uppercase().replace('-', "");
@@ -425,7 +430,8 @@ impl Target {
         let plain = |config: &Config| -> Result<Client, String> {
             let mut c = config.clone();
             c.ssl_mode(postgres::config::SslMode::Disable);
-            c.connect(NoTls).map_err(|e| describe_connect_error(&e, mode, ep))
+            c.connect(NoTls)
+                .map_err(|e| describe_connect_error(&e, mode, ep))
         };
         let tls = |config: &Config| -> Result<Client, String> {
             let connector = self.tls_connector(mode)?;
@@ -463,7 +469,10 @@ impl Target {
                 verify_chain = true;
             } else if Path::new(&root).exists() {
                 b.set_ca_file(&root).map_err(|e| {
-                    ssl(&format!("could not read root certificate file \"{root}\""), e)
+                    ssl(
+                        &format!("could not read root certificate file \"{root}\""),
+                        e,
+                    )
                 })?;
                 verify_chain = true;
             } else if matches!(mode, SslMode::VerifyCa | SslMode::VerifyFull) {
@@ -486,7 +495,12 @@ impl Target {
                 b.cert_store_mut()
                     .add_lookup(X509Lookup::file())
                     .and_then(|l| l.load_crl_file(&file, SslFiletype::PEM).map(|_| ()))
-                    .map_err(|e| ssl(&format!("could not load SSL certificate revocation list \"{file}\""), e))?;
+                    .map_err(|e| {
+                        ssl(
+                            &format!("could not load SSL certificate revocation list \"{file}\""),
+                            e,
+                        )
+                    })?;
                 crl = true;
             }
             if let Some(dir) = r.get("sslcrldir") {
@@ -532,10 +546,7 @@ impl Target {
     }
 
     /// `sslcert`/`sslkey` (defaults under ~/.postgresql, used when the certificate exists).
-    fn load_client_cert(
-        &self,
-        b: &mut openssl::ssl::SslConnectorBuilder,
-    ) -> Result<(), String> {
+    fn load_client_cert(&self, b: &mut openssl::ssl::SslConnectorBuilder) -> Result<(), String> {
         let r = &*self.resolved;
         let Some((cert, _)) = r.ssl_file("sslcert") else {
             return Ok(());
@@ -551,9 +562,8 @@ impl Target {
             ));
         };
         check_key_permissions(&key)?;
-        let pem = std::fs::read(&key).map_err(|e| {
-            format!("certificate present, but not private key file \"{key}\": {e}")
-        })?;
+        let pem = std::fs::read(&key)
+            .map_err(|e| format!("certificate present, but not private key file \"{key}\": {e}"))?;
         let pkey = match r.get("sslpassword") {
             Some(pw) => openssl::pkey::PKey::private_key_from_pem_passphrase(&pem, pw.as_bytes()),
             None => openssl::pkey::PKey::private_key_from_pem(&pem),
@@ -562,9 +572,7 @@ impl Target {
         .map_err(|e| format!("could not load private key file \"{key}\": {e}"))?;
         b.set_private_key(&pkey)
             .and_then(|_| b.check_private_key())
-            .map_err(|e| {
-                format!("certificate does not match private key file \"{key}\": {e}")
-            })?;
+            .map_err(|e| format!("certificate does not match private key file \"{key}\": {e}"))?;
         Ok(())
     }
 
@@ -696,16 +704,24 @@ fn session_fits(client: &mut Client, want: &str) -> Result<(), String> {
         "read-write" | "read-only" => {
             let ro = show(client, "SHOW transaction_read_only")? == "on";
             match (want, ro) {
-                ("read-write", true) => Err("session is read-only (target_session_attrs=read-write)".into()),
-                ("read-only", false) => Err("session is not read-only (target_session_attrs=read-only)".into()),
+                ("read-write", true) => {
+                    Err("session is read-only (target_session_attrs=read-write)".into())
+                }
+                ("read-only", false) => {
+                    Err("session is not read-only (target_session_attrs=read-only)".into())
+                }
                 _ => Ok(()),
             }
         }
         "primary" | "standby" => {
             let standby = show(client, "SELECT pg_catalog.pg_is_in_recovery()")? == "t";
             match (want, standby) {
-                ("primary", true) => Err("server is in hot standby mode (target_session_attrs=primary)".into()),
-                ("standby", false) => Err("server is not in hot standby mode (target_session_attrs=standby)".into()),
+                ("primary", true) => {
+                    Err("server is in hot standby mode (target_session_attrs=primary)".into())
+                }
+                ("standby", false) => {
+                    Err("server is not in hot standby mode (target_session_attrs=standby)".into())
+                }
                 _ => Ok(()),
             }
         }
@@ -716,9 +732,8 @@ fn session_fits(client: &mut Client, want: &str) -> Result<(), String> {
 /// libpq's rule for private key files.
 fn check_key_permissions(path: &str) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).map_err(|e| {
-        format!("certificate present, but not private key file \"{path}\": {e}")
-    })?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("certificate present, but not private key file \"{path}\": {e}"))?;
     if !meta.is_file() {
         return Err(format!("private key file \"{path}\" is not a regular file"));
     }
@@ -736,7 +751,15 @@ fn check_key_permissions(path: &str) -> Result<(), String> {
 fn describe_connect_error(e: &postgres::Error, mode: SslMode, ep: &Endpoint) -> String {
     let full = crate::db::describe_pg_error(e);
     if full.contains("certificate verify failed") {
-        let reason = full.rsplit(": ").next().unwrap_or("").trim().to_string();
+        // postgres-openssl appends OpenSSL's verify result ("self-signed certificate in
+        // certificate chain", "hostname mismatch", …) after the error stack.
+        let reason = full
+            .split(": ")
+            .skip_while(|p| !p.contains("certificate verify failed"))
+            .find(|p| !p.starts_with("error:") && !p.trim().is_empty())
+            .unwrap_or("certificate verify failed")
+            .trim()
+            .to_string();
         if reason.contains("hostname mismatch") || reason.contains("IP address mismatch") {
             let name = if ep.host.is_empty() {
                 ep.hostaddr.clone().unwrap_or_default()
@@ -764,9 +787,10 @@ fn describe_connect_error(e: &postgres::Error, mode: SslMode, ep: &Endpoint) -> 
             mode.as_str()
         );
     }
-    if full.contains("certificate required") || full.contains("tlsv13 alert certificate required")
-    {
-        return format!("{full} — the server requires a client certificate: give sslcert= and sslkey=");
+    if full.contains("certificate required") || full.contains("tlsv13 alert certificate required") {
+        return format!(
+            "{full} — the server requires a client certificate: give sslcert= and sslkey="
+        );
     }
     full
 }
