@@ -244,6 +244,10 @@ fn wrong_ca_is_refused_with_a_clear_message() {
     // verify-ca checks the chain too.
     let e = connect_error(&url.replace("verify-full", "verify-ca"));
     assert!(e.contains("not trusted"), "{e}");
+    // The system's roots do not include this private CA.
+    let e = connect_error(&t.url("localhost", &db, "").replace(&t.ca(), "system"));
+    assert!(e.contains("not trusted"), "{e}");
+    assert!(e.contains("sslrootcert=system"), "{e}");
     // A root file that does not exist is named.
     let e = connect_error(
         &t.url("localhost", &db, "")
@@ -312,7 +316,8 @@ fn client_certificate_login() {
     assert_eq!(session_facts(&target), (true, "certuser".into()));
     // Without a certificate the server says no, and the message says what is missing.
     let e = connect_error(&format!("{base} sslcert=/nonexistent.crt"));
-    assert!(e.contains("certificate"), "{e}");
+    assert!(e.contains("requires a valid client certificate"), "{e}");
+    assert!(e.contains("give sslcert=FILE and sslkey=FILE"), "{e}");
     // A key readable by others is refused before anything is sent, as libpq does.
     let loose = t.dir.join("loose.key");
     std::fs::copy(t.dir.join("client.key"), &loose).expect("copy key");
@@ -555,4 +560,54 @@ fn service_file_with_passfile_over_tls_from_the_cli() {
     );
     assert_eq!(code, 5, "{out}");
     assert!(out.contains("certificate is not trusted"), "{out}");
+}
+
+#[test]
+fn a_server_without_tls_is_named_and_prefer_falls_back() {
+    // A second cluster on TCP with `ssl = off` (the setting overrides the TLS one).
+    let t = tls();
+    let plain = Cluster::start_tls(
+        ClusterOptions {
+            settings: vec![("ssl".into(), "off".into())],
+            keep: false,
+        },
+        &ServerTls {
+            cert: t.dir.join("server.crt"),
+            key: t.dir.join("server.key"),
+            client_ca: None,
+            listen_addresses: "127.0.0.1".into(),
+            hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".into(),
+        },
+    )
+    .expect("start a cluster without TLS");
+    let base = format!(
+        "host=localhost port={} dbname=postgres user=postgres sslrootcert='{}'",
+        plain.port,
+        t.ca()
+    );
+    for mode in ["require", "verify-ca", "verify-full"] {
+        let e = connect_error(&format!("{base} sslmode={mode}"));
+        assert!(
+            e.contains(&format!(
+                "the server does not offer TLS, and sslmode={mode} requires it"
+            )),
+            "{e}"
+        );
+    }
+    let target = Target::resolve(Some(&format!("{base} sslmode=prefer"))).expect("resolve");
+    assert_eq!(session_facts(&target), (false, "postgres".into()));
+    // And a message for the CLI: exit 5, the database could not be reached.
+    let home = tempfile::tempdir().expect("home");
+    let (code, out) = stepgate(
+        &[
+            "ledger",
+            "log",
+            "--db",
+            &format!("{base} sslmode=verify-full"),
+        ],
+        &[],
+        home.path(),
+    );
+    assert_eq!(code, 5, "{out}");
+    assert!(out.contains("does not offer TLS"), "{out}");
 }

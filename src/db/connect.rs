@@ -431,14 +431,14 @@ impl Target {
             let mut c = config.clone();
             c.ssl_mode(postgres::config::SslMode::Disable);
             c.connect(NoTls)
-                .map_err(|e| describe_connect_error(&e, mode, ep))
+                .map_err(|e| describe_connect_error(&e, mode, ep, &self.resolved))
         };
         let tls = |config: &Config| -> Result<Client, String> {
             let connector = self.tls_connector(mode)?;
             let mut c = config.clone();
             c.ssl_mode(postgres::config::SslMode::Require);
             c.connect(connector)
-                .map_err(|e| describe_connect_error(&e, mode, ep))
+                .map_err(|e| describe_connect_error(&e, mode, ep, &self.resolved))
         };
         if ep.is_socket() || mode == SslMode::Disable {
             return plain(&config);
@@ -748,8 +748,18 @@ fn check_key_permissions(path: &str) -> Result<(), String> {
 }
 
 /// A connection failure in words that say what failed.
-fn describe_connect_error(e: &postgres::Error, mode: SslMode, ep: &Endpoint) -> String {
+fn describe_connect_error(
+    e: &postgres::Error,
+    mode: SslMode,
+    ep: &Endpoint,
+    r: &Resolved,
+) -> String {
     let full = crate::db::describe_pg_error(e);
+    let root = match r.ssl_file("sslrootcert") {
+        Some((f, _)) if f == "system" => "the system's trusted roots (sslrootcert=system)".into(),
+        Some((f, _)) => format!("a CA in sslrootcert \"{f}\""),
+        None => "sslrootcert".to_string(),
+    };
     if full.contains("certificate verify failed") {
         // postgres-openssl appends OpenSSL's verify result ("self-signed certificate in
         // certificate chain", "hostname mismatch", …) after the error stack.
@@ -771,7 +781,7 @@ fn describe_connect_error(e: &postgres::Error, mode: SslMode, ep: &Endpoint) -> 
             );
         }
         return format!(
-            "TLS: the server's certificate is not trusted: {reason} (sslmode={}: it must chain to sslrootcert)",
+            "TLS: the server's certificate is not trusted: {reason} (sslmode={} checks that it chains to {root})",
             mode.as_str()
         );
     }
@@ -787,9 +797,10 @@ fn describe_connect_error(e: &postgres::Error, mode: SslMode, ep: &Endpoint) -> 
             mode.as_str()
         );
     }
-    if full.contains("certificate required") || full.contains("tlsv13 alert certificate required") {
+    if full.contains("certificate required") || full.contains("requires a valid client certificate")
+    {
         return format!(
-            "{full} — the server requires a client certificate: give sslcert= and sslkey="
+            "{full} — the server wants a client certificate: give sslcert=FILE and sslkey=FILE (default ~/.postgresql/postgresql.crt and .key)"
         );
     }
     full
