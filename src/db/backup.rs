@@ -495,7 +495,8 @@ pub fn dump_tables_with(
             .map_err(db_err)?
             .get(0);
         let (conninfo, password) = target.conninfo_for_tools();
-        let conninfo = format!("{conninfo} application_name='stepgate backup (pg_dump)'");
+        // A fallback: an application_name the user gave still wins, as in our sessions.
+        let conninfo = format!("{conninfo} fallback_application_name='stepgate backup (pg_dump)'");
         let pb = progress_bar(rels.len(), opts.progress);
         for rel in &rels {
             pb.set_message(rel.display());

@@ -651,6 +651,18 @@ impl Target {
                 out.push(("target_session_attrs".into(), v.into()));
             }
         }
+        // The user's application_name, else `stepgate` (a caller may append its own
+        // fallback_application_name, which libpq then prefers to this one).
+        match r.origin("application_name") {
+            Some(Origin::Default) | None => {
+                out.push(("fallback_application_name".into(), "stepgate".into()))
+            }
+            Some(_) => {
+                if let Some(v) = r.get("application_name") {
+                    out.push(("application_name".into(), v.into()));
+                }
+            }
+        }
         // stepgate never uses GSSAPI encryption: neither may the child.
         out.push(("gssencmode".into(), "disable".into()));
         out
