@@ -239,12 +239,11 @@ pub fn parse_uri(uri: &str) -> Result<Vec<(String, String)>, ConnInfoError> {
         .ok_or_else(|| ConnInfoError(format!("invalid URI: \"{uri}\"")))?;
     let mut out: Vec<(String, String)> = Vec::new();
     // The authority ends at the first '/' or '?'.
-    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(auth_end);
-    // user info: everything before the last '@' of the authority.
-    let hostpart = match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
+    // User info, as libpq looks for it: up to the first '@' met before any '/'
+    // (a '?' does not stop the look-ahead); the user ends at the first ':'.
+    let rest = match rest.find(['@', '/']) {
+        Some(at) if rest.as_bytes()[at] == b'@' => {
+            let userinfo = &rest[..at];
             let (user, pw) = match userinfo.find(':') {
                 Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                 None => (userinfo, None),
@@ -252,35 +251,32 @@ pub fn parse_uri(uri: &str) -> Result<Vec<(String, String)>, ConnInfoError> {
             if !user.is_empty() {
                 out.push(("user".into(), percent_decode(user)?));
             }
-            if let Some(pw) = pw {
-                if !pw.is_empty() {
-                    out.push(("password".into(), percent_decode(pw)?));
-                }
+            if let Some(pw) = pw.filter(|p| !p.is_empty()) {
+                out.push(("password".into(), percent_decode(pw)?));
             }
-            &authority[at + 1..]
+            &rest[at + 1..]
         }
-        None => authority,
+        _ => rest,
     };
-    // host[:port] list, comma-separated; IPv6 literals in brackets.
+    // The host list ends at the first '/' or '?'.
+    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (hostpart, tail) = rest.split_at(auth_end);
+    // host[:port] list, comma-separated; IPv6 literals in brackets. Like libpq, a list
+    // with commas is stored even when its items are empty (`h1,h2` sets port to `,`,
+    // so each host gets 5432 and PGPORT is not read).
     let mut hosts = Vec::new();
     let mut ports = Vec::new();
     let mut any_port = false;
     let mut any_host = false;
     if !hostpart.is_empty() {
-        for item in split_hosts(hostpart, uri)? {
-            let (h, p) = item;
-            if !h.is_empty() {
-                any_host = true;
-            }
-            if let Some(p) = &p {
-                if !p.is_empty() {
-                    any_port = true;
-                }
-            }
+        for (h, p) in split_hosts(hostpart, uri)? {
+            any_host |= !h.is_empty();
+            any_port |= p.as_deref().is_some_and(|p| !p.is_empty());
             hosts.push(percent_decode(&h)?);
             ports.push(percent_decode(p.as_deref().unwrap_or(""))?);
         }
     }
+    any_port |= hosts.len() > 1;
     if any_host || hosts.len() > 1 {
         out.push(("host".into(), hosts.join(",")));
     }
@@ -297,8 +293,10 @@ pub fn parse_uri(uri: &str) -> Result<Vec<(String, String)>, ConnInfoError> {
         }
     }
     if let Some(q) = query {
-        for pair in q.split('&') {
-            if pair.is_empty() {
+        let pairs: Vec<&str> = q.split('&').collect();
+        for (i, pair) in pairs.iter().enumerate() {
+            // A trailing '&' is harmless; an empty pair elsewhere is not (as libpq).
+            if pair.is_empty() && i + 1 == pairs.len() {
                 continue;
             }
             let (k, v) = match pair.find('=') {
@@ -430,45 +428,70 @@ pub fn parse_service_file(
 }
 
 /// The password of the first `hostname:port:database:username:password` line that
-/// matches (`*` matches anything; `\` escapes `:` and `\`), as libpq's `passwordFromFile`.
+/// matches (a field of just `*` matches anything; `\\` escapes `:` and `\\`), as libpq's
+/// `passwordFromFile`: no lookup without a database and user name; the password ends
+/// at the next unescaped `:`.
 pub fn pgpass_lookup(text: &str, host: &str, port: &str, db: &str, user: &str) -> Option<String> {
+    if db.is_empty() || user.is_empty() {
+        return None;
+    }
     for line in text.lines() {
-        let line = line.trim_end_matches('\r');
+        let line = line.trim_end_matches(['\r', '\n']);
         if line.starts_with('#') || line.is_empty() {
             continue;
         }
-        let fields = split_pgpass(line);
-        if fields.len() < 5 {
-            continue;
+        let mut rest = line;
+        let mut matched = true;
+        for want in [host, port, db, user] {
+            match match_field(rest, want) {
+                Some(r) => rest = r,
+                None => {
+                    matched = false;
+                    break;
+                }
+            }
         }
-        let m = |pat: &str, v: &str| pat == "*" || pat == v;
-        if m(&fields[0], host) && m(&fields[1], port) && m(&fields[2], db) && m(&fields[3], user) {
-            return Some(fields[4].clone());
+        if matched {
+            let mut pw = String::new();
+            let mut chars = rest.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    ':' => break,
+                    '\\' => pw.push(chars.next().unwrap_or('\\')),
+                    c => pw.push(c),
+                }
+            }
+            return Some(pw);
         }
     }
     None
 }
 
-/// Splits a pgpass line on unescaped `:`; the password ends at the next unescaped `:`.
-pub fn split_pgpass(line: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some(n) => out.last_mut().map(|l| l.push(n)).unwrap_or(()),
-                None => out.last_mut().map(|l| l.push('\\')).unwrap_or(()),
-            },
+/// libpq's `pwdfMatchesString`: the rest of the line after a field that is `*` or
+/// equals `want` (with `\\` escapes), or `None`.
+fn match_field<'a>(line: &'a str, want: &str) -> Option<&'a str> {
+    if let Some(rest) = line.strip_prefix("*:") {
+        return Some(rest);
+    }
+    let mut want = want.chars();
+    let mut it = line.char_indices();
+    while let Some((i, c)) = it.next() {
+        let c = match c {
             ':' => {
-                if out.len() == 5 {
-                    break;
+                return if want.next().is_none() {
+                    Some(&line[i + 1..])
+                } else {
+                    None
                 }
-                out.push(String::new());
             }
-            c => out.last_mut().map(|l| l.push(c)).unwrap_or(()),
+            '\\' => it.next()?.1,
+            c => c,
+        };
+        if want.next() != Some(c) {
+            return None;
         }
     }
-    out
+    None
 }
 
 /// Everything the resolution reads from outside, injected.
@@ -986,6 +1009,35 @@ mod tests {
     }
 
     #[test]
+    fn url_user_info_and_port_lists_as_libpq() {
+        // A '?' inside the password does not end the user info; the first '@' does.
+        let r = World::new()
+            .resolve(Some("postgresql://u:pa?ss@h/db"))
+            .unwrap();
+        assert_eq!(r.endpoints[0].password.as_deref(), Some("pa?ss"));
+        assert_eq!((r.user(), r.dbname()), ("u", "db"));
+        assert_eq!(eps(&r), vec!["h:5432"]);
+        // A host list without ports stores port "," : PGPORT is not read.
+        let w = World::new().env("PGPORT", "9999");
+        assert_eq!(
+            eps(&w.resolve(Some("postgresql://h1,h2/db")).unwrap()),
+            vec!["h1:5432", "h2:5432"]
+        );
+        assert_eq!(
+            eps(&w.resolve(Some("postgresql://h1/db")).unwrap()),
+            vec!["h1:9999"]
+        );
+        assert!(w
+            .resolve(Some("postgresql://h/db?sslmode=require&&port=5"))
+            .unwrap_err()
+            .0
+            .contains("missing key/value separator"));
+        assert!(w
+            .resolve(Some("postgresql://h/db?sslmode=require&"))
+            .is_ok());
+    }
+
+    #[test]
     fn url_errors() {
         let w = World::new();
         assert!(w
@@ -1148,6 +1200,27 @@ mod tests {
             .unwrap_err()
             .0
             .contains("invalid option \"bogus\""));
+    }
+
+    #[test]
+    fn pgpass_fields_as_libpq() {
+        assert_eq!(
+            pgpass_lookup(r"h:5432:db:u:pa\:ss:x", "h", "5432", "db", "u").as_deref(),
+            Some("pa:ss")
+        );
+        // An escaped star is a literal star, not a wildcard.
+        assert_eq!(pgpass_lookup(r"\*:*:*:*:pw", "h", "1", "d", "u"), None);
+        assert_eq!(
+            pgpass_lookup(r"\*:*:*:*:pw", "*", "1", "d", "u").as_deref(),
+            Some("pw")
+        );
+        // Four fields only: no password, no match. No user: no lookup.
+        assert_eq!(pgpass_lookup("h:1:d:u", "h", "1", "d", "u"), None);
+        assert_eq!(pgpass_lookup("*:*:*:*:pw", "h", "1", "d", ""), None);
+        assert_eq!(
+            pgpass_lookup("*:*:*:*:pw\r\n", "h", "1", "d", "u").as_deref(),
+            Some("pw")
+        );
     }
 
     #[test]
