@@ -390,7 +390,10 @@ pub fn parse_service_file(
             if found {
                 break;
             }
-            found = name.strip_suffix(']') == Some(service);
+            // As libpq: the name, then ']' (anything after it is ignored).
+            found = name
+                .strip_prefix(service)
+                .is_some_and(|r| r.starts_with(']'));
             continue;
         }
         if !found {
@@ -402,8 +405,9 @@ pub fn parse_service_file(
                 i + 1
             ));
         };
-        let key = line[..eq].trim();
-        let val = line[eq + 1..].trim();
+        // No trimming around '=': libpq takes `host = x` as the unknown key "host ".
+        let key = &line[..eq];
+        let val = &line[eq + 1..];
         if key == "service" {
             return err(format!(
                 "nested \"service\" specifications not supported in service file \"{file}\", line {}",
@@ -791,6 +795,18 @@ pub fn resolve(explicit: Option<&str>, inp: &Inputs<'_>) -> Result<Resolved, Con
             .map(|(v, _)| v.as_str())
             .filter(|v| !v.is_empty())
     };
+    // libpq 16+: with sslrootcert=system the default sslmode is verify-full.
+    if get("sslrootcert") == Some("system")
+        && values.get("sslmode").map(|(_, o)| *o) == Some(Origin::Default)
+    {
+        values.insert("sslmode".into(), ("verify-full".into(), Origin::Default));
+    }
+    let get = |k: &str| {
+        values
+            .get(k)
+            .map(|(v, _)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
     let mode = get("sslmode").unwrap_or("prefer");
     if get("sslrootcert") == Some("system") && mode != "verify-full" {
         return err(format!(
@@ -1106,7 +1122,7 @@ mod tests {
         assert!(!r.endpoints[0].is_socket());
     }
 
-    const SERVICES: &str = "# comment\n[other]\nhost=wrong\n\n[prod]\n  host = db.prod  \nport=6543\ndbname=appdb\nsslmode=verify-full\n[after]\nhost=wrong2\n";
+    const SERVICES: &str = "# comment\n[other]\nhost=wrong\n\n[prod] # the production one\n  host=db.prod  \nport=6543\ndbname=appdb\nsslmode=verify-full\n[after]\nhost=wrong2\n";
 
     #[test]
     fn precedence_explicit_service_env_default() {
@@ -1194,6 +1210,12 @@ mod tests {
             .unwrap_err()
             .0
             .contains("nested \"service\""));
+        let w = World::new().file("/home/me/.pg_service.conf", "[s]\nhost = x\n");
+        assert!(w
+            .resolve(Some("service=s"))
+            .unwrap_err()
+            .0
+            .contains("invalid option \"host \""));
         let w = World::new().file("/home/me/.pg_service.conf", "[s]\nbogus=1\n");
         assert!(w
             .resolve(Some("service=s"))
@@ -1263,6 +1285,17 @@ mod tests {
             w2.resolve(None).unwrap().endpoints[0].password.as_deref(),
             Some("fromq")
         );
+    }
+
+    #[test]
+    fn sslrootcert_system_defaults_to_verify_full() {
+        let r = World::new().resolve(Some("sslrootcert=system")).unwrap();
+        assert_eq!(r.sslmode(), SslMode::VerifyFull);
+        let e = World::new()
+            .env("PGSSLMODE", "verify-ca")
+            .resolve(Some("sslrootcert=system"))
+            .unwrap_err();
+        assert!(e.0.contains("weak sslmode \"verify-ca\""), "{e}");
     }
 
     #[test]

@@ -617,7 +617,11 @@ impl Target {
         out.push(("sslmode".into(), mode.as_str().into()));
         for k in ["sslrootcert", "sslcrl", "sslcert", "sslkey"] {
             if let Some((f, explicit)) = r.ssl_file(k) {
-                if explicit || Path::new(&f).exists() {
+                if k == "sslrootcert" && f == "system" {
+                    // libpq before 16 reads `system` as a file name: give the file
+                    // OpenSSL's default paths name (what `system` loads) where there is one.
+                    out.push((k.into(), system_roots_file().unwrap_or(f)));
+                } else if explicit || Path::new(&f).exists() {
                     out.push((k.into(), f));
                 }
             }
@@ -697,6 +701,23 @@ impl Target {
         }
         c
     }
+}
+
+/// The CA bundle `SSL_CTX_set_default_verify_paths` loads: `SSL_CERT_FILE`, else
+/// OpenSSL's compiled-in default (Debian: /usr/lib/ssl/cert.pem), when it exists.
+fn system_roots_file() -> Option<String> {
+    let file = env_var("SSL_CERT_FILE").or_else(|| {
+        // SAFETY: X509_get_default_cert_file returns a pointer to a static,
+        // NUL-terminated string compiled into libcrypto; it is never freed.
+        let p = unsafe { openssl_sys::X509_get_default_cert_file() };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: non-null, NUL-terminated, 'static (see above).
+        let s = unsafe { std::ffi::CStr::from_ptr(p) };
+        Some(s.to_string_lossy().to_string())
+    })?;
+    Path::new(&file).exists().then_some(file)
 }
 
 /// `target_session_attrs`, checked on an open session as libpq does.
@@ -900,6 +921,17 @@ mod tests {
         assert!(envs.contains(&("PGSERVICE".into(), None)));
         assert!(envs.contains(&("PGSSLMODE".into(), Some("verify-full".into()))));
         assert!(envs.contains(&("PGSSLROOTCERT".into(), Some("/ca.pem".into()))));
+    }
+
+    #[test]
+    fn tools_get_the_system_roots_as_a_file() {
+        let t = Target::resolve(Some("host=h sslrootcert=system")).unwrap();
+        let (ci, _) = t.conninfo_for_tools();
+        assert!(ci.contains("sslmode='verify-full'"), "{ci}");
+        match system_roots_file() {
+            Some(f) => assert!(ci.contains(&format!("sslrootcert='{f}'")), "{ci}"),
+            None => assert!(ci.contains("sslrootcert='system'"), "{ci}"),
+        }
     }
 
     #[test]
