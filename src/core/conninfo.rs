@@ -252,7 +252,11 @@ pub fn parse_uri(uri: &str) -> Result<Vec<(String, String)>, ConnInfoError> {
                 out.push(("user".into(), percent_decode(user)?));
             }
             if let Some(pw) = pw.filter(|p| !p.is_empty()) {
-                out.push(("password".into(), percent_decode(pw)?));
+                // Never echo the password in the error.
+                let pw = percent_decode(pw).map_err(|_| {
+                    ConnInfoError("invalid percent-encoding in the URI's password".into())
+                })?;
+                out.push(("password".into(), pw));
             }
             &rest[at + 1..]
         }
@@ -562,6 +566,8 @@ pub struct Resolved {
     pub endpoints: Vec<Endpoint>,
     /// `~/.postgresql`, where libpq looks for root.crt, root.crl, postgresql.crt/.key.
     pub ssl_dir: Option<String>,
+    /// The password file that was read (`passfile`, `PGPASSFILE` or `~/.pgpass`).
+    pub passfile: Option<String>,
 }
 
 impl Resolved {
@@ -911,6 +917,7 @@ pub fn resolve(explicit: Option<&str>, inp: &Inputs<'_>) -> Result<Resolved, Con
         values,
         endpoints,
         ssl_dir: inp.home.as_ref().map(|h| format!("{h}/.postgresql")),
+        passfile: passtext.as_ref().and(passfile),
     })
 }
 

@@ -602,9 +602,14 @@ impl Target {
         for (k, v) in self.tool_params() {
             parts.push(format!("{k}={}", q(&v)));
         }
-        // One password for all: the pinned endpoint's (with several hosts and no pin,
-        // the first one's; pg_dump then reads the password file per host itself).
-        let pw = eps.first().and_then(|e| e.password.clone());
+        // The pinned endpoint's password. With several hosts and no session yet, a
+        // password from the password file may differ per host: the child then reads
+        // that same file itself (passfile= in tool_params) instead.
+        let pw = if eps.len() > 1 && eps.iter().any(|e| e.password_from_file) {
+            None
+        } else {
+            eps.first().and_then(|e| e.password.clone())
+        };
         (parts.join(" "), pw)
     }
 
@@ -644,6 +649,9 @@ impl Target {
             if let Some(v) = r.get(k) {
                 out.push((k.into(), v.into()));
             }
+        }
+        if let Some(p) = &r.passfile {
+            out.push(("passfile".into(), p.clone()));
         }
         let timeout = match secs(r, "connect_timeout") {
             Some(t) => t.to_string(),
