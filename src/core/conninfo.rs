@@ -1022,6 +1022,12 @@ mod tests {
             (r.endpoints[0].port, r.dbname(), r.user()),
             (2, "other", "v")
         );
+        // A percent-encoded socket directory in the authority (Cluster::url's form).
+        let r = World::new()
+            .resolve(Some("postgresql://postgres@%2Ftmp%2Fstepgate-pg-1:5999/db"))
+            .unwrap();
+        assert!(r.endpoints[0].is_socket());
+        assert_eq!(eps(&r), vec!["/tmp/stepgate-pg-1:5999"]);
         // An empty authority takes the defaults; ssl=true is sslmode=require.
         let r = World::new()
             .resolve(Some("postgresql:///?ssl=true"))
