@@ -138,6 +138,27 @@ fn make_certs(dir: &Path) {
             ],
         );
     }
+    // Two revocation lists from the CA: one empty, one revoking the server's certificate.
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n",
+    )
+    .expect("ca.cnf");
+    std::fs::write(dir.join("index.txt"), "").expect("index.txt");
+    std::fs::write(dir.join("crlnumber"), "01\n").expect("crlnumber");
+    let ca = ["-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.crt"];
+    let mut a = vec!["ca"];
+    a.extend(ca);
+    a.extend(["-gencrl", "-out", "empty.crl"]);
+    openssl(dir, &a);
+    let mut a = vec!["ca"];
+    a.extend(ca);
+    a.extend(["-revoke", "server.crt"]);
+    openssl(dir, &a);
+    let mut a = vec!["ca"];
+    a.extend(ca);
+    a.extend(["-gencrl", "-out", "revoked.crl"]);
+    openssl(dir, &a);
     use std::os::unix::fs::PermissionsExt;
     for k in ["client.key", "server.key"] {
         std::fs::set_permissions(dir.join(k), std::fs::Permissions::from_mode(0o600))
@@ -314,6 +335,19 @@ fn client_certificate_login() {
     );
     let target = Target::resolve(Some(&with_cert)).expect("resolve");
     assert_eq!(session_facts(&target), (true, "certuser".into()));
+    // pg_dump logs in with the same certificate (pg_hba.conf takes nothing else from
+    // certuser), so a backup as certuser proves the child got sslcert/sslkey.
+    seed(t, &db);
+    t.cluster
+        .connect(&db)
+        .expect("connect")
+        .batch_execute("GRANT SELECT ON public.accounts TO certuser")
+        .expect("grant");
+    let out = tempfile::tempdir().expect("tempdir");
+    let backup =
+        stepgate::db::backup::dump_tables(&target, &["public.accounts".into()], out.path(), false)
+            .unwrap_or_else(|e| panic!("backup with a client certificate: {e}"));
+    assert!(backup.files[0].rows_listed);
     // Without a certificate the server says no, and the message says what is missing.
     let e = connect_error(&format!("{base} sslcert=/nonexistent.crt"));
     assert!(e.contains("requires a valid client certificate"), "{e}");
@@ -610,4 +644,32 @@ fn a_server_without_tls_is_named_and_prefer_falls_back() {
     );
     assert_eq!(code, 5, "{out}");
     assert!(out.contains("does not offer TLS"), "{out}");
+}
+
+#[test]
+fn a_revoked_server_certificate_is_refused_with_sslcrl() {
+    let t = tls();
+    let db = t.db("crl");
+    let crl = |name: &str| t.dir.join(name).display().to_string();
+    let ok = Target::resolve(Some(&t.url(
+        "localhost",
+        &db,
+        &format!("&sslcrl={}", crl("empty.crl")),
+    )))
+    .expect("resolve");
+    assert!(session_facts(&ok).0);
+    let e = connect_error(&t.url("localhost", &db, &format!("&sslcrl={}", crl("revoked.crl"))));
+    assert!(e.contains("not trusted: certificate revoked"), "{e}");
+    // pg_dump is told the same list: a backup through this target would be refused too.
+    let target = Target::resolve(Some(&t.url(
+        "localhost",
+        &db,
+        &format!("&sslcrl={}", crl("revoked.crl")),
+    )))
+    .expect("resolve");
+    let (ci, _) = target.conninfo_for_tools();
+    assert!(
+        ci.contains(&format!("sslcrl='{}'", crl("revoked.crl"))),
+        "{ci}"
+    );
 }
