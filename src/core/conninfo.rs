@@ -526,8 +526,8 @@ impl Inputs<'_> {
     }
 }
 
-/// One host to try, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One host to try, in order. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
     /// A host name, an IP address or a unix-socket directory (starts with `/`).
     /// Empty when only `hostaddr` was given.
@@ -537,6 +537,18 @@ pub struct Endpoint {
     pub password: Option<String>,
     /// Where the password came from: `passfile` when from the password file.
     pub password_from_file: bool,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("host", &self.host)
+            .field("hostaddr", &self.hostaddr)
+            .field("port", &self.port)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("password_from_file", &self.password_from_file)
+            .finish()
+    }
 }
 
 impl Endpoint {
@@ -559,8 +571,8 @@ impl Endpoint {
 }
 
 /// The resolved parameters: every keyword that has a value, where it came from, and
-/// the hosts to try.
-#[derive(Debug, Clone)]
+/// the hosts to try. `Debug` never shows `password` or `sslpassword`.
+#[derive(Clone)]
 pub struct Resolved {
     pub values: BTreeMap<String, (String, Origin)>,
     pub endpoints: Vec<Endpoint>,
@@ -568,6 +580,29 @@ pub struct Resolved {
     pub ssl_dir: Option<String>,
     /// The password file that was read (`passfile`, `PGPASSFILE` or `~/.pgpass`).
     pub passfile: Option<String>,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let values: BTreeMap<&str, (&str, Origin)> = self
+            .values
+            .iter()
+            .map(|(k, (v, o))| {
+                let v = if k == "password" || k == "sslpassword" {
+                    "***"
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), (v, *o))
+            })
+            .collect();
+        f.debug_struct("Resolved")
+            .field("values", &values)
+            .field("endpoints", &self.endpoints)
+            .field("ssl_dir", &self.ssl_dir)
+            .field("passfile", &self.passfile)
+            .finish()
+    }
 }
 
 impl Resolved {
@@ -1119,6 +1154,16 @@ mod tests {
             .unwrap_err()
             .0
             .contains("invalid integer value \"ten\""));
+    }
+
+    #[test]
+    fn debug_never_shows_a_password() {
+        let r = World::new()
+            .resolve(Some("postgresql://u:sekrit@h/db?sslpassword=keypass"))
+            .unwrap();
+        let d = format!("{r:?}");
+        assert!(!d.contains("sekrit") && !d.contains("keypass"), "{d}");
+        assert!(d.contains("***"), "{d}");
     }
 
     #[test]
