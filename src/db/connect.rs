@@ -443,6 +443,12 @@ impl Target {
         if ep.is_socket() || mode == SslMode::Disable {
             return plain(&config);
         }
+        if mode == SslMode::VerifyFull && ep.host.is_empty() {
+            // As libpq: with only hostaddr there is no name to check.
+            return Err(
+                "host name must be specified for a verified SSL connection (sslmode=verify-full needs host=NAME; hostaddr alone gives none)".into(),
+            );
+        }
         match mode {
             SslMode::Allow => plain(&config).or_else(|first| {
                 tls(&config).map_err(|second| format!("{first}; then over TLS: {second}"))
@@ -940,6 +946,17 @@ mod tests {
             Some(f) => assert!(ci.contains(&format!("sslrootcert='{f}'")), "{ci}"),
             None => assert!(ci.contains("sslrootcert='system'"), "{ci}"),
         }
+    }
+
+    #[test]
+    fn verify_full_needs_a_host_name() {
+        let t = Target::resolve(Some("hostaddr=127.0.0.1 port=1 sslmode=verify-full")).unwrap();
+        let e = t
+            .connect("test")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("host name must be specified"), "{e}");
     }
 
     #[test]
