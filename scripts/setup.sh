@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test stepgate:
 # PostgreSQL 15 server + client, libclang (pg_query's build needs its headers),
-# ssh-keygen (approval interop tests). Idempotent; installs nothing when all is there.
+# ssh-keygen (approval interop tests), libssl-dev + pkg-config (TLS connections link
+# Debian's OpenSSL, the library libpq uses), openssl (the TLS tests make certificates). Idempotent; installs nothing when all is there.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -14,6 +15,9 @@ if ! command -v pg_dump >/dev/null 2>&1; then need+=(postgresql-client-15); fi
 if ! ls /usr/lib/llvm-*/lib/clang/*/include/stddef.h >/dev/null 2>&1; then need+=(libclang-dev); fi
 if ! command -v ssh-keygen >/dev/null 2>&1; then need+=(openssh-client); fi
 if ! command -v cc >/dev/null 2>&1; then need+=(build-essential); fi
+if ! command -v pkg-config >/dev/null 2>&1; then need+=(pkg-config); fi
+if [ ! -f /usr/include/openssl/ssl.h ]; then need+=(libssl-dev); fi
+if ! command -v openssl >/dev/null 2>&1; then need+=(openssl); fi
 # The review package's HTML is checked in a real headless browser by the tests.
 if [ ! -x /usr/bin/chromium ]; then need+=(chromium); fi
 

@@ -40,7 +40,7 @@ pub struct Global {
         env = "STEPGATE_PACK"
     )]
     pub pack: PathBuf,
-    /// Connection string (URL or key=value). Default: DATABASE_URL, then PGHOST/PGPORT/PGUSER/PGDATABASE/PGPASSWORD and ~/.pgpass.
+    /// Connection string (URL or key=value, read as libpq reads it). Default: DATABASE_URL; then service=/PGSERVICE, PGHOST/PGPORT/PGUSER/PGDATABASE/PGSSLMODE/… and ~/.pgpass.
     #[arg(long, global = true, value_name = "URL")]
     pub db: Option<String>,
     /// Machine-readable JSON on stdout instead of the human report.

@@ -3,6 +3,7 @@
 
 pub mod approval;
 pub mod catalog;
+pub mod conninfo;
 pub mod duration;
 pub mod effects;
 pub mod error;

@@ -20,8 +20,11 @@
 //! partitioned table is backed up as its leaf partitions (pg_dump's `--table`
 //! does not follow partitions), one dump each.
 //!
-//! The password goes to the client programs through `PGPASSWORD` only, never on a
-//! command line, and every message built from their output is redacted.
+//! `pg_dump` gets exactly the connection stepgate's own session reached
+//! ([`Target::tool_command`]: the same host and port, user, database, TLS settings and
+//! certificate files, the libpq environment cleared). The password goes to it through
+//! `PGPASSWORD` only, never on a command line, and every message built from its
+//! output is redacted.
 //!
 //! # Restore
 //!
@@ -248,13 +251,11 @@ fn scrub(text: &str, password: Option<&str>) -> String {
     s
 }
 
-/// A client-program command with the connection's password in PGPASSWORD only.
-fn tool(name: &str, password: Option<&str>) -> Command {
+/// A client program that only reads a dump file (`pg_restore --list`, `-f -`): it
+/// connects to nothing, so it gets no connection settings.
+fn tool(name: &str) -> Command {
     let mut c = Command::new(pg_tool(name));
     c.stdin(Stdio::null());
-    if let Some(pw) = password {
-        c.env("PGPASSWORD", pw);
-    }
     c
 }
 
@@ -289,7 +290,7 @@ fn run_tool(
 
 /// `pg_restore --list FILE`: the table of contents.
 fn restore_list(file: &Path) -> Result<String, BackupError> {
-    let mut c = tool("pg_restore", None);
+    let mut c = tool("pg_restore");
     c.arg("--list").arg(file);
     let out = run_tool(c, "pg_restore --list", None).map_err(|e| match e {
         BackupError::Tool { detail, .. } => BackupError::BadDump {
@@ -494,12 +495,16 @@ pub fn dump_tables_with(
             .map_err(db_err)?
             .get(0);
         let (conninfo, password) = target.conninfo_for_tools();
-        let conninfo = format!("{conninfo} application_name='stepgate backup (pg_dump)'");
+        // A fallback: an application_name the user gave still wins, as in our sessions.
+        let conninfo = format!("{conninfo} fallback_application_name='stepgate backup (pg_dump)'");
         let pb = progress_bar(rels.len(), opts.progress);
         for rel in &rels {
             pb.set_message(rel.display());
             let file = out_dir.join(dump_file_name(&rel.schema, &rel.name));
-            let mut c = tool("pg_dump", password.as_deref());
+            // Exactly the connection stepgate reached: same host:port, user, database,
+            // TLS settings and files; password in PGPASSWORD; libpq env cleared.
+            let mut c = target.tool_command(pg_tool("pg_dump"));
+            c.stdin(Stdio::null());
             c.args([
                 "--format=custom",
                 "--no-password",
@@ -695,7 +700,7 @@ fn copy_from_dump(
         file: dump.display().to_string(),
         detail,
     };
-    let mut child = tool("pg_restore", None)
+    let mut child = tool("pg_restore")
         .args(["--data-only", "--no-owner", "--no-privileges"])
         .arg(format!("--schema={}", rel.schema))
         .arg(format!("--table={}", rel.name))

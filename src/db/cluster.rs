@@ -1,5 +1,5 @@
 //! Throwaway local PostgreSQL clusters: initdb + pg_ctl in a temporary directory,
-//! listening only on a unix socket.
+//! listening only on a unix socket (and, with [`Cluster::start_tls`], on TCP with TLS).
 //!
 //! Product code, not just test code: the test harness, `stepgate demo` and
 //! `stepgate scratch` all use this one module. A cluster is stopped and removed
@@ -70,6 +70,24 @@ pub struct ClusterOptions {
     pub settings: Vec<(String, String)>,
     /// Keep the directory and the server when the handle drops (`--keep`).
     pub keep: bool,
+}
+
+/// TLS for a throwaway cluster (tests of TLS connections): the server also listens on
+/// TCP with `ssl = on`. The files are copied into the data directory (owned by the
+/// server's user, the key 0600), so they may live anywhere.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The server's certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// CA certificates that client certificates must chain to (`ssl_ca_file`).
+    pub client_ca: Option<PathBuf>,
+    /// `listen_addresses`, e.g. `127.0.0.1`.
+    pub listen_addresses: String,
+    /// The whole `pg_hba.conf`. Keep a `local … trust` line: the cluster's own helpers
+    /// ([`Cluster::connect`], [`Cluster::create_database`]) use the unix socket.
+    pub hba: String,
 }
 
 /// A running throwaway cluster.
@@ -167,18 +185,32 @@ fn free_port() -> u16 {
 impl Cluster {
     /// initdb + start. Takes about a second.
     pub fn start(opts: ClusterOptions) -> Result<Cluster, ClusterError> {
+        Self::start_with(opts, None)
+    }
+
+    /// [`Cluster::start`], also listening on TCP with TLS as `tls` says.
+    pub fn start_tls(opts: ClusterOptions, tls: &ServerTls) -> Result<Cluster, ClusterError> {
+        Self::start_with(opts, Some(tls))
+    }
+
+    fn start_with(opts: ClusterOptions, tls: Option<&ServerTls>) -> Result<Cluster, ClusterError> {
         let bindir = find_bindir()?;
         install_interrupt_handler();
         let tmp = tempfile::Builder::new().prefix("stepgate-pg-").tempdir()?;
         let dir = tmp.keep();
-        let result = Self::start_in(&bindir, &dir, &opts);
+        let result = Self::start_in(&bindir, &dir, &opts, tls);
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&dir);
         }
         result
     }
 
-    fn start_in(bindir: &Path, dir: &Path, opts: &ClusterOptions) -> Result<Cluster, ClusterError> {
+    fn start_in(
+        bindir: &Path,
+        dir: &Path,
+        opts: &ClusterOptions,
+        tls: Option<&ServerTls>,
+    ) -> Result<Cluster, ClusterError> {
         let data = dir.join("data");
         if is_root() {
             let (uid, gid) = postgres_ids()?;
@@ -210,6 +242,16 @@ impl Cluster {
             dir.display(),
             port
         );
+        if let Some(tls) = tls {
+            install_tls_files(&data, tls)?;
+            conf.push_str(&format!(
+                "listen_addresses = '{}'\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+                tls.listen_addresses.replace('\'', "''")
+            ));
+            if tls.client_ca.is_some() {
+                conf.push_str("ssl_ca_file = 'client_ca.crt'\n");
+            }
+        }
         for (k, v) in &opts.settings {
             conf.push_str(&format!("{k} = '{}'\n", v.replace('\'', "''")));
         }
@@ -344,6 +386,44 @@ impl Cluster {
             let _ = w.wait();
         }
     }
+}
+
+/// Copies the TLS files and pg_hba.conf into the data directory, owned by the server's user.
+fn install_tls_files(data: &Path, tls: &ServerTls) -> Result<(), ClusterError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut files = vec![
+        (tls.cert.clone(), "server.crt", 0o644),
+        (tls.key.clone(), "server.key", 0o600),
+    ];
+    if let Some(ca) = &tls.client_ca {
+        files.push((ca.clone(), "client_ca.crt", 0o644));
+    }
+    let hba = data.join("pg_hba.conf");
+    std::fs::write(&hba, &tls.hba)?;
+    let mut written = vec![hba];
+    for (from, name, mode) in files {
+        let to = data.join(name);
+        std::fs::copy(&from, &to).map_err(|e| {
+            ClusterError::Io(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", from.display()),
+            ))
+        })?;
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode))?;
+        written.push(to);
+    }
+    if is_root() {
+        let (uid, gid) = postgres_ids()?;
+        for p in written {
+            nix::unistd::chown(
+                &p,
+                Some(nix::unistd::Uid::from_raw(uid)),
+                Some(nix::unistd::Gid::from_raw(gid)),
+            )
+            .map_err(|e| ClusterError::Io(std::io::Error::other(e)))?;
+        }
+    }
+    Ok(())
 }
 
 /// Client programs (psql, pg_dump, pg_restore) from the same installation as the server.

@@ -59,7 +59,7 @@ fn fail(e: impl std::fmt::Display) -> Error {
 /// owners or grants: the scratch cluster has none of the target's roles.
 fn dump_target(target: &Target, out: &Path, with_data: &[String]) -> Result<()> {
     let (conninfo, password) = target.conninfo_for_tools();
-    let mut c = Command::new(crate::db::backup::pg_tool("pg_dump"));
+    let mut c: Command = target.tool_command(crate::db::backup::pg_tool("pg_dump"));
     c.args([
         "--schema-only",
         "--no-owner",
@@ -84,7 +84,7 @@ fn dump_target(target: &Target, out: &Path, with_data: &[String]) -> Result<()> 
     let schema = std::fs::read_to_string(out).map_err(fail)?;
     std::fs::write(out, without_guard(&schema)).map_err(fail)?;
     if !with_data.is_empty() {
-        let mut c = Command::new(crate::db::backup::pg_tool("pg_dump"));
+        let mut c: Command = target.tool_command(crate::db::backup::pg_tool("pg_dump"));
         c.args([
             "--data-only",
             "--no-owner",
