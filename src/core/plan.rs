@@ -75,6 +75,8 @@ pub struct Plan {
     /// Post-commit checks (section H), then the pack's verify file.
     pub post: Vec<String>,
     pub verify: Vec<String>,
+    /// Side-effect measurements, captured before and after the commit.
+    pub measures: Vec<String>,
     /// For a restore: the sha256 of the dump that will be loaded.
     pub dump_sha256: Option<String>,
 }
@@ -216,15 +218,46 @@ pub fn build(
         Some((file, _)) => split(file),
         None => (vec![], vec![], vec![]),
     };
+    if let Some((file, _)) = inputs.file {
+        check(file, &pre, Context::ReadOnly)?;
+        check(file, &body, tx_ctx(step.transactional, action))?;
+        check(file, &post, Context::ReadOnly)?;
+    }
+    if let Some(v) = inputs.verify {
+        check(
+            v,
+            &v.statements.iter().collect::<Vec<_>>(),
+            Context::ReadOnly,
+        )?;
+    }
+    let mut measures = Vec::new();
+    for m in &step.measure {
+        let one = snippet(&format!("measure `{}`", m.name), &m.sql, Context::ReadOnly)?;
+        if one.len() != 1 {
+            return Err(SourceError::new(
+                format!("measure `{}`", m.name),
+                m.sql.clone(),
+                format!(
+                    "a measure must be exactly one query; this one has {}",
+                    one.len()
+                ),
+            ));
+        }
+        measures.extend(one);
+    }
+    let mut gate_sql = Vec::new();
+    for (i, q) in sql_gates(pack, &gate_names).iter().enumerate() {
+        gate_sql.extend(snippet(
+            &format!("SQL gate {}", i + 1),
+            q,
+            Context::ReadOnly,
+        )?);
+    }
     let ddl = body.iter().map(|s| fires_ddl_guard(s)).collect();
     let statements = body.iter().map(|s| s.text.clone()).collect();
     let pre = pre.iter().map(|s| s.text.clone()).collect();
     let post = post.iter().map(|s| s.text.clone()).collect();
-    let tx_ctx = if step.transactional || action != Action::Apply {
-        Context::Transaction
-    } else {
-        Context::NoTransaction
-    };
+    let tx_ctx = tx_ctx(step.transactional, action);
     let mut invariants = Vec::new();
     for (i, inv) in pack.manifest.invariant.iter().enumerate() {
         invariants.extend(snippet(
@@ -258,7 +291,7 @@ pub fn build(
         transactional: step.transactional || action != Action::Apply,
         hold: step.hold,
         gates: signature_gates(pack, &gate_names),
-        sql_gates: sql_gates(pack, &gate_names),
+        sql_gates: gate_sql,
         timeouts: timeouts_of(pack),
         pre,
         statements,
@@ -267,8 +300,27 @@ pub fn build(
         negatives,
         post,
         verify,
+        measures,
         dump_sha256: dump_sha256.map(str::to_string),
     })
+}
+
+fn tx_ctx(transactional: bool, action: Action) -> Context {
+    if transactional || action != Action::Apply {
+        Context::Transaction
+    } else {
+        Context::NoTransaction
+    }
+}
+
+/// Every statement of a file part must be allowed in the context it runs in.
+fn check(file: &SqlFile, stmts: &[&Statement], ctx: Context) -> Result<(), SourceError> {
+    for st in stmts {
+        if let Some(why) = refusal(st, ctx) {
+            return Err(file.error_at(st.start, st.head_len(), why));
+        }
+    }
+    Ok(())
 }
 
 /// The plan a resume of halt event `halt_event` is signed over: no statements, the
@@ -295,6 +347,7 @@ pub fn resume(pack: &Pack, manifest_sha256: &str, halt_event: i64) -> Plan {
         negatives: vec![],
         post: vec![],
         verify: vec![],
+        measures: vec![],
         dump_sha256: None,
     }
 }

@@ -19,6 +19,13 @@ pub struct Offered {
     pub signatures: Vec<String>,
 }
 
+/// Creates the pack's state row (idempotent), in its own committed statement: before any
+/// step transaction opens.
+pub fn register_pack(c: &mut impl GenericClient, pack: &str) -> Result<(), postgres::Error> {
+    c.execute("SELECT stepgate.pack_register($1)", &[&pack])?;
+    Ok(())
+}
+
 /// Asks the server for the permit to run `plan` in the current transaction (or, for a
 /// transaction-less step, this session). Errors when the server refuses.
 pub fn authorize(

@@ -131,6 +131,7 @@ impl Session {
             locked: false,
         };
         if lock == Lock::Pack {
+            crate::db::authority::register_pack(&mut s.ledger, s.loaded.pack.id())?;
             match ledger::try_lock_pack(&mut s.ledger, s.loaded.pack.id())? {
                 Ok(()) => s.locked = true,
                 Err(who) => {

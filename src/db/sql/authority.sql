@@ -186,18 +186,29 @@ BEGIN
 END
 $fn$;
 
--- The pack's state row, created on first use and locked as asked.
+-- A pack's state row. stepgate creates it in its own committed statement before any step
+-- transaction opens: created inside one, an uncommitted row would make a halt wait for it.
+CREATE FUNCTION stepgate.pack_register(p_pack text)
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  INSERT INTO stepgate.pack_state (pack) VALUES (p_pack) ON CONFLICT (pack) DO NOTHING
+$fn$;
+
+-- The halt in force for a pack (its event id), reading its state row locked as asked.
+-- NULL when not halted; raises when the pack was never registered.
 CREATE FUNCTION stepgate.pack_halted(p_pack text, p_lock text)
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE v stepgate.pack_state;
 BEGIN
-  INSERT INTO stepgate.pack_state (pack) VALUES (p_pack) ON CONFLICT (pack) DO NOTHING;
   IF p_lock = 'update' THEN
     SELECT * INTO v FROM stepgate.pack_state s WHERE s.pack = p_pack FOR UPDATE;
   ELSIF p_lock = 'share' THEN
     SELECT * INTO v FROM stepgate.pack_state s WHERE s.pack = p_pack FOR SHARE;
   ELSE
     SELECT * INTO v FROM stepgate.pack_state s WHERE s.pack = p_pack;
+  END IF;
+  IF v.pack IS NULL THEN
+    RAISE EXCEPTION 'stepgate: pack % is not registered in this ledger (stepgate registers it before a step runs)', p_pack
+      USING ERRCODE = '42501';
   END IF;
   RETURN CASE WHEN v.halted THEN COALESCE(v.halt_event, 0) END;
 END
@@ -453,7 +464,7 @@ CREATE FUNCTION stepgate.halt(p_pack text, p_step text, p_reason text, p_os_user
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE v_id bigint;
 BEGIN
-  PERFORM stepgate.pack_halted(p_pack, 'none');
+  PERFORM stepgate.pack_register(p_pack);
   v_id := stepgate.append_fact(p_pack, p_step, 'halt', 'halted', p_os_user, p_host, NULL, p_run_id,
             COALESCE(p_details, '{}') || pg_catalog.jsonb_build_object('reason', p_reason));
   UPDATE stepgate.pack_state SET halted = true, halt_event = v_id WHERE pack = p_pack;
