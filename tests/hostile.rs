@@ -604,7 +604,10 @@ fn turning_a_step_into_a_hold_voids_its_approvals() {
     let p = h.dir.path().join("stepgate.toml");
     let m = std::fs::read_to_string(&p)
         .unwrap()
-        .replace("file = \"02.sql\"\nrollback = \"rollback/02.sql\"\n", "hold = true\n")
+        .replace(
+            "file = \"02.sql\"\nrollback = \"rollback/02.sql\"\n",
+            "hold = true\n",
+        )
         .replace("create = [\"table public.hostile_u\"]\n", "");
     std::fs::write(&p, m).unwrap();
     let e = engine::apply::run(&h.o(), "2", &Default::default()).unwrap_err();
@@ -643,4 +646,54 @@ fn the_runners_search_path_and_shadow_functions_do_not_steer_stepgate() {
         matches!(second, Err(Error::Busy(_))),
         "the pack lock was bypassed"
     );
+}
+
+#[test]
+fn a_sql_gate_the_runner_could_satisfy_itself_refuses() {
+    let h = setup("hostile_sql_gate", "");
+    let mut a = h.admin();
+    a.batch_execute(&format!(
+        "CREATE TABLE public.hostile_approvals (step text); GRANT SELECT, INSERT ON public.hostile_approvals TO {RUNNER};"
+    ))
+    .unwrap();
+    let p = h.dir.path().join("stepgate.toml");
+    let m = std::fs::read_to_string(&p)
+        .unwrap()
+        .replacen(
+            "[gate.resume]",
+            "[gate.council]\nkind = \"sql\"\nsql = \"SELECT 1 FROM public.hostile_approvals WHERE step = $1\"\n[gate.resume]",
+            1,
+        )
+        .replace(
+            "rollback = \"rollback/02.sql\"\ngates = [\"owner\"]",
+            "rollback = \"rollback/02.sql\"\ngates = [\"owner\", \"council\"]",
+        );
+    std::fs::write(&p, m).unwrap();
+    // The runner writes the row the gate looks for.
+    h.runner()
+        .execute("INSERT INTO public.hostile_approvals VALUES ('2')", &[])
+        .unwrap();
+    let mut s =
+        engine::session::Session::open(&h.o(), "gates", engine::session::Lock::None).unwrap();
+    let r = engine::gates::evaluate(&mut s, "2", Action::Apply, time::OffsetDateTime::now_utc())
+        .unwrap();
+    let g = &r.sql_gates[0];
+    assert_eq!(g.rows, 1);
+    assert!(!g.satisfied);
+    assert_eq!(
+        g.writable_by_runner,
+        vec!["public.hostile_approvals".to_string()]
+    );
+    assert!(r
+        .refusals()
+        .iter()
+        .any(|x| x.contains("could satisfy the gate itself")));
+    // Once the DBA revokes the write, the same row satisfies it.
+    a.batch_execute(&format!(
+        "REVOKE INSERT ON public.hostile_approvals FROM {RUNNER}"
+    ))
+    .unwrap();
+    let r = engine::gates::evaluate(&mut s, "2", Action::Apply, time::OffsetDateTime::now_utc())
+        .unwrap();
+    assert!(r.sql_gates[0].satisfied, "{:?}", r.sql_gates[0]);
 }

@@ -219,11 +219,13 @@ pub fn build(
         None => (vec![], vec![], vec![]),
     };
     if let Some((file, _)) = inputs.file {
+        no_meta(file)?;
         check(file, &pre, Context::ReadOnly)?;
         check(file, &body, tx_ctx(step.transactional, action))?;
         check(file, &post, Context::ReadOnly)?;
     }
     if let Some(v) = inputs.verify {
+        no_meta(v)?;
         check(
             v,
             &v.statements.iter().collect::<Vec<_>>(),
@@ -310,6 +312,23 @@ fn tx_ctx(transactional: bool, action: Action) -> Context {
         Context::Transaction
     } else {
         Context::NoTransaction
+    }
+}
+
+/// A file with psql backslash lines never runs, whatever SG018's severity: psql and the
+/// server would read a backslash line inside a string literal as part of the literal,
+/// stepgate's parser as a blanked line, and what runs must be what the reviewer read.
+fn no_meta(file: &SqlFile) -> Result<(), SourceError> {
+    match file.meta_commands.first() {
+        Some(m) => Err(file.error_at(
+            m.start,
+            m.text.len().max(1),
+            format!(
+                "`{}` is a psql command, not SQL: stepgate runs no file that holds one (SG018), whatever the lint settings",
+                m.text
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -506,5 +525,15 @@ mod tests {
         let ok = executable("verify", "SELECT 1;\nSELECT 2", Context::ReadOnly).expect("ok");
         assert_eq!(ok.len(), 2);
         assert_eq!(ok[1].text, "SELECT 2");
+    }
+
+    #[test]
+    fn a_file_with_a_psql_command_never_runs() {
+        let f = crate::core::sql::parse_file("s.sql", "SELECT 1;\n\\set x 1\nSELECT 2;\n")
+            .expect("parses");
+        let e = no_meta(&f).expect_err("refused");
+        assert!(e.message.contains("psql command"), "{}", e.message);
+        let f = crate::core::sql::parse_file("s.sql", "SELECT 1;\n").expect("parses");
+        assert!(no_meta(&f).is_ok());
     }
 }

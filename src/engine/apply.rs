@@ -11,24 +11,23 @@
 //! catalog diff that must show only the declared effects.
 
 use crate::core::approval::Action;
-use crate::core::catalog;
-use crate::core::effects::{self, Measured};
+use crate::core::effects::{self};
 use crate::core::lint::rules::sg004_lock_mismatch::parse_lock;
 use crate::core::plan::Plan;
-use crate::core::sql::{self, SqlFile, Statement};
+use crate::core::sql::{SqlFile, Statement};
 use crate::db::connect::NoticeSink;
 use crate::db::ledger::{self, Event, NewEvent};
 use crate::db::snapshot;
+pub use crate::engine::apply_report::{ApplyReport, Attempt};
 use crate::engine::fault;
-use crate::engine::gates::{self, GateReport};
+use crate::engine::gates::{self};
 use crate::engine::session::{Lock, Options, Session};
 use crate::engine::status::step_state;
 use crate::engine::step_tx::{
-    self, db_now_micros, halt, reconcile, step_sql, InvariantResult, LocatedNotice, NegativeResult,
-    Permit, PermitOutcome, StatementFailure,
+    self, db_now_micros, halt, reconcile, step_sql, Permit, PermitOutcome, StatementFailure,
 };
+pub use crate::engine::verify::{post_verify, PostVerify};
 use crate::engine::{Error, Result};
-use serde::Serialize;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -46,49 +45,6 @@ impl Default for ApplyOptions {
             progress: false,
         }
     }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
-    pub attempt: u32,
-    pub outcome: String,
-    pub failure: Option<StatementFailure>,
-    pub elapsed_ms: u128,
-}
-
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct PostVerify {
-    pub section_h: Option<StatementFailure>,
-    pub verify_file: Option<StatementFailure>,
-    pub invariants: Vec<InvariantResult>,
-    pub catalog_mismatches: Vec<effects::Mismatch>,
-    pub fingerprint: String,
-    pub ok: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ApplyReport {
-    pub pack: String,
-    pub step: String,
-    pub run_id: String,
-    pub file_sha256: String,
-    pub gates: Option<GateReport>,
-    pub rehearsal_event: Option<i64>,
-    pub backup_event: Option<i64>,
-    pub attempts: Vec<Attempt>,
-    pub measured: Option<Measured>,
-    pub mismatches: Vec<effects::Mismatch>,
-    pub invariants: Vec<InvariantResult>,
-    pub negatives: Vec<NegativeResult>,
-    pub notices: Vec<LocatedNotice>,
-    pub committed: bool,
-    pub commit_event: Option<i64>,
-    pub entry_fingerprint: String,
-    pub post: Option<PostVerify>,
-    pub halted: Option<String>,
-    pub rollback_command: Option<String>,
-    pub measurements: Vec<crate::engine::measure::MeasureSummary>,
-    pub elapsed_ms: u128,
 }
 
 /// `stepgate.lock`, when present, must match every file of the pack, both ways.
@@ -212,7 +168,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     let events = session.events()?;
     reconcile(session, &events)?;
     let events = session.events()?;
-    if let Some(h) = crate::engine::halt::halt_in_force(session, &events)? {
+    if let Some(h) = crate::engine::status::current_halt(&events) {
         return Err(Error::Halted(format!(
             "pack `{}` is halted (event {} at {}: {}); every mutating verb refuses until a signed `stepgate resume`",
             session.pack().id(),
@@ -762,79 +718,4 @@ fn attempt_commit(
     }
     report.commit_event = step_tx::fact_of_run(&mut session.ledger, &pack_id, &run_id)?;
     Ok(AttemptOutcome::Committed(Box::new(m.in_tx)))
-}
-
-/// Section H, the pack's verify file, invariants, and the catalog: it must be exactly
-/// the catalog the step's transaction committed (whose diff against the entry snapshot
-/// was already proven equal to the declared effects), so anything else is named.
-pub fn post_verify(
-    session: &mut Session,
-    file: &SqlFile,
-    post_stmts: &[&Statement],
-    committed: &crate::core::catalog::Snapshot,
-) -> Result<PostVerify> {
-    let pack = session.pack().clone();
-    let mut pv = PostVerify::default();
-    let sink: NoticeSink = Default::default();
-    let mut notices = Vec::new();
-    if let Err(f) = step_tx::run_read_only(
-        &mut session.ledger,
-        &pack.timeouts,
-        file,
-        post_stmts,
-        &sink,
-        &mut notices,
-    )? {
-        pv.section_h = Some(*f);
-    }
-    if let Some(vf) = &pack.manifest.pack.verify {
-        let rel = vf.get_ref().clone();
-        let text = session.loaded.text(&rel)?.to_string();
-        let vfile = sql::parse_file(&rel, &text)?;
-        let stmts: Vec<&Statement> = vfile.statements.iter().collect();
-        if let Err(f) = step_tx::run_read_only(
-            &mut session.ledger,
-            &pack.timeouts,
-            &vfile,
-            &stmts,
-            &sink,
-            &mut notices,
-        )? {
-            pv.verify_file = Some(*f);
-        }
-    }
-    pv.invariants = step_tx::check_invariants_standalone(
-        &mut session.ledger,
-        &pack.manifest.invariant,
-        &pack.timeouts,
-    )?;
-    let after = snapshot::take(&mut session.ledger)?;
-    pv.fingerprint = ledger::store_snapshot(&mut session.ledger, &after)?;
-    let d = catalog::diff(committed, &after);
-    for o in &d.added {
-        pv.catalog_mismatches.push(effects::Mismatch {
-            item: format!("create {o}"),
-            declared: "not declared".into(),
-            measured: "appeared after commit".into(),
-        });
-    }
-    for o in &d.removed {
-        pv.catalog_mismatches.push(effects::Mismatch {
-            item: format!("drop {o}"),
-            declared: "not declared".into(),
-            measured: "vanished after commit".into(),
-        });
-    }
-    for c in &d.changed {
-        pv.catalog_mismatches.push(effects::Mismatch {
-            item: format!("alter {}", c.object),
-            declared: "not declared".into(),
-            measured: "changed after commit".into(),
-        });
-    }
-    pv.ok = pv.section_h.is_none()
-        && pv.verify_file.is_none()
-        && pv.invariants.iter().all(|i| i.ok)
-        && pv.catalog_mismatches.is_empty();
-    Ok(pv)
 }

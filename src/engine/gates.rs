@@ -152,6 +152,9 @@ pub struct SqlGateResult {
     pub rows: i64,
     pub satisfied: bool,
     pub error: Option<String>,
+    /// Tables the query reads that the runner itself may write: a row it inserted
+    /// would satisfy the gate, so the gate refuses (unless stepgate runs as the admin).
+    pub writable_by_runner: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -197,6 +200,11 @@ impl GateReport {
         for g in &self.sql_gates {
             if !g.satisfied {
                 out.push(match &g.error {
+                    _ if !g.writable_by_runner.is_empty() => format!(
+                        "sql gate {}: the role stepgate runs as can write {}, so it could satisfy the gate itself; a DBA revokes INSERT/UPDATE/DELETE/TRUNCATE there, or the gate becomes a signature gate",
+                        g.gate,
+                        g.writable_by_runner.join(", ")
+                    ),
                     Some(e) => format!("sql gate {}: query failed: {e}", g.gate),
                     None => format!("sql gate {}: `{}` returned no row", g.gate, g.sql),
                 });
@@ -338,12 +346,14 @@ pub fn evaluate_named(
                         Err(e) => (0, Some(crate::db::describe_pg_error(&e))),
                     };
 
+                let writable = runner_writable_tables(&mut session.ledger, &sql)?;
                 sql_gates.push(SqlGateResult {
                     gate: name.clone(),
                     sql,
                     rows,
-                    satisfied: rows > 0 && error.is_none(),
+                    satisfied: rows > 0 && error.is_none() && writable.is_empty(),
                     error,
+                    writable_by_runner: writable,
                 });
             }
         }
@@ -386,4 +396,35 @@ fn sql_gate_rows(
     };
     tx.rollback()?;
     Ok(rows.len() as i64)
+}
+
+/// The tables a SQL gate reads that the connected role may write — none when that role is
+/// the ledger admin, who is trusted. The server answers (`has_table_privilege`).
+fn runner_writable_tables(c: &mut postgres::Client, sql: &str) -> Result<Vec<String>> {
+    let admin = ledger::meta(c, "admin_role")?.unwrap_or_default();
+    let is_admin: bool = c
+        .query_one(
+            "SELECT pg_catalog.pg_has_role(current_user, $1, 'MEMBER')",
+            &[&admin],
+        )?
+        .get(0);
+    if is_admin {
+        return Ok(vec![]);
+    }
+    let tables = pg_query::parse(sql, 0)
+        .map(|p| p.tables())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for t in tables {
+        let writable: bool = c
+            .query_one(
+                "SELECT coalesce(pg_catalog.has_table_privilege(pg_catalog.to_regclass($1), 'INSERT, UPDATE, DELETE, TRUNCATE'), false)",
+                &[&t],
+            )?
+            .get(0);
+        if writable {
+            out.push(t);
+        }
+    }
+    Ok(out)
 }

@@ -9,10 +9,9 @@
 
 use crate::core::approval::Action;
 use crate::db::authority;
-use crate::db::ledger::Event;
 use crate::engine::gates;
 use crate::engine::session::{Lock, Options, Session};
-use crate::engine::status::{current_halt, Halt};
+use crate::engine::status::current_halt;
 use crate::engine::{Error, Result};
 
 pub fn halt(opts: &Options, reason: &str) -> Result<i64> {
@@ -44,7 +43,7 @@ pub fn resume_subject(halt_event: i64) -> String {
 pub fn resume(opts: &Options) -> Result<(i64, i64)> {
     let mut s = Session::open(opts, "resume", Lock::Pack)?;
     let events = s.events()?;
-    let h = halt_in_force(&mut s, &events)?
+    let h = current_halt(&events)
         .ok_or_else(|| Error::Refused(format!("pack `{}` is not halted", s.pack().id())))?;
     if !s.pack().manifest.gate.contains_key("resume") {
         return Err(Error::Refused(
@@ -84,10 +83,4 @@ pub fn resume(opts: &Options) -> Result<(i64, i64)> {
         Err(e) => return Err(e.into()),
     };
     Ok((h.event, id))
-}
-
-/// The halt in force: the last halt fact not followed by a resume fact for it. Claims
-/// (rows a client appended) neither halt nor resume anything.
-pub fn halt_in_force(_s: &mut Session, events: &[Event]) -> Result<Option<Halt>> {
-    Ok(current_halt(events))
 }

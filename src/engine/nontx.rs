@@ -11,11 +11,12 @@ use crate::core::objects::ObjKind;
 use crate::core::sql::{SqlFile, Statement, StmtClass};
 use crate::db::connect::NoticeSink;
 use crate::db::snapshot;
-use crate::engine::apply::{post_verify, ApplyReport, Attempt};
+use crate::engine::apply_report::{ApplyReport, Attempt};
 use crate::engine::fault;
 use crate::engine::session::Session;
 use crate::engine::step_tx;
 use crate::engine::step_tx::halt;
+use crate::engine::verify::post_verify;
 use crate::engine::Result;
 use std::time::Instant;
 

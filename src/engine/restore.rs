@@ -12,7 +12,7 @@ use crate::engine::{gates, Error, Result};
 pub fn run(opts: &Options, step: &str, table: &str) -> Result<RestoreReport> {
     let mut s = Session::open(opts, "restore", Lock::Pack)?;
     let events = s.events()?;
-    if let Some(h) = crate::engine::halt::halt_in_force(&mut s, &events)? {
+    if let Some(h) = crate::engine::status::current_halt(&events) {
         return Err(Error::Halted(format!(
             "pack is halted (event {}: {}); a restore waits for a signed resume",
             h.event, h.reason

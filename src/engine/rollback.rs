@@ -225,7 +225,7 @@ pub fn run_in(
     let events = session.events()?;
     reconcile(session, &events)?;
     let events = session.events()?;
-    if let Some(h) = crate::engine::halt::halt_in_force(session, &events)? {
+    if let Some(h) = crate::engine::status::current_halt(&events) {
         return Err(Error::Halted(format!(
             "pack `{}` is halted (event {}: {}); rollback refuses until a signed resume",
             session.pack().id(),

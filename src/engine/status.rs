@@ -151,7 +151,7 @@ pub fn run(opts: &Options) -> Result<PackStatus> {
         title: pack.manifest.pack.title.clone(),
         target: s.target.display(),
         environment: s.identity.environment.clone(),
-        halted: crate::engine::halt::halt_in_force(&mut s, &events)?,
+        halted: crate::engine::status::current_halt(&events),
         steps,
     })
 }

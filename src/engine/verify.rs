@@ -3,10 +3,14 @@
 //! last committed or rolled-back step, naming every object changed outside stepgate).
 
 use crate::core::catalog::{self, CatalogDiff};
+use crate::core::effects;
 use crate::core::sql;
+use crate::core::sql::{SqlFile, Statement};
+use crate::db::connect::NoticeSink;
 use crate::db::ledger::{self, Event};
 use crate::db::snapshot;
 use crate::engine::session::{Lock, Options, Session};
+use crate::engine::step_tx::{InvariantResult, StatementFailure};
 use crate::engine::{step_tx, Error, Result};
 use serde::Serialize;
 
@@ -157,4 +161,89 @@ pub fn verify(opts: &Options, step_id: &str) -> Result<VerifyReport> {
         serde_json::to_value(&r).unwrap_or_default(),
     )?;
     Ok(r)
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PostVerify {
+    pub section_h: Option<StatementFailure>,
+    pub verify_file: Option<StatementFailure>,
+    pub invariants: Vec<InvariantResult>,
+    pub catalog_mismatches: Vec<effects::Mismatch>,
+    pub fingerprint: String,
+    pub ok: bool,
+}
+
+/// Section H, the pack's verify file, invariants, and the catalog: it must be exactly
+/// the catalog the step's transaction committed (whose diff against the entry snapshot
+/// was already proven equal to the declared effects), so anything else is named.
+pub fn post_verify(
+    session: &mut Session,
+    file: &SqlFile,
+    post_stmts: &[&Statement],
+    committed: &crate::core::catalog::Snapshot,
+) -> Result<PostVerify> {
+    let pack = session.pack().clone();
+    let mut pv = PostVerify::default();
+    let sink: NoticeSink = Default::default();
+    let mut notices = Vec::new();
+    if let Err(f) = step_tx::run_read_only(
+        &mut session.ledger,
+        &pack.timeouts,
+        file,
+        post_stmts,
+        &sink,
+        &mut notices,
+    )? {
+        pv.section_h = Some(*f);
+    }
+    if let Some(vf) = &pack.manifest.pack.verify {
+        let rel = vf.get_ref().clone();
+        let text = session.loaded.text(&rel)?.to_string();
+        let vfile = sql::parse_file(&rel, &text)?;
+        let stmts: Vec<&Statement> = vfile.statements.iter().collect();
+        if let Err(f) = step_tx::run_read_only(
+            &mut session.ledger,
+            &pack.timeouts,
+            &vfile,
+            &stmts,
+            &sink,
+            &mut notices,
+        )? {
+            pv.verify_file = Some(*f);
+        }
+    }
+    pv.invariants = step_tx::check_invariants_standalone(
+        &mut session.ledger,
+        &pack.manifest.invariant,
+        &pack.timeouts,
+    )?;
+    let after = snapshot::take(&mut session.ledger)?;
+    pv.fingerprint = ledger::store_snapshot(&mut session.ledger, &after)?;
+    let d = catalog::diff(committed, &after);
+    for o in &d.added {
+        pv.catalog_mismatches.push(effects::Mismatch {
+            item: format!("create {o}"),
+            declared: "not declared".into(),
+            measured: "appeared after commit".into(),
+        });
+    }
+    for o in &d.removed {
+        pv.catalog_mismatches.push(effects::Mismatch {
+            item: format!("drop {o}"),
+            declared: "not declared".into(),
+            measured: "vanished after commit".into(),
+        });
+    }
+    for c in &d.changed {
+        pv.catalog_mismatches.push(effects::Mismatch {
+            item: format!("alter {}", c.object),
+            declared: "not declared".into(),
+            measured: "changed after commit".into(),
+        });
+    }
+    pv.ok = pv.section_h.is_none()
+        && pv.verify_file.is_none()
+        && pv.invariants.iter().all(|i| i.ok)
+        && pv.catalog_mismatches.is_empty();
+    Ok(pv)
 }
