@@ -113,7 +113,7 @@ impl StatementError {
 /// produces it and [`Statement::parse`] accepts exactly that and nothing else.
 ///
 /// ```text
-/// stepgate approval v1
+/// stepgate approval v2
 /// pack: <pack id>
 /// step: <step id>
 /// gate: <gate name>

@@ -122,9 +122,13 @@ pub fn ensure_backup(
     progress: bool,
 ) -> Result<i64> {
     let max = session.pack().max_backup_age;
+    let idx = session.pack().step_index(step).unwrap_or(0);
+    let needed = crate::engine::backup::tables_to_cover(session, idx)?;
     if let Some(e) = crate::engine::backup::latest_backup(events, step) {
         let age = Duration::from_micros(now_us.saturating_sub(e.at_micros).max(0) as u64);
-        let files_ok = backup_files_intact(e);
+        // A backup event is a claim: the dumps it names must be on disk with their
+        // checksums and cover every table the step writes now.
+        let files_ok = backup_files_intact(e) && backup_covers(e, &needed);
         if age <= max && files_ok {
             return Ok(e.id);
         }
@@ -137,6 +141,22 @@ pub fn ensure_backup(
     }
     let r = crate::engine::backup::run(session, step, progress)?;
     Ok(r.event_id)
+}
+
+/// The backup event lists a dump of each table in `needed`.
+fn backup_covers(e: &Event, needed: &[String]) -> bool {
+    let held: Vec<&str> = e
+        .details
+        .get("files")
+        .and_then(|f| f.as_array())
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|f| f.get("table").and_then(|t| t.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    needed.iter().all(|t| held.contains(&t.as_str()))
 }
 
 /// Every dump a backup event lists is still on disk with its recorded sha256.

@@ -141,6 +141,15 @@ fn existing_tables(session: &mut Session, names: &[String]) -> Result<BTreeSet<S
     Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
 }
 
+/// The tables a backup of step `step_idx` must hold now: those it writes, alters or drops
+/// that exist.
+pub fn tables_to_cover(session: &mut Session, step_idx: usize) -> Result<Vec<String>> {
+    let pack = session.pack().clone();
+    let candidates = tables_for_step(&pack, step_idx, &|_| true);
+    let exist = existing_tables(session, &candidates)?;
+    Ok(tables_for_step(&pack, step_idx, &|t| exist.contains(t)))
+}
+
 /// Backs up step `step_id`'s tables and records the `backup` event.
 pub fn run(session: &mut Session, step_id: &str, progress: bool) -> Result<BackupReport> {
     let pack = session.pack().clone();
