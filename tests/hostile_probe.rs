@@ -190,6 +190,13 @@ fn refused(r: Result<impl std::fmt::Debug, postgres::Error>, what: &str) -> post
     e
 }
 
+/// The server's message (or the client error).
+fn msg(e: &postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_else(|| e.to_string())
+}
+
 fn is_privilege(e: &postgres::Error) -> bool {
     e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
 }
@@ -462,11 +469,37 @@ fn hole_runner_can_block_a_halt() {
         &[],
     );
     let _ = r.batch_execute("ROLLBACK");
-    assert!(held.is_err(), "the runner could lock the pack state row");
     assert!(
         halted.is_ok(),
-        "halt waited behind the runner: {:?}",
-        halted.err()
+        "halt waited behind the runner's row lock: {:?}",
+        halted.err().map(|e| msg(&e))
+    );
+    assert!(held.is_err(), "the runner could lock the pack state row");
+}
+
+/// The first permit of a pack inserts its state row inside the step's own (uncommitted)
+/// transaction; a halt of that pack inserts the same key and waits for the whole step
+/// transaction to end. A runner that keeps its first transaction open holds off the halt.
+#[test]
+fn hole_first_authorize_of_a_pack_blocks_a_halt() {
+    let w = setup("hp_first_blocks_halt");
+    w.approve("d", "owner", Action::Apply);
+    let plan = w.plan("d", Action::Apply);
+    let offered = w.offered(&plan);
+    let mut r = w.runner();
+    r.batch_execute("BEGIN").unwrap();
+    authorize(&mut r, &plan, &offered).expect("permit");
+    let mut op = w.admin();
+    op.batch_execute("SET statement_timeout = '2s'").unwrap();
+    let halted = op.query_one(
+        "SELECT stepgate.halt('test-pack', NULL, 'operator stop', 'op', 'h', 'r', '{}'::jsonb)",
+        &[],
+    );
+    let _ = r.batch_execute("ROLLBACK");
+    assert!(
+        halted.is_ok(),
+        "halt waited behind the runner's open step transaction: {:?}",
+        halted.err().map(|e| msg(&e))
     );
 }
 
@@ -575,7 +608,7 @@ fn runner_writes_to_a_guarded_table_are_refused() {
         "SET session_replication_role = replica",
     ] {
         let e = r.batch_execute(sql).unwrap_err();
-        assert!(is_privilege(&e), "{sql}: {e}");
+        assert!(is_privilege(&e), "{sql}: {}", msg(&e));
     }
     // COPY FROM fires the statement trigger too.
     let copied = (|| -> Result<u64, postgres::Error> {
@@ -678,7 +711,7 @@ fn commit_permit_refuses_early_firing_and_reuse() {
     assert!(is_privilege(&e), "{e}");
     r.batch_execute("BEGIN").unwrap();
     let e = refused(authorize(&mut r, &plan, &offered), "second apply");
-    assert!(e.to_string().contains("already committed"), "{e}");
+    assert!(msg(&e).contains("already committed"), "{}", msg(&e));
     let _ = r.batch_execute("ROLLBACK");
     // Same statement in another session of the same role: no permit there.
     let e = w
@@ -796,7 +829,7 @@ fn rollback_of_an_uncommitted_step_is_refused() {
     let mut r = w.runner();
     r.batch_execute("BEGIN").unwrap();
     let e = refused(authorize(&mut r, &plan, &offered), "rollback");
-    assert!(e.to_string().contains("not committed"), "{e}");
+    assert!(msg(&e).contains("not committed"), "{}", msg(&e));
     let _ = r.batch_execute("ROLLBACK");
     assert_eq!(w.facts("verb = 'rollback'"), 0);
 }
@@ -804,6 +837,10 @@ fn rollback_of_an_uncommitted_step_is_refused() {
 #[test]
 fn halt_blocks_authorize_and_a_commit_already_under_way() {
     let w = setup("hp_halt");
+    // The pack's state row exists (see hole_first_authorize_of_a_pack_blocks_a_halt).
+    w.admin()
+        .batch_execute("SELECT stepgate.pack_halted('test-pack', 'none')")
+        .unwrap();
     w.approve("d", "owner", Action::Apply);
     let plan = w.plan("d", Action::Apply);
     let offered = w.offered(&plan);
@@ -824,7 +861,7 @@ fn halt_blocks_authorize_and_a_commit_already_under_way() {
     assert!(!w.exists("public.probe_d"));
     r.batch_execute("BEGIN").unwrap();
     let e = refused(authorize(&mut r, &plan, &offered), "halted");
-    assert!(e.to_string().contains("halted"), "{e}");
+    assert!(msg(&e).contains("halted"), "{}", msg(&e));
     let _ = r.batch_execute("ROLLBACK");
     // A resume with no approval (the real gates) is refused.
     let resume = w.plan(&format!("halt-{halt}"), Action::Resume);
@@ -864,7 +901,7 @@ fn runner_cannot_forge_facts_or_touch_authority_objects() {
     for sql in [
         "SELECT stepgate.append_fact('test-pack', 'a', 'apply', 'committed', 'u', 'h', NULL, 'r', '{}'::jsonb)",
         "SELECT stepgate.append_row('test-pack', 'a', 'apply', 'committed', 'u', 'h', NULL, 'r', '{}'::jsonb, true)",
-        "SELECT stepgate.guard_table('public.parent_free'::regclass)",
+        "SELECT stepgate.guard_table('public.accounts'::regclass)",
         "INSERT INTO stepgate.permits (kind, txid, backend_pid, backend_start, pack, step, action, plan_sha256, statements) VALUES ('commit', txid_current(), pg_backend_pid(), now(), 'test-pack', 'a', 'apply', 'x', '{}')",
         "UPDATE stepgate.pack_state SET halted = false",
         "DELETE FROM stepgate.guard_roles",
@@ -873,7 +910,7 @@ fn runner_cannot_forge_facts_or_touch_authority_objects() {
         "ALTER TABLE stepgate.permits DISABLE TRIGGER permit_commit",
     ] {
         let e = r.batch_execute(sql).unwrap_err();
-        assert!(is_privilege(&e), "{sql}: {e}");
+        assert!(is_privilege(&e), "{sql}: {}", msg(&e));
     }
     // A trigger function cannot be called directly.
     assert!(r.batch_execute("SELECT stepgate.permit_commit()").is_err());
