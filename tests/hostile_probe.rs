@@ -44,6 +44,7 @@ struct World {
 const STEP_A: &str = "CREATE TABLE public.probe_a (id int);\nALTER TABLE public.probe_a ENABLE ROW LEVEL SECURITY;\nCREATE INDEX probe_a_idx ON public.probe_a (id);";
 const STEP_B: &str = "UPDATE public.accounts SET balance = balance * 2 WHERE id = 1;";
 const STEP_C: &str = "CREATE TABLE probe_c (id int);";
+const STEP_N: &str = "CREATE INDEX CONCURRENTLY runner_owned_idx ON public.runner_owned (id);\n";
 const STEP_D: &str = "CREATE TABLE public.probe_d (id int);";
 
 /// A fresh world with the ledger installed for the guarded runner `sg_runner`, a guarded
@@ -72,7 +73,9 @@ fn setup(prefix: &str) -> World {
              CREATE TABLE public.accounts (id int PRIMARY KEY, balance int NOT NULL);
              INSERT INTO public.accounts VALUES (1, 100), (2, 100);
              GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.accounts TO sg_runner;
-             SELECT stepgate.guard_table('public.accounts');",
+             SELECT stepgate.guard_table('public.accounts');
+             CREATE TABLE public.runner_owned (id int);
+             ALTER TABLE public.runner_owned OWNER TO sg_runner;",
         )
         .expect("guarded table");
     let (keys, key, signers) = register_owner(&ci, &["owner", "resume", "restore"]);
@@ -105,6 +108,12 @@ name = "reversible table"
 file = "d.sql"
 rollback = "rollback/d.sql"
 gates = ["owner"]
+[[step]]
+id = "n"
+name = "concurrent index"
+file = "n.sql"
+transactional = false
+gates = ["owner"]
 "#
     );
     let m = manifest(&db, &steps).replace(
@@ -121,6 +130,7 @@ gates = ["owner"]
             "rollback/d.sql",
             &rollback_file("DROP TABLE public.probe_d;"),
         ),
+        ("n.sql", STEP_N),
         ("allowed_signers", &signers),
     ]);
     let rci = ci.replace("user=postgres", "user=sg_runner");
@@ -602,6 +612,7 @@ fn runner_writes_to_a_guarded_table_are_refused() {
         "TRUNCATE public.accounts",
         "INSERT INTO public.accounts VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET balance = 0",
         "WITH d AS (DELETE FROM public.accounts RETURNING *) SELECT count(*) FROM d",
+        "EXPLAIN ANALYZE UPDATE public.accounts SET balance = 0",
         "MERGE INTO public.accounts a USING (SELECT 1 AS id) s ON a.id = s.id WHEN MATCHED THEN UPDATE SET balance = 0",
         "DELETE FROM public.parent_free",
         "UPDATE public.parent_free SET id = 7",
@@ -1029,6 +1040,199 @@ fn expired_or_future_approvals_do_not_count() {
     let mut r = w.runner();
     r.batch_execute("BEGIN").unwrap();
     refused(authorize(&mut r, &plan, &offered), "future approval");
+    let _ = r.batch_execute("ROLLBACK");
+    assert_eq!(w.facts("step = 'd'"), 0);
+}
+
+/// Two permits for the same step in one transaction (the "already committed" check sees
+/// no commit yet): one COMMIT writes two "apply committed" facts for a DML-only step.
+#[test]
+fn hole_two_permits_in_one_transaction_write_two_commit_facts() {
+    let w = setup("hp_two_permits");
+    w.approve("b", "owner", Action::Apply);
+    let plan = w.plan("b", Action::Apply);
+    let offered = w.offered(&plan);
+    let mut r = w.runner();
+    r.batch_execute("BEGIN").unwrap();
+    authorize(&mut r, &plan, &offered).expect("permit");
+    let second = authorize(&mut r, &plan, &offered);
+    run_statements(&mut r, &plan, |_| false);
+    let _ = r.batch_execute("COMMIT");
+    assert!(
+        second.is_err(),
+        "a second permit for the same step in one transaction"
+    );
+    assert!(
+        w.facts("verb = 'apply' AND result = 'committed' AND step = 'b'") <= 1,
+        "one commit, two facts"
+    );
+}
+
+/// A session permit (transaction-less step) is checked against the approvals' expiry
+/// only when issued: an hour later the same backend still runs the permitted statements,
+/// and finish_session_permit writes the fact.
+#[test]
+fn hole_session_permit_outlives_approval_expiry() {
+    let w = setup("hp_session_expiry");
+    let loaded = engine::pack::load(w.dir.path()).unwrap();
+    let req = engine::approve::Request {
+        step: "n",
+        gate: "owner",
+        principal: OWNER,
+        action: Action::Apply,
+        expires: std::time::Duration::from_secs(8),
+    };
+    engine::approve::approve(&loaded, &req, &w.key, None, time::OffsetDateTime::now_utc()).unwrap();
+    let plan = w.plan("n", Action::Apply);
+    assert!(!plan.transactional);
+    let offered = w.offered(&plan);
+    let mut r = w.runner();
+    let t0 = std::time::Instant::now();
+    authorize(&mut r, &plan, &offered).expect("session permit");
+    assert!(
+        t0.elapsed().as_secs() < 6,
+        "authorize took too long for this probe"
+    );
+    assert_eq!(
+        w.n("SELECT count(*) FROM stepgate.permits WHERE kind = 'session' AND consumed_at IS NULL AND valid_until IS NOT NULL"),
+        1
+    );
+    std::thread::sleep(std::time::Duration::from_secs(9));
+    assert!(
+        w.n("SELECT count(*) FROM stepgate.permits WHERE valid_until < clock_timestamp()") == 1
+    );
+    let ran = r.batch_execute(plan.statements[0].as_str());
+    let finished = r.query_one("SELECT stepgate.finish_session_permit()", &[]);
+    assert!(
+        ran.is_err(),
+        "an expired session permit admitted the step's statement"
+    );
+    assert!(finished.is_err());
+    assert!(!w.exists("public.runner_owned_idx"));
+    assert_eq!(w.facts("step = 'n'"), 0);
+}
+
+#[test]
+fn session_permit_is_bound_to_its_backend_and_finishes_once() {
+    let w = setup("hp_session");
+    w.approve("n", "owner", Action::Apply);
+    let plan = w.plan("n", Action::Apply);
+    let offered = w.offered(&plan);
+    let mut r = w.runner();
+    authorize(&mut r, &plan, &offered).expect("session permit");
+    // Another backend of the same role has no permit.
+    let e = w
+        .runner()
+        .batch_execute(plan.statements[0].as_str())
+        .unwrap_err();
+    assert!(is_privilege(&e), "{}", msg(&e));
+    // Something else on the permitted backend is refused.
+    let e = r
+        .batch_execute("CREATE INDEX CONCURRENTLY evil_idx ON public.runner_owned (id)")
+        .unwrap_err();
+    assert!(is_privilege(&e), "{}", msg(&e));
+    r.batch_execute(plan.statements[0].as_str()).unwrap();
+    r.query_one("SELECT stepgate.finish_session_permit()", &[])
+        .unwrap();
+    assert!(r
+        .query_one("SELECT stepgate.finish_session_permit()", &[])
+        .is_err());
+    let e = r
+        .batch_execute("DROP INDEX public.runner_owned_idx")
+        .unwrap_err();
+    assert!(is_privilege(&e), "{}", msg(&e));
+    assert!(w.exists("public.runner_owned_idx"));
+    assert!(!w.exists("public.evil_idx"));
+    assert_eq!(
+        w.facts("step = 'n' AND verb = 'apply' AND result = 'committed'"),
+        1
+    );
+}
+
+/// A registered signer whose key may sign gate `owner`, but whom the gate's signer list
+/// does not name, does not count; nor does a forged apply plan with no gates escape the
+/// floor policy.
+#[test]
+fn approvals_outside_the_gate_list_and_the_floor_hold() {
+    let w = setup("hp_floor");
+    let keys = tempfile::tempdir().unwrap();
+    let (eve_key, eve_pub) = keypair(keys.path(), "eve");
+    let o = engine::Options {
+        pack: ".".into(),
+        db: Some(w.ci.clone()),
+    };
+    engine::signers_cmd::add(&o, "eve@example.org", &eve_pub, &["owner".into()]).unwrap();
+    let loaded = engine::pack::load(w.dir.path()).unwrap();
+    let req = engine::approve::Request {
+        step: "d",
+        gate: "owner",
+        principal: "eve@example.org",
+        action: Action::Apply,
+        expires: std::time::Duration::from_secs(3600),
+    };
+    let signed = engine::approve::approve(
+        &loaded,
+        &req,
+        &eve_key,
+        None,
+        time::OffsetDateTime::now_utc(),
+    );
+    let plan = w.plan("d", Action::Apply);
+    let mut offered = w.offered(&plan);
+    if signed.is_ok() && offered.statements.is_empty() {
+        // The client would not offer eve's approval; offer it ourselves.
+        let (st, sig) = signed.as_ref().unwrap();
+        offered
+            .statements
+            .push(std::fs::read_to_string(st).unwrap());
+        offered
+            .signatures
+            .push(std::fs::read_to_string(sig).unwrap());
+    }
+    let mut r = w.runner();
+    r.batch_execute("BEGIN").unwrap();
+    let e = refused(authorize(&mut r, &plan, &offered), "eve's approval");
+    assert!(is_privilege(&e), "{}", msg(&e));
+    let _ = r.batch_execute("ROLLBACK");
+    // A forged apply plan with no gates: eve's approval is for other bytes, the floor stands.
+    let mut forged = plan.clone();
+    forged.gates = vec![];
+    for g in [vec![], forged.gates.clone()] {
+        forged.gates = g;
+        r.batch_execute("BEGIN").unwrap();
+        let e = refused(authorize(&mut r, &forged, &offered), "no gates");
+        assert!(msg(&e).contains("floor"), "{}", msg(&e));
+        let _ = r.batch_execute("ROLLBACK");
+    }
+    assert!(!w.exists("public.probe_d"));
+    assert_eq!(w.facts("step = 'd'"), 0);
+}
+
+#[test]
+fn approval_that_expires_before_commit_blocks_the_commit() {
+    let w = setup("hp_expire_commit");
+    let loaded = engine::pack::load(w.dir.path()).unwrap();
+    let req = engine::approve::Request {
+        step: "d",
+        gate: "owner",
+        principal: OWNER,
+        action: Action::Apply,
+        expires: std::time::Duration::from_secs(8),
+    };
+    engine::approve::approve(&loaded, &req, &w.key, None, time::OffsetDateTime::now_utc()).unwrap();
+    let plan = w.plan("d", Action::Apply);
+    let offered = w.offered(&plan);
+    let mut r = w.runner();
+    r.batch_execute("BEGIN").unwrap();
+    authorize(&mut r, &plan, &offered).expect("permit while valid");
+    run_statements(&mut r, &plan, |s| s.starts_with("SET LOCAL"));
+    std::thread::sleep(std::time::Duration::from_secs(9));
+    let e = r.batch_execute("COMMIT").unwrap_err();
+    assert!(msg(&e).contains("expired"), "{}", msg(&e));
+    assert!(!w.exists("public.probe_d"));
+    // And now it is refused outright.
+    r.batch_execute("BEGIN").unwrap();
+    refused(authorize(&mut r, &plan, &offered), "expired approval");
     let _ = r.batch_execute("ROLLBACK");
     assert_eq!(w.facts("step = 'd'"), 0);
 }
