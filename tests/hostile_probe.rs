@@ -45,6 +45,7 @@ const STEP_A: &str = "CREATE TABLE public.probe_a (id int);\nALTER TABLE public.
 const STEP_B: &str = "UPDATE public.accounts SET balance = balance * 2 WHERE id = 1;";
 const STEP_C: &str = "CREATE TABLE probe_c (id int);";
 const STEP_N: &str = "CREATE INDEX CONCURRENTLY runner_owned_idx ON public.runner_owned (id);\n";
+const STEP_G: &str = "CREATE TABLE public.holds (acct int REFERENCES public.accounts (id));\nINSERT INTO public.holds VALUES (2);";
 const STEP_D: &str = "CREATE TABLE public.probe_d (id int);";
 
 /// A fresh world with the ledger installed for the guarded runner `sg_runner`, a guarded
@@ -72,7 +73,7 @@ fn setup(prefix: &str) -> World {
             "GRANT CREATE ON SCHEMA public TO sg_runner;
              CREATE TABLE public.accounts (id int PRIMARY KEY, balance int NOT NULL);
              INSERT INTO public.accounts VALUES (1, 100), (2, 100);
-             GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.accounts TO sg_runner;
+             GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES ON public.accounts TO sg_runner;
              SELECT stepgate.guard_table('public.accounts');
              CREATE TABLE public.runner_owned (id int);
              ALTER TABLE public.runner_owned OWNER TO sg_runner;",
@@ -109,6 +110,15 @@ file = "d.sql"
 rollback = "rollback/d.sql"
 gates = ["owner"]
 [[step]]
+id = "g"
+name = "holds reference accounts"
+file = "g.sql"
+gates = ["owner"]
+[[step.negative]]
+name = "a held account cannot be deleted"
+sql = "DELETE FROM public.accounts WHERE id = 2"
+sqlstate = "23503"
+[[step]]
 id = "n"
 name = "concurrent index"
 file = "n.sql"
@@ -131,6 +141,7 @@ gates = ["owner"]
             &rollback_file("DROP TABLE public.probe_d;"),
         ),
         ("n.sql", STEP_N),
+        ("g.sql", &step_file("SELECT 1;", STEP_G)),
         ("allowed_signers", &signers),
     ]);
     let rci = ci.replace("user=postgres", "user=sg_runner");
@@ -216,7 +227,7 @@ fn run_statements(c: &mut Client, plan: &Plan, skip: impl Fn(&str) -> bool) {
     for s in &plan.statements {
         if !skip(s) {
             c.execute(s.as_str(), &[])
-                .unwrap_or_else(|e| panic!("{s}: {e}"));
+                .unwrap_or_else(|e| panic!("{s}: {}", msg(&e)));
         }
     }
 }
@@ -322,15 +333,30 @@ fn hole_explain_analyze_create_table_as_bypasses_the_guard() {
     assert!(is_privilege(&e), "{e}");
     assert!(!w.exists("public.ctas_plain"));
     // …the same wrapped in EXPLAIN ANALYZE.
-    let _ = r.batch_execute("EXPLAIN ANALYZE CREATE TABLE public.ctas_explained AS SELECT 1 AS x");
-    let _ = r.batch_execute(
-        "EXPLAIN (ANALYZE) CREATE MATERIALIZED VIEW public.mv_explained AS SELECT 1 AS x",
-    );
+    let mut created = vec![];
+    for (sql, rel) in [
+        (
+            "EXPLAIN ANALYZE CREATE TABLE public.ctas_explained AS SELECT 1 AS x",
+            "public.ctas_explained",
+        ),
+        (
+            "EXPLAIN (ANALYZE) CREATE MATERIALIZED VIEW public.mv_explained AS SELECT 1 AS x",
+            "public.mv_explained",
+        ),
+        (
+            "EXPLAIN ANALYZE SELECT 1 AS x INTO public.into_explained",
+            "public.into_explained",
+        ),
+    ] {
+        let _ = r.batch_execute(sql);
+        if w.exists(rel) {
+            created.push(rel);
+        }
+    }
     assert!(
-        !w.exists("public.ctas_explained"),
-        "EXPLAIN ANALYZE CREATE TABLE AS created a table without a permit"
+        created.is_empty(),
+        "EXPLAIN ANALYZE created {created:?} without a permit"
     );
-    assert!(!w.exists("public.mv_explained"));
 }
 
 /// The permit admits the approved text whatever the session's search_path: the runner
@@ -1235,4 +1261,28 @@ fn approval_that_expires_before_commit_blocks_the_commit() {
     refused(authorize(&mut r, &plan, &offered), "expired approval");
     let _ = r.batch_execute("ROLLBACK");
     assert_eq!(w.facts("step = 'd'"), 0);
+}
+
+/// Negative tests are admitted as permitted statements but nothing makes them run in a
+/// rolled-back savepoint, or fail. The runner skips the step's trailing INSERT (DML after
+/// the last DDL need not run), runs the negative "a held account cannot be deleted" as a
+/// plain statement — it succeeds, deleting from the guarded table — and commits.
+#[test]
+fn hole_negative_test_write_is_committed() {
+    let w = setup("hp_negative");
+    w.approve("g", "owner", Action::Apply);
+    let plan = w.plan("g", Action::Apply);
+    assert_eq!(plan.negatives.len(), 1);
+    let offered = w.offered(&plan);
+    let mut r = w.runner();
+    r.batch_execute("BEGIN").unwrap();
+    authorize(&mut r, &plan, &offered).expect("permit");
+    run_statements(&mut r, &plan, |s| s.starts_with("INSERT"));
+    let deleted = r.execute(plan.negatives[0].as_str(), &[]);
+    let committed = r.batch_execute("COMMIT").is_ok();
+    assert!(
+        !(deleted.is_ok() && committed),
+        "the signed must-fail negative deleted a guarded row and committed"
+    );
+    assert_eq!(w.n("SELECT count(*) FROM public.accounts WHERE id = 2"), 1);
 }
