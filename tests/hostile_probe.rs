@@ -1286,3 +1286,57 @@ fn hole_negative_test_write_is_committed() {
     );
     assert_eq!(w.n("SELECT count(*) FROM public.accounts WHERE id = 2"), 1);
 }
+
+/// The drift baseline (`verify::last_recorded`) is read from the commit fact's `client`
+/// details, which are whatever the runner passed to `stepgate.permit_note`. The runner
+/// measures, in a rolled-back rehearsal, the catalog *with a change it has not made yet*,
+/// stores that snapshot (`store_snapshot` is granted to it), notes its fingerprint in the
+/// real commit, and the change made afterwards outside stepgate is reported as no drift.
+#[test]
+fn hole_drift_baseline_is_a_client_claim() {
+    let w = setup("hp_drift");
+    w.approve("d", "owner", Action::Apply);
+    let plan = w.plan("d", Action::Apply);
+    let offered = w.offered(&plan);
+    let sneaky = "ALTER TABLE public.runner_owned ADD COLUMN sneaky text";
+    let mut forged = plan.clone();
+    forged.statements.push(sneaky.into());
+    forged.ddl.push(true);
+    let mut r = w.runner();
+    // 1. The future catalog, measured under a rehearsal permit and rolled back.
+    r.batch_execute("BEGIN").unwrap();
+    r.query_one(
+        "SELECT stepgate.rehearsal_permit($1)",
+        &[&forged.canonical()],
+    )
+    .unwrap();
+    run_statements(&mut r, &forged, |_| false);
+    let future = stepgate::db::snapshot::take(&mut r).unwrap();
+    r.batch_execute("ROLLBACK").unwrap();
+    r.execute(
+        "SELECT stepgate.store_snapshot($1, $2)",
+        &[&future.fingerprint(), &future.canonical_json()],
+    )
+    .unwrap();
+    // 2. The approved commit, with the future fingerprint noted as the measurement.
+    r.batch_execute("BEGIN").unwrap();
+    authorize(&mut r, &plan, &offered).unwrap();
+    run_statements(&mut r, &plan, |_| false);
+    r.execute(
+        "SELECT stepgate.permit_note($1::text::jsonb)",
+        &[&serde_json::json!({"in_transaction_fingerprint": future.fingerprint()}).to_string()],
+    )
+    .unwrap();
+    r.batch_execute("COMMIT").unwrap();
+    // 3. The change, made outside stepgate afterwards.
+    w.admin().batch_execute(sneaky).unwrap();
+    let o = engine::Options {
+        pack: w.dir.path().to_path_buf(),
+        db: Some(w.ci.clone()),
+    };
+    let d = engine::verify::drift(&o).unwrap();
+    assert!(
+        d.drifted,
+        "a column added outside stepgate after the last commit is not reported as drift"
+    );
+}
