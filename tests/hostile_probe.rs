@@ -1340,3 +1340,36 @@ fn hole_drift_baseline_is_a_client_claim() {
         "a column added outside stepgate after the last commit is not reported as drift"
     );
 }
+
+/// The guard keys on session_user as well as current_user: SET ROLE to an unguarded role
+/// the runner belongs to, or SET SESSION AUTHORIZATION, does not escape it.
+#[test]
+fn set_role_does_not_escape_the_guard() {
+    let w = setup("hp_set_role");
+    {
+        static ROLE: OnceLock<()> = OnceLock::new();
+        ROLE.get_or_init(|| {
+            w.admin()
+                .batch_execute(
+                    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sg_app_owner') \
+                     THEN CREATE ROLE sg_app_owner NOLOGIN; END IF; END $$;
+                     GRANT sg_app_owner TO sg_runner;",
+                )
+                .unwrap();
+        });
+    }
+    w.admin()
+        .batch_execute("GRANT CREATE ON SCHEMA public TO sg_app_owner")
+        .unwrap();
+    let mut r = w.runner();
+    r.batch_execute("SET ROLE sg_app_owner").unwrap();
+    let e = r
+        .batch_execute("CREATE TABLE public.as_app_owner (id int)")
+        .unwrap_err();
+    assert!(is_privilege(&e), "{}", msg(&e));
+    r.batch_execute("RESET ROLE").unwrap();
+    assert!(r
+        .batch_execute("SET SESSION AUTHORIZATION sg_app_owner")
+        .is_err());
+    assert!(!w.exists("public.as_app_owner"));
+}
