@@ -1373,3 +1373,31 @@ fn set_role_does_not_escape_the_guard() {
         .is_err());
     assert!(!w.exists("public.as_app_owner"));
 }
+
+/// Hole #1 also forges the step's state: with `"hold": true` the permit's fact is
+/// `hold reached`, which `status` and `step_committed` read as "committed". No statement,
+/// no approval; afterwards the real, approved apply of the step is refused as already
+/// committed.
+#[test]
+fn hole_restore_plan_forges_a_hold_reached_fact() {
+    let w = setup("hp_forged_hold");
+    let mut forged = w.plan("d", Action::Apply);
+    forged.action = "restore".into();
+    forged.gates = vec![];
+    forged.hold = true;
+    forged.statements = vec![];
+    forged.ddl = vec![];
+    forged.negatives = vec![];
+    let mut r = w.runner();
+    r.batch_execute("BEGIN").unwrap();
+    let permit = authorize(&mut r, &forged, &Offered::default());
+    let _ = r.batch_execute(if permit.is_ok() { "COMMIT" } else { "ROLLBACK" });
+    let o = engine::Options {
+        pack: w.dir.path().to_path_buf(),
+        db: Some(w.ci.clone()),
+    };
+    let status = engine::status::run(&o).unwrap();
+    let d = status.steps.iter().find(|s| s.id == "d").unwrap();
+    assert_eq!(w.facts("verb = 'hold' AND step = 'd'"), 0);
+    assert_eq!(d.state, "not applied", "status believes the forged fact");
+}
