@@ -592,8 +592,9 @@ fn runner_ddl_without_a_permit_is_refused() {
     ] {
         let e = r.batch_execute(sql).unwrap_err();
         assert!(
-            is_privilege(&e),
-            "{sql}: {e} (expected the guard's refusal)"
+            is_privilege(&e) && msg(&e).contains("stepgate guard"),
+            "{sql}: {} (expected the guard's refusal)",
+            msg(&e)
         );
     }
     for rel in [
@@ -646,6 +647,9 @@ fn runner_writes_to_a_guarded_table_are_refused() {
     ] {
         let e = r.batch_execute(sql).unwrap_err();
         assert!(is_privilege(&e), "{sql}: {}", msg(&e));
+        if !sql.starts_with("SET ") {
+            assert!(msg(&e).contains("stepgate guard"), "{sql}: {}", msg(&e));
+        }
     }
     // COPY FROM fires the statement trigger too.
     let copied = (|| -> Result<u64, postgres::Error> {
