@@ -36,8 +36,16 @@ impl Hostile {
     fn admin(&self) -> Client {
         client(&self.admin_ci)
     }
+    /// The runner's own client, with the search_path a plan runs under (the guard refuses
+    /// a permitted statement under any other).
     fn runner(&self) -> Client {
-        client(&self.runner_ci)
+        let mut c = client(&self.runner_ci);
+        c.batch_execute(&format!(
+            "SET search_path = {}",
+            stepgate::core::plan::SEARCH_PATH
+        ))
+        .expect("search_path");
+        c
     }
     fn approve(&self, step: &str) {
         approve(self.dir.path(), step, "owner", Action::Apply, &self.key);
@@ -448,6 +456,11 @@ fn a_step_is_committed_once_even_when_two_sessions_race() {
     // The second session waits for the first, then sees its fact.
     let second = std::thread::spawn(move || {
         let mut b = client(&ci);
+        b.batch_execute(&format!(
+            "SET search_path = {}",
+            stepgate::core::plan::SEARCH_PATH
+        ))
+        .expect("search_path");
         let mut tx = b.transaction().unwrap();
         let r = authorize(&mut tx, &o2);
         r.map_err(|e| stepgate::db::describe_pg_error(&e))

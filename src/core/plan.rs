@@ -20,6 +20,11 @@ use serde::{Deserialize, Serialize};
 /// First field of every plan; the server refuses any other.
 pub const FORMAT: &str = "stepgate plan v1";
 
+/// The `search_path` every statement of a plan runs under, exactly as PostgreSQL shows it.
+/// Built-in names resolve first, then `public`; the guard refuses a guarded statement run
+/// under any other (a runner-set path would put the approved objects somewhere else).
+pub const SEARCH_PATH: &str = "pg_catalog, public, pg_temp";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanTarget {
     pub database: String,
@@ -68,6 +73,10 @@ pub struct Plan {
     /// Per statement: does it fire the server's DDL guard? The guard requires a guarded
     /// committer to reach the last such statement before COMMIT.
     pub ddl: Vec<bool>,
+    /// Per statement: the tables it writes rows of (schema.table); the guard requires a
+    /// guarded committer to run each statement that writes a guarded table.
+    pub writes: Vec<Vec<String>>,
+    pub search_path: String,
     /// Invariant queries checked inside the transaction.
     pub invariants: Vec<String>,
     /// Negative tests, each in a savepoint inside the transaction, after the statements.
@@ -256,6 +265,7 @@ pub fn build(
         )?);
     }
     let ddl = body.iter().map(|s| fires_ddl_guard(s)).collect();
+    let writes = body.iter().map(|s| written_tables(s)).collect();
     let statements = body.iter().map(|s| s.text.clone()).collect();
     let pre = pre.iter().map(|s| s.text.clone()).collect();
     let post = post.iter().map(|s| s.text.clone()).collect();
@@ -298,6 +308,8 @@ pub fn build(
         pre,
         statements,
         ddl,
+        writes,
+        search_path: SEARCH_PATH.to_string(),
         invariants,
         negatives,
         post,
@@ -362,6 +374,8 @@ pub fn resume(pack: &Pack, manifest_sha256: &str, halt_event: i64) -> Plan {
         pre: vec![],
         statements: vec![],
         ddl: vec![],
+        writes: vec![],
+        search_path: SEARCH_PATH.to_string(),
         invariants: vec![],
         negatives: vec![],
         post: vec![],
@@ -376,6 +390,25 @@ fn snippet(origin: &str, text: &str, ctx: Context) -> Result<Vec<String>, Source
         .into_iter()
         .map(|s| s.text)
         .collect())
+}
+
+/// The tables whose rows the statement writes (DML, including writable CTEs).
+fn written_tables(st: &Statement) -> Vec<String> {
+    use crate::core::objects::Verb;
+    let mut out: Vec<String> = st
+        .touches
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.verb,
+                Verb::Insert | Verb::Update | Verb::Delete | Verb::Truncate
+            )
+        })
+        .map(|t| t.object.name.clone())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Whether PostgreSQL fires `ddl_command_start` for the statement: everything that is

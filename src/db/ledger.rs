@@ -175,7 +175,7 @@ GRANT SELECT ON stepgate.meta, stepgate.events, stepgate.signers, stepgate.snaps
 GRANT EXECUTE ON FUNCTION stepgate.store_snapshot(text, text) TO {r};
 GRANT EXECUTE ON FUNCTION stepgate.append_event(text, text, text, text, text, text, text, text, jsonb) TO {r};
 GRANT EXECUTE ON FUNCTION stepgate.canonical(bigint, timestamptz, text, text, text, text, text, text, text, text, text, jsonb, boolean) TO {r};
-GRANT SELECT ON stepgate.pack_state, stepgate.permits, stepgate.guard_roles, stepgate.guarded_tables TO {r};
+GRANT SELECT ON stepgate.pack_state, stepgate.permits, stepgate.guard_roles, stepgate.guarded_tables, stepgate.used_approvals TO {r};
 "#
         ));
     }

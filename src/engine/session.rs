@@ -14,8 +14,11 @@ use std::path::PathBuf;
 /// Every connection stepgate opens ignores the role's own `search_path` (which whoever
 /// holds the runner's password can set): built-in names always resolve to `pg_catalog`
 /// first, so a runner-made `public.=` or `public.pg_try_advisory_lock` is never chosen
-/// over the real one; user objects resolve through `"$user", public` as usual.
-pub const PINNED_SEARCH_PATH: &str = "SET search_path = pg_catalog, \"$user\", public, pg_temp";
+/// over the real one; user objects resolve through `public`. It is the plan's
+/// `search_path` (`core::plan::SEARCH_PATH`), which the guard holds a permitted step to.
+pub fn pinned_search_path() -> String {
+    format!("SET search_path = {}", crate::core::plan::SEARCH_PATH)
+}
 
 /// What every verb needs to find its pack and database.
 #[derive(Debug, Clone, Default)]
@@ -95,8 +98,9 @@ impl Session {
         // Catalog reads (pg_get_indexdef and friends) take ACCESS SHARE locks: never
         // queue behind a DDL lock for longer than the pack allows.
         ledger_client.batch_execute(&format!(
-            "SET lock_timeout = '{}ms'; {PINNED_SEARCH_PATH}",
-            loaded.pack.timeouts.lock.as_millis()
+            "SET lock_timeout = '{}ms'; {}",
+            loaded.pack.timeouts.lock.as_millis(),
+            pinned_search_path()
         ))?;
         let identity = identity::read(&mut ledger_client)?;
         let mut expected = loaded.pack.manifest.pack.target.clone();
@@ -211,7 +215,7 @@ impl Session {
             .target
             .connect_with_notices(&app, sink)
             .map_err(|e| Error::Database(e.to_string()))?;
-        c.batch_execute(PINNED_SEARCH_PATH)?;
+        c.batch_execute(&pinned_search_path())?;
         Ok(c)
     }
 

@@ -17,20 +17,36 @@ use serde::Serialize;
 /// The last recorded post-step fingerprint, from facts only: the catalog the committing
 /// transaction of the last apply or rollback measured just before its COMMIT. A claim
 /// (say, a `verify` row a client appended) is never a baseline.
-pub fn last_recorded(events: &[Event], step: Option<&str>) -> Option<(i64, String)> {
+pub fn last_recorded(events: &[Event], step: Option<&str>) -> Option<Recorded> {
     events
         .iter()
         .rev()
         .filter(|e| e.fact && e.result == "committed")
         .filter(|e| step.is_none() || e.step.as_deref() == step)
-        .filter(|e| e.verb == "apply" || e.verb == "rollback")
-        .find_map(|e| {
+        .find(|e| e.verb == "apply" || e.verb == "rollback")
+        .map(|e| {
             let d = e.details.get("client").unwrap_or(&e.details);
-            d.get("in_transaction_fingerprint")
-                .or_else(|| d.get("fingerprint"))
-                .and_then(|f| f.as_str())
-                .map(|f| (e.id, f.to_string()))
+            let text =
+                |v: Option<&serde_json::Value>| v.and_then(|f| f.as_str()).map(str::to_string);
+            Recorded {
+                event: e.id,
+                server: text(e.details.get("catalog_fingerprint")),
+                snapshot: text(
+                    d.get("in_transaction_fingerprint")
+                        .or_else(|| d.get("fingerprint")),
+                ),
+            }
         })
+}
+
+/// Drift's baseline from the last commit fact.
+pub struct Recorded {
+    pub event: i64,
+    /// The database's own fingerprint of its schema at that COMMIT: what decides drift.
+    pub server: Option<String>,
+    /// The client's snapshot noted in the same transaction (a claim): used only to name
+    /// the objects that changed.
+    pub snapshot: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +56,8 @@ pub struct DriftReport {
     pub recorded_fingerprint: Option<String>,
     pub live_fingerprint: String,
     pub diff: CatalogDiff,
+    /// (recorded at the last COMMIT, live) as the database computes them.
+    pub server_fingerprint: Option<(String, String)>,
     pub drifted: bool,
     pub note: Option<String>,
 }
@@ -54,21 +72,35 @@ pub fn drift_in(s: &mut Session, step: Option<&str>) -> Result<DriftReport> {
         recorded_fingerprint: None,
         live_fingerprint: live_fp.clone(),
         diff: CatalogDiff::default(),
+        server_fingerprint: None,
         drifted: false,
         note: None,
     };
-    let Some((id, fp)) = last_recorded(&events, step) else {
+    let Some(rec) = last_recorded(&events, step) else {
         r.note = Some(
             "no committed or rolled-back step recorded yet: nothing to compare against".into(),
         );
         return Ok(r);
     };
-    r.reference_event = Some(id);
+    r.reference_event = Some(rec.event);
+    r.drifted = match &rec.server {
+        Some(server) => {
+            let live: String = s
+                .ledger
+                .query_one("SELECT stepgate.catalog_fingerprint()", &[])?
+                .get(0);
+            r.server_fingerprint = Some((server.clone(), live.clone()));
+            *server != live
+        }
+        None => rec.snapshot.as_deref() != Some(live_fp.as_str()),
+    };
+    let Some(fp) = rec.snapshot else {
+        return Ok(r);
+    };
     r.recorded_fingerprint = Some(fp.clone());
-    if fp == live_fp {
+    if !r.drifted {
         return Ok(r);
     }
-    r.drifted = true;
     match ledger::load_snapshot(&mut s.ledger, &fp)? {
         Some(recorded) => r.diff = catalog::diff(&recorded, &live),
         None => r.note = Some(format!("the recorded snapshot {fp} is missing or fails its hash check; only the fingerprints can be compared")),

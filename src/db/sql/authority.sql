@@ -28,10 +28,20 @@ CREATE TABLE stepgate.permits (
   plan_sha256    text NOT NULL,
   statements     text[] NOT NULL,
   search_path    text,
+  -- The last statement admitted (1-based) and when that execution started: a statement
+  -- admitted again in the same execution (a DO block firing several events) passes, a
+  -- second execution of it does not.
   cursor         integer NOT NULL DEFAULT 0,
-  -- The cursor a guarded committer must have reached: the plan's last DDL statement.
-  required_cursor integer NOT NULL DEFAULT 0,
+  cursor_at      timestamptz,
+  -- Statements admitted, and those a guarded committer must have run (DDL, and writes to
+  -- guarded tables) before COMMIT. Negative tests are admitted only to be rolled back:
+  -- an admission past n_statements that survives to COMMIT refuses it.
+  admitted       integer[] NOT NULL DEFAULT '{}',
+  required       integer[] NOT NULL DEFAULT '{}',
+  n_statements   integer NOT NULL DEFAULT 0,
   hold           boolean NOT NULL DEFAULT false,
+  -- sha256 of each approval statement counted: each approval authorizes one commit.
+  approvals      text[] NOT NULL DEFAULT '{}',
   principals     text[] NOT NULL DEFAULT '{}',
   valid_until    timestamptz,
   run_id         text,
@@ -51,6 +61,11 @@ CREATE TABLE stepgate.guard_roles (
 );
 CREATE TABLE stepgate.guarded_tables (
   rel  regclass PRIMARY KEY
+);
+CREATE TABLE stepgate.used_approvals (
+  sha256   text PRIMARY KEY,
+  permit   bigint NOT NULL,
+  used_at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 
 CREATE FUNCTION stepgate.append_fact(p_pack text, p_step text, p_verb text, p_result text,
@@ -127,7 +142,7 @@ $fn$;
 -- approvals count, and the earliest expiry among them. Refuses (raises) when a gate's
 -- quorum or the floor is not met. Time is the server's clock at the moment of the call.
 CREATE FUNCTION stepgate.verify_approvals(p_plan jsonb, p_plan_sha text, p_statements text[],
-    p_signatures text[], OUT principals text[], OUT valid_until timestamptz)
+    p_signatures text[], OUT principals text[], OUT valid_until timestamptz, OUT approvals text[])
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   v_now timestamptz := pg_catalog.clock_timestamp();
@@ -140,9 +155,23 @@ DECLARE
   v_missing text[] := '{}';
 BEGIN
   principals := '{}';
+  approvals := '{}';
+  -- What is required comes from the server as much as from the plan: at least one gate,
+  -- every quorum at least 1, the floor on every action, and a resume only by `resume`.
+  IF COALESCE(pg_catalog.jsonb_array_length(p_plan -> 'gates'), 0) = 0 THEN
+    RAISE EXCEPTION 'stepgate: % of step % names no signature gate: nothing authorizes it',
+      p_plan ->> 'action', p_plan ->> 'step' USING ERRCODE = '42501';
+  END IF;
+  IF p_plan ->> 'action' = 'resume' AND EXISTS (
+       SELECT 1 FROM pg_catalog.jsonb_array_elements(p_plan -> 'gates') g WHERE g ->> 'name' <> 'resume') THEN
+    RAISE EXCEPTION 'stepgate: a resume is authorized by the `resume` gate only' USING ERRCODE = '42501';
+  END IF;
   FOR i IN 1 .. COALESCE(pg_catalog.array_length(p_statements, 1), 0) LOOP
     v_a := stepgate.parse_approval(p_statements[i]);
     CONTINUE WHEN v_a IS NULL;
+    -- Each approval authorizes one commit.
+    CONTINUE WHEN EXISTS (SELECT 1 FROM stepgate.used_approvals u
+                           WHERE u.sha256 = pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_statements[i], 'UTF8')), 'hex'));
     CONTINUE WHEN v_a ->> 'pack' <> p_plan ->> 'pack' OR v_a ->> 'step' <> p_plan ->> 'step'
                OR v_a ->> 'action' <> p_plan ->> 'action' OR v_a ->> 'plan-sha256' <> p_plan_sha
                OR v_a ->> 'target-database' <> pg_catalog.current_database();
@@ -161,6 +190,7 @@ BEGIN
          AND (v_a ->> 'gate' = ANY (s.gates) OR '*' = ANY (s.gates)));
     CONTINUE WHEN (v_a ->> 'gate') || E'\x1f' || (v_a ->> 'principal') = ANY (v_counted);
     v_counted := v_counted || ((v_a ->> 'gate') || E'\x1f' || (v_a ->> 'principal'));
+    approvals := approvals || pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_statements[i], 'UTF8')), 'hex');
     IF NOT (v_a ->> 'principal') = ANY (principals) THEN
       principals := principals || (v_a ->> 'principal');
     END IF;
@@ -169,13 +199,12 @@ BEGIN
   FOR v_gate IN SELECT g FROM pg_catalog.jsonb_array_elements(p_plan -> 'gates') g LOOP
     SELECT pg_catalog.count(*) INTO v_n FROM pg_catalog.unnest(v_counted) c
      WHERE pg_catalog.split_part(c, E'\x1f', 1) = v_gate ->> 'name';
-    IF v_n < (v_gate ->> 'quorum')::int THEN
+    IF v_n < GREATEST(COALESCE((v_gate ->> 'quorum')::int, 1), 1) THEN
       v_missing := v_missing || pg_catalog.format('gate %s has %s of %s valid approvals',
-                                                  v_gate ->> 'name', v_n, v_gate ->> 'quorum');
+                                                  v_gate ->> 'name', v_n, GREATEST(COALESCE((v_gate ->> 'quorum')::int, 1), 1));
     END IF;
   END LOOP;
-  IF p_plan ->> 'action' IN ('apply', 'rollback')
-     AND COALESCE(pg_catalog.array_length(principals, 1), 0) < v_floor THEN
+  IF COALESCE(pg_catalog.array_length(principals, 1), 0) < GREATEST(v_floor, 1) THEN
     v_missing := v_missing || pg_catalog.format('the floor policy needs %s registered signers, %s signed',
                    v_floor, COALESCE(pg_catalog.array_length(principals, 1), 0));
   END IF;
@@ -260,6 +289,72 @@ RETURNS timestamptz LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
   SELECT a.backend_start FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid()
 $fn$;
 
+-- A fingerprint of the schema, computed by the server from its own catalog (no client
+-- involved): drift's baseline. Raw catalog columns only (no pg_get_*def, which would lock
+-- every relation); expression trees as text, so the same database always hashes alike.
+CREATE FUNCTION stepgate.catalog_fingerprint()
+RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  WITH ns AS (
+    SELECT n.oid, n.nspname FROM pg_catalog.pg_namespace n
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'stepgate', 'pg_toast')
+       AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'),
+  parts AS (
+    SELECT pg_catalog.concat_ws(' ', 'n', n.nspname, n.oid) AS t FROM ns n
+    UNION ALL
+    SELECT pg_catalog.concat_ws(' ', 'r', c.oid, n.nspname, c.relname, c.relkind, c.relowner, c.relacl::text,
+                                c.relrowsecurity, c.relforcerowsecurity, c.relpersistence, c.reloptions::text,
+                                c.relispartition, c.relpartbound::text)
+      FROM pg_catalog.pg_class c JOIN ns n ON n.oid = c.relnamespace
+    UNION ALL
+    SELECT pg_catalog.concat_ws(' ', 'a', a.attrelid, a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull,
+                                a.attidentity, a.attgenerated, a.attcollation, a.attacl::text, d.adbin::text)
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN ns n ON n.oid = c.relnamespace
+      LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE a.attnum > 0 AND NOT a.attisdropped
+    UNION ALL
+    SELECT pg_catalog.concat_ws(' ', 'c', k.oid, k.conname, k.contype, k.conrelid, k.contypid, k.conindid, k.confrelid,
+                                k.conkey::text, k.confkey::text, k.confupdtype, k.confdeltype, k.condeferrable,
+                                k.condeferred, k.convalidated, k.conbin::text)
+      FROM pg_catalog.pg_constraint k JOIN ns n ON n.oid = k.connamespace
+    UNION ALL
+    SELECT pg_catalog.concat_ws(' ', 'i', i.indexrelid, i.indrelid, i.indisunique, i.indisprimary, i.indisvalid,
+                                i.indkey::text, i.indclass::text, i.indoption::text, i.indexprs::text, i.indpred::text)
+      FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN ns n ON n.oid = c.relnamespace
+    UNION ALL
+    SELECT pg_catalog.concat_ws(' ', 't', g.oid, g.tgrelid, g.tgname, g.tgfoid, g.tgtype, g.tgenabled, g.tgattr::text,
+                                pg_catalog.encode(g.tgargs, 'hex'), g.tgqual::text)
+      FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid JOIN ns n ON n.oid = c.relnamespace
+     WHERE NOT g.tgisinternal
+    UNION ALL
+    SELECT pg_catalog.concat_ws(' ', 'f', p.oid, n.nspname, p.proname, p.proargtypes::text, p.prorettype, p.prokind,
+                                p.provolatile, p.prosecdef, p.proowner, p.proacl::text, p.proconfig::text,
+                                pg_catalog.md5(COALESCE(p.prosrc, '')))
+      FROM pg_catalog.pg_proc p JOIN ns n ON n.oid = p.pronamespace
+    UNION ALL
+    SELECT pg_catalog.concat_ws(' ', 'w', w.oid, w.ev_class, w.rulename, w.ev_type, w.ev_enabled,
+                                pg_catalog.md5(w.ev_action::text), w.ev_qual::text)
+      FROM pg_catalog.pg_rewrite w JOIN pg_catalog.pg_class c ON c.oid = w.ev_class JOIN ns n ON n.oid = c.relnamespace
+    UNION ALL
+    SELECT pg_catalog.concat_ws(' ', 'y', t.oid, n.nspname, t.typname, t.typtype, t.typbasetype, t.typnotnull,
+                                t.typdefaultbin::text, t.typacl::text)
+      FROM pg_catalog.pg_type t JOIN ns n ON n.oid = t.typnamespace
+    UNION ALL
+    SELECT pg_catalog.concat_ws(' ', 'e', e.enumtypid, e.enumsortorder, e.enumlabel)
+      FROM pg_catalog.pg_enum e JOIN pg_catalog.pg_type t ON t.oid = e.enumtypid JOIN ns n ON n.oid = t.typnamespace
+    UNION ALL
+    SELECT pg_catalog.concat_ws(' ', 'p', o.oid, o.polrelid, o.polname, o.polcmd, o.polpermissive, o.polroles::text,
+                                o.polqual::text, o.polwithcheck::text)
+      FROM pg_catalog.pg_policy o JOIN pg_catalog.pg_class c ON c.oid = o.polrelid JOIN ns n ON n.oid = c.relnamespace
+    UNION ALL
+    SELECT pg_catalog.concat_ws(' ', 'x', x.extname, x.extversion, x.extnamespace) FROM pg_catalog.pg_extension x
+    UNION ALL
+    SELECT pg_catalog.concat_ws(' ', 'g', s.seqrelid, s.seqtypid, s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqcycle)
+      FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid JOIN ns n ON n.oid = c.relnamespace)
+  SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+           COALESCE(pg_catalog.string_agg(t, E'\n' ORDER BY t COLLATE "C"), ''), 'UTF8')), 'hex')
+    FROM parts
+$fn$;
+
 -- Issues the permit under which the calling transaction may run the plan's statements and
 -- commit once. Call it first in the step's transaction, before any change.
 CREATE FUNCTION stepgate.authorize(p_plan text, p_statements text[], p_signatures text[],
@@ -271,16 +366,22 @@ DECLARE
   v_ok record;
   v_halt bigint;
   v_id bigint;
-  v_session boolean := NOT (v_plan ->> 'transactional')::boolean;
+  v_session boolean := NOT COALESCE((v_plan ->> 'transactional')::boolean, true);
+  v_statements text[] := stepgate.plan_statements(v_plan);
 BEGIN
-  IF v_plan ->> 'action' NOT IN ('apply', 'rollback', 'restore') THEN
-    RAISE EXCEPTION 'stepgate: a permit is for apply, rollback or restore' USING ERRCODE = '22023';
+  IF v_plan ->> 'action' IS NULL OR v_plan ->> 'action' NOT IN ('apply', 'rollback') THEN
+    RAISE EXCEPTION 'stepgate: a permit is for apply or rollback' USING ERRCODE = '42501';
   END IF;
   PERFORM stepgate.check_target(v_plan);
   -- The "already committed" check below must see every commit before it: a snapshot taken
   -- at the start of the transaction would not.
   IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
     RAISE EXCEPTION 'stepgate: a permit is issued only in a READ COMMITTED transaction' USING ERRCODE = '42501';
+  END IF;
+  -- One permit per transaction: two would record two commits for one.
+  IF NOT v_session AND EXISTS (SELECT 1 FROM stepgate.permits p
+                                WHERE p.txid = pg_catalog.txid_current() AND p.backend_pid = pg_catalog.pg_backend_pid()) THEN
+    RAISE EXCEPTION 'stepgate: this transaction already holds a permit' USING ERRCODE = '42501';
   END IF;
   -- One committer per pack at a time (a transaction-scoped lock: it never blocks a halt):
   -- a second apply of the same step waits here, then sees the first one's fact.
@@ -300,18 +401,30 @@ BEGIN
   END IF;
   SELECT * INTO v_ok FROM stepgate.verify_approvals(v_plan, v_sha, p_statements, p_signatures);
   INSERT INTO stepgate.permits (kind, txid, backend_pid, backend_start, pack, step, action, plan_sha256,
-                                statements, required_cursor, hold, principals, valid_until, run_id, os_user, host)
+                                statements, search_path, required, n_statements, hold, principals,
+                                valid_until, approvals, run_id, os_user, host)
   VALUES (CASE WHEN v_session THEN 'session' ELSE 'commit' END,
           CASE WHEN v_session THEN NULL ELSE pg_catalog.txid_current() END,
           pg_catalog.pg_backend_pid(), stepgate.backend_start(), v_plan ->> 'pack', v_plan ->> 'step',
-          v_plan ->> 'action', v_sha, stepgate.plan_statements(v_plan),
-          COALESCE((SELECT pg_catalog.max(o) FROM pg_catalog.jsonb_array_elements(v_plan -> 'ddl') WITH ORDINALITY AS t(d, o)
-                                WHERE d = 'true'::jsonb), 0),
-          COALESCE((v_plan ->> 'hold')::boolean, false), v_ok.principals,
-          v_ok.valid_until, p_run_id, p_os_user, p_host)
+          v_plan ->> 'action', v_sha, v_statements, v_plan ->> 'search_path',
+          stepgate.required_statements(v_plan),
+          COALESCE(pg_catalog.jsonb_array_length(v_plan -> 'statements'), 0),
+          v_plan ->> 'action' = 'apply' AND COALESCE((v_plan ->> 'hold')::boolean, false),
+          v_ok.principals, v_ok.valid_until, v_ok.approvals, p_run_id, p_os_user, p_host)
   RETURNING id INTO v_id;
   RETURN v_id;
 END
+$fn$;
+
+-- The statements a guarded committer must run before COMMIT (1-based): each that fires the
+-- DDL guard, and each that writes a table the admin guards.
+CREATE FUNCTION stepgate.required_statements(p_plan jsonb)
+RETURNS integer[] LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT COALESCE(pg_catalog.array_agg(o::int ORDER BY o), '{}')
+    FROM pg_catalog.jsonb_array_elements(COALESCE(p_plan -> 'ddl', '[]')) WITH ORDINALITY AS d(f, o)
+   WHERE d.f = 'true'::jsonb
+      OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements_text(COALESCE(p_plan -> 'writes' -> (o::int - 1), '[]')) w(t)
+                   JOIN stepgate.guarded_tables g ON g.rel = pg_catalog.to_regclass(w.t))
 $fn$;
 
 -- A permit for a rehearsal: admits the plan's statements in this transaction, and makes
@@ -322,11 +435,17 @@ DECLARE
   v_plan jsonb := stepgate.parse_plan(p_plan);
   v_id bigint;
 BEGIN
-  INSERT INTO stepgate.permits (kind, txid, backend_pid, backend_start, pack, step, action, plan_sha256, statements)
+  IF EXISTS (SELECT 1 FROM stepgate.permits p WHERE p.kind = 'commit' AND p.txid = pg_catalog.txid_current()
+                AND p.backend_pid = pg_catalog.pg_backend_pid()) THEN
+    RAISE EXCEPTION 'stepgate: this transaction already holds a commit permit' USING ERRCODE = '42501';
+  END IF;
+  INSERT INTO stepgate.permits (kind, txid, backend_pid, backend_start, pack, step, action, plan_sha256,
+                                statements, search_path, n_statements)
   VALUES ('rehearsal', pg_catalog.txid_current(), pg_catalog.pg_backend_pid(), stepgate.backend_start(),
           v_plan ->> 'pack', v_plan ->> 'step', v_plan ->> 'action',
           pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_plan, 'UTF8')), 'hex'),
-          stepgate.plan_statements(v_plan))
+          stepgate.plan_statements(v_plan), v_plan ->> 'search_path',
+          COALESCE(pg_catalog.jsonb_array_length(v_plan -> 'statements'), 0))
   RETURNING id INTO v_id;
   RETURN v_id;
 END
@@ -354,32 +473,54 @@ BEGIN
 END
 $fn$;
 
--- Does the live permit admit the statement being run? Under a permit, what runs must be
--- exactly the permitted statements, in order: the cursor only moves forward.
-CREATE FUNCTION stepgate.permit_admits()
+-- Does the live permit admit the statement being run, under `p_search_path`? Under a
+-- permit, what runs must be exactly the permitted statements, whole, in order, each once,
+-- under the plan's search_path.
+CREATE FUNCTION stepgate.permit_admits(p_search_path text)
 RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   v stepgate.permits := stepgate.live_permit();
   v_q text := pg_catalog.current_query();
+  v_at timestamptz := pg_catalog.statement_timestamp();
   v_n int;
 BEGIN
   IF v.id IS NULL THEN
     RETURN false;
   END IF;
-  IF v.kind = 'session' AND stepgate.pack_halted(v.pack, 'none') IS NOT NULL THEN
+  IF v.search_path IS NOT NULL AND p_search_path IS DISTINCT FROM v.search_path THEN
     RETURN false;
   END IF;
+  IF v.kind = 'session' AND (stepgate.pack_halted(v.pack, 'none') IS NOT NULL
+                             OR v.valid_until <= pg_catalog.clock_timestamp()) THEN
+    RETURN false;
+  END IF;
+  -- The same execution of the statement last admitted (a DO block firing several events).
+  IF v.cursor > 0 AND v.cursor_at = v_at AND v.statements[v.cursor] = v_q THEN
+    RETURN true;
+  END IF;
   v_n := COALESCE(pg_catalog.array_length(v.statements, 1), 0);
-  FOR i IN GREATEST(v.cursor, 1) .. v_n LOOP
+  FOR i IN v.cursor + 1 .. v_n LOOP
     IF v.statements[i] = v_q THEN
-      IF i <> v.cursor THEN
-        UPDATE stepgate.permits SET cursor = i WHERE id = v.id;
-      END IF;
+      UPDATE stepgate.permits SET cursor = i, cursor_at = v_at, admitted = admitted || i WHERE id = v.id;
       RETURN true;
     END IF;
   END LOOP;
   RETURN false;
 END
+$fn$;
+
+-- Have the statements a guarded committer must run all run, and no negative test's effect
+-- survived (stepgate rolls each back to its savepoint, which undoes its admission too)?
+CREATE FUNCTION stepgate.permit_complete(v stepgate.permits)
+RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT CASE
+    WHEN v.cursor > v.n_statements
+      THEN pg_catalog.format('a negative test of step %s ran outside a rolled-back savepoint', v.step)
+    WHEN NOT (v.required <@ v.admitted)
+      THEN pg_catalog.format('step %s skipped approved statement(s) %s: every approved statement must run before COMMIT',
+                             v.step, (SELECT pg_catalog.array_agg(r) FROM pg_catalog.unnest(v.required) r
+                                       WHERE NOT r = ANY (v.admitted)))
+  END
 $fn$;
 
 -- At COMMIT (a deferred constraint trigger on the permit row): a rehearsal permit never
@@ -414,19 +555,20 @@ BEGIN
     RAISE EXCEPTION 'stepgate: an approval of step % expired at % before the commit', v.step, v.valid_until
       USING ERRCODE = '42501';
   END IF;
-  -- A guarded committer must have run the plan's statements through to its last DDL.
-  IF stepgate.guard_mode() = 'guarded' AND v.cursor < v.required_cursor THEN
-    RAISE EXCEPTION 'stepgate: step % stopped at statement % of %: every approved statement must run before COMMIT',
-      v.step, v.cursor, v.required_cursor USING ERRCODE = '42501';
+  -- A guarded committer must have run every approved statement it can be held to.
+  IF stepgate.guard_mode() = 'guarded' AND stepgate.permit_complete(v) IS NOT NULL THEN
+    RAISE EXCEPTION 'stepgate: %', stepgate.permit_complete(v) USING ERRCODE = '42501';
   END IF;
   v_verb := v.action;
-  IF v.hold THEN
+  IF v.hold AND v.action = 'apply' THEN
     v_verb := 'hold';
     v_result := 'reached';
   END IF;
   UPDATE stepgate.permits SET consumed_at = pg_catalog.clock_timestamp() WHERE id = v.id;
+  INSERT INTO stepgate.used_approvals (sha256, permit) SELECT a, v.id FROM pg_catalog.unnest(v.approvals) a;
   PERFORM stepgate.append_fact(v.pack, v.step, v_verb, v_result, v.os_user, v.host, v.plan_sha256, v.run_id,
     pg_catalog.jsonb_build_object('permit', v.id, 'plan_sha256', v.plan_sha256, 'principals', v.principals,
+                                  'catalog_fingerprint', stepgate.catalog_fingerprint(),
                                   'client', v.client_details));
   RETURN NULL;
 END
@@ -443,17 +585,22 @@ BEGIN
   IF v.id IS NULL OR v.kind <> 'session' THEN
     RAISE EXCEPTION 'stepgate: no live session permit' USING ERRCODE = '42501';
   END IF;
-  IF stepgate.guard_mode() = 'guarded' AND v.cursor < v.required_cursor THEN
-    RAISE EXCEPTION 'stepgate: step % stopped at statement % of %', v.step, v.cursor, v.required_cursor
+  IF stepgate.guard_mode() = 'guarded' AND stepgate.permit_complete(v) IS NOT NULL THEN
+    RAISE EXCEPTION 'stepgate: %', stepgate.permit_complete(v) USING ERRCODE = '42501';
+  END IF;
+  IF v.valid_until <= pg_catalog.clock_timestamp() THEN
+    RAISE EXCEPTION 'stepgate: an approval of step % expired at % before it finished', v.step, v.valid_until
       USING ERRCODE = '42501';
   END IF;
   UPDATE stepgate.permits SET consumed_at = pg_catalog.clock_timestamp() WHERE id = v.id;
   IF stepgate.pack_halted(v.pack, 'share') IS NOT NULL THEN
     RAISE EXCEPTION 'stepgate: pack % is halted', v.pack USING ERRCODE = '42501';
   END IF;
+  INSERT INTO stepgate.used_approvals (sha256, permit) SELECT a, v.id FROM pg_catalog.unnest(v.approvals) a;
   v_id := stepgate.append_fact(v.pack, v.step, v.action, 'committed', v.os_user, v.host, v.plan_sha256, v.run_id,
     pg_catalog.jsonb_build_object('permit', v.id, 'plan_sha256', v.plan_sha256, 'principals', v.principals,
-                                  'statements_run', v.cursor, 'client', v.client_details));
+                                  'statements_run', v.cursor, 'catalog_fingerprint', stepgate.catalog_fingerprint(),
+                                  'client', v.client_details));
   RETURN v_id;
 END
 $fn$;
@@ -465,9 +612,11 @@ RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, p
 DECLARE v_id bigint;
 BEGIN
   PERFORM stepgate.pack_register(p_pack);
+  -- The state row first: waiting for it (a commit under way) never holds the ledger's lock.
+  UPDATE stepgate.pack_state SET halted = true WHERE pack = p_pack;
   v_id := stepgate.append_fact(p_pack, p_step, 'halt', 'halted', p_os_user, p_host, NULL, p_run_id,
             COALESCE(p_details, '{}') || pg_catalog.jsonb_build_object('reason', p_reason));
-  UPDATE stepgate.pack_state SET halted = true, halt_event = v_id WHERE pack = p_pack;
+  UPDATE stepgate.pack_state SET halt_event = v_id WHERE pack = p_pack;
   RETURN v_id;
 END
 $fn$;
@@ -495,6 +644,7 @@ BEGIN
   SELECT * INTO v_ok FROM stepgate.verify_approvals(v_plan, v_sha, p_statements, p_signatures);
   v_id := stepgate.append_fact(v_plan ->> 'pack', NULL, 'resume', 'resumed', p_os_user, p_host, v_sha, p_run_id,
             pg_catalog.jsonb_build_object('halt_event', v_halt, 'principals', v_ok.principals));
+  INSERT INTO stepgate.used_approvals (sha256, permit) SELECT a, -v_id FROM pg_catalog.unnest(v_ok.approvals) a;
   UPDATE stepgate.pack_state SET halted = false, halt_event = NULL WHERE pack = v_plan ->> 'pack';
   RETURN v_id;
 END
@@ -509,11 +659,11 @@ RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, 
     'free')
 $fn$;
 
-CREATE FUNCTION stepgate.guard_check(p_what text)
+CREATE FUNCTION stepgate.guard_check(p_what text, p_search_path text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE v_mode text := stepgate.guard_mode();
 BEGIN
-  IF v_mode = 'free' OR stepgate.permit_admits() THEN
+  IF v_mode = 'free' OR stepgate.permit_admits(p_search_path) THEN
     RETURN;
   END IF;
   IF v_mode = 'break-glass' THEN
@@ -524,33 +674,57 @@ BEGIN
   END IF;
   RAISE EXCEPTION 'stepgate guard: % by role % refused: it needs a stepgate permit for exactly this statement', p_what, session_user
     USING ERRCODE = '42501',
-          HINT = 'changes by this role go through `stepgate apply` of an approved step; the statement must be one the approvers signed, in order';
+          HINT = 'changes by this role go through `stepgate apply` of an approved step; the statement must be one the approvers signed, in order, under the plan''s search_path';
 END
 $fn$;
 
+-- The guard's entry points. They read the session's own search_path, so they carry no SET
+-- clause of their own; every name in them is qualified and they use no operator.
 CREATE FUNCTION stepgate.guard_ddl()
-RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 BEGIN
-  PERFORM stepgate.guard_check(TG_TAG);
+  PERFORM stepgate.guard_check(TG_TAG, pg_catalog.current_setting('search_path'));
 END
 $fn$;
 
 CREATE FUNCTION stepgate.guard_write()
-RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 BEGIN
-  PERFORM stepgate.guard_check(TG_OP || ' on ' || TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
+  PERFORM stepgate.guard_check(pg_catalog.concat(TG_OP, ' on ', TG_TABLE_SCHEMA, '.', TG_TABLE_NAME),
+                               pg_catalog.current_setting('search_path'));
   RETURN NULL;
 END
 $fn$;
 
 -- Puts a table under the write guard (the admin).
+-- Puts a table, and every partition and inheritance child it has now, under the write
+-- guard (statement triggers are not inherited). Children added later need DDL, which a
+-- guarded role runs only under a permit; the admin guards them again.
 CREATE FUNCTION stepgate.guard_table(p_rel regclass)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE v_rel regclass;
 BEGIN
-  INSERT INTO stepgate.guarded_tables (rel) VALUES (p_rel) ON CONFLICT DO NOTHING;
-  EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS stepgate_guard ON %s', p_rel);
-  EXECUTE pg_catalog.format('CREATE TRIGGER stepgate_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
-                            'FOR EACH STATEMENT EXECUTE FUNCTION stepgate.guard_write()', p_rel);
+  FOR v_rel IN
+    WITH RECURSIVE tree(rel) AS (
+      SELECT p_rel::oid
+      UNION
+      SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.rel)
+    SELECT t.rel::regclass FROM tree t JOIN pg_catalog.pg_class c ON c.oid = t.rel
+     WHERE c.relkind IN ('r', 'p', 'f')
+  LOOP
+    INSERT INTO stepgate.guarded_tables (rel) VALUES (v_rel) ON CONFLICT DO NOTHING;
+    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS stepgate_guard ON %s', v_rel);
+    EXECUTE pg_catalog.format('CREATE TRIGGER stepgate_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
+                              'FOR EACH STATEMENT EXECUTE FUNCTION stepgate.guard_write()', v_rel);
+  END LOOP;
 END
 $fn$;
 REVOKE ALL ON FUNCTION stepgate.guard_table(regclass) FROM PUBLIC;
+
+-- Only the entry points are the runner's to call; the helpers are internal.
+REVOKE EXECUTE ON FUNCTION stepgate.pack_halted(text, text), stepgate.pack_lock_key(text),
+  stepgate.permit_admits(text), stepgate.permit_complete(stepgate.permits), stepgate.guard_check(text, text),
+  stepgate.guard_mode(), stepgate.live_permit(), stepgate.verify_approvals(jsonb, text, text[], text[]),
+  stepgate.check_target(jsonb), stepgate.step_committed(text, text), stepgate.required_statements(jsonb),
+  stepgate.plan_statements(jsonb), stepgate.parse_plan(text), stepgate.parse_approval(text),
+  stepgate.backend_start() FROM PUBLIC;
