@@ -1266,9 +1266,8 @@ fn approvals_outside_the_gate_list_and_the_floor_hold() {
     );
     let plan = w.plan("d", Action::Apply);
     let mut offered = w.offered(&plan);
-    if signed.is_ok() && offered.statements.is_empty() {
+    if let (Ok((st, sig)), true) = (&signed, offered.statements.is_empty()) {
         // The client would not offer eve's approval; offer it ourselves.
-        let (st, sig) = signed.as_ref().unwrap();
         offered
             .statements
             .push(std::fs::read_to_string(st).unwrap());
