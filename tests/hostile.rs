@@ -710,3 +710,37 @@ fn a_sql_gate_the_runner_could_satisfy_itself_refuses() {
         .unwrap();
     assert!(r.sql_gates[0].satisfied, "{:?}", r.sql_gates[0]);
 }
+
+#[test]
+fn a_rehearsal_that_leaves_a_session_lock_behind_fails() {
+    let h = setup("hostile_session_lock", "");
+    std::fs::write(
+        h.dir.path().join("02.sql"),
+        step_file(
+            "SELECT 1;",
+            "SELECT pg_advisory_lock(4242);\nCREATE TABLE public.hostile_u (id int);",
+        ),
+    )
+    .unwrap();
+    match engine::rehearse::run(&h.o(), "2", false) {
+        // Lint may already refuse the call (a cross-session side effect).
+        Err(e) => assert!(matches!(e, Error::BadInput(_)), "{e}"),
+        Ok(r) => {
+            assert!(!r.passed);
+            assert!(
+                r.reversal_problems
+                    .iter()
+                    .any(|p| p.contains("advisory lock")),
+                "{:?}",
+                r.reversal_problems
+            );
+        }
+    }
+    assert_eq!(
+        count(
+            &h.admin_ci,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242"
+        ),
+        0
+    );
+}

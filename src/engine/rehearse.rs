@@ -155,6 +155,10 @@ pub fn rehearse_in(
         // Whatever happened, nothing commits.
         let _ = tx.rollback();
     }
+    // What a rollback cannot take back: session-level advisory locks the step took.
+    report
+        .reversal_problems
+        .extend(session_residue(&mut client)?);
     drop(client);
     report.notices = notices;
 
@@ -297,4 +301,22 @@ fn rehearsal_permit(
         crate::db::authority::rehearsal_permit(tx, plan)?;
     }
     Ok(())
+}
+
+/// Session-level effects a rehearsal's ROLLBACK leaves behind on its own connection:
+/// advisory locks taken with `pg_advisory_lock` (the `_xact_` ones end with the transaction).
+fn session_residue(c: &mut postgres::Client) -> Result<Vec<String>> {
+    let held: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid()",
+            &[],
+        )?
+        .get(0);
+    if held == 0 {
+        return Ok(vec![]);
+    }
+    c.execute("SELECT pg_catalog.pg_advisory_unlock_all()", &[])?;
+    Ok(vec![format!(
+        "the step took {held} session-level advisory lock(s) that outlive its transaction (pg_advisory_lock): a rehearsal must leave nothing behind; use pg_advisory_xact_lock"
+    )])
 }
