@@ -4,6 +4,7 @@
 
 pub mod commit;
 pub mod demo;
+pub mod pipe;
 pub mod render;
 pub mod verbs;
 
@@ -367,6 +368,7 @@ pub enum LedgerAction {
 }
 
 pub fn main() -> i32 {
+    pipe::exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     render::setup(&cli.global);
     verbs::dispatch(cli)

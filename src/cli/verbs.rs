@@ -222,7 +222,10 @@ fn man(out_dir: Option<&std::path::Path>) -> engine::Result<i32> {
         None => {
             clap_mangen::Man::new(cmd)
                 .render(&mut std::io::stdout())
-                .map_err(|e| Error::BadInput(e.to_string()))?;
+                .map_err(|e| {
+                    super::pipe::exit_if_broken_pipe(&e);
+                    Error::BadInput(e.to_string())
+                })?;
         }
         Some(dir) => {
             std::fs::create_dir_all(dir)

@@ -1,0 +1,205 @@
+//! Shared helpers of the hazard rules (SG111 on): statements of step files, the columns
+//! a pack adds, type names, and function calls with their volatility.
+
+use super::builtin_functions;
+use super::{rel_name, tables_created_in_pack, LintContext, ParsedFile};
+use crate::core::manifest::Step;
+use crate::core::sql::Statement;
+use pg_query::protobuf::{ColumnDef, FuncCall, Node, TypeName};
+use pg_query::NodeEnum;
+
+/// One statement of a step file, with its step.
+#[derive(Clone, Copy)]
+pub struct StepStmt<'a> {
+    pub step: &'a Step,
+    pub file: &'a ParsedFile,
+    pub stmt: &'a Statement,
+}
+
+/// Every parsed statement of every step file (not rollbacks), in manifest and file order.
+pub fn step_statements<'a>(ctx: &'a LintContext) -> Vec<StepStmt<'a>> {
+    let mut out = Vec::new();
+    for (_, step, file) in ctx.step_files() {
+        for stmt in &file.sql.statements {
+            out.push(StepStmt { step, file, stmt });
+        }
+    }
+    out
+}
+
+/// A column a step adds: in `CREATE TABLE` or `ALTER TABLE … ADD COLUMN`.
+pub struct NewColumn<'a> {
+    pub at: StepStmt<'a>,
+    /// `schema.table`.
+    pub table: String,
+    pub column: &'a ColumnDef,
+    /// Whether the column is a key: in a PRIMARY KEY or UNIQUE constraint of the
+    /// statement, REFERENCES another table, is an identity or serial column, or is named
+    /// `id` / `…_id`.
+    pub key: bool,
+}
+
+/// Every column added by a step, in `CREATE TABLE` and `ADD COLUMN`.
+pub fn new_columns<'a>(ctx: &'a LintContext) -> Vec<NewColumn<'a>> {
+    let mut out = Vec::new();
+    for s in step_statements(ctx) {
+        match &s.stmt.node {
+            Some(NodeEnum::CreateStmt(c)) => {
+                let Some(rv) = &c.relation else { continue };
+                let table = rel_name(rv);
+                let keys = table_key_columns(&c.table_elts);
+                for e in &c.table_elts {
+                    if let Some(NodeEnum::ColumnDef(cd)) = e.node.as_ref() {
+                        let key = keys.contains(&cd.colname) || is_key_column(cd);
+                        out.push(NewColumn {
+                            at: s,
+                            table: table.clone(),
+                            column: cd,
+                            key,
+                        });
+                    }
+                }
+            }
+            Some(NodeEnum::AlterTableStmt(a)) => {
+                let Some(rv) = &a.relation else { continue };
+                let table = rel_name(rv);
+                for c in &a.cmds {
+                    let Some(NodeEnum::AlterTableCmd(cmd)) = c.node.as_ref() else {
+                        continue;
+                    };
+                    if let Some(NodeEnum::ColumnDef(cd)) =
+                        cmd.def.as_ref().and_then(|d| d.node.as_ref())
+                    {
+                        out.push(NewColumn {
+                            at: s,
+                            table: table.clone(),
+                            column: cd,
+                            key: is_key_column(cd),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Columns named in table-level PRIMARY KEY / UNIQUE / FOREIGN KEY constraints.
+fn table_key_columns(elts: &[Node]) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in elts {
+        let Some(NodeEnum::Constraint(k)) = e.node.as_ref() else {
+            continue;
+        };
+        for n in k.keys.iter().chain(k.fk_attrs.iter()) {
+            if let Some(NodeEnum::String(s)) = n.node.as_ref() {
+                out.push(s.sval.clone());
+            }
+        }
+    }
+    out
+}
+
+/// An inline key constraint, identity, serial type or an `id`-like name.
+fn is_key_column(cd: &ColumnDef) -> bool {
+    use pg_query::protobuf::ConstrType as C;
+    let keyed = super::column_constraints(cd).any(|k| {
+        [
+            C::ConstrPrimary,
+            C::ConstrUnique,
+            C::ConstrForeign,
+            C::ConstrIdentity,
+        ]
+        .iter()
+        .any(|t| k.contype == *t as i32)
+    });
+    let name = cd.colname.to_ascii_lowercase();
+    keyed
+        || cd.type_name.as_ref().is_some_and(|t| {
+            matches!(
+                base_type(t).as_str(),
+                "serial" | "serial4" | "smallserial" | "serial2"
+            )
+        })
+        || name == "id"
+        || name.ends_with("_id")
+}
+
+/// The last part of a type's name, lower case (`pg_catalog.int4` → `int4`).
+pub fn base_type(t: &TypeName) -> String {
+    t.names
+        .last()
+        .and_then(|p| match p.node.as_ref() {
+            Some(NodeEnum::String(s)) => Some(s.sval.to_ascii_lowercase()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// True when the column's type has a length/precision modifier (`varchar(20)`).
+pub fn has_typmod(t: &TypeName) -> bool {
+    !t.typmods.is_empty()
+}
+
+/// Whether the new column's table is one a step of the pack creates.
+pub fn on_new_table(ctx: &LintContext, table: &str) -> bool {
+    tables_created_in_pack(ctx).contains(table)
+}
+
+/// The unqualified, lower-case name of a called function.
+pub fn func_name(f: &FuncCall) -> String {
+    f.funcname
+        .last()
+        .and_then(|p| match p.node.as_ref() {
+            Some(NodeEnum::String(s)) => Some(s.sval.to_ascii_lowercase()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The first function in an expression that is not a known IMMUTABLE or STABLE
+/// built-in (unknown functions count as volatile), or None when every call is known
+/// non-volatile. Looks at any depth: `md5(random()::text)` finds `random`.
+pub fn volatile_call(n: &Node) -> Option<String> {
+    let all = |v: &[Node]| v.iter().find_map(volatile_call);
+    let one = |o: &Option<Box<Node>>| o.as_deref().and_then(volatile_call);
+    match n.node.as_ref()? {
+        NodeEnum::FuncCall(f) => {
+            let name = func_name(f);
+            if builtin_functions::is_non_volatile(&name, f.args.len()) {
+                all(&f.args)
+            } else {
+                Some(name)
+            }
+        }
+        NodeEnum::SubLink(_) => Some("a subquery".into()),
+        NodeEnum::TypeCast(t) => one(&t.arg),
+        NodeEnum::AExpr(e) => one(&e.lexpr).or_else(|| one(&e.rexpr)),
+        NodeEnum::BoolExpr(e) => all(&e.args),
+        NodeEnum::CoalesceExpr(e) => all(&e.args),
+        NodeEnum::MinMaxExpr(e) => all(&e.args),
+        NodeEnum::CaseExpr(e) => one(&e.arg)
+            .or_else(|| all(&e.args))
+            .or_else(|| one(&e.defresult)),
+        NodeEnum::CaseWhen(w) => one(&w.expr).or_else(|| one(&w.result)),
+        NodeEnum::AArrayExpr(e) => all(&e.elements),
+        NodeEnum::RowExpr(e) => all(&e.args),
+        NodeEnum::List(l) => all(&l.items),
+        NodeEnum::NullTest(t) => one(&t.arg),
+        NodeEnum::BooleanTest(t) => one(&t.arg),
+        NodeEnum::CollateClause(c) => one(&c.arg),
+        NodeEnum::AIndirection(i) => one(&i.arg),
+        NodeEnum::NamedArgExpr(a) => one(&a.arg),
+        _ => None,
+    }
+}
+
+/// True for a NULL constant (`DEFAULT NULL` stores nothing).
+pub fn is_null_const(n: &Node) -> bool {
+    match n.node.as_ref() {
+        Some(NodeEnum::AConst(c)) => c.isnull,
+        Some(NodeEnum::TypeCast(t)) => t.arg.as_deref().is_some_and(is_null_const),
+        _ => false,
+    }
+}
