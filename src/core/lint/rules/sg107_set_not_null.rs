@@ -11,6 +11,8 @@
 //! the rule stays quiet; it cannot see CHECKs that already exist in the database.
 //! PostgreSQL 18's table-level `ADD CONSTRAINT … NOT NULL c` scans the same way and is
 //! reported too unless it is `NOT VALID` (to be validated in a later step).
+//! With `[pack.target] server_version` below 12 a validated CHECK does not spare the
+//! scan, so `SET NOT NULL` is reported whatever comes before it.
 //! Tables created earlier in the same pack are exempt: they are new and empty.
 
 use crate::core::lint::{alters_on_existing_tables, Emitter, LintContext, Rule, Severity};
@@ -60,7 +62,13 @@ impl Rule for SetNotNull {
         Severity::Warning
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
-        let help = "first add CHECK (c IS NOT NULL) NOT VALID and VALIDATE it in an earlier step; SET NOT NULL then skips the scan (PostgreSQL 12+)";
+        let help = if ctx.server_before(12) {
+            "before PostgreSQL 12 a validated CHECK does not spare the scan: keep the column nullable with a validated CHECK (c IS NOT NULL) NOT VALID constraint instead, or SET NOT NULL in a quiet window"
+        } else {
+            "first add CHECK (c IS NOT NULL) NOT VALID and VALIDATE it in an earlier step; SET NOT NULL then skips the scan (PostgreSQL 12+)"
+        };
+        // Before 12, SET NOT NULL scans whatever CHECKs exist.
+        let checks_count = !ctx.server_before(12);
         // (table, column) proven NOT NULL by a validated CHECK earlier in the pack.
         let mut proven: BTreeSet<(String, String)> = BTreeSet::new();
         // (table, constraint) → column, for CHECK (c IS NOT NULL) NOT VALID awaiting VALIDATE.
@@ -69,7 +77,7 @@ impl Rule for SetNotNull {
         for a in alters_on_existing_tables(ctx) {
             let (c, table) = (a.cmd, &a.table);
             let column = if c.subtype == AlterTableType::AtSetNotNull as i32 {
-                if proven.contains(&(table.clone(), c.name.clone())) {
+                if checks_count && proven.contains(&(table.clone(), c.name.clone())) {
                     continue;
                 }
                 c.name.clone()
@@ -119,6 +127,14 @@ mod tests {
 
     fn run(body: &str) -> usize {
         of("SG107", &lint_step("", "", body, "SELECT 1;")).len()
+    }
+
+    #[test]
+    fn before_pg_12_a_validated_check_does_not_help() {
+        let body = "ALTER TABLE a ADD CONSTRAINT a_c_nn CHECK (c IS NOT NULL);\nALTER TABLE a ALTER COLUMN c SET NOT NULL;";
+        assert_eq!(run(body), 0);
+        assert_eq!(of("SG107", &lint_step_on("11", body)).len(), 1);
+        assert_eq!(of("SG107", &lint_step_on("12", body)).len(), 0);
     }
 
     #[test]
