@@ -203,3 +203,108 @@ pub fn is_null_const(n: &Node) -> bool {
         _ => false,
     }
 }
+
+/// `schema.name` of a dotted name list as in DROP (`public.` when unqualified).
+pub fn dotted_name(n: &Node) -> Option<String> {
+    let Some(NodeEnum::List(l)) = n.node.as_ref() else {
+        return None;
+    };
+    let parts: Vec<&str> = l
+        .items
+        .iter()
+        .filter_map(|p| match p.node.as_ref() {
+            Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+            _ => None,
+        })
+        .collect();
+    match parts.as_slice() {
+        [t] => Some(format!("public.{t}")),
+        [.., s, t] => Some(format!("{s}.{t}")),
+        [] => None,
+    }
+}
+
+/// Every object some step of the pack creates, as `kind name` (`index public.i`).
+pub fn objects_created_in_pack(ctx: &LintContext) -> std::collections::BTreeSet<String> {
+    use crate::core::objects::Verb;
+    step_statements(ctx)
+        .iter()
+        .flat_map(|s| s.stmt.touches.iter())
+        .filter(|t| t.verb == Verb::Create)
+        .map(|t| t.object.to_string())
+        .collect()
+}
+
+/// Names (no kind, no argument list) of every object some step creates.
+pub fn names_created_in_pack(ctx: &LintContext) -> std::collections::BTreeSet<String> {
+    use crate::core::objects::Verb;
+    step_statements(ctx)
+        .iter()
+        .flat_map(|s| s.stmt.touches.iter())
+        .filter(|t| t.verb == Verb::Create)
+        .map(|t| t.object.name.split('(').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// A readable, qualified name of an object node as DROP / RENAME / SET SCHEMA carry it.
+pub fn object_label(n: &Node) -> Option<String> {
+    match n.node.as_ref()? {
+        NodeEnum::List(_) => dotted_name(n),
+        NodeEnum::String(s) => Some(s.sval.clone()),
+        NodeEnum::ObjectWithArgs(o) => dotted_name(&Node {
+            node: Some(NodeEnum::List(pg_query::protobuf::List {
+                items: o.objname.clone(),
+            })),
+        }),
+        NodeEnum::TypeName(t) => {
+            let parts: Vec<&str> = t
+                .names
+                .iter()
+                .filter_map(|p| match p.node.as_ref() {
+                    Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+                    _ => None,
+                })
+                .collect();
+            match parts.as_slice() {
+                [t] => Some(format!("public.{t}")),
+                [.., s, t] => Some(format!("{s}.{t}")),
+                [] => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The object kind words of an `ObjectType` (`materialized view`), for messages.
+pub fn kind_words(t: i32) -> &'static str {
+    use pg_query::protobuf::ObjectType as O;
+    match O::try_from(t).unwrap_or(O::Undefined) {
+        O::ObjectIndex => "index",
+        O::ObjectTabconstraint | O::ObjectDomconstraint => "constraint",
+        O::ObjectFunction => "function",
+        O::ObjectProcedure => "procedure",
+        O::ObjectRoutine => "routine",
+        O::ObjectAggregate => "aggregate",
+        O::ObjectSchema => "schema",
+        O::ObjectType => "type",
+        O::ObjectDomain => "domain",
+        O::ObjectView => "view",
+        O::ObjectMatview => "materialized view",
+        O::ObjectSequence => "sequence",
+        O::ObjectTrigger => "trigger",
+        O::ObjectPolicy => "policy",
+        O::ObjectForeignTable => "foreign table",
+        O::ObjectAttribute => "attribute",
+        O::ObjectDatabase => "database",
+        O::ObjectTable => "table",
+        O::ObjectColumn => "column",
+        O::ObjectExtension => "extension",
+        O::ObjectCollation => "collation",
+        O::ObjectConversion => "conversion",
+        O::ObjectOperator => "operator",
+        O::ObjectRule => "rule",
+        O::ObjectStatisticExt => "statistics object",
+        O::ObjectTsconfiguration | O::ObjectTsdictionary => "text search object",
+        _ => "object",
+    }
+}

@@ -125,7 +125,7 @@ fn raw_locks(node: &NodeEnum, out: &mut Vec<TableLock>) {
         NodeEnum::TruncateStmt(t) => range_vars(&t.relations, AccessExclusive, out),
         NodeEnum::DropStmt(d) if d.remove_type == ObjectType::ObjectTable as i32 => {
             for o in &d.objects {
-                if let Some(name) = dotted(o) {
+                if let Some(name) = super::hazard::dotted_name(o) {
                     out.push(TableLock {
                         table: name,
                         mode: AccessExclusive,
@@ -170,26 +170,6 @@ fn range_vars(nodes: &[protobuf::Node], m: LockMode, out: &mut Vec<TableLock>) {
         if let Some(NodeEnum::RangeVar(r)) = n.node.as_ref() {
             out.push(lock(r, m));
         }
-    }
-}
-
-/// `a.b` of a dotted name list (`public.` when unqualified).
-fn dotted(n: &protobuf::Node) -> Option<String> {
-    let Some(NodeEnum::List(l)) = n.node.as_ref() else {
-        return None;
-    };
-    let parts: Vec<&str> = l
-        .items
-        .iter()
-        .filter_map(|p| match p.node.as_ref() {
-            Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
-            _ => None,
-        })
-        .collect();
-    match parts.as_slice() {
-        [t] => Some(format!("public.{t}")),
-        [.., s, t] => Some(format!("{s}.{t}")),
-        [] => None,
     }
 }
 

@@ -23,6 +23,7 @@ pub mod sg020_undeclared_effect;
 pub mod sg021_forbidden;
 pub mod sg022_protected;
 pub mod sg023_opaque;
+pub mod sg024_session_side_effect;
 pub mod sg030_rollback_missing;
 pub mod sg031_rollback_scope;
 pub mod sg032_rollback_order;
@@ -37,6 +38,14 @@ pub mod sg107_set_not_null;
 pub mod sg108_unique_without_index;
 pub mod sg109_drop_table;
 pub mod sg110_volatile_default;
+pub mod sg111_drop_index_not_concurrent;
+pub mod sg112_reindex_not_concurrent;
+pub mod sg113_detach_partition_not_concurrent;
+pub mod sg114_exclusion_constraint;
+pub mod sg115_drop_not_null;
+pub mod sg116_truncate_cascade;
+pub mod sg117_renaming_object;
+pub mod sg118_dropping_object;
 
 /// Every rule, in code order.
 pub fn all() -> &'static [&'static dyn Rule] {
@@ -59,6 +68,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &sg021_forbidden::Forbidden,
         &sg022_protected::Protected,
         &sg023_opaque::Opaque,
+        &sg024_session_side_effect::SessionSideEffect,
         &sg030_rollback_missing::RollbackMissing,
         &sg031_rollback_scope::RollbackScope,
         &sg032_rollback_order::RollbackOrder,
@@ -73,5 +83,13 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &sg108_unique_without_index::UniqueWithoutIndex,
         &sg109_drop_table::DropTable,
         &sg110_volatile_default::VolatileDefault,
+        &sg111_drop_index_not_concurrent::DropIndexNotConcurrent,
+        &sg112_reindex_not_concurrent::ReindexNotConcurrent,
+        &sg113_detach_partition_not_concurrent::DetachPartitionNotConcurrent,
+        &sg114_exclusion_constraint::ExclusionConstraint,
+        &sg115_drop_not_null::DropNotNull,
+        &sg116_truncate_cascade::TruncateCascade,
+        &sg117_renaming_object::RenamingObject,
+        &sg118_dropping_object::DroppingObject,
     ]
 }

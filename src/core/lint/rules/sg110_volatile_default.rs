@@ -206,17 +206,26 @@ mod tests {
 
     #[test]
     fn unknown_functions_and_stored_generated_columns_fire() {
-        assert_eq!(run("ALTER TABLE a ADD COLUMN j jsonb DEFAULT my_jsonb();"), 1);
+        assert_eq!(
+            run("ALTER TABLE a ADD COLUMN j jsonb DEFAULT my_jsonb();"),
+            1
+        );
         assert_eq!(
             run("ALTER TABLE a ADD COLUMN u uuid DEFAULT uuid_generate_v4();"),
             1
         );
-        assert_eq!(run("ALTER TABLE a ADD COLUMN t timestamptz DEFAULT now(1);"), 1);
+        assert_eq!(
+            run("ALTER TABLE a ADD COLUMN t timestamptz DEFAULT now(1);"),
+            1
+        );
         assert_eq!(
             run("ALTER TABLE a ADD COLUMN s numeric GENERATED ALWAYS AS (b + c) STORED;"),
             1
         );
-        assert_eq!(run("ALTER TABLE a ADD COLUMN l text DEFAULT lower('X');"), 0);
+        assert_eq!(
+            run("ALTER TABLE a ADD COLUMN l text DEFAULT lower('X');"),
+            0
+        );
         assert_eq!(
             run("ALTER TABLE a ADD COLUMN c text[] DEFAULT array[]::text[];"),
             0
