@@ -308,3 +308,21 @@ pub fn kind_words(t: i32) -> &'static str {
         _ => "object",
     }
 }
+
+/// Reports every new column `judge` objects to (it returns the message), with `help`:
+/// the shape of the column-type rules (SG119–SG124).
+pub fn check_new_columns(
+    ctx: &LintContext,
+    out: &mut super::Emitter,
+    judge: impl Fn(&NewColumn, &TypeName) -> Option<String>,
+    help: &str,
+) {
+    for c in new_columns(ctx) {
+        let Some(t) = &c.column.type_name else {
+            continue;
+        };
+        if let Some(msg) = judge(&c, t) {
+            out.stmt(c.at.file, c.at.stmt, msg, Some(help.to_string()));
+        }
+    }
+}

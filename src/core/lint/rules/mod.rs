@@ -46,6 +46,17 @@ pub mod sg115_drop_not_null;
 pub mod sg116_truncate_cascade;
 pub mod sg117_renaming_object;
 pub mod sg118_dropping_object;
+pub mod sg119_integer_key;
+pub mod sg120_serial_column;
+pub mod sg121_char_column;
+pub mod sg122_varchar_length;
+pub mod sg123_timestamp_without_tz;
+pub mod sg124_json_column;
+pub mod sg125_domain_constraint;
+pub mod sg126_enum_value_position;
+pub mod sg127_identifier_too_long;
+pub mod sg128_duplicate_assignment;
+pub mod sg129_table_rewrite_maintenance;
 
 /// Every rule, in code order.
 pub fn all() -> &'static [&'static dyn Rule] {
@@ -91,5 +102,16 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &sg116_truncate_cascade::TruncateCascade,
         &sg117_renaming_object::RenamingObject,
         &sg118_dropping_object::DroppingObject,
+        &sg119_integer_key::IntegerKey,
+        &sg120_serial_column::SerialColumn,
+        &sg121_char_column::CharColumn,
+        &sg122_varchar_length::VarcharLength,
+        &sg123_timestamp_without_tz::TimestampWithoutTz,
+        &sg124_json_column::JsonColumn,
+        &sg125_domain_constraint::DomainConstraint,
+        &sg126_enum_value_position::EnumValuePosition,
+        &sg127_identifier_too_long::IdentifierTooLong,
+        &sg128_duplicate_assignment::DuplicateAssignment,
+        &sg129_table_rewrite_maintenance::BlockingRewrite,
     ]
 }
