@@ -33,9 +33,8 @@ pub struct NewColumn<'a> {
     /// `schema.table`.
     pub table: String,
     pub column: &'a ColumnDef,
-    /// Whether the column is a key: in a PRIMARY KEY or UNIQUE constraint of the
-    /// statement, REFERENCES another table, is an identity or serial column, or is named
-    /// `id` / `…_id`.
+    /// Whether the column is a surrogate key or a reference to one: sequence-fed
+    /// (identity, serial, `DEFAULT nextval`) or named `id` / `…_id`.
     pub key: bool,
 }
 
@@ -47,10 +46,9 @@ pub fn new_columns<'a>(ctx: &'a LintContext) -> Vec<NewColumn<'a>> {
             Some(NodeEnum::CreateStmt(c)) => {
                 let Some(rv) = &c.relation else { continue };
                 let table = rel_name(rv);
-                let keys = table_key_columns(&c.table_elts);
                 for e in &c.table_elts {
                     if let Some(NodeEnum::ColumnDef(cd)) = e.node.as_ref() {
-                        let key = keys.contains(&cd.colname) || is_key_column(cd);
+                        let key = is_key_column(cd);
                         out.push(NewColumn {
                             at: s,
                             table: table.clone(),
@@ -85,45 +83,31 @@ pub fn new_columns<'a>(ctx: &'a LintContext) -> Vec<NewColumn<'a>> {
     out
 }
 
-/// Columns named in table-level PRIMARY KEY / UNIQUE / FOREIGN KEY constraints.
-fn table_key_columns(elts: &[Node]) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in elts {
-        let Some(NodeEnum::Constraint(k)) = e.node.as_ref() else {
-            continue;
-        };
-        for n in k.keys.iter().chain(k.fk_attrs.iter()) {
-            if let Some(NodeEnum::String(s)) = n.node.as_ref() {
-                out.push(s.sval.clone());
-            }
-        }
-    }
-    out
-}
-
-/// An inline key constraint, identity, serial type or an `id`-like name.
+/// A sequence-fed column (identity, serial type, `DEFAULT nextval(…)`) or one named like
+/// a surrogate key or a reference to one (`id`, `…_id`).
 fn is_key_column(cd: &ColumnDef) -> bool {
     use pg_query::protobuf::ConstrType as C;
-    let keyed = super::column_constraints(cd).any(|k| {
-        [
-            C::ConstrPrimary,
-            C::ConstrUnique,
-            C::ConstrForeign,
-            C::ConstrIdentity,
-        ]
-        .iter()
-        .any(|t| k.contype == *t as i32)
+    let sequence_fed = super::column_constraints(cd).any(|k| {
+        k.contype == C::ConstrIdentity as i32
+            || (k.contype == C::ConstrDefault as i32
+                && k.raw_expr.as_deref().is_some_and(calls_nextval))
+    });
+    let serial = cd.type_name.as_ref().is_some_and(|t| {
+        matches!(
+            base_type(t).as_str(),
+            "serial" | "serial4" | "smallserial" | "serial2"
+        )
     });
     let name = cd.colname.to_ascii_lowercase();
-    keyed
-        || cd.type_name.as_ref().is_some_and(|t| {
-            matches!(
-                base_type(t).as_str(),
-                "serial" | "serial4" | "smallserial" | "serial2"
-            )
-        })
-        || name == "id"
-        || name.ends_with("_id")
+    sequence_fed || serial || name == "id" || name.ends_with("_id")
+}
+
+fn calls_nextval(n: &Node) -> bool {
+    match n.node.as_ref() {
+        Some(NodeEnum::FuncCall(f)) => func_name(f) == "nextval",
+        Some(NodeEnum::TypeCast(t)) => t.arg.as_deref().is_some_and(calls_nextval),
+        _ => false,
+    }
 }
 
 /// The last part of a type's name, lower case (`pg_catalog.int4` → `int4`).

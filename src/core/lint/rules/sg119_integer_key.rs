@@ -8,11 +8,11 @@
 //! `bigint` costs four bytes more per row; use it (or `bigint GENERATED … AS IDENTITY`)
 //! for keys from the start.
 //!
-//! A column counts as a key when it is in a PRIMARY KEY or UNIQUE constraint, references
-//! another table, is an identity or serial column, or is named `id`, `…_id`, `ids` or
-//! `…_ids`. Other integer columns (counts, versions, sort orders) have bounded ranges
-//! and are not reported — a deliberate difference from Squawk's prefer-bigint rules,
-//! which report every integer column.
+//! A column counts as a key when it is fed by a sequence (identity, serial, `DEFAULT
+//! nextval(…)`) or is named `id`, `…_id`, `ids` or `…_ids` (a reference to such keys).
+//! Natural keys (`version integer PRIMARY KEY`) and other integer columns (counts,
+//! sort orders) have bounded ranges and are not reported — a deliberate difference
+//! from Squawk's prefer-bigint rules, which report every integer column.
 
 use crate::core::lint::hazard::check_new_columns;
 use crate::core::lint::{Emitter, LintContext, Rule, Severity};
@@ -76,8 +76,16 @@ mod tests {
     fn fires_on_integer_keys() {
         assert_eq!(run("CREATE TABLE t (id int PRIMARY KEY);"), 1);
         assert_eq!(run("CREATE TABLE t (id serial);"), 1);
-        assert_eq!(run("CREATE TABLE t (k integer, PRIMARY KEY (k));"), 1);
+        assert_eq!(
+            run("CREATE TABLE t (k integer DEFAULT nextval('s'), PRIMARY KEY (k));"),
+            1
+        );
+        assert_eq!(run("CREATE TABLE t (version integer PRIMARY KEY);"), 0);
         assert_eq!(run("CREATE TABLE t (user_id int4 REFERENCES u);"), 1);
+        assert_eq!(
+            run("CREATE TABLE t (v int REFERENCES r (version), UNIQUE (v));"),
+            0
+        );
         assert_eq!(run("CREATE TABLE t (ids int[]);"), 1);
         assert_eq!(run("ALTER TABLE t ADD COLUMN owner_id smallint;"), 1);
     }
