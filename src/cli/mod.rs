@@ -95,6 +95,13 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = LintFormat::Human)]
         format: LintFormat,
+        /// Also run the informational rules (SG132: the locks each step holds, and for how long).
+        #[arg(long)]
+        info: bool,
+        /// Judge version-dependent rules for this PostgreSQL version (e.g. 11), instead of
+        /// `[pack.target] server_version`.
+        #[arg(long, value_name = "VERSION")]
+        server_version: Option<String>,
     },
     /// List the lint rules, or explain one.
     Rules {

@@ -311,3 +311,83 @@ mod tests {
         assert!(locks("SELECT 1").is_empty());
     }
 }
+
+/// One lock a statement of a file takes, in file order.
+pub struct LockEvent<'a> {
+    pub stmt: &'a crate::core::sql::Statement,
+    pub table: String,
+    pub mode: LockMode,
+    /// The statement writes many rows of this table (see [`is_bulk_dml`]); for a `DO`
+    /// block, any UPDATE or DELETE of the table in it.
+    pub bulk: bool,
+}
+
+/// Every table lock the statements of a file take, in order. `DO` blocks are judged
+/// from their footprint: row writes take ROW EXCLUSIVE, DDL on a table or its members
+/// ACCESS EXCLUSIVE.
+pub fn lock_events(file: &super::ParsedFile) -> Vec<LockEvent<'_>> {
+    let mut out = Vec::new();
+    for stmt in &file.sql.statements {
+        let (locks, is_do) = match &stmt.node {
+            Some(NodeEnum::DoStmt(_)) => (footprint_locks(stmt), true),
+            Some(n) => (statement_locks(n), false),
+            None => (Vec::new(), false),
+        };
+        for l in locks {
+            let bulk = if is_do {
+                do_writes_rows(stmt, &l.table)
+            } else {
+                stmt.node.as_ref().is_some_and(is_bulk_dml)
+            };
+            out.push(LockEvent {
+                stmt,
+                table: l.table,
+                mode: l.mode,
+                bulk,
+            });
+        }
+    }
+    out
+}
+
+fn do_writes_rows(stmt: &crate::core::sql::Statement, table: &str) -> bool {
+    use crate::core::objects::Verb;
+    stmt.touches
+        .iter()
+        .any(|t| matches!(t.verb, Verb::Update | Verb::Delete) && t.object.name == table)
+}
+
+fn footprint_locks(stmt: &crate::core::sql::Statement) -> Vec<TableLock> {
+    use crate::core::objects::{ObjKind, Verb};
+    let mut out = Vec::new();
+    for t in &stmt.touches {
+        let (table, mode) = match (t.verb, t.object.kind) {
+            (Verb::Insert | Verb::Update | Verb::Delete, ObjKind::Table) => {
+                (t.object.name.clone(), LockMode::RowExclusive)
+            }
+            (Verb::Truncate, ObjKind::Table) | (Verb::Alter | Verb::Drop, ObjKind::Table) => {
+                (t.object.name.clone(), LockMode::AccessExclusive)
+            }
+            (_, k) if k.is_table_member() => match t.object.table() {
+                Some(table) => (table, LockMode::AccessExclusive),
+                None => continue,
+            },
+            _ => continue,
+        };
+        out.push(TableLock { table, mode });
+    }
+    merge(out)
+}
+
+/// True for statements that rewrite many rows of a table: UPDATE, DELETE, MERGE and
+/// INSERT … SELECT (a backfill), not INSERT … VALUES.
+pub fn is_bulk_dml(n: &NodeEnum) -> bool {
+    match n {
+        NodeEnum::UpdateStmt(_) | NodeEnum::DeleteStmt(_) | NodeEnum::MergeStmt(_) => true,
+        NodeEnum::InsertStmt(i) => matches!(
+            i.select_stmt.as_deref().and_then(|s| s.node.as_ref()),
+            Some(NodeEnum::SelectStmt(s)) if s.values_lists.is_empty()
+        ),
+        _ => false,
+    }
+}

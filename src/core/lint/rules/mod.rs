@@ -1,7 +1,8 @@
 //! Every lint rule, one per file. Codes are stable: never reuse or renumber one.
 //!
 //! - SG0xx: pack structure (files, sections, transaction shape, effects, rollbacks)
-//! - SG1xx: lock safety on existing tables (Squawk's family of rules)
+//! - SG1xx: lock safety on existing tables and schema hazards (Squawk's and
+//!   strong_migrations' family of rules); SG130–SG132 follow locks across statements
 
 use super::Rule;
 
@@ -57,6 +58,9 @@ pub mod sg126_enum_value_position;
 pub mod sg127_identifier_too_long;
 pub mod sg128_duplicate_assignment;
 pub mod sg129_table_rewrite_maintenance;
+pub mod sg130_dml_under_ddl_lock;
+pub mod sg131_lock_escalation;
+pub mod sg132_lock_report;
 
 /// Every rule, in code order.
 pub fn all() -> &'static [&'static dyn Rule] {
@@ -113,5 +117,8 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &sg127_identifier_too_long::IdentifierTooLong,
         &sg128_duplicate_assignment::DuplicateAssignment,
         &sg129_table_rewrite_maintenance::BlockingRewrite,
+        &sg130_dml_under_ddl_lock::DmlUnderDdlLock,
+        &sg131_lock_escalation::LockEscalation,
+        &sg132_lock_report::LockReport,
     ]
 }
