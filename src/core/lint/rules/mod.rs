@@ -61,6 +61,7 @@ pub mod sg129_table_rewrite_maintenance;
 pub mod sg130_dml_under_ddl_lock;
 pub mod sg131_lock_escalation;
 pub mod sg132_lock_report;
+pub mod sg133_unqualified_table;
 
 /// Every rule, in code order.
 pub fn all() -> &'static [&'static dyn Rule] {
@@ -120,5 +121,6 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &sg130_dml_under_ddl_lock::DmlUnderDdlLock,
         &sg131_lock_escalation::LockEscalation,
         &sg132_lock_report::LockReport,
+        &sg133_unqualified_table::UnqualifiedTable,
     ]
 }
