@@ -11,6 +11,9 @@
 //! the rule stays quiet; it cannot see CHECKs that already exist in the database.
 //! PostgreSQL 18's table-level `ADD CONSTRAINT … NOT NULL c` scans the same way and is
 //! reported too unless it is `NOT VALID` (to be validated in a later step).
+//! A `VALIDATE CONSTRAINT` of a constraint added before the pack (the usual shape: the
+//! CHECK came `NOT VALID` in an earlier pack) counts as that proof for a column the
+//! constraint's name mentions (`orders_customer_id_not_null` → `customer_id`).
 //! With `[pack.target] server_version` below 12 a validated CHECK does not spare the
 //! scan, so `SET NOT NULL` is reported whatever comes before it.
 //! Tables created earlier in the same pack are exempt: they are new and empty.
@@ -45,6 +48,16 @@ fn not_null_check_column(k: &Constraint) -> Option<String> {
     }
 }
 
+/// True when constraint name `k` mentions column `col` between `_` separators.
+fn names_column(k: &str, col: &str) -> bool {
+    let (k, col) = (k.to_ascii_lowercase(), col.to_ascii_lowercase());
+    k.match_indices(&col).any(|(i, _)| {
+        let before = k[..i].chars().next_back();
+        let after = k[i + col.len()..].chars().next();
+        before.is_none_or(|c| c == '_') && after.is_none_or(|c| c == '_')
+    })
+}
+
 impl Rule for SetNotNull {
     fn code(&self) -> &'static str {
         "SG107"
@@ -73,17 +86,28 @@ impl Rule for SetNotNull {
         let mut proven: BTreeSet<(String, String)> = BTreeSet::new();
         // (table, constraint) → column, for CHECK (c IS NOT NULL) NOT VALID awaiting VALIDATE.
         let mut pending: BTreeMap<(String, String), String> = BTreeMap::new();
+        // (table, constraint) validated by the pack but added before it (an earlier pack's
+        // `CHECK (c IS NOT NULL) NOT VALID`): taken as proof for a column its name mentions.
+        let mut validated_elsewhere: BTreeSet<(String, String)> = BTreeSet::new();
         // Step files only, in manifest order.
         for a in alters_on_existing_tables(ctx) {
             let (c, table) = (a.cmd, &a.table);
             let column = if c.subtype == AlterTableType::AtSetNotNull as i32 {
-                if checks_count && proven.contains(&(table.clone(), c.name.clone())) {
+                let by_name = validated_elsewhere
+                    .iter()
+                    .any(|(t, k)| t == table && names_column(k, &c.name));
+                if checks_count && (by_name || proven.contains(&(table.clone(), c.name.clone()))) {
                     continue;
                 }
                 c.name.clone()
             } else if c.subtype == AlterTableType::AtValidateConstraint as i32 {
-                if let Some(col) = pending.remove(&(table.clone(), c.name.clone())) {
-                    proven.insert((table.clone(), col));
+                match pending.remove(&(table.clone(), c.name.clone())) {
+                    Some(col) => {
+                        proven.insert((table.clone(), col));
+                    }
+                    None => {
+                        validated_elsewhere.insert((table.clone(), c.name.clone()));
+                    }
                 }
                 continue;
             } else if let Some(k) = a.added_constraint() {
@@ -127,6 +151,13 @@ mod tests {
 
     fn run(body: &str) -> usize {
         of("SG107", &lint_step("", "", body, "SELECT 1;")).len()
+    }
+
+    #[test]
+    fn validating_a_check_from_an_earlier_pack_counts_for_its_column() {
+        assert_eq!(run("ALTER TABLE foo VALIDATE CONSTRAINT foo_bar_not_null;\nALTER TABLE foo ALTER COLUMN bar SET NOT NULL;"), 0);
+        assert_eq!(run("ALTER TABLE foo VALIDATE CONSTRAINT foo_bar_not_null;\nALTER TABLE foo ALTER COLUMN baz SET NOT NULL;"), 1);
+        assert_eq!(run("ALTER TABLE foo VALIDATE CONSTRAINT foo_barn_not_null;\nALTER TABLE foo ALTER COLUMN bar SET NOT NULL;"), 1);
     }
 
     #[test]

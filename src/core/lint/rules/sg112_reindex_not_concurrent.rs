@@ -6,7 +6,8 @@
 //! UPDATE EXCLUSIVE lock that lets reads and writes go on; it cannot run inside a
 //! transaction block, so it goes in a step with `transactional = false`. Before 12
 //! (`[pack.target] server_version`), build a replacement with `CREATE INDEX
-//! CONCURRENTLY` and drop the old one concurrently.
+//! CONCURRENTLY` and drop the old one concurrently. `REINDEX SYSTEM` (catalogs only,
+//! which cannot be rebuilt concurrently) is not reported.
 
 use crate::core::lint::hazard::step_statements;
 use crate::core::lint::{Emitter, LintContext, Rule, Severity};
@@ -43,7 +44,10 @@ impl Rule for ReindexNotConcurrent {
             let concurrent = r.params.iter().any(|p| {
                 matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "concurrently")
             });
-            if concurrent {
+            // System catalogs cannot be reindexed concurrently at all.
+            if concurrent
+                || r.kind == pg_query::protobuf::ReindexObjectType::ReindexObjectSystem as i32
+            {
                 continue;
             }
             out.stmt(
@@ -75,5 +79,6 @@ mod tests {
     fn quiet_when_concurrent() {
         assert_eq!(run("REINDEX INDEX CONCURRENTLY a_c_idx;"), 0);
         assert_eq!(run("REINDEX (CONCURRENTLY) TABLE a;"), 0);
+        assert_eq!(run("REINDEX SYSTEM db;"), 0);
     }
 }

@@ -6,7 +6,7 @@
 //! `varchar` in PostgreSQL. Use `text` (with a `CHECK (length(c) <= n)` if the length
 //! matters).
 
-use crate::core::lint::hazard::{base_type, check_new_columns};
+use crate::core::lint::hazard::{base_type, check_new_columns, has_typmod};
 use crate::core::lint::{Emitter, LintContext, Rule, Severity};
 
 pub struct CharColumn;
@@ -32,7 +32,10 @@ impl Rule for CharColumn {
             ctx,
             out,
             |c, t| {
-                (base_type(t) == "bpchar").then(|| {
+                let ty = base_type(t);
+                // `"char"(n)` / `"character"(n)`: written as char(n), whatever the quoting.
+                let quoted_char = matches!(ty.as_str(), "char" | "character") && has_typmod(t);
+                (ty == "bpchar" || quoted_char).then(|| {
                     format!("column `{}` of {} is char(n): values are space-padded and compare ignoring the padding", c.column.colname, c.table)
                 })
             },
@@ -54,6 +57,7 @@ mod tests {
         assert_eq!(run("CREATE TABLE t (code char(3));"), 1);
         assert_eq!(run("CREATE TABLE t (code character(3), flag char);"), 2);
         assert_eq!(run("ALTER TABLE t ADD COLUMN code bpchar;"), 1);
+        assert_eq!(run("CREATE TABLE t (c \"char\"(100));"), 1);
     }
 
     #[test]
