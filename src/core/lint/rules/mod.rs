@@ -62,6 +62,7 @@ pub mod sg130_dml_under_ddl_lock;
 pub mod sg131_lock_escalation;
 pub mod sg132_lock_report;
 pub mod sg133_unqualified_table;
+pub mod sg134_wide_index;
 
 /// Every rule, in code order.
 pub fn all() -> &'static [&'static dyn Rule] {
@@ -122,5 +123,6 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &sg131_lock_escalation::LockEscalation,
         &sg132_lock_report::LockReport,
         &sg133_unqualified_table::UnqualifiedTable,
+        &sg134_wide_index::WideIndex,
     ]
 }
