@@ -240,7 +240,7 @@ fn alter_cmd_lock(cmd: &protobuf::AlterTableCmd) -> LockMode {
         | T::AtSetRelOptions
         | T::AtResetRelOptions
         | T::AtAttachPartition => ShareUpdateExclusive,
-        T::AtDetachPartition if cmd.def.as_ref().is_some_and(detach_concurrent) => {
+        T::AtDetachPartition if cmd.def.as_deref().is_some_and(detach_concurrent) => {
             ShareUpdateExclusive
         }
         T::AtEnableTrig
@@ -256,7 +256,7 @@ fn alter_cmd_lock(cmd: &protobuf::AlterTableCmd) -> LockMode {
     }
 }
 
-fn detach_concurrent(n: &Box<protobuf::Node>) -> bool {
+fn detach_concurrent(n: &protobuf::Node) -> bool {
     matches!(n.node.as_ref(), Some(NodeEnum::PartitionCmd(p)) if p.concurrent)
 }
 
@@ -265,51 +265,6 @@ fn is_foreign_key(cmd: &protobuf::AlterTableCmd) -> bool {
         cmd.def.as_ref().and_then(|d| d.node.as_ref()),
         Some(NodeEnum::Constraint(k)) if k.contype == ConstrType::ConstrForeign as i32
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn locks(sql: &str) -> Vec<(String, LockMode)> {
-        let p = pg_query::parse(sql, 0).expect("parses");
-        let n = p.protobuf.stmts[0]
-            .stmt
-            .as_ref()
-            .and_then(|s| s.node.clone())
-            .expect("a statement");
-        statement_locks(&n)
-            .into_iter()
-            .map(|l| (l.table, l.mode))
-            .collect()
-    }
-
-    #[test]
-    fn modes_of_common_statements() {
-        use LockMode::*;
-        let one =
-            |sql: &str, m: LockMode| assert_eq!(locks(sql), vec![("public.t".into(), m)], "{sql}");
-        one("ALTER TABLE t ADD COLUMN c int", AccessExclusive);
-        one("ALTER TABLE t VALIDATE CONSTRAINT k", ShareUpdateExclusive);
-        one("CREATE INDEX i ON t (c)", Share);
-        one("CREATE INDEX CONCURRENTLY i ON t (c)", ShareUpdateExclusive);
-        one("UPDATE t SET c = 1", RowExclusive);
-        one("LOCK TABLE t IN SHARE MODE", Share);
-        one("TRUNCATE t", AccessExclusive);
-        one("VACUUM FULL t", AccessExclusive);
-        one(
-            "ALTER TABLE t DETACH PARTITION p CONCURRENTLY",
-            ShareUpdateExclusive,
-        );
-        assert_eq!(
-            locks("ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (c) REFERENCES p (id)"),
-            vec![
-                ("public.p".into(), ShareRowExclusive),
-                ("public.t".into(), ShareRowExclusive)
-            ]
-        );
-        assert!(locks("SELECT 1").is_empty());
-    }
 }
 
 /// One lock a statement of a file takes, in file order.
@@ -389,5 +344,50 @@ pub fn is_bulk_dml(n: &NodeEnum) -> bool {
             Some(NodeEnum::SelectStmt(s)) if s.values_lists.is_empty()
         ),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locks(sql: &str) -> Vec<(String, LockMode)> {
+        let p = pg_query::parse(sql, 0).expect("parses");
+        let n = p.protobuf.stmts[0]
+            .stmt
+            .as_ref()
+            .and_then(|s| s.node.clone())
+            .expect("a statement");
+        statement_locks(&n)
+            .into_iter()
+            .map(|l| (l.table, l.mode))
+            .collect()
+    }
+
+    #[test]
+    fn modes_of_common_statements() {
+        use LockMode::*;
+        let one =
+            |sql: &str, m: LockMode| assert_eq!(locks(sql), vec![("public.t".into(), m)], "{sql}");
+        one("ALTER TABLE t ADD COLUMN c int", AccessExclusive);
+        one("ALTER TABLE t VALIDATE CONSTRAINT k", ShareUpdateExclusive);
+        one("CREATE INDEX i ON t (c)", Share);
+        one("CREATE INDEX CONCURRENTLY i ON t (c)", ShareUpdateExclusive);
+        one("UPDATE t SET c = 1", RowExclusive);
+        one("LOCK TABLE t IN SHARE MODE", Share);
+        one("TRUNCATE t", AccessExclusive);
+        one("VACUUM FULL t", AccessExclusive);
+        one(
+            "ALTER TABLE t DETACH PARTITION p CONCURRENTLY",
+            ShareUpdateExclusive,
+        );
+        assert_eq!(
+            locks("ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (c) REFERENCES p (id)"),
+            vec![
+                ("public.p".into(), ShareRowExclusive),
+                ("public.t".into(), ShareRowExclusive)
+            ]
+        );
+        assert!(locks("SELECT 1").is_empty());
     }
 }
