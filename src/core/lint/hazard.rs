@@ -30,12 +30,21 @@ pub fn step_statements<'a>(ctx: &'a LintContext) -> Vec<StepStmt<'a>> {
 /// A column a step adds: in `CREATE TABLE` or `ALTER TABLE … ADD COLUMN`.
 pub struct NewColumn<'a> {
     pub at: StepStmt<'a>,
-    /// `schema.table`.
-    pub table: String,
+    pub rel: &'a pg_query::protobuf::RangeVar,
     pub column: &'a ColumnDef,
+}
+
+impl NewColumn<'_> {
+    /// `schema.table` of the column's table.
+    pub fn table(&self) -> String {
+        rel_name(self.rel)
+    }
+
     /// Whether the column is a surrogate key or a reference to one: sequence-fed
     /// (identity, serial, `DEFAULT nextval`) or named `id` / `…_id`.
-    pub key: bool,
+    pub fn is_key(&self) -> bool {
+        is_key_column(self.column)
+    }
 }
 
 /// Every column added by a step, in `CREATE TABLE` and `ADD COLUMN`.
@@ -45,22 +54,18 @@ pub fn new_columns<'a>(ctx: &'a LintContext) -> Vec<NewColumn<'a>> {
         match &s.stmt.node {
             Some(NodeEnum::CreateStmt(c)) => {
                 let Some(rv) = &c.relation else { continue };
-                let table = rel_name(rv);
                 for e in &c.table_elts {
                     if let Some(NodeEnum::ColumnDef(cd)) = e.node.as_ref() {
-                        let key = is_key_column(cd);
                         out.push(NewColumn {
                             at: s,
-                            table: table.clone(),
+                            rel: rv,
                             column: cd,
-                            key,
                         });
                     }
                 }
             }
             Some(NodeEnum::AlterTableStmt(a)) => {
                 let Some(rv) = &a.relation else { continue };
-                let table = rel_name(rv);
                 for c in &a.cmds {
                     let Some(NodeEnum::AlterTableCmd(cmd)) = c.node.as_ref() else {
                         continue;
@@ -70,9 +75,8 @@ pub fn new_columns<'a>(ctx: &'a LintContext) -> Vec<NewColumn<'a>> {
                     {
                         out.push(NewColumn {
                             at: s,
-                            table: table.clone(),
+                            rel: rv,
                             column: cd,
-                            key: is_key_column(cd),
                         });
                     }
                 }
@@ -94,11 +98,12 @@ fn is_key_column(cd: &ColumnDef) -> bool {
     });
     let serial = cd.type_name.as_ref().is_some_and(|t| {
         matches!(
-            base_type(t).as_str(),
+            base_type(t),
             "serial" | "serial4" | "smallserial" | "serial2"
         )
     });
-    let name = cd.colname.to_ascii_lowercase();
+    // The parser lower-cases unquoted names; a quoted "ID" is another name.
+    let name = cd.colname.as_str();
     sequence_fed || serial || name == "id" || name.ends_with("_id")
 }
 
@@ -110,15 +115,16 @@ fn calls_nextval(n: &Node) -> bool {
     }
 }
 
-/// The last part of a type's name, lower case (`pg_catalog.int4` → `int4`).
-pub fn base_type(t: &TypeName) -> String {
+/// The last part of a type's name (`pg_catalog.int4` → `int4`; the parser lower-cases
+/// unquoted names, so `INT` is `int4` too).
+pub fn base_type(t: &TypeName) -> &str {
     t.names
         .last()
         .and_then(|p| match p.node.as_ref() {
-            Some(NodeEnum::String(s)) => Some(s.sval.to_ascii_lowercase()),
+            Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
             _ => None,
         })
-        .unwrap_or_default()
+        .unwrap_or("")
 }
 
 /// True when the column's type has a length/precision modifier (`varchar(20)`).

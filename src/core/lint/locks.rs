@@ -194,17 +194,17 @@ fn vacuum_locks(v: &protobuf::VacuumStmt, out: &mut Vec<TableLock>) {
 
 /// FOREIGN KEYs lock the referenced table SHARE ROW EXCLUSIVE.
 fn referenced_tables(n: &protobuf::Node, out: &mut Vec<TableLock>) {
-    let constraints: Vec<&protobuf::Constraint> = match n.node.as_ref() {
-        Some(NodeEnum::Constraint(k)) => vec![k],
-        Some(NodeEnum::ColumnDef(cd)) => super::column_constraints(cd).collect(),
-        _ => Vec::new(),
-    };
-    for k in constraints {
+    let mut fk = |k: &protobuf::Constraint| {
         if k.contype == ConstrType::ConstrForeign as i32 {
             if let Some(p) = &k.pktable {
                 out.push(lock(p, LockMode::ShareRowExclusive));
             }
         }
+    };
+    match n.node.as_ref() {
+        Some(NodeEnum::Constraint(k)) => fk(k),
+        Some(NodeEnum::ColumnDef(cd)) => super::column_constraints(cd).for_each(fk),
+        _ => {}
     }
 }
 

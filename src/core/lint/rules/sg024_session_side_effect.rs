@@ -267,8 +267,9 @@ fn copy_at(sql: &str, toks: &[ScanToken], i: usize, found: &mut Vec<Finding>) {
     }
 }
 
-fn check_statement(f: &ParsedFile, st: &Statement, out: &mut Emitter) {
-    let lower = st.text.to_ascii_lowercase();
+fn check_statement(f: &ParsedFile, st: &Statement, lower: &mut String, out: &mut Emitter) {
+    lower.clear();
+    lower.extend(st.text.chars().map(|c| c.to_ascii_lowercase()));
     if !HINTS.iter().any(|h| lower.contains(h)) {
         return;
     }
@@ -301,9 +302,10 @@ impl Rule for SessionSideEffect {
         Severity::Error
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
+        let mut lower = String::new();
         for f in &ctx.files {
             for st in &f.sql.statements {
-                check_statement(f, st, out);
+                check_statement(f, st, &mut lower, out);
             }
         }
     }

@@ -53,10 +53,10 @@ impl Rule for IntegerKey {
             out,
             |c, t| {
                 let ty = crate::core::lint::hazard::base_type(t);
-                let name = c.column.colname.to_ascii_lowercase();
+                let name = c.column.colname.as_str();
                 let ids = name == "ids" || name.ends_with("_ids");
-                (SMALL_INTEGERS.contains(&ty.as_str()) && (c.key || ids)).then(|| {
-                    format!("key column `{}` of {} is `{ty}`: it runs out at {} and widening it later rewrites the table", c.column.colname, c.table, if ty.ends_with('2') || ty.starts_with("small") { "32,767" } else { "2,147,483,647" })
+                (SMALL_INTEGERS.contains(&ty) && (ids || c.is_key())).then(|| {
+                    format!("key column `{}` of {} is `{ty}`: it runs out at {} and widening it later rewrites the table", c.column.colname, c.table(), if ty.ends_with('2') || ty.starts_with("small") { "32,767" } else { "2,147,483,647" })
                 })
             },
             "use bigint (or bigint GENERATED … AS IDENTITY)",

@@ -44,8 +44,8 @@ impl Rule for SerialColumn {
             out,
             |c, t| {
                 let ty = base_type(t);
-                SERIALS.contains(&ty.as_str()).then(|| {
-                    format!("column `{}` of {} is `{ty}`: a sequence default with separate privileges that explicit inserts do not advance", c.column.colname, c.table)
+                SERIALS.contains(&ty).then(|| {
+                    format!("column `{}` of {} is `{ty}`: a sequence default with separate privileges that explicit inserts do not advance", c.column.colname, c.table())
                 })
             },
             "use bigint GENERATED ALWAYS AS IDENTITY (or BY DEFAULT)",

@@ -34,9 +34,9 @@ impl Rule for CharColumn {
             |c, t| {
                 let ty = base_type(t);
                 // `"char"(n)` / `"character"(n)`: written as char(n), whatever the quoting.
-                let quoted_char = matches!(ty.as_str(), "char" | "character") && has_typmod(t);
+                let quoted_char = matches!(ty, "char" | "character") && has_typmod(t);
                 (ty == "bpchar" || quoted_char).then(|| {
-                    format!("column `{}` of {} is char(n): values are space-padded and compare ignoring the padding", c.column.colname, c.table)
+                    format!("column `{}` of {} is char(n): values are space-padded and compare ignoring the padding", c.column.colname, c.table())
                 })
             },
             "use text (with CHECK (length(c) <= n) if the length matters)",

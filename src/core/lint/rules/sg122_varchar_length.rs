@@ -34,7 +34,7 @@ impl Rule for VarcharLength {
             out,
             |c, t| {
                 (base_type(t) == "varchar" && has_typmod(t)).then(|| {
-                    format!("column `{}` of {} is varchar(n): changing the limit later is an ALTER COLUMN TYPE that may rewrite the table", c.column.colname, c.table)
+                    format!("column `{}` of {} is varchar(n): changing the limit later is an ALTER COLUMN TYPE that may rewrite the table", c.column.colname, c.table())
                 })
             },
             "use text with CHECK (length(c) <= n)",

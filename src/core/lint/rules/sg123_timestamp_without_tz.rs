@@ -34,7 +34,7 @@ impl Rule for TimestampWithoutTz {
             out,
             |c, t| {
                 (base_type(t) == "timestamp").then(|| {
-                    format!("column `{}` of {} is timestamp without time zone: the instant it means depends on the writer's TimeZone", c.column.colname, c.table)
+                    format!("column `{}` of {} is timestamp without time zone: the instant it means depends on the writer's TimeZone", c.column.colname, c.table())
                 })
             },
             "use timestamptz",

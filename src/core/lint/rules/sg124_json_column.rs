@@ -33,7 +33,7 @@ impl Rule for JsonColumn {
             out,
             |c, t| {
                 (base_type(t) == "json").then(|| {
-                    format!("column `{}` of {} is json: it has no equality operator, so DISTINCT, UNION and GROUP BY over it fail", c.column.colname, c.table)
+                    format!("column `{}` of {} is json: it has no equality operator, so DISTINCT, UNION and GROUP BY over it fail", c.column.colname, c.table())
                 })
             },
             "use jsonb",

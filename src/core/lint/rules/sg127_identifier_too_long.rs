@@ -14,11 +14,25 @@ pub struct IdentifierTooLong;
 
 const MAX: usize = 63;
 
-/// Cheap pre-filter: a quoted identifier, or a run of identifier characters > 63 bytes.
+/// Cheap pre-filter, one pass over the bytes: a run of identifier bytes (ASCII letters,
+/// digits, `_`, `$`, any non-ASCII byte) or a stretch between double quotes longer
+/// than 63 bytes.
 fn may_have_long_name(s: &str) -> bool {
-    s.contains('"')
-        || s.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
-            .any(|w| w.len() > MAX)
+    let (mut run, mut quoted) = (0usize, false);
+    for b in s.bytes() {
+        if b == b'"' {
+            quoted = !quoted;
+            run = 0;
+        } else if quoted || b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80 {
+            run += 1;
+            if run > MAX {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
 }
 
 /// The identifiers (unquoted) of a statement longer than 63 bytes.
