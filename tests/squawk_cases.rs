@@ -71,7 +71,6 @@ const STRUCTURAL: &[(&str, &str)] = &[
 const DIFFERENCES: &[(&str, &str, &str)] = &[
     ("adding-field-with-default", "docs_example_error_on_pg_11_0", "PostgreSQL 11 already stores constant defaults without a rewrite; Squawk only trusts 11 from 11.1"),
     ("adding-foreign-key-constraint", "add_foreign_key_constraint_not_valid_validate_0", "VALIDATE in the same transaction as ADD … NOT VALID keeps the ADD's lock through the scan: SG104 reports it (Squawk does too, under constraint-missing-not-valid)"),
-    ("prefer-bigint-over-int", "err_0", "SG119 reports sequence-fed and id-named columns only; this case also has non-key int columns counted by Squawk"),
     ("prefer-repack", "cluster_below_pg19_ok_0", "CLUSTER locks ACCESS EXCLUSIVE on every version; SG129 reports it whatever the version"),
     ("prefer-repack", "vacuum_full_below_pg19_ok_0", "VACUUM FULL locks ACCESS EXCLUSIVE on every version; SG129 reports it whatever the version"),
     ("prefer-bigint-over-int", "ok_0", "SG119 covers int and smallint keys alike; this case of one Squawk rule has the other's positives (smallint ids)"),
