@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Extract Squawk's linter rule test cases into tests/squawk/cases.tsv-like files.
+"""Extract Squawk's linter rule test cases into tests/squawk/cases/.
 
 Usage: extract.py <squawk git dir> <out dir>
 Reads crates/squawk_linter/src/rules/*.rs at HEAD; for each #[test] function it takes the
