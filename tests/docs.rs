@@ -44,6 +44,7 @@ const MANIFEST_KEYS: &[&str] = &[
     "database",
     "environment",
     "system_identifier",
+    "server_version",
     // [pack.timeouts] (Timeouts)
     "statement",
     "lock",

@@ -4,6 +4,7 @@
 
 pub mod commit;
 pub mod demo;
+pub mod pipe;
 pub mod render;
 pub mod verbs;
 
@@ -94,6 +95,13 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = LintFormat::Human)]
         format: LintFormat,
+        /// Also run the informational rules (SG132: the locks each step holds, and for how long).
+        #[arg(long)]
+        info: bool,
+        /// Judge version-dependent rules for this PostgreSQL version (e.g. 11), instead of
+        /// `[pack.target] server_version`.
+        #[arg(long, value_name = "VERSION")]
+        server_version: Option<String>,
     },
     /// List the lint rules, or explain one.
     Rules {
@@ -403,6 +411,7 @@ pub enum LedgerAction {
 }
 
 pub fn main() -> i32 {
+    pipe::exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     render::setup(&cli.global);
     verbs::dispatch(cli)

@@ -13,8 +13,17 @@ pub fn dispatch(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Demo { keep } => super::demo::run(keep, g.quiet),
         Command::Init { path, database } => init(&path, &database),
-        Command::Lint { pack_dir, format } => {
-            return lint_cmd(pack_dir.as_deref().unwrap_or(&g.pack), format, g.json)
+        Command::Lint {
+            pack_dir,
+            format,
+            info,
+            server_version,
+        } => {
+            let opts = match lint_options(info, server_version.as_deref()) {
+                Ok(o) => o,
+                Err(e) => return render::error(&e, g.json || format != LintFormat::Human),
+            };
+            return lint_cmd(pack_dir.as_deref().unwrap_or(&g.pack), format, g.json, opts);
         }
         Command::Rules { explain } => rules(explain.as_deref(), g.json),
         Command::Freeze => freeze(&g.pack, g.json),
@@ -102,12 +111,28 @@ fn init(path: &std::path::Path, database: &str) -> engine::Result<i32> {
     Ok(exit::OK)
 }
 
-fn lint_cmd(dir: &std::path::Path, format: LintFormat, json: bool) -> i32 {
+/// `--info` / `--server-version` as lint options (an unreadable version is bad input).
+fn lint_options(info: bool, server_version: Option<&str>) -> engine::Result<lint::Options> {
+    let server_major = match server_version {
+        None => None,
+        Some(v) => Some(crate::core::manifest::parse_major(v).ok_or_else(|| {
+            Error::BadInput(format!(
+                "--server-version `{v}` is not a PostgreSQL version (e.g. 15)"
+            ))
+        })?),
+    };
+    Ok(lint::Options { info, server_major })
+}
+
+fn lint_cmd(dir: &std::path::Path, format: LintFormat, json: bool, opts: lint::Options) -> i32 {
     let format = if json { LintFormat::Json } else { format };
-    let report = match engine::lint::run(dir) {
+    let mut report = match engine::lint::run(dir) {
         Ok(r) => r,
         Err(e) => return render::error(&e, format != LintFormat::Human),
     };
+    if opts.info || opts.server_major.is_some() {
+        report.diagnostics = lint::run_with(&report.loaded.pack, &report.loaded.sources, opts);
+    }
     let diags = &report.diagnostics;
     match format {
         LintFormat::Json => render::print_json(&output::to_json(report.loaded.pack.id(), diags)),
@@ -141,10 +166,10 @@ fn lint_cmd(dir: &std::path::Path, format: LintFormat, json: bool) -> i32 {
                 let report = se.report();
                 let text = format!("{report:?}");
                 // miette labels everything as an error; say warning when it is one.
-                let text = if d.severity == Severity::Warning {
-                    text.replacen("×", "⚠", 1)
-                } else {
-                    text
+                let text = match d.severity {
+                    Severity::Warning => text.replacen("×", "⚠", 1),
+                    Severity::Info => text.replacen("×", "ℹ", 1),
+                    Severity::Error => text,
                 };
                 eprintln!("{text}");
             }
@@ -152,7 +177,10 @@ fn lint_cmd(dir: &std::path::Path, format: LintFormat, json: bool) -> i32 {
                 .iter()
                 .filter(|d| d.severity == Severity::Error)
                 .count();
-            let warnings = diags.len() - errors;
+            let warnings = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Warning)
+                .count();
             let files = report.loaded.sources.files.len() + 1;
             let summary = format!(
                 "{}: {errors} error(s), {warnings} warning(s) in {files} file(s)",
@@ -223,7 +251,10 @@ fn man(out_dir: Option<&std::path::Path>) -> engine::Result<i32> {
         None => {
             clap_mangen::Man::new(cmd)
                 .render(&mut std::io::stdout())
-                .map_err(|e| Error::BadInput(e.to_string()))?;
+                .map_err(|e| {
+                    super::pipe::exit_if_broken_pipe(&e);
+                    Error::BadInput(e.to_string())
+                })?;
         }
         Some(dir) => {
             std::fs::create_dir_all(dir)

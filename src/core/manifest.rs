@@ -66,6 +66,24 @@ pub struct Target {
     pub environment: Option<String>,
     #[serde(default)]
     pub system_identifier: Option<String>,
+    /// PostgreSQL version the pack is written for (`"15"`, `"11.2"`): version-dependent
+    /// lint rules judge against it (unset: the newest PostgreSQL).
+    #[serde(default)]
+    pub server_version: Option<String>,
+}
+
+impl Target {
+    /// The major version of `server_version` (`"9.6"` → 9, `"15.4"` → 15); None when unset
+    /// or not a version.
+    pub fn server_major(&self) -> Option<u32> {
+        parse_major(self.server_version.as_deref()?)
+    }
+}
+
+/// The major version in a PostgreSQL version string (`"15"`, `"15.4"`, `"9.6.24"`).
+pub fn parse_major(v: &str) -> Option<u32> {
+    let major = v.trim().split('.').next()?;
+    major.parse().ok().filter(|m| (7..100).contains(m))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -327,6 +345,7 @@ const KNOWN_KEYS: &[&str] = &[
     "database",
     "environment",
     "system_identifier",
+    "server_version",
     "statement",
     "lock",
     "idle_in_transaction",
@@ -445,6 +464,17 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
             src,
             "[pack.target] database must not be empty",
         ));
+    }
+
+    if let Some(sv) = &manifest.pack.target.server_version {
+        if parse_major(sv).is_none() {
+            return Err(SourceError::new(
+                file,
+                src,
+                format!("[pack.target] server_version `{sv}` is not a PostgreSQL version"),
+            )
+            .help("write the server's major version, e.g. server_version = \"15\""));
+        }
     }
 
     let t = &manifest.pack.timeouts;

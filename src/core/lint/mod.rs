@@ -5,6 +5,9 @@
 //! The linter is pure: the engine reads the files and hands their text over in a
 //! [`PackSources`]; rules see parsed files in a [`LintContext`].
 
+pub mod builtin_functions;
+pub mod hazard;
+pub mod locks;
 pub mod output;
 pub mod rules;
 #[cfg(test)]
@@ -19,6 +22,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Reported for information only (a rule that is off unless asked for).
+    Info,
     Warning,
     Error,
 }
@@ -26,6 +31,7 @@ pub enum Severity {
 impl std::fmt::Display for Severity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Severity::Info => "info",
             Severity::Warning => "warning",
             Severity::Error => "error",
         })
@@ -60,6 +66,11 @@ pub trait Rule: Sync {
     /// Why it matters and what to do instead (shown by `stepgate rules --explain CODE`).
     fn explanation(&self) -> &'static str;
     fn default_severity(&self) -> Severity;
+    /// Info rules run only when asked for (`stepgate lint --info`, or the pack's
+    /// severity table names them); every other rule runs unless turned off.
+    fn runs_by_default(&self) -> bool {
+        self.default_severity() != Severity::Info
+    }
     fn check(&self, ctx: &LintContext, out: &mut Emitter);
 }
 
@@ -98,6 +109,8 @@ pub struct LintContext<'a> {
     pub files: Vec<ParsedFile>,
     /// Files that are named but missing / unreadable / unparsable: (role, rel path, reason).
     pub broken: Vec<(FileRole, String, BrokenFile)>,
+    /// The target server's major version (None: unknown, judged as the newest).
+    pub server_major: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -140,6 +153,7 @@ impl<'a> LintContext<'a> {
             sources,
             files,
             broken,
+            server_major: pack.manifest.pack.target.server_major(),
         }
     }
 
@@ -158,6 +172,12 @@ impl<'a> LintContext<'a> {
             .iter()
             .enumerate()
             .filter_map(move |(i, s)| self.step_file(i).map(|f| (i, s, f)))
+    }
+
+    /// True when the target server is older than PostgreSQL `major` (unknown: newest, so
+    /// never older).
+    pub fn server_before(&self, major: u32) -> bool {
+        self.server_major.is_some_and(|v| v < major)
     }
 
     /// The manifest's own text (for diagnostics located in stepgate.toml).
@@ -248,22 +268,41 @@ impl Emitter {
     }
 }
 
+/// What a lint run is asked for beyond the pack itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Also run the info rules (the per-step lock report).
+    pub info: bool,
+    /// The server's major version, read from a live database: overrides the manifest's
+    /// `[pack.target] server_version`.
+    pub server_major: Option<u32>,
+}
+
 /// Runs every rule, applying the pack's severity overrides. Sorted by file, line, code.
 pub fn run(pack: &Pack, sources: &PackSources) -> Vec<Diagnostic> {
-    let ctx = LintContext::new(pack, sources);
+    run_with(pack, sources, Options::default())
+}
+
+/// [`run`] with [`Options`].
+pub fn run_with(pack: &Pack, sources: &PackSources, opts: Options) -> Vec<Diagnostic> {
+    let mut ctx = LintContext::new(pack, sources);
+    ctx.server_major = opts
+        .server_major
+        .or(pack.manifest.pack.target.server_major());
     let mut all = Vec::new();
     for rule in rules::all() {
-        let sev = match pack
+        let asked = pack
             .manifest
             .pack
             .lint
             .severity
             .get(rule.code())
-            .map(|s| s.get_ref().as_str())
-        {
+            .map(|s| s.get_ref().as_str());
+        let sev = match asked {
             Some("off") => continue,
             Some("error") => Severity::Error,
             Some("warning") => Severity::Warning,
+            _ if !rule.runs_by_default() && !opts.info => continue,
             _ => rule.default_severity(),
         };
         let mut em = Emitter::new(*rule, sev);

@@ -10,10 +10,14 @@ pub fn to_json(pack_id: &str, diags: &[Diagnostic]) -> Value {
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
-    let warnings = diags.len() - errors;
+    let warnings = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
+    let infos = diags.len() - errors - warnings;
     json!({
         "pack": pack_id,
-        "summary": { "errors": errors, "warnings": warnings, "bad_input": diags.iter().any(|d| d.bad_input) },
+        "summary": { "errors": errors, "warnings": warnings, "infos": infos, "bad_input": diags.iter().any(|d| d.bad_input) },
         "diagnostics": diags,
     })
 }
@@ -73,5 +77,6 @@ fn level(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Info => "note",
     }
 }

@@ -114,3 +114,19 @@ pub fn lint_two_steps(body1: &str, body2: &str) -> Vec<Diagnostic> {
         ],
     )
 }
+
+/// Like [`lint_step`] with a no-op rollback, for a pack whose `[pack.target]` sets
+/// `server_version` (the version-dependent rules).
+pub fn lint_step_on(server_version: &str, body: &str) -> Vec<Diagnostic> {
+    let m = manifest_with("", "").replace(
+        "database = \"db\"",
+        &format!("database = \"db\"\nserver_version = \"{server_version}\""),
+    );
+    lint(
+        &m,
+        &[
+            ("01.sql", &step_sql(body)),
+            ("rollback/01.sql", &rollback_sql("SELECT 1;")),
+        ],
+    )
+}

@@ -11,6 +11,11 @@
 //! the rule stays quiet; it cannot see CHECKs that already exist in the database.
 //! PostgreSQL 18's table-level `ADD CONSTRAINT … NOT NULL c` scans the same way and is
 //! reported too unless it is `NOT VALID` (to be validated in a later step).
+//! A `VALIDATE CONSTRAINT` of a constraint added before the pack (the usual shape: the
+//! CHECK came `NOT VALID` in an earlier pack) counts as that proof for a column the
+//! constraint's name mentions (`orders_customer_id_not_null` → `customer_id`).
+//! With `[pack.target] server_version` below 12 a validated CHECK does not spare the
+//! scan, so `SET NOT NULL` is reported whatever comes before it.
 //! Tables created earlier in the same pack are exempt: they are new and empty.
 
 use crate::core::lint::{alters_on_existing_tables, Emitter, LintContext, Rule, Severity};
@@ -43,6 +48,16 @@ fn not_null_check_column(k: &Constraint) -> Option<String> {
     }
 }
 
+/// True when constraint name `k` mentions column `col` between `_` separators.
+fn names_column(k: &str, col: &str) -> bool {
+    let (k, col) = (k.to_ascii_lowercase(), col.to_ascii_lowercase());
+    k.match_indices(&col).any(|(i, _)| {
+        let before = k[..i].chars().next_back();
+        let after = k[i + col.len()..].chars().next();
+        before.is_none_or(|c| c == '_') && after.is_none_or(|c| c == '_')
+    })
+}
+
 impl Rule for SetNotNull {
     fn code(&self) -> &'static str {
         "SG107"
@@ -60,22 +75,39 @@ impl Rule for SetNotNull {
         Severity::Warning
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
-        let help = "first add CHECK (c IS NOT NULL) NOT VALID and VALIDATE it in an earlier step; SET NOT NULL then skips the scan (PostgreSQL 12+)";
+        let help = if ctx.server_before(12) {
+            "before PostgreSQL 12 a validated CHECK does not spare the scan: keep the column nullable with a validated CHECK (c IS NOT NULL) NOT VALID constraint instead, or SET NOT NULL in a quiet window"
+        } else {
+            "first add CHECK (c IS NOT NULL) NOT VALID and VALIDATE it in an earlier step; SET NOT NULL then skips the scan (PostgreSQL 12+)"
+        };
+        // Before 12, SET NOT NULL scans whatever CHECKs exist.
+        let checks_count = !ctx.server_before(12);
         // (table, column) proven NOT NULL by a validated CHECK earlier in the pack.
         let mut proven: BTreeSet<(String, String)> = BTreeSet::new();
         // (table, constraint) → column, for CHECK (c IS NOT NULL) NOT VALID awaiting VALIDATE.
         let mut pending: BTreeMap<(String, String), String> = BTreeMap::new();
+        // (table, constraint) validated by the pack but added before it (an earlier pack's
+        // `CHECK (c IS NOT NULL) NOT VALID`): taken as proof for a column its name mentions.
+        let mut validated_elsewhere: BTreeSet<(String, String)> = BTreeSet::new();
         // Step files only, in manifest order.
         for a in alters_on_existing_tables(ctx) {
             let (c, table) = (a.cmd, &a.table);
             let column = if c.subtype == AlterTableType::AtSetNotNull as i32 {
-                if proven.contains(&(table.clone(), c.name.clone())) {
+                let by_name = validated_elsewhere
+                    .iter()
+                    .any(|(t, k)| t == table && names_column(k, &c.name));
+                if checks_count && (by_name || proven.contains(&(table.clone(), c.name.clone()))) {
                     continue;
                 }
                 c.name.clone()
             } else if c.subtype == AlterTableType::AtValidateConstraint as i32 {
-                if let Some(col) = pending.remove(&(table.clone(), c.name.clone())) {
-                    proven.insert((table.clone(), col));
+                match pending.remove(&(table.clone(), c.name.clone())) {
+                    Some(col) => {
+                        proven.insert((table.clone(), col));
+                    }
+                    None => {
+                        validated_elsewhere.insert((table.clone(), c.name.clone()));
+                    }
                 }
                 continue;
             } else if let Some(k) = a.added_constraint() {
@@ -119,6 +151,21 @@ mod tests {
 
     fn run(body: &str) -> usize {
         of("SG107", &lint_step("", "", body, "SELECT 1;")).len()
+    }
+
+    #[test]
+    fn validating_a_check_from_an_earlier_pack_counts_for_its_column() {
+        assert_eq!(run("ALTER TABLE foo VALIDATE CONSTRAINT foo_bar_not_null;\nALTER TABLE foo ALTER COLUMN bar SET NOT NULL;"), 0);
+        assert_eq!(run("ALTER TABLE foo VALIDATE CONSTRAINT foo_bar_not_null;\nALTER TABLE foo ALTER COLUMN baz SET NOT NULL;"), 1);
+        assert_eq!(run("ALTER TABLE foo VALIDATE CONSTRAINT foo_barn_not_null;\nALTER TABLE foo ALTER COLUMN bar SET NOT NULL;"), 1);
+    }
+
+    #[test]
+    fn before_pg_12_a_validated_check_does_not_help() {
+        let body = "ALTER TABLE a ADD CONSTRAINT a_c_nn CHECK (c IS NOT NULL);\nALTER TABLE a ALTER COLUMN c SET NOT NULL;";
+        assert_eq!(run(body), 0);
+        assert_eq!(of("SG107", &lint_step_on("11", body)).len(), 1);
+        assert_eq!(of("SG107", &lint_step_on("12", body)).len(), 0);
     }
 
     #[test]

@@ -11,44 +11,37 @@
 //! too. Add the column without the default instead, then `ALTER COLUMN … SET DEFAULT`
 //! (applies to new rows only, no rewrite) and backfill the existing rows in batches.
 //!
-//! Volatility is decided statically by name: a default is volatile when its expression
-//! calls one of [`VOLATILE_FUNCTIONS`] (matched on the unqualified name, at any depth —
-//! `md5(random()::text)` counts). User-defined and other volatile functions are not
-//! known to the rule and are not reported; SQL value keywords such as
-//! `CURRENT_TIMESTAMP` are stable and never are.
+//! `GENERATED ALWAYS AS (…) STORED` columns are computed for every existing row, so they
+//! rewrite the table the same way. Before PostgreSQL 11 (`[pack.target] server_version`
+//! below 11) every non-NULL DEFAULT rewrites the table, constant or not.
+//!
+//! Volatility is decided statically: a default is volatile when its expression calls a
+//! function that is not one of PostgreSQL's built-in IMMUTABLE or STABLE functions (the
+//! generated table in `builtin_functions.rs`, matched on the unqualified name and the
+//! number of arguments), at any depth — `md5(random()::text)` counts, and so does any
+//! user-defined or extension function (`uuid_generate_v4()`), as Squawk does. A
+//! subquery counts as volatile too. SQL value keywords such as `CURRENT_TIMESTAMP` are
+//! stable and never are.
 //! Tables created earlier in the same pack are exempt: they are new and empty.
 
+use crate::core::lint::hazard::{is_null_const, volatile_call};
 use crate::core::lint::{
     alters_on_existing_tables, column_constraints, Emitter, LintContext, Rule, Severity,
 };
 use pg_query::protobuf::{ColumnDef, ConstrType, Node};
 use pg_query::NodeEnum;
 
-pub struct VolatileDefault;
+/// Why a DEFAULT expression rewrites the table: volatile, or any value before PG 11.
+fn default_rewrites(e: &Node, before_11: bool) -> Option<String> {
+    if let Some(f) = volatile_call(e) {
+        let f = if f.contains(' ') { f } else { format!("{f}()") };
+        return Some(format!("with a volatile DEFAULT calling {f}"));
+    }
+    (before_11 && !is_null_const(e))
+        .then(|| "with a DEFAULT on a server before PostgreSQL 11 (every row is written)".into())
+}
 
-/// Built-in (and common extension) functions that are VOLATILE in `pg_proc`.
-pub const VOLATILE_FUNCTIONS: &[&str] = &[
-    // random numbers
-    "random",
-    "random_normal",
-    "setseed",
-    // UUIDs: core (13+, 18+), pgcrypto, uuid-ossp
-    "gen_random_uuid",
-    "uuidv4",
-    "uuidv7",
-    "uuid_generate_v1",
-    "uuid_generate_v1mc",
-    "uuid_generate_v4",
-    "gen_random_bytes",
-    // wall-clock time (now()/CURRENT_TIMESTAMP are stable: transaction start)
-    "clock_timestamp",
-    "timeofday",
-    // sequences
-    "nextval",
-    "currval",
-    "lastval",
-    "setval",
-];
+pub struct VolatileDefault;
 
 /// Types that expand to a column with a `nextval()` default.
 const SERIAL_TYPES: &[&str] = &[
@@ -60,44 +53,8 @@ const SERIAL_TYPES: &[&str] = &[
     "serial8",
 ];
 
-/// The first known-volatile function called anywhere in a default expression.
-fn volatile_call(n: &Node) -> Option<String> {
-    let all = |v: &[Node]| v.iter().find_map(volatile_call);
-    let one = |o: &Option<Box<Node>>| o.as_deref().and_then(volatile_call);
-    match n.node.as_ref()? {
-        NodeEnum::FuncCall(f) => {
-            let name = f.funcname.last().and_then(|p| match p.node.as_ref() {
-                Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
-                _ => None,
-            });
-            match name {
-                Some(name) if VOLATILE_FUNCTIONS.contains(&name) => Some(name.to_string()),
-                _ => all(&f.args),
-            }
-        }
-        NodeEnum::TypeCast(t) => one(&t.arg),
-        NodeEnum::AExpr(e) => one(&e.lexpr).or_else(|| one(&e.rexpr)),
-        NodeEnum::BoolExpr(e) => all(&e.args),
-        NodeEnum::CoalesceExpr(e) => all(&e.args),
-        NodeEnum::MinMaxExpr(e) => all(&e.args),
-        NodeEnum::CaseExpr(e) => one(&e.arg)
-            .or_else(|| all(&e.args))
-            .or_else(|| one(&e.defresult)),
-        NodeEnum::CaseWhen(w) => one(&w.expr).or_else(|| one(&w.result)),
-        NodeEnum::AArrayExpr(e) => all(&e.elements),
-        NodeEnum::RowExpr(e) => all(&e.args),
-        NodeEnum::List(l) => all(&l.items),
-        NodeEnum::NullTest(t) => one(&t.arg),
-        NodeEnum::BooleanTest(t) => one(&t.arg),
-        NodeEnum::CollateClause(c) => one(&c.arg),
-        NodeEnum::AIndirection(i) => one(&i.arg),
-        NodeEnum::NamedArgExpr(a) => one(&a.arg),
-        _ => None,
-    }
-}
-
 /// Why adding this column rewrites the table, and what to do instead; None if it does not.
-fn rewrite_reason(cd: &ColumnDef) -> Option<(String, &'static str)> {
+fn rewrite_reason(cd: &ColumnDef, before_11: bool) -> Option<(String, &'static str)> {
     let plain = "add the column without the DEFAULT, then ALTER COLUMN … SET DEFAULT (new rows only) and backfill existing rows in batches";
     let type_name: Vec<&str> = cd
         .type_name
@@ -116,14 +73,27 @@ fn rewrite_reason(cd: &ColumnDef) -> Option<(String, &'static str)> {
             ));
         }
     }
-    if let Some(f) = cd.raw_default.as_deref().and_then(volatile_call) {
-        return Some((format!("with a volatile DEFAULT calling {f}()"), plain));
+    if let Some(why) = cd
+        .raw_default
+        .as_deref()
+        .and_then(|e| default_rewrites(e, before_11))
+    {
+        return Some((why, plain));
     }
     for k in column_constraints(cd) {
         if k.contype == ConstrType::ConstrDefault as i32 {
-            if let Some(f) = k.raw_expr.as_deref().and_then(volatile_call) {
-                return Some((format!("with a volatile DEFAULT calling {f}()"), plain));
+            if let Some(why) = k
+                .raw_expr
+                .as_deref()
+                .and_then(|e| default_rewrites(e, before_11))
+            {
+                return Some((why, plain));
             }
+        } else if k.contype == ConstrType::ConstrGenerated as i32 && k.generated_kind == "s" {
+            return Some((
+                "as a stored generated column (computed and written for every row)".to_string(),
+                "add a plain nullable column, fill it with a trigger for new rows and a batched backfill for old ones",
+            ));
         } else if k.contype == ConstrType::ConstrIdentity as i32 {
             return Some((
                 "as an identity column (a sequence value for every row)".to_string(),
@@ -142,10 +112,10 @@ impl Rule for VolatileDefault {
         "adding-column-with-volatile-default"
     }
     fn summary(&self) -> &'static str {
-        "ADD COLUMN … DEFAULT <volatile expression> on an existing table"
+        "ADD COLUMN … DEFAULT <volatile expression> or GENERATED … STORED on an existing table"
     }
     fn explanation(&self) -> &'static str {
-        "A constant or stable default (0, 'x', now()) is stored once in the catalog (PostgreSQL 11+), but a volatile one (random(), gen_random_uuid(), clock_timestamp(), nextval(); also serial and identity columns) gives every row its own value, so the whole table is rewritten under an ACCESS EXCLUSIVE lock. Add the column without the default, SET DEFAULT afterwards (new rows only), and backfill existing rows in batches. Volatility is judged from a fixed list of known volatile functions."
+        "A constant or stable default (0, 'x', now()) is stored once in the catalog (PostgreSQL 11+), but a volatile one (random(), gen_random_uuid(), clock_timestamp(), nextval(); also serial and identity columns) gives every row its own value, so the whole table is rewritten under an ACCESS EXCLUSIVE lock. Add the column without the default, SET DEFAULT afterwards (new rows only), and backfill existing rows in batches. Stored generated columns rewrite the same way, and before PostgreSQL 11 so does any non-NULL default. A function that is not a known built-in IMMUTABLE/STABLE one (user-defined, extension) counts as volatile."
     }
     fn default_severity(&self) -> Severity {
         Severity::Warning
@@ -156,7 +126,7 @@ impl Rule for VolatileDefault {
             let Some(cd) = a.added_column() else {
                 continue;
             };
-            let Some((why, help)) = rewrite_reason(cd) else {
+            let Some((why, help)) = rewrite_reason(cd, ctx.server_before(11)) else {
                 continue;
             };
             out.stmt(
@@ -232,6 +202,55 @@ mod tests {
             run("ALTER TABLE a ALTER COLUMN u SET DEFAULT gen_random_uuid();"),
             0
         );
+    }
+
+    #[test]
+    fn unknown_functions_and_stored_generated_columns_fire() {
+        assert_eq!(
+            run("ALTER TABLE a ADD COLUMN j jsonb DEFAULT my_jsonb();"),
+            1
+        );
+        assert_eq!(
+            run("ALTER TABLE a ADD COLUMN u uuid DEFAULT uuid_generate_v4();"),
+            1
+        );
+        assert_eq!(
+            run("ALTER TABLE a ADD COLUMN t timestamptz DEFAULT now(1);"),
+            1
+        );
+        assert_eq!(
+            run("ALTER TABLE a ADD COLUMN s numeric GENERATED ALWAYS AS (b + c) STORED;"),
+            1
+        );
+        assert_eq!(
+            run("ALTER TABLE a ADD COLUMN l text DEFAULT lower('X');"),
+            0
+        );
+        assert_eq!(
+            run("ALTER TABLE a ADD COLUMN c text[] DEFAULT array[]::text[];"),
+            0
+        );
+    }
+
+    #[test]
+    fn any_default_rewrites_before_pg_11() {
+        let old = |body: &str| {
+            let m = manifest_with("", "").replace(
+                "database = \"db\"",
+                "database = \"db\"\nserver_version = \"10\"",
+            );
+            let d = lint(
+                &m,
+                &[
+                    ("01.sql", &step_sql(body)),
+                    ("rollback/01.sql", &rollback_sql("SELECT 1;")),
+                ],
+            );
+            of("SG110", &d).len()
+        };
+        assert_eq!(old("ALTER TABLE a ADD COLUMN c int DEFAULT 0;"), 1);
+        assert_eq!(old("ALTER TABLE a ADD COLUMN c int DEFAULT NULL;"), 0);
+        assert_eq!(old("ALTER TABLE a ADD COLUMN c int;"), 0);
     }
 
     #[test]

@@ -1,0 +1,2 @@
+-- squawk: 
+alter table account_metadata add column blah integer default 2 + 2;

@@ -1,0 +1,3 @@
+-- squawk: 
+-- NON-VOLATILE
+ALTER TABLE "core_recipe" ADD COLUMN "foo" boolean DEFAULT true;

@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TABLE "core_recipe" ADD COLUMN "foo" integer DEFAULT uuid();

@@ -1,0 +1,2 @@
+-- squawk: 
+alter table t set logged, add column c integer default uuid();

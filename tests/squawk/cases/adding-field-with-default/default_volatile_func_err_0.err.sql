@@ -1,0 +1,3 @@
+-- squawk: 
+-- VOLATILE
+ALTER TABLE "core_recipe" ADD COLUMN "foo" boolean DEFAULT random();

@@ -1,0 +1,3 @@
+-- squawk: 
+-- instead of
+ALTER TABLE "core_recipe" ADD COLUMN "foo" integer DEFAULT 10;

@@ -1,0 +1,3 @@
+-- squawk: pg_version=12
+ALTER TABLE foo ADD CONSTRAINT bar_not_null CHECK (bar IS NOT NULL) NOT VALID;
+ALTER TABLE foo ALTER COLUMN bar SET NOT NULL;

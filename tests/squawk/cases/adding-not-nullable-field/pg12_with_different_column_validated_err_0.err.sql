@@ -1,0 +1,4 @@
+-- squawk: pg_version=12
+ALTER TABLE foo ADD CONSTRAINT baz_not_null CHECK (baz IS NOT NULL) NOT VALID;
+ALTER TABLE foo VALIDATE CONSTRAINT baz_not_null;
+ALTER TABLE foo ALTER COLUMN bar SET NOT NULL;

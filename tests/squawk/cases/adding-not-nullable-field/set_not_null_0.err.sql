@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TABLE "core_recipe" ALTER COLUMN "foo" SET NOT NULL;

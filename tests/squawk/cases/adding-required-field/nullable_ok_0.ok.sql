@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TABLE "recipe" ADD COLUMN "public" boolean;

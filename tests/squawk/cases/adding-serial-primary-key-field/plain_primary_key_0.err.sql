@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TABLE items ADD PRIMARY KEY (id);

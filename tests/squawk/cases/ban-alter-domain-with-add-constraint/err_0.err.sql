@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER DOMAIN domain_name ADD CONSTRAINT constraint_name CHECK (value > 0);

@@ -1,0 +1,2 @@
+-- squawk: 
+alter table t add column c char;

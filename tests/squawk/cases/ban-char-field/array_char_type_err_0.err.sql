@@ -1,0 +1,4 @@
+-- squawk: 
+create table t (
+  a char[]
+);

@@ -1,0 +1,2 @@
+-- squawk: 
+CREATE TABLE t (a char, b character(100), c bpchar(50));

@@ -1,0 +1,3 @@
+-- squawk: 
+CREATE DOMAIN domain_name_1 AS TEXT;
+CREATE DOMAIN domain_name_2 AS CHARACTER VARYING;

@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TABLE "bar_tbl" DROP COLUMN "foo_col" CASCADE;

@@ -1,0 +1,5 @@
+-- squawk: 
+create table t (
+  a int,
+  a text
+);

@@ -1,0 +1,3 @@
+-- squawk: 
+create view v (a, a) as
+select 1, 2;

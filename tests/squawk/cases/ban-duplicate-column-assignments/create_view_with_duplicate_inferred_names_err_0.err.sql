@@ -1,0 +1,3 @@
+-- squawk: 
+create view v as
+select 1, 2;

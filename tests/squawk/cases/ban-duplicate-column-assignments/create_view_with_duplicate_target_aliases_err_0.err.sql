@@ -1,0 +1,3 @@
+-- squawk: 
+create view v as
+select 1 a, 2 a;

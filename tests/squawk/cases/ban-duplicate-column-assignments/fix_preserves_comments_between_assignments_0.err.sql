@@ -1,0 +1,7 @@
+-- squawk: 
+update k
+set
+  a = 1 /* some comment */,
+  -- another comment
+  b = 2,
+  a = 3;

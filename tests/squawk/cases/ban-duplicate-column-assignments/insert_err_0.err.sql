@@ -1,0 +1,3 @@
+-- squawk: 
+insert into t (a, a)
+values (1, 2);

@@ -1,0 +1,2 @@
+-- squawk: 
+select 1 a, 2 a into z;

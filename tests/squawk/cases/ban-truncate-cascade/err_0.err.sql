@@ -1,0 +1,2 @@
+-- squawk: 
+truncate a, b, c cascade;

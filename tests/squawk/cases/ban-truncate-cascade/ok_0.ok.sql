@@ -1,0 +1,3 @@
+-- squawk: 
+truncate a, b, c;
+        truncate a;

@@ -1,0 +1,3 @@
+-- squawk: 
+BEGIN WORK;
+CREATE TABLE users (id bigint);

@@ -1,0 +1,3 @@
+-- squawk: 
+BEGIN;
+CREATE TABLE users (id bigint);

@@ -1,0 +1,3 @@
+-- squawk: 
+START TRANSACTION;
+CREATE TABLE posts (id bigint);

@@ -1,0 +1,2 @@
+-- squawk: 
+BEGIN;CREATE TABLE users (id bigint);

@@ -1,0 +1,4 @@
+-- squawk: 
+BEGIN;
+BEGIN;
+COMMIT;

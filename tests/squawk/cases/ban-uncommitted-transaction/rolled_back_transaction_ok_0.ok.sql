@@ -1,0 +1,4 @@
+-- squawk: 
+BEGIN;
+CREATE TABLE users (id bigint);
+ROLLBACK;

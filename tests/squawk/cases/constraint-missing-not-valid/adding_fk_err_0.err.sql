@@ -1,0 +1,3 @@
+-- squawk: 
+-- instead of
+ALTER TABLE distributors ADD CONSTRAINT distfk FOREIGN KEY (address) REFERENCES addresses (address);

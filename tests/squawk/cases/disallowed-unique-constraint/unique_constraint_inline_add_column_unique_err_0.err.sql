@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TABLE foo ADD COLUMN bar text UNIQUE;

@@ -1,0 +1,2 @@
+-- squawk: 
+create table short_name (col bigint);

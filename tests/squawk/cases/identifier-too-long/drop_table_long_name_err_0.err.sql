@@ -1,0 +1,2 @@
+-- squawk: 
+drop table table_very_long_very_long_very_long_very_long_very_long_very_long;

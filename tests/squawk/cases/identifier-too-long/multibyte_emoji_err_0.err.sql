@@ -1,0 +1,2 @@
+-- squawk: 
+create table "👨‍👩‍👧‍👦👨‍👩‍👧‍👦👨‍👩‍👧‍👦" (id bigint);

@@ -1,0 +1,2 @@
+-- squawk: 
+create table users (ids serial4[]);

@@ -1,0 +1,2 @@
+-- squawk: 
+create table users (id serial primary key, score int not null);

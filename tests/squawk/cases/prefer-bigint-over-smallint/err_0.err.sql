@@ -1,0 +1,13 @@
+-- squawk: 
+create table users (
+    id smallint
+);
+create table users (
+    id int2
+);
+create table users (
+    id smallserial
+);
+create table users (
+    id serial2
+);

@@ -1,0 +1,2 @@
+-- squawk: 
+create table users (id smallserial primary key, score smallint not null);

@@ -1,0 +1,7 @@
+-- squawk: 
+create table users (
+    id "serial"
+);
+create table users (
+    id "bigserial"
+);

@@ -1,0 +1,2 @@
+-- squawk: 
+CLUSTER verbose foo_pkey ON foo;

@@ -1,0 +1,2 @@
+-- squawk: 
+CLUSTER foo USING foo_pkey;

@@ -1,0 +1,2 @@
+-- squawk: 
+VACUUM ANALYZE foo;

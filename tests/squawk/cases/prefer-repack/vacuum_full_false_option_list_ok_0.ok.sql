@@ -1,0 +1,2 @@
+-- squawk: 
+VACUUM (FULL FALSE) foo;

@@ -1,0 +1,3 @@
+-- squawk: 
+select 1; -- so we don't skip checking
+alter table t drop column if exists c cascade;

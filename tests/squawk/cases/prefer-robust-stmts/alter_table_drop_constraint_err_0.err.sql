@@ -1,0 +1,3 @@
+-- squawk: 
+select 1; -- so we don't skip checking
+ALTER TABLE "core_foo" DROP CONSTRAINT "core_foo_idx";

@@ -1,0 +1,3 @@
+-- squawk: assume_in_transaction
+select 1; -- so we don't skip checking
+ALTER TABLE "core_foo" ADD COLUMN "answer_id" integer NULL;

@@ -1,0 +1,5 @@
+-- squawk: assume_in_transaction
+CREATE TABLE "core_bar" (
+    "id" serial NOT NULL PRIMARY KEY,
+    "bravo" text NOT NULL
+);

@@ -1,0 +1,4 @@
+-- squawk: assume_in_transaction
+DROP INDEX "core_bar_foo_id_idx";
+DROP TABLE "core_bar";
+DROP TYPE foo;

@@ -1,0 +1,3 @@
+-- squawk: 
+select 1; -- so we don't skip checking
+CREATE INDEX CONCURRENTLY ON "table_name" ("field_name");

@@ -1,0 +1,3 @@
+-- squawk: 
+alter table t drop constraint c;
+ALTER TABLE users DROP CONSTRAINT pk_users;

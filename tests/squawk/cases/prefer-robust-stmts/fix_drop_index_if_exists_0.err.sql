@@ -1,0 +1,3 @@
+-- squawk: 
+drop index i;
+DROP INDEX CONCURRENTLY idx;

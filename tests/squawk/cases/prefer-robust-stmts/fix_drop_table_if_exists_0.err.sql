@@ -1,0 +1,3 @@
+-- squawk: 
+drop table t;
+DROP TABLE users;

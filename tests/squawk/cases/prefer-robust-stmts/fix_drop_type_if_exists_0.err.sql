@@ -1,0 +1,3 @@
+-- squawk: 
+drop type t;
+DROP TYPE f;

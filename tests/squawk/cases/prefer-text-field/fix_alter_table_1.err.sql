@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TABLE t ALTER COLUMN c TYPE varchar(256);

@@ -1,0 +1,2 @@
+-- squawk: 
+CREATE TABLE t (c pg_catalog.varchar(100));

@@ -1,0 +1,2 @@
+-- squawk: 
+CREATE TABLE t (c varchar(50));

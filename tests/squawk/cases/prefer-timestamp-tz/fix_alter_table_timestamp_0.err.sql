@@ -1,0 +1,3 @@
+-- squawk: 
+alter table app.users
+    alter column created_ts type timestamp;

@@ -1,0 +1,5 @@
+-- squawk: 
+create table app.events
+(
+    timestamps timestamp[]
+);

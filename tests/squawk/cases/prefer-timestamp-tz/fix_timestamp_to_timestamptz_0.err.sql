@@ -1,0 +1,5 @@
+-- squawk: 
+create table app.users
+(
+    created_ts   timestamp
+);

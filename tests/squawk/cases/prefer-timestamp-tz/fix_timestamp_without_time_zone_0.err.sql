@@ -1,0 +1,5 @@
+-- squawk: 
+create table app.accounts
+(
+    created_ts timestamp without time zone
+);

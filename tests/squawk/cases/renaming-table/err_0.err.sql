@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TABLE "table_name" RENAME TO "new_table_name";

@@ -1,0 +1,2 @@
+-- squawk: 
+CREATE INDEX i ON t (c);

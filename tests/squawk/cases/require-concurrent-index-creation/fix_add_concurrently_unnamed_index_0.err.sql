@@ -1,0 +1,2 @@
+-- squawk: 
+CREATE INDEX ON t (a);

@@ -1,0 +1,3 @@
+-- squawk: 
+-- instead of
+  DROP INDEX IF EXISTS "field_name_idx";

@@ -1,0 +1,2 @@
+-- squawk: 
+DROP INDEX IF EXISTS "field_name_idx";

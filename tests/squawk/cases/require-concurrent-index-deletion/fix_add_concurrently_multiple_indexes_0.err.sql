@@ -1,0 +1,2 @@
+-- squawk: 
+DROP INDEX "idx1", "idx2";

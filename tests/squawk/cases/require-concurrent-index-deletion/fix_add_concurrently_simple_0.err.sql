@@ -1,0 +1,2 @@
+-- squawk: 
+drop index i;

@@ -1,0 +1,2 @@
+-- squawk: 
+DROP TABLE IF EXISTS some_table;

@@ -1,0 +1,2 @@
+-- squawk: 
+DROP TRIGGER IF EXISTS trigger on foo_table;

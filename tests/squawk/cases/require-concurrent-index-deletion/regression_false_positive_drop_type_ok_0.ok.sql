@@ -1,0 +1,2 @@
+-- squawk: 
+DROP INDEX CONCURRENTLY IF EXISTS "field_name_idx";

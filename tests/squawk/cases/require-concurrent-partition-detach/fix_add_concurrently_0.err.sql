@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TABLE t DETACH PARTITION p;

@@ -1,0 +1,2 @@
+-- squawk: 
+REINDEX INDEX CONCURRENTLY foo;

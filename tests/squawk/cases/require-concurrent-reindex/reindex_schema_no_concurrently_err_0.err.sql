@@ -1,0 +1,2 @@
+-- squawk: 
+REINDEX SCHEMA foo;

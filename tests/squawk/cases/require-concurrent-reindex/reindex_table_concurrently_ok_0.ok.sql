@@ -1,0 +1,2 @@
+-- squawk: 
+REINDEX TABLE CONCURRENTLY foo;

@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TYPE my_enum ADD VALUE 'new_value' BEFORE 'existing_value';

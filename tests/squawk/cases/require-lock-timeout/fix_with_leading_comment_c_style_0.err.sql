@@ -1,0 +1,3 @@
+-- squawk: 
+/* foo bar */
+ALTER TABLE users ADD COLUMN email TEXT;

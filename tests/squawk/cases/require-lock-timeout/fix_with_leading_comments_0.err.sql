@@ -1,0 +1,5 @@
+-- squawk: 
+-- leading comment
+-- should be okay
+
+ALTER TABLE users ADD COLUMN email TEXT;

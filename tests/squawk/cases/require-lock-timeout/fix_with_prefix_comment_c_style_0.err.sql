@@ -1,0 +1,2 @@
+-- squawk: 
+/* boo */ALTER TABLE users ADD COLUMN email TEXT;

@@ -1,0 +1,3 @@
+-- squawk: 
+SET statement_timeout = '5s';
+ALTER TABLE t ADD COLUMN c BOOLEAN;

@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TABLE my_table ADD COLUMN name text;

@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TABLE public.my_table ADD COLUMN name text;

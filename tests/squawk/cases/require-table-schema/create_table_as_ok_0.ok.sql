@@ -1,0 +1,2 @@
+-- squawk: 
+CREATE TABLE public.my_table AS SELECT 1;

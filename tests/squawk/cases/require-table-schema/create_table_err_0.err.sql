@@ -1,0 +1,2 @@
+-- squawk: 
+CREATE TABLE my_table (id int);

@@ -1,0 +1,2 @@
+-- squawk: 
+CREATE TABLE public.my_table (id int);

@@ -1,0 +1,2 @@
+-- squawk: 
+DROP TABLE my_table;

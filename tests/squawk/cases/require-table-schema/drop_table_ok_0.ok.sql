@@ -1,0 +1,2 @@
+-- squawk: 
+DROP TABLE public.my_table;

@@ -1,0 +1,2 @@
+-- squawk: 
+COMMENT ON COLUMN t.c IS 'an opaque id';

@@ -1,0 +1,2 @@
+-- squawk: 
+LOCK TABLE t IN ACCESS SHARE MODE;

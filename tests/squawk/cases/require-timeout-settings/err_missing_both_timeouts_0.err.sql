@@ -1,0 +1,2 @@
+-- squawk: 
+ALTER TABLE t ADD COLUMN c BOOLEAN;

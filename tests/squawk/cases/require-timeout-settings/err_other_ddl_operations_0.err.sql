@@ -1,0 +1,2 @@
+-- squawk: 
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');

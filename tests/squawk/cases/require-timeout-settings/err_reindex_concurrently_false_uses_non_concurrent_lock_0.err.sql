@@ -1,0 +1,2 @@
+-- squawk: 
+REINDEX (CONCURRENTLY false) INDEX idx;

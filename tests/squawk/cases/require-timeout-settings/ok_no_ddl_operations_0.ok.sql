@@ -1,0 +1,2 @@
+-- squawk: 
+SELECT * FROM t;

@@ -1,0 +1,5 @@
+-- squawk: assume_in_transaction
+BEGIN;
+BEGIN;
+SELECT 1;
+COMMIT;

@@ -1,0 +1,5 @@
+-- squawk: 
+BEGIN;
+BEGIN;
+SELECT 1;
+COMMIT;

@@ -1,0 +1,5 @@
+-- squawk: 
+BEGIN;
+SELECT 1;
+COMMIT;
+COMMIT;

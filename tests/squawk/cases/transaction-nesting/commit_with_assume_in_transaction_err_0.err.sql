@@ -1,0 +1,3 @@
+-- squawk: assume_in_transaction
+SELECT 1;
+COMMIT;

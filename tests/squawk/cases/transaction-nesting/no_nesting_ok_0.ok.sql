@@ -1,0 +1,4 @@
+-- squawk: 
+BEGIN;
+SELECT 1;
+COMMIT;

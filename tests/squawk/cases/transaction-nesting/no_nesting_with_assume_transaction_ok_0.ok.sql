@@ -1,0 +1,2 @@
+-- squawk: assume_in_transaction
+SELECT 1;

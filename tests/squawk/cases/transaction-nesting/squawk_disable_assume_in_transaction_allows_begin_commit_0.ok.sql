@@ -1,0 +1,5 @@
+-- squawk: assume_in_transaction
+-- squawk-disable-assume-in-transaction
+BEGIN;
+SELECT 1;
+COMMIT;
