@@ -51,6 +51,7 @@ const MANIFEST_KEYS: &[&str] = &[
     // [pack.lint] (LintConfig)
     "require_header",
     "severity",
+    "profile",
     // [[invariant]] (Invariant)
     "name",
     "sql",
@@ -98,6 +99,7 @@ const MANIFEST_TABLES: &[&str] = &[
     "[gate.NAME]",
     "[[step]]",
     "[step.effects]",
+    "[step.timeouts]",
     "[[step.negative]]",
     "[[step.measure]]",
 ];

@@ -160,6 +160,29 @@ impl<'a> LintContext<'a> {
             .filter_map(move |(i, s)| self.step_file(i).map(|f| (i, s, f)))
     }
 
+    /// True for a step or rollback file of a transactional step that the plain profile
+    /// lets the runner frame: the pack's `[pack.lint] profile` is `"plain"` and the file
+    /// has no BEGIN. The structural rules of the sections profile (SG010, SG012, SG015)
+    /// leave such a file to SG024.
+    pub fn is_plain_file(&self, f: &ParsedFile) -> bool {
+        let i = match f.role {
+            FileRole::Step(i) | FileRole::Rollback(i) => i,
+            _ => return false,
+        };
+        self.pack.lint_profile == crate::core::manifest::LintProfile::Plain
+            && self
+                .pack
+                .manifest
+                .step
+                .get(i)
+                .is_some_and(|s| s.transactional)
+            && !f
+                .sql
+                .statements
+                .iter()
+                .any(|s| s.class == sql::StmtClass::Begin)
+    }
+
     /// The manifest's own text (for diagnostics located in stepgate.toml).
     pub fn manifest_src(&self) -> &str {
         &self.pack.manifest_src
@@ -253,6 +276,12 @@ pub fn run(pack: &Pack, sources: &PackSources) -> Vec<Diagnostic> {
     let ctx = LintContext::new(pack, sources);
     let mut all = Vec::new();
     for rule in rules::all() {
+        // The section discipline is a profile a pack opts into.
+        if rule.code() == "SG010"
+            && pack.lint_profile != crate::core::manifest::LintProfile::Sections
+        {
+            continue;
+        }
         let sev = match pack
             .manifest
             .pack

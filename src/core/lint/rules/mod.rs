@@ -23,6 +23,7 @@ pub mod sg020_undeclared_effect;
 pub mod sg021_forbidden;
 pub mod sg022_protected;
 pub mod sg023_opaque;
+pub mod sg024_plain_step;
 pub mod sg030_rollback_missing;
 pub mod sg031_rollback_scope;
 pub mod sg032_rollback_order;
@@ -59,6 +60,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &sg021_forbidden::Forbidden,
         &sg022_protected::Protected,
         &sg023_opaque::Opaque,
+        &sg024_plain_step::PlainStep,
         &sg030_rollback_missing::RollbackMissing,
         &sg031_rollback_scope::RollbackScope,
         &sg032_rollback_order::RollbackOrder,
