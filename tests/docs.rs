@@ -40,6 +40,7 @@ const MANIFEST_KEYS: &[&str] = &[
     "max_rehearsal_age",
     "max_backup_age",
     "fail_on_residue",
+    "evidence_dir",
     // [pack.target] (Target)
     "database",
     "environment",

@@ -48,14 +48,21 @@ pub fn new_step(pack: &Path, name: &str, rollback: bool, json: bool) -> engine::
     if json {
         render::print_json(&serde_json::to_value(&s).unwrap_or_default());
     } else if !render::quiet() {
-        println!("added step {} to {}:", s.id, pack.join("stepgate.toml").display());
+        println!(
+            "added step {} to {}:",
+            s.id,
+            pack.join("stepgate.toml").display()
+        );
         println!("  {}", s.file);
         if let Some(r) = &s.rollback {
             println!("  {r}");
         } else {
             println!("  (no rollback file: write one and name it as `rollback`, or mark the step one_way; lint SG030 asks)");
         }
-        println!("next: write the SQL, declare [step.effects], then `stepgate lint {}`", pack.display());
+        println!(
+            "next: write the SQL, declare [step.effects], then `stepgate lint {}`",
+            pack.display()
+        );
     }
     Ok(exit::OK)
 }
@@ -123,10 +130,7 @@ pub fn import(
         println!("  not imported: {} — {}", s.file, s.why);
     }
     if r.lint_errors.is_empty() {
-        println!(
-            "lint: clean ({} warning(s))",
-            r.lint_warnings.len()
-        );
+        println!("lint: clean ({} warning(s))", r.lint_warnings.len());
     } else {
         println!("lint: {} error(s):", r.lint_errors.len());
         for e in &r.lint_errors {

@@ -53,6 +53,9 @@ pub struct Global {
     /// When to use colour.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Where table dumps and measurement captures go (folders 0700, files 0600). Default: [pack] evidence_dir, else $XDG_STATE_HOME/stepgate/evidence (~/.local/state/stepgate/evidence), never the pack folder.
+    #[arg(long, global = true, value_name = "DIR", env = "STEPGATE_EVIDENCE_DIR")]
+    pub evidence_dir: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -456,6 +459,10 @@ pub enum LedgerAction {
 
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    if let Some(d) = &cli.global.evidence_dir {
+        // Read by engine::evidence; set before any thread starts.
+        std::env::set_var(crate::engine::evidence::ENV, d);
+    }
     render::setup(&cli.global);
     verbs::dispatch(cli)
 }

@@ -1122,7 +1122,10 @@ mod tests {
             manifest.contains("# TODO review: steps/003_fill.sql:3"),
             "{manifest}"
         );
-        assert!(!manifest.lines().any(|l| l.starts_with("environment")), "{manifest}");
+        assert!(
+            !manifest.lines().any(|l| l.starts_with("environment")),
+            "{manifest}"
+        );
         let step1 = &im
             .files
             .iter()

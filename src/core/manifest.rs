@@ -56,6 +56,10 @@ pub struct PackSection {
     /// Fail a rehearsal on non-transactional residue (sequences advanced). Default false.
     #[serde(default)]
     pub fail_on_residue: bool,
+    /// Where table dumps and captures go (relative to the pack folder, or absolute).
+    /// Default: outside the pack, in the user's XDG state directory.
+    #[serde(default)]
+    pub evidence_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -368,6 +372,7 @@ const KNOWN_KEYS: &[&str] = &[
     "max_rehearsal_age",
     "max_backup_age",
     "fail_on_residue",
+    "evidence_dir",
     "database",
     "environment",
     "system_identifier",

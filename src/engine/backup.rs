@@ -2,7 +2,8 @@
 //!
 //! A backup dumps every existing table the step can change (its `backup` list, the
 //! tables its effects write rows to, alter or drop members of, or drop) into the
-//! evidence folder `<pack>/.stepgate/evidence/<pack id>/<step id>/<UTC time>/`,
+//! evidence folder `<evidence root>/<target>/<pack id>/<step id>/<UTC time>/` (outside
+//! the pack by default; see [`crate::engine::evidence`]), folders 0700 and files 0600,
 //! verifies each dump, and records a `backup`/`verified` ledger event whose
 //! `file_sha256` is the sha256 of the folder's `SHA256SUMS`. A restore takes the
 //! step's latest verified backup holding the table, checks the dump's sha256
@@ -24,6 +25,8 @@ use std::path::{Path, PathBuf};
 pub struct BackupReport {
     pub event_id: i64,
     pub backup: Backup,
+    /// Tables large enough to warn about, with their size (also printed before the dump).
+    pub warnings: Vec<String>,
 }
 
 /// The tables step `step_index` needs backed up, sorted and deduplicated: its
@@ -94,42 +97,6 @@ fn utc_stamp() -> String {
         .unwrap_or_else(|_| "00000000T000000Z".into())
 }
 
-/// A new, empty evidence folder for this backup (suffixed `-2`, `-3`… if two
-/// backups of the step land in the same second).
-fn evidence_dir(pack: &Pack, step_id: &str) -> Result<PathBuf> {
-    let base = pack
-        .dir
-        .join(".stepgate")
-        .join("evidence")
-        .join(pack.id())
-        .join(step_id);
-    std::fs::create_dir_all(&base)
-        .map_err(|e| Error::Failed(format!("cannot create {}: {e}", base.display())))?;
-    let base = std::fs::canonicalize(&base).unwrap_or(base);
-    let stamp = utc_stamp();
-    for n in 1..1000 {
-        let dir = if n == 1 {
-            base.join(&stamp)
-        } else {
-            base.join(format!("{stamp}-{n}"))
-        };
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(Error::Failed(format!(
-                    "cannot create {}: {e}",
-                    dir.display()
-                )))
-            }
-        }
-    }
-    Err(Error::Failed(format!(
-        "cannot create an evidence folder under {}",
-        base.display()
-    )))
-}
-
 /// Which of `names` exist now as tables (plain or partitioned).
 fn existing_tables(session: &mut Session, names: &[String]) -> Result<BTreeSet<String>> {
     let rows = session.ledger.query(
@@ -148,7 +115,21 @@ pub fn run(session: &mut Session, step_id: &str, progress: bool) -> Result<Backu
     let candidates = tables_for_step(&pack, idx, &|_| true);
     let exist = existing_tables(session, &candidates)?;
     let tables = tables_for_step(&pack, idx, &|t| exist.contains(t));
-    let dir = evidence_dir(&pack, step_id)?;
+    let target = crate::engine::evidence::target_key(
+        &session.identity.database,
+        &session.identity.system_identifier,
+    );
+    let dir = crate::engine::evidence::new_step_dir(&pack, &target, step_id, &utc_stamp())?;
+    let sizes = table_sizes(session, &tables)?;
+    let warnings = crate::engine::evidence::large_table_warnings(
+        &sizes,
+        crate::engine::evidence::LARGE_TABLE_BYTES,
+    );
+    if progress {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     let opts = DumpOptions {
         progress,
         lock_timeout: pack.timeouts.lock,
@@ -167,6 +148,7 @@ pub fn run(session: &mut Session, step_id: &str, progress: bool) -> Result<Backu
             return Err(engine_error(e));
         }
     };
+    crate::engine::evidence::private_files(&backup.dir)?;
     let files: Vec<serde_json::Value> = backup
         .files
         .iter()
@@ -184,7 +166,11 @@ pub fn run(session: &mut Session, step_id: &str, progress: bool) -> Result<Backu
         "files": files,
         "total_bytes": backup.total_bytes,
         "elapsed_ms": backup.elapsed_ms as u64,
+        "table_bytes": sizes.iter().map(|(t, b)| (t.clone(), serde_json::json!(b))).collect::<serde_json::Map<_, _>>(),
     });
+    if !warnings.is_empty() {
+        details["large_tables"] = serde_json::json!(warnings);
+    }
     let skipped: Vec<&String> = candidates.iter().filter(|t| !exist.contains(*t)).collect();
     if !skipped.is_empty() {
         // Tables the step creates, or a misspelt `backup` entry: visible, never silent.
@@ -202,7 +188,42 @@ pub fn run(session: &mut Session, step_id: &str, progress: bool) -> Result<Backu
     }
     let sums = backup.sums_sha256.clone();
     let event_id = session.event(Some(step_id), "backup", "verified", Some(&sums), details)?;
-    Ok(BackupReport { event_id, backup })
+    Ok(BackupReport {
+        event_id,
+        backup,
+        warnings,
+    })
+}
+
+/// On-disk size (table, indexes, TOAST) of each of `tables`.
+fn table_sizes(session: &mut Session, tables: &[String]) -> Result<Vec<(String, i64)>> {
+    let rows = session.ledger.query(
+        "SELECT n.nspname || '.' || c.relname, pg_catalog.pg_total_relation_size(c.oid) \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = ANY($1) ORDER BY 1",
+        &[&tables],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+        .collect())
+}
+
+/// The latest verified backup of `step` that is still current: taken after the step's
+/// last committed apply or rollback. A dump from before them shows a state the table
+/// has since left, so a re-apply after a rollback (or a rollback after an apply) takes
+/// a new one. The caller still checks its age and that its files are intact.
+pub fn current_backup<'a>(events: &'a [Event], step: &str) -> Option<&'a Event> {
+    let last_change = events
+        .iter()
+        .filter(|e| {
+            e.step.as_deref() == Some(step)
+                && (e.verb == "apply" || e.verb == "rollback")
+                && e.result == "committed"
+        })
+        .map(|e| e.id)
+        .max();
+    latest_backup(events, step).filter(|b| last_change.is_none_or(|c| b.id > c))
 }
 
 /// The last `backup`/`verified` event of `step`.

@@ -145,11 +145,7 @@ pub fn run(o: &Options<'_>) -> Result<ImportReport> {
         )));
     }
     let id = pack_id(o.pack);
-    let title = format!(
-        "imported from {} ({})",
-        o.format.name(),
-        o.source.display()
-    );
+    let title = format!("imported from {} ({})", o.format.name(), o.source.display());
     let imported = import::build(
         &discovered,
         o.format,
@@ -191,7 +187,9 @@ pub fn run(o: &Options<'_>) -> Result<ImportReport> {
     if let Some(first) = imported.steps.iter().find(|s| s.transactional) {
         next.push(format!("stepgate rehearse -p {p} --step {}", first.id));
     }
-    next.push(format!("stepgate review -p {p} --format html -o review.html"));
+    next.push(format!(
+        "stepgate review -p {p} --format html -o review.html"
+    ));
     Ok(ImportReport {
         pack: o.pack.to_path_buf(),
         source: o.source.to_path_buf(),

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod approve;
 pub mod backup;
 pub mod error;
+pub mod evidence;
 pub mod fault;
 pub mod freeze;
 pub mod gates;

@@ -105,7 +105,9 @@ pub fn run(dir: &Path, name: &str, with_rollback: bool) -> Result<NewStep> {
     }
     add.push_str(&format!("requires = {}\n", list(&requires)));
     add.push_str(&format!("gates = {}\n", list(&gates)));
-    add.push_str("\n[step.effects] # what this step creates, alters, drops and the rows it writes\n");
+    add.push_str(
+        "\n[step.effects] # what this step creates, alters, drops and the rows it writes\n",
+    );
     let mut src = pack.manifest_src.clone();
     if !src.ends_with('\n') {
         src.push('\n');
