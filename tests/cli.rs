@@ -46,9 +46,7 @@ fn lint_json_and_sarif_shapes() {
     let p = t.path().join("pack");
     // Introduce an error (COMMIT in a step file) and a warning (a stray .sql file).
     let f = p.join("01_example.sql");
-    let text = std::fs::read_to_string(&f)
-        .unwrap()
-        .replace("\nROLLBACK;\n", "\nCOMMIT;\n");
+    let text = format!("{}COMMIT;\n", std::fs::read_to_string(&f).unwrap());
     std::fs::write(&f, text).unwrap();
     std::fs::write(p.join("stray.sql"), "SELECT 1;\n").unwrap();
     let out = run(&["lint", p.to_str().unwrap(), "--format", "json"]);

@@ -379,6 +379,49 @@ pub fn restore(session: &mut Session, step_id: &str, table: &str) -> Result<Rest
 mod tests {
     use super::*;
 
+    fn ev(id: i64, verb: &str, result: &str) -> Event {
+        Event {
+            id,
+            at: String::new(),
+            at_micros: id,
+            pack: "p".into(),
+            step: Some("1".into()),
+            verb: verb.into(),
+            result: result.into(),
+            os_user: None,
+            host: None,
+            db_role: "r".into(),
+            file_sha256: None,
+            run_id: None,
+            details: serde_json::Value::Null,
+            fact: false,
+            details_text: String::new(),
+            prev_hash: String::new(),
+            row_hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_backup_older_than_the_last_apply_or_rollback_is_stale() {
+        let mut events = vec![ev(1, "backup", "verified"), ev(2, "apply", "committed")];
+        assert!(current_backup(&events, "1").is_none());
+        assert_eq!(latest_backup(&events, "1").map(|e| e.id), Some(1));
+        events.push(ev(3, "backup", "verified"));
+        assert_eq!(current_backup(&events, "1").map(|e| e.id), Some(3));
+        // Rolled back: the dump taken before the rollback shows the applied state.
+        events.push(ev(4, "rollback", "committed"));
+        assert!(current_backup(&events, "1").is_none());
+        // A failed apply changes nothing; the backup stays current.
+        events.push(ev(5, "backup", "verified"));
+        events.push(ev(6, "apply", "failed"));
+        assert_eq!(current_backup(&events, "1").map(|e| e.id), Some(5));
+        // Another step's apply does not matter.
+        let mut other = ev(7, "apply", "committed");
+        other.step = Some("2".into());
+        events.push(other);
+        assert_eq!(current_backup(&events, "1").map(|e| e.id), Some(5));
+    }
+
     #[test]
     fn table_names_resolve() {
         let known: BTreeSet<String> = [

@@ -20,7 +20,7 @@ fn component(s: &str) -> String {
     let c: String = s
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@') {
                 c
             } else {
                 '_'
@@ -196,7 +196,7 @@ mod tests {
         let p = pack("evidence_dir = \"/srv/evidence\"");
         assert_eq!(
             evidence_dir(&p, &target_key("app db", "7301")),
-            PathBuf::from("/srv/evidence/app_db_7301/p1")
+            PathBuf::from("/srv/evidence/app_db@7301/p1")
         );
         let p = pack("evidence_dir = \"../evidence\"");
         assert_eq!(
