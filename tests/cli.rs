@@ -15,7 +15,15 @@ fn run(args: &[&str]) -> std::process::Output {
 fn init_pack() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     let p = t.path().join("pack");
-    let out = run(&["init", p.to_str().unwrap(), "--database", "appdb", "-q"]);
+    let out = run(&[
+        "init",
+        p.to_str().unwrap(),
+        "--database",
+        "appdb",
+        "--profile",
+        "sections",
+        "-q",
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -46,7 +54,9 @@ fn lint_json_and_sarif_shapes() {
     let p = t.path().join("pack");
     // Introduce an error (COMMIT in a step file) and a warning (a stray .sql file).
     let f = p.join("01_example.sql");
-    let text = format!("{}COMMIT;\n", std::fs::read_to_string(&f).unwrap());
+    let text = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("\nROLLBACK;\n", "\nCOMMIT;\n");
     std::fs::write(&f, text).unwrap();
     std::fs::write(p.join("stray.sql"), "SELECT 1;\n").unwrap();
     let out = run(&["lint", p.to_str().unwrap(), "--format", "json"]);
