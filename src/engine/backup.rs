@@ -115,11 +115,8 @@ pub fn run(session: &mut Session, step_id: &str, progress: bool) -> Result<Backu
     let candidates = tables_for_step(&pack, idx, &|_| true);
     let exist = existing_tables(session, &candidates)?;
     let tables = tables_for_step(&pack, idx, &|t| exist.contains(t));
-    let target = crate::engine::evidence::target_key(
-        &session.identity.database,
-        &session.identity.system_identifier,
-    );
-    let dir = crate::engine::evidence::new_step_dir(&pack, &target, step_id, &utc_stamp())?;
+    let evidence = crate::engine::evidence::session_dir(session);
+    let dir = crate::engine::evidence::new_step_dir(&evidence, step_id, &utc_stamp())?;
     let sizes = table_sizes(session, &tables)?;
     let warnings = crate::engine::evidence::large_table_warnings(
         &sizes,

@@ -77,6 +77,17 @@ pub fn evidence_dir(pack: &Pack, target: &str) -> PathBuf {
         .join(component(pack.id()))
 }
 
+/// The evidence folder of the session's pack against the database it is connected to.
+pub fn session_dir(session: &crate::engine::session::Session) -> PathBuf {
+    evidence_dir(
+        session.pack(),
+        &target_key(
+            &session.identity.database,
+            &session.identity.system_identifier,
+        ),
+    )
+}
+
 /// Creates `dir` and any missing parents with mode 0700, and makes `dir` itself 0700.
 pub fn private_dir(dir: &Path) -> Result<()> {
     std::fs::DirBuilder::new()
@@ -119,9 +130,10 @@ pub fn write_private(path: &Path, text: &[u8]) -> Result<()> {
         .map_err(|e| Error::Failed(format!("{}: {e}", path.display())))
 }
 
-/// A new, empty, private folder `<evidence>/<step>/<UTC stamp>[-n]` for one backup or capture.
-pub fn new_step_dir(pack: &Pack, target: &str, step_id: &str, stamp: &str) -> Result<PathBuf> {
-    let base = evidence_dir(pack, target).join(component(step_id));
+/// A new, empty, private folder `<evidence>/<step>/<UTC stamp>[-n]` for one backup or
+/// capture, under `evidence` (from [`evidence_dir`] or [`session_dir`]).
+pub fn new_step_dir(evidence: &Path, step_id: &str, stamp: &str) -> Result<PathBuf> {
+    let base = evidence.join(component(step_id));
     private_dir(&base)?;
     let base = std::fs::canonicalize(&base).unwrap_or(base);
     for n in 1..1000 {
