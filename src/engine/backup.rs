@@ -6,7 +6,8 @@
 //! the pack by default; see [`crate::engine::evidence`]), folders 0700 and files 0600,
 //! verifies each dump, and records a `backup`/`verified` ledger event whose
 //! `file_sha256` is the sha256 of the folder's `SHA256SUMS`. A restore takes the
-//! step's latest verified backup holding the table, checks the dump's sha256
+//! step's pre-commit dump (its latest verified backup holding the table taken before
+//! the step's last committed apply), checks the dump's sha256
 //! against the ledger, and puts the table back in one transaction (see
 //! [`crate::db::backup`]). Gates are the caller's business.
 
@@ -319,10 +320,19 @@ pub fn restore(session: &mut Session, step_id: &str, table: &str) -> Result<Rest
             "cannot restore `{table}` for step `{step_id}`: {m}"
         ))
     })?;
+    // The pre-commit dump: taken before the step's last committed apply (a later dump,
+    // before a rollback say, shows the applied state).
+    let last_apply = events
+        .iter()
+        .filter(|e| {
+            e.step.as_deref() == Some(step_id) && e.verb == "apply" && e.result == "committed"
+        })
+        .map(|e| e.id)
+        .max();
     let (event_id, dump) = events
         .iter()
         .rev()
-        .filter(|e| is_backup_of(e, step_id))
+        .filter(|e| is_backup_of(e, step_id) && last_apply.is_none_or(|a| e.id < a))
         .find_map(|e| {
             recorded_dumps(e)
                 .into_iter()
