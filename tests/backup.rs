@@ -73,7 +73,8 @@ fn backup_dumps_each_table_checksums_and_records_the_event() {
     let mut s = session(&dir, &ci);
     let r = engine::backup::run(&mut s, "1", false).expect("backup");
     let b = &r.backup;
-    // The evidence folder: <pack>/.stepgate/evidence/<pack id>/<step>/<YYYYmmddTHHMMSSZ>.
+    // The evidence folder: <evidence_dir>/<database>@<system id>/<pack id>/<step>/<YYYYmmddTHHMMSSZ>,
+    // private to its owner.
     let stamp = b.dir.file_name().unwrap().to_string_lossy().to_string();
     assert!(
         regex::Regex::new(r"^\d{8}T\d{6}Z$")
@@ -81,8 +82,25 @@ fn backup_dumps_each_table_checksums_and_records_the_event() {
             .is_match(&stamp),
         "{stamp}"
     );
-    let parent = std::fs::canonicalize(dir.path().join(".stepgate/evidence/test-pack/1")).unwrap();
+    let target = format!("{db}@{}", s.identity.system_identifier);
+    let parent = std::fs::canonicalize(
+        dir.path()
+            .join(".stepgate/evidence")
+            .join(&target)
+            .join("test-pack/1"),
+    )
+    .unwrap();
     assert_eq!(b.dir.parent().unwrap(), parent);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&b.dir), 0o700);
+        assert_eq!(mode(&parent), 0o700);
+        for f in &b.files {
+            assert_eq!(mode(&f.file), 0o600, "{}", f.file.display());
+        }
+        assert_eq!(mode(&b.dir.join("SHA256SUMS")), 0o600);
+    }
 
     let tables: Vec<&str> = b.files.iter().map(|f| f.table.as_str()).collect();
     assert_eq!(

@@ -15,7 +15,15 @@ fn run(args: &[&str]) -> std::process::Output {
 fn init_pack() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     let p = t.path().join("pack");
-    let out = run(&["init", p.to_str().unwrap(), "--database", "appdb", "-q"]);
+    let out = run(&[
+        "init",
+        p.to_str().unwrap(),
+        "--database",
+        "appdb",
+        "--profile",
+        "sections",
+        "-q",
+    ]);
     assert!(
         out.status.success(),
         "{}",

@@ -40,6 +40,7 @@ const MANIFEST_KEYS: &[&str] = &[
     "max_rehearsal_age",
     "max_backup_age",
     "fail_on_residue",
+    "evidence_dir",
     // [pack.target] (Target)
     "database",
     "environment",
@@ -52,6 +53,7 @@ const MANIFEST_KEYS: &[&str] = &[
     // [pack.lint] (LintConfig)
     "require_header",
     "severity",
+    "profile",
     // [[invariant]] (Invariant)
     "name",
     "sql",
@@ -99,6 +101,7 @@ const MANIFEST_TABLES: &[&str] = &[
     "[gate.NAME]",
     "[[step]]",
     "[step.effects]",
+    "[step.timeouts]",
     "[[step.negative]]",
     "[[step.measure]]",
 ];

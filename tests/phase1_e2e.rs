@@ -162,6 +162,12 @@ fn setup() -> Phase1 {
             "database = \"directus\"",
             &format!("database = \"{db}\""),
             1,
+        )
+        // Dumps stay in the test's temporary copy, not the user's state directory.
+        .replacen(
+            "[pack.target]",
+            "evidence_dir = \".stepgate/evidence\"\n[pack.target]",
+            1,
         ),
     )
     .unwrap();

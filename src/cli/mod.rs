@@ -4,6 +4,7 @@
 
 pub mod commit;
 pub mod demo;
+pub mod first_hour;
 pub mod pipe;
 pub mod render;
 pub mod verbs;
@@ -53,6 +54,9 @@ pub struct Global {
     /// When to use colour.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Where table dumps and measurement captures go (folders 0700, files 0600). Default: [pack] evidence_dir, else $XDG_STATE_HOME/stepgate/evidence (~/.local/state/stepgate/evidence), never the pack folder.
+    #[arg(long, global = true, value_name = "DIR", env = "STEPGATE_EVIDENCE_DIR")]
+    pub evidence_dir: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +88,39 @@ pub enum Command {
         /// The target database name written into [pack.target].
         #[arg(long, default_value = "postgres")]
         database: String,
+        /// The environment label written into [pack.target] (must equal `stepgate ledger install --environment` on the target). None is written if not given.
+        #[arg(long)]
+        environment: Option<String>,
+        /// How step files are written: plain SQL (the runner supplies the transaction) or the A–I sections layout.
+        #[arg(long, value_enum, default_value_t = ProfileArg::Plain)]
+        profile: ProfileArg,
+    },
+    /// Add a step to the pack: appends a [[step]] to stepgate.toml and creates its SQL file.
+    NewStep {
+        /// What the step does, e.g. "add email column" (the file becomes NN_add_email_column.sql).
+        name: String,
+        /// Also create a rollback file under rollback/ and name it in the step.
+        #[arg(long)]
+        rollback: bool,
+    },
+    /// Create a pack from Flyway, Sqitch or numbered SQL migrations, with effects declared from static analysis and a list of what to review next.
+    #[command(
+        after_help = "flyway: V1__x.sql, V1.1__y.sql (ordered numerically), U1__x.sql undo files become rollbacks, R__ repeatables are listed, not imported.\nsqitch: sqitch.plan with deploy/, revert/ and verify/: dependencies become `requires`, revert the rollback, verify the step's post-commit checks.\ndir: 001_x.sql or 001_x.up.sql with an optional 001_x.down.sql.\n\nExit: 0 the pack lints clean · 1 created, but lint reports errors (listed) · 2 bad input (nothing written)"
+    )]
+    Import {
+        /// The kind of migrations to read.
+        #[arg(value_enum)]
+        format: ImportFormat,
+        /// The folder holding the migrations (for sqitch: the project folder with sqitch.plan).
+        source: PathBuf,
+        /// The pack folder to create.
+        pack: PathBuf,
+        /// The target database name written into [pack.target] (a placeholder marked TODO if not given).
+        #[arg(long)]
+        database: Option<String>,
+        /// The environment label written into [pack.target]; none is written if not given.
+        #[arg(long)]
+        environment: Option<String>,
     },
     /// Static checks with PostgreSQL's own parser. Never connects to a database.
     #[command(
@@ -284,6 +321,24 @@ pub enum Command {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileArg {
+    /// Plain SQL step files; the runner wraps each in its transaction with the timeouts.
+    Plain,
+    /// Sections A–I, one BEGIN with SET LOCAL timeouts, one terminal ROLLBACK.
+    Sections,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportFormat {
+    /// A Flyway migrations folder (V…__, U…__, R__ files).
+    Flyway,
+    /// A Sqitch project (sqitch.plan, deploy/, revert/, verify/).
+    Sqitch,
+    /// A folder of numbered SQL files with optional .down.sql files.
+    Dir,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReviewFormat {
     Md,
     Html,
@@ -413,6 +468,10 @@ pub enum LedgerAction {
 pub fn main() -> i32 {
     pipe::exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
+    if let Some(d) = &cli.global.evidence_dir {
+        // Read by engine::evidence; set before any thread starts.
+        std::env::set_var(crate::engine::evidence::ENV, d);
+    }
     render::setup(&cli.global);
     verbs::dispatch(cli)
 }

@@ -12,7 +12,29 @@ pub fn dispatch(cli: Cli) -> i32 {
     let g = cli.global.clone();
     let result = match cli.command {
         Command::Demo { keep } => super::demo::run(keep, g.quiet),
-        Command::Init { path, database } => init(&path, &database),
+        Command::Init {
+            path,
+            database,
+            environment,
+            profile,
+        } => super::first_hour::init(&path, &database, environment.as_deref(), profile),
+        Command::NewStep { name, rollback } => {
+            super::first_hour::new_step(&g.pack, &name, rollback, g.json)
+        }
+        Command::Import {
+            format,
+            source,
+            pack,
+            database,
+            environment,
+        } => super::first_hour::import(
+            format,
+            &source,
+            &pack,
+            database.as_deref(),
+            environment.as_deref(),
+            g.json,
+        ),
         Command::Lint {
             pack_dir,
             format,
@@ -94,21 +116,6 @@ pub fn dispatch(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(e) => render::error(&e, g.json),
     }
-}
-
-fn init(path: &std::path::Path, database: &str) -> engine::Result<i32> {
-    let written = engine::init::run(path, database)?;
-    if !render::quiet() {
-        println!("created pack {}:", path.display());
-        for w in written {
-            println!("  {w}");
-        }
-        println!(
-            "next: edit stepgate.toml and 01_example.sql, then `stepgate lint {}`",
-            path.display()
-        );
-    }
-    Ok(exit::OK)
 }
 
 /// `--info` / `--server-version` as lint options (an unreadable version is bad input).

@@ -56,6 +56,10 @@ pub struct PackSection {
     /// Fail a rehearsal on non-transactional residue (sequences advanced). Default false.
     #[serde(default)]
     pub fail_on_residue: bool,
+    /// Where table dumps and captures go (relative to the pack folder, or absolute).
+    /// Default: outside the pack, in the user's XDG state directory.
+    #[serde(default)]
+    pub evidence_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -134,6 +138,34 @@ pub struct LintConfig {
     /// Per-rule severity overrides: `{ SG103 = "error", SG105 = "off" }`.
     #[serde(default)]
     pub severity: BTreeMap<String, Spanned<String>>,
+    /// `"plain"` (the default: step files are plain SQL, the runner supplies the
+    /// transaction and its timeouts) or `"sections"` (the A–I section discipline).
+    #[serde(default)]
+    pub profile: Option<Spanned<String>>,
+}
+
+/// Which structural discipline the linter holds step files to (`[pack.lint] profile`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LintProfile {
+    /// Step and rollback files may be plain SQL: no sections, no BEGIN, no SET LOCAL.
+    /// A file that does frame itself with BEGIN … ROLLBACK is still held to that shape.
+    #[default]
+    Plain,
+    /// Sections A–I, one BEGIN with the three SET LOCAL timeouts, one terminal ROLLBACK.
+    Sections,
+}
+
+/// A step's own timeouts (`[step.timeouts]`): each key overrides the pack's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepTimeouts {
+    #[serde(default)]
+    pub statement: Option<Spanned<String>>,
+    #[serde(default)]
+    pub lock: Option<Spanned<String>>,
+    #[serde(default)]
+    pub idle_in_transaction: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -207,6 +239,9 @@ pub struct Step {
     pub negative: Vec<NegativeTest>,
     #[serde(default)]
     pub measure: Vec<Measure>,
+    /// This step's timeouts, key by key overriding `[pack.timeouts]` (e.g. a long backfill).
+    #[serde(default)]
+    pub timeouts: Option<StepTimeouts>,
     /// What the rollback deliberately leaves in place (doc 97: retire-not-delete keeps the
     /// rows; the F-83-1 trigger fix is kept): object references, or `rows schema.table`.
     #[serde(default)]
@@ -281,6 +316,10 @@ pub struct Pack {
     pub organic: BTreeSet<String>,
     /// Per step: what its rollback keeps (objects) and the tables whose row counts it keeps.
     pub keeps: Vec<(BTreeSet<ObjectRef>, BTreeSet<String>)>,
+    /// Per step: the pack's timeouts with the step's `[step.timeouts]` applied.
+    pub step_timeouts: Vec<TimeoutValues>,
+    /// `[pack.lint] profile`.
+    pub lint_profile: LintProfile,
 }
 
 impl Pack {
@@ -294,6 +333,15 @@ impl Pack {
 
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.manifest.step.iter().find(|s| s.id.get_ref() == id)
+    }
+
+    /// The timeouts the runner sets for step `step_idx` (the pack's, overridden key by key
+    /// by the step's `[step.timeouts]`); the pack's for an index out of range.
+    pub fn timeouts_for(&self, step_idx: usize) -> TimeoutValues {
+        self.step_timeouts
+            .get(step_idx)
+            .copied()
+            .unwrap_or(self.timeouts)
     }
 
     pub fn step_ids(&self) -> Vec<String> {
@@ -342,6 +390,7 @@ const KNOWN_KEYS: &[&str] = &[
     "max_rehearsal_age",
     "max_backup_age",
     "fail_on_residue",
+    "evidence_dir",
     "database",
     "environment",
     "system_identifier",
@@ -351,6 +400,7 @@ const KNOWN_KEYS: &[&str] = &[
     "idle_in_transaction",
     "require_header",
     "severity",
+    "profile",
     "name",
     "sql",
     "expect",
@@ -530,6 +580,21 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
             return Err(v.err::<()>(sev.span(), format!("{code} reports bad input (a file that is missing or does not parse); it cannot be downgraded")));
         }
     }
+    let lint_profile = match &manifest.pack.lint.profile {
+        None => LintProfile::Plain,
+        Some(p) => match p.get_ref().as_str() {
+            "plain" => LintProfile::Plain,
+            "sections" => LintProfile::Sections,
+            other => {
+                return Err(v
+                    .err::<()>(
+                        p.span(),
+                        format!("[pack.lint] profile `{other}` is not \"plain\" or \"sections\""),
+                    )
+                    .help("\"plain\": step files are plain SQL and the runner wraps them; \"sections\": the A–I section discipline"))
+            }
+        },
+    };
     // Gates with a special meaning must be signed by people: a query cannot lift a halt.
     for special in ["resume", "restore", "one_way"] {
         if let Some(g) = manifest.gate.get(special) {
@@ -638,8 +703,22 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
     let mut effects = Vec::new();
     let mut forbids = Vec::new();
     let mut keeps = Vec::new();
+    let mut step_timeouts = Vec::new();
     for step in &manifest.step {
         let sid = step.id.get_ref();
+        let mut st = timeouts;
+        if let Some(t) = &step.timeouts {
+            if let Some(s) = &t.statement {
+                st.statement = dur(s)?;
+            }
+            if let Some(s) = &t.lock {
+                st.lock = dur(s)?;
+            }
+            if let Some(s) = &t.idle_in_transaction {
+                st.idle_in_transaction = dur(s)?;
+            }
+        }
+        step_timeouts.push(st);
         if sid.is_empty()
             || !sid
                 .chars()
@@ -831,6 +910,8 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
         protected,
         organic,
         keeps,
+        step_timeouts,
+        lint_profile,
         manifest,
     })
 }

@@ -7,6 +7,7 @@ pub mod conninfo;
 pub mod duration;
 pub mod effects;
 pub mod error;
+pub mod import;
 pub mod lint;
 pub mod manifest;
 pub mod objects;

@@ -2,10 +2,12 @@
 //!
 //! A backup dumps every existing table the step can change (its `backup` list, the
 //! tables its effects write rows to, alter or drop members of, or drop) into the
-//! evidence folder `<pack>/.stepgate/evidence/<pack id>/<step id>/<UTC time>/`,
+//! evidence folder `<evidence root>/<target>/<pack id>/<step id>/<UTC time>/` (outside
+//! the pack by default; see [`crate::engine::evidence`]), folders 0700 and files 0600,
 //! verifies each dump, and records a `backup`/`verified` ledger event whose
 //! `file_sha256` is the sha256 of the folder's `SHA256SUMS`. A restore takes the
-//! step's latest verified backup holding the table, checks the dump's sha256
+//! step's pre-commit dump (its latest verified backup holding the table taken before
+//! the step's last committed apply), checks the dump's sha256
 //! against the ledger, and puts the table back in one transaction (see
 //! [`crate::db::backup`]). Gates are the caller's business.
 
@@ -24,6 +26,8 @@ use std::path::{Path, PathBuf};
 pub struct BackupReport {
     pub event_id: i64,
     pub backup: Backup,
+    /// Tables large enough to warn about, with their size (also printed before the dump).
+    pub warnings: Vec<String>,
 }
 
 /// The tables step `step_index` needs backed up, sorted and deduplicated: its
@@ -94,42 +98,6 @@ fn utc_stamp() -> String {
         .unwrap_or_else(|_| "00000000T000000Z".into())
 }
 
-/// A new, empty evidence folder for this backup (suffixed `-2`, `-3`… if two
-/// backups of the step land in the same second).
-fn evidence_dir(pack: &Pack, step_id: &str) -> Result<PathBuf> {
-    let base = pack
-        .dir
-        .join(".stepgate")
-        .join("evidence")
-        .join(pack.id())
-        .join(step_id);
-    std::fs::create_dir_all(&base)
-        .map_err(|e| Error::Failed(format!("cannot create {}: {e}", base.display())))?;
-    let base = std::fs::canonicalize(&base).unwrap_or(base);
-    let stamp = utc_stamp();
-    for n in 1..1000 {
-        let dir = if n == 1 {
-            base.join(&stamp)
-        } else {
-            base.join(format!("{stamp}-{n}"))
-        };
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(Error::Failed(format!(
-                    "cannot create {}: {e}",
-                    dir.display()
-                )))
-            }
-        }
-    }
-    Err(Error::Failed(format!(
-        "cannot create an evidence folder under {}",
-        base.display()
-    )))
-}
-
 /// Which of `names` exist now as tables (plain or partitioned).
 fn existing_tables(session: &mut Session, names: &[String]) -> Result<BTreeSet<String>> {
     let rows = session.ledger.query(
@@ -157,7 +125,18 @@ pub fn run(session: &mut Session, step_id: &str, progress: bool) -> Result<Backu
     let candidates = tables_for_step(&pack, idx, &|_| true);
     let exist = existing_tables(session, &candidates)?;
     let tables = tables_for_step(&pack, idx, &|t| exist.contains(t));
-    let dir = evidence_dir(&pack, step_id)?;
+    let evidence = crate::engine::evidence::session_dir(session);
+    let dir = crate::engine::evidence::new_step_dir(&evidence, step_id, &utc_stamp())?;
+    let sizes = table_sizes(session, &tables)?;
+    let warnings = crate::engine::evidence::large_table_warnings(
+        &sizes,
+        crate::engine::evidence::LARGE_TABLE_BYTES,
+    );
+    if progress {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     let opts = DumpOptions {
         progress,
         lock_timeout: pack.timeouts.lock,
@@ -176,6 +155,7 @@ pub fn run(session: &mut Session, step_id: &str, progress: bool) -> Result<Backu
             return Err(engine_error(e));
         }
     };
+    crate::engine::evidence::private_files(&backup.dir)?;
     let files: Vec<serde_json::Value> = backup
         .files
         .iter()
@@ -193,7 +173,11 @@ pub fn run(session: &mut Session, step_id: &str, progress: bool) -> Result<Backu
         "files": files,
         "total_bytes": backup.total_bytes,
         "elapsed_ms": backup.elapsed_ms as u64,
+        "table_bytes": sizes.iter().map(|(t, b)| (t.clone(), serde_json::json!(b))).collect::<serde_json::Map<_, _>>(),
     });
+    if !warnings.is_empty() {
+        details["large_tables"] = serde_json::json!(warnings);
+    }
     let skipped: Vec<&String> = candidates.iter().filter(|t| !exist.contains(*t)).collect();
     if !skipped.is_empty() {
         // Tables the step creates, or a misspelt `backup` entry: visible, never silent.
@@ -211,7 +195,42 @@ pub fn run(session: &mut Session, step_id: &str, progress: bool) -> Result<Backu
     }
     let sums = backup.sums_sha256.clone();
     let event_id = session.event(Some(step_id), "backup", "verified", Some(&sums), details)?;
-    Ok(BackupReport { event_id, backup })
+    Ok(BackupReport {
+        event_id,
+        backup,
+        warnings,
+    })
+}
+
+/// On-disk size (table, indexes, TOAST) of each of `tables`.
+fn table_sizes(session: &mut Session, tables: &[String]) -> Result<Vec<(String, i64)>> {
+    let rows = session.ledger.query(
+        "SELECT n.nspname || '.' || c.relname, pg_catalog.pg_total_relation_size(c.oid) \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = ANY($1) ORDER BY 1",
+        &[&tables],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+        .collect())
+}
+
+/// The latest verified backup of `step` that is still current: taken after the step's
+/// last committed apply or rollback. A dump from before them shows a state the table
+/// has since left, so a re-apply after a rollback (or a rollback after an apply) takes
+/// a new one. The caller still checks its age and that its files are intact.
+pub fn current_backup<'a>(events: &'a [Event], step: &str) -> Option<&'a Event> {
+    let last_change = events
+        .iter()
+        .filter(|e| {
+            e.step.as_deref() == Some(step)
+                && (e.verb == "apply" || e.verb == "rollback")
+                && e.result == "committed"
+        })
+        .map(|e| e.id)
+        .max();
+    latest_backup(events, step).filter(|b| last_change.is_none_or(|c| b.id > c))
 }
 
 /// The last `backup`/`verified` event of `step`.
@@ -310,10 +329,19 @@ pub fn restore(session: &mut Session, step_id: &str, table: &str) -> Result<Rest
             "cannot restore `{table}` for step `{step_id}`: {m}"
         ))
     })?;
+    // The pre-commit dump: taken before the step's last committed apply (a later dump,
+    // before a rollback say, shows the applied state).
+    let last_apply = events
+        .iter()
+        .filter(|e| {
+            e.step.as_deref() == Some(step_id) && e.verb == "apply" && e.result == "committed"
+        })
+        .map(|e| e.id)
+        .max();
     let (event_id, dump) = events
         .iter()
         .rev()
-        .filter(|e| is_backup_of(e, step_id))
+        .filter(|e| is_backup_of(e, step_id) && last_apply.is_none_or(|a| e.id < a))
         .find_map(|e| {
             recorded_dumps(e)
                 .into_iter()
@@ -366,6 +394,49 @@ pub fn restore(session: &mut Session, step_id: &str, table: &str) -> Result<Rest
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ev(id: i64, verb: &str, result: &str) -> Event {
+        Event {
+            id,
+            at: String::new(),
+            at_micros: id,
+            pack: "p".into(),
+            step: Some("1".into()),
+            verb: verb.into(),
+            result: result.into(),
+            os_user: None,
+            host: None,
+            db_role: "r".into(),
+            file_sha256: None,
+            run_id: None,
+            details: serde_json::Value::Null,
+            fact: false,
+            details_text: String::new(),
+            prev_hash: String::new(),
+            row_hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_backup_older_than_the_last_apply_or_rollback_is_stale() {
+        let mut events = vec![ev(1, "backup", "verified"), ev(2, "apply", "committed")];
+        assert!(current_backup(&events, "1").is_none());
+        assert_eq!(latest_backup(&events, "1").map(|e| e.id), Some(1));
+        events.push(ev(3, "backup", "verified"));
+        assert_eq!(current_backup(&events, "1").map(|e| e.id), Some(3));
+        // Rolled back: the dump taken before the rollback shows the applied state.
+        events.push(ev(4, "rollback", "committed"));
+        assert!(current_backup(&events, "1").is_none());
+        // A failed apply changes nothing; the backup stays current.
+        events.push(ev(5, "backup", "verified"));
+        events.push(ev(6, "apply", "failed"));
+        assert_eq!(current_backup(&events, "1").map(|e| e.id), Some(5));
+        // Another step's apply does not matter.
+        let mut other = ev(7, "apply", "committed");
+        other.step = Some("2".into());
+        events.push(other);
+        assert_eq!(current_backup(&events, "1").map(|e| e.id), Some(5));
+    }
 
     #[test]
     fn table_names_resolve() {

@@ -82,13 +82,11 @@ pub fn file_stem(name: &str) -> String {
 }
 
 /// Writes the CSV and returns its sha256.
+/// Writes the capture as `dir/name` (folders 0700, the file 0600: it holds table data).
 pub fn write_csv(dir: &Path, name: &str, c: &Capture) -> Result<String> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| crate::engine::Error::BadInput(format!("{}: {e}", dir.display())))?;
+    crate::engine::evidence::private_dir(dir)?;
     let text = to_csv(c);
-    let p = dir.join(name);
-    std::fs::write(&p, &text)
-        .map_err(|e| crate::engine::Error::BadInput(format!("{}: {e}", p.display())))?;
+    crate::engine::evidence::write_private(&dir.join(name), text.as_bytes())?;
     Ok(crate::engine::pack::sha256_hex(text.as_bytes()))
 }
 

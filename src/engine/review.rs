@@ -1980,7 +1980,15 @@ mod tests {
     fn scaffold() -> (tempfile::TempDir, LoadedPack) {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("demo-pack");
-        crate::engine::init::run(&dir, "db").unwrap();
+        crate::engine::init::run_with(
+            &dir,
+            &crate::engine::init::InitOptions {
+                database: "db",
+                environment: Some("production"),
+                profile: crate::core::manifest::LintProfile::Sections,
+            },
+        )
+        .unwrap();
         let m = dir.join("stepgate.toml");
         let src = std::fs::read_to_string(&m).unwrap();
         let src = src

@@ -95,6 +95,7 @@ pub fn manifest(db: &str, extra: &str) -> String {
         r#"[pack]
 id = "test-pack"
 title = "test"
+evidence_dir = ".stepgate/evidence"
 [pack.target]
 database = "{db}"
 environment = "test"

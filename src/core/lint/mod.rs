@@ -180,6 +180,29 @@ impl<'a> LintContext<'a> {
         self.server_major.is_some_and(|v| v < major)
     }
 
+    /// True for a step or rollback file of a transactional step that the plain profile
+    /// lets the runner frame: the pack's `[pack.lint] profile` is `"plain"` and the file
+    /// has no BEGIN. The structural rules of the sections profile (SG010, SG012, SG015)
+    /// leave such a file to SG025.
+    pub fn is_plain_file(&self, f: &ParsedFile) -> bool {
+        let i = match f.role {
+            FileRole::Step(i) | FileRole::Rollback(i) => i,
+            _ => return false,
+        };
+        self.pack.lint_profile == crate::core::manifest::LintProfile::Plain
+            && self
+                .pack
+                .manifest
+                .step
+                .get(i)
+                .is_some_and(|s| s.transactional)
+            && !f
+                .sql
+                .statements
+                .iter()
+                .any(|s| s.class == sql::StmtClass::Begin)
+    }
+
     /// The manifest's own text (for diagnostics located in stepgate.toml).
     pub fn manifest_src(&self) -> &str {
         &self.pack.manifest_src
@@ -291,6 +314,12 @@ pub fn run_with(pack: &Pack, sources: &PackSources, opts: Options) -> Vec<Diagno
         .or(pack.manifest.pack.target.server_major());
     let mut all = Vec::new();
     for rule in rules::all() {
+        // The section discipline is a profile a pack opts into.
+        if rule.code() == "SG010"
+            && pack.lint_profile != crate::core::manifest::LintProfile::Sections
+        {
+            continue;
+        }
         let asked = pack
             .manifest
             .pack

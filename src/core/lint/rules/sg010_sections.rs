@@ -115,7 +115,7 @@ mod tests {
         let d = of(
             "SG010",
             &lint(
-                &manifest_with("", ""),
+                &manifest_with("[pack.lint]\nprofile = \"sections\"", ""),
                 &[
                     ("01.sql", &sql),
                     ("rollback/01.sql", &rollback_sql("SELECT 1;")),
@@ -130,7 +130,7 @@ mod tests {
         let d = of(
             "SG010",
             &lint(
-                &manifest_with("", ""),
+                &manifest_with("[pack.lint]\nprofile = \"sections\"", ""),
                 &[
                     ("01.sql", &sql),
                     ("rollback/01.sql", &rollback_sql("SELECT 1;")),
@@ -149,7 +149,7 @@ mod tests {
         let d = of(
             "SG010",
             &lint(
-                &manifest_with("", ""),
+                &manifest_with("[pack.lint]\nprofile = \"sections\"", ""),
                 &[
                     ("01.sql", &step_sql("SELECT 1;")),
                     ("rollback/01.sql", &rollback_sql("SELECT 1;")),

@@ -113,7 +113,7 @@ impl Rule for TransactionShape {
         Severity::Error
     }
     fn check(&self, ctx: &LintContext, out: &mut Emitter) {
-        for f in &ctx.files {
+        for f in ctx.files.iter().filter(|f| !ctx.is_plain_file(f)) {
             match f.role {
                 FileRole::Step(i)
                     if ctx
@@ -299,7 +299,7 @@ mod tests {
 
     #[test]
     fn fires_on_rollback_file_shape() {
-        let m = manifest_with("", "");
+        let m = manifest_with("[pack.lint]\nprofile = \"sections\"", "");
         let d = of(
             "SG012",
             &lint(

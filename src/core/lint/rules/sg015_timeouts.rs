@@ -132,7 +132,19 @@ fn check_file(ctx: &LintContext, f: &ParsedFile, out: &mut Emitter) {
         let Some((_, key)) = TIMEOUT_GUCS.iter().find(|(g, _)| g == name) else {
             continue;
         };
-        let (limit, limit_text) = limit_of(ctx, key);
+        let (mut limit, mut limit_text) = limit_of(ctx, key);
+        // A step's own [step.timeouts] sets its ceiling.
+        if let FileRole::Step(i) | FileRole::Rollback(i) = f.role {
+            let t = ctx.pack.timeouts_for(i);
+            let d = [t.statement, t.lock, t.idle_in_transaction][match *key {
+                "statement" => 0,
+                "lock" => 1,
+                _ => 2,
+            }];
+            if d.as_millis() != limit {
+                (limit, limit_text) = (d.as_millis(), format!("{}ms", d.as_millis()));
+            }
+        }
         match parse_guc_millis(value) {
             None => out.stmt(
                 f,

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY public.orders_status_idx;
