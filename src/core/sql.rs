@@ -185,7 +185,9 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
                 line: i + 1,
                 text: trimmed.trim_end().to_string(),
             });
-            cleaned.extend(line.chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
+            // Byte for byte, so every offset in `cleaned` is the same offset in `src`
+            // (a multi-byte character becomes as many spaces as it has bytes).
+            cleaned.extend(line.bytes().map(|b| if b == b'\n' { '\n' } else { ' ' }));
         } else {
             cleaned.push_str(line);
         }
@@ -198,9 +200,10 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
         .chain(src.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
     let line_of = |pos: usize| line_starts.partition_point(|&start| start <= pos);
-    let tokens = pg_query::scan(&cleaned)
-        .map_err(|e| SourceError::new(path, src, format!("cannot tokenize: {}", strip_pg(&e))))?
-        .tokens;
+    let tokens = match pg_query::scan(&cleaned) {
+        Ok(scan) => scan.tokens,
+        Err(e) => return Err(locate_scan_error(path, src, &cleaned, &e)),
+    };
     let mut comments = Vec::new();
     let mut sections = Vec::new();
     for t in &tokens {
@@ -235,26 +238,21 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
         .map(|t| t.start as usize)
         .collect();
 
-    let parsed = match pg_query::parse(&cleaned, 0) {
-        Ok(p) => p,
+    let raws = match raw_statements(&cleaned) {
+        Ok(r) => r,
         Err(e) => return Err(locate_parse_error(path, src, &cleaned, &e)),
     };
 
     let mut statements = Vec::new();
-    for (index, raw) in parsed.protobuf.stmts.iter().enumerate() {
-        let loc = raw.stmt_location.max(0) as usize;
-        let end = if raw.stmt_len == 0 {
-            cleaned.len()
-        } else {
-            loc + raw.stmt_len as usize
-        };
+    for (index, raw) in raws.into_iter().enumerate() {
+        let (loc, end) = (raw.loc, raw.end);
         let start = token_starts
             .iter()
             .copied()
             .find(|&s| s >= loc && s < end)
             .unwrap_or(loc);
         let text = cleaned.get(start..end).unwrap_or("").trim_end().to_string();
-        let node = raw.stmt.as_ref().and_then(|n| n.node.clone());
+        let node = raw.node;
         let mut st = Statement {
             index,
             start,
@@ -269,8 +267,9 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
             is_do: false,
             opaque: false,
         };
-        if let Some(n) = &node {
-            analyze(n, &mut st);
+        match &node {
+            Some(n) => analyze(n, &mut st),
+            None => analyze_shallow(&mut st),
         }
         statements.push(st);
     }
@@ -310,77 +309,250 @@ fn section_letter(comment: &str) -> Option<char> {
     }
 }
 
+/// One top-level statement as the parser delimits it: byte range in the cleaned text and,
+/// where the tree could be handed over, its root node.
+struct RawStatement {
+    loc: usize,
+    end: usize,
+    node: Option<NodeEnum>,
+}
+
+/// libpg_query hands the tree over as protobuf, whose decoder stops at 100 nested messages;
+/// and its serializer refuses trees nested deeper still. Neither means the SQL is invalid.
+fn too_deep(e: &pg_query::Error) -> bool {
+    match e {
+        pg_query::Error::Decode(_) => true,
+        pg_query::Error::Parse(m) => {
+            m.contains("nested too deeply") || m.contains("stack depth limit exceeded")
+        }
+        _ => false,
+    }
+}
+
+/// The file's statements. The whole file is parsed at once; when its tree is too deep to
+/// hand over, the file is split by the parser itself (which still refuses invalid SQL) and
+/// each statement parsed alone, and a statement still too deep keeps no tree (its class
+/// and footprint then come from [`analyze_shallow`]).
+fn raw_statements(cleaned: &str) -> Result<Vec<RawStatement>, pg_query::Error> {
+    match pg_query::parse(cleaned, 0) {
+        Ok(parsed) => {
+            return Ok(parsed
+                .protobuf
+                .stmts
+                .iter()
+                .map(|raw| {
+                    let loc = raw.stmt_location.max(0) as usize;
+                    let end = if raw.stmt_len == 0 {
+                        cleaned.len()
+                    } else {
+                        loc + raw.stmt_len as usize
+                    };
+                    RawStatement {
+                        loc,
+                        end,
+                        node: raw.stmt.as_ref().and_then(|n| n.node.clone()),
+                    }
+                })
+                .collect())
+        }
+        Err(e) if !too_deep(&e) => return Err(e),
+        Err(_) => {}
+    }
+    let base = cleaned.as_ptr() as usize;
+    let mut out = Vec::new();
+    for piece in pg_query::split_with_parser(cleaned)? {
+        let loc = (piece.as_ptr() as usize).saturating_sub(base);
+        let node = pg_query::parse(piece, 0).ok().and_then(|p| {
+            p.protobuf
+                .stmts
+                .into_iter()
+                .next()
+                .and_then(|raw| raw.stmt)
+                .and_then(|n| n.node)
+        });
+        out.push(RawStatement {
+            loc,
+            end: loc + piece.len(),
+            node,
+        });
+    }
+    Ok(out)
+}
+
+/// Class and footprint of a statement that parses but whose tree is too deep to decode:
+/// from libpg_query's summary (statement kinds and the tables each touches, read on the C
+/// side) and the tokens. What this cannot tell precisely is marked opaque.
+fn analyze_shallow(st: &mut Statement) {
+    use pg_query::protobuf::summary_result::Context;
+    let Ok(summary) = pg_query::summary(&st.text, 0, -1) else {
+        st.class = StmtClass::Write;
+        st.opaque = true;
+        return;
+    };
+    let words: Vec<String> = pg_query::scan(&st.text)
+        .map(|s| {
+            s.tokens
+                .iter()
+                .filter_map(|t| st.text.get(t.start as usize..t.end as usize))
+                .map(|w| w.to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let tables = |ctx: Context| -> Vec<String> {
+        summary
+            .tables
+            .iter()
+            .filter(|t| t.context == ctx)
+            .map(|t| {
+                let schema = if t.schema_name.is_empty() {
+                    "public"
+                } else {
+                    &t.schema_name
+                };
+                format!("{schema}.{}", t.table_name)
+            })
+            .collect()
+    };
+    for r in tables(Context::Select) {
+        st.references.push(ObjectRef::new(ObjKind::Table, r));
+    }
+    let top = summary.statement_types.first().map(String::as_str);
+    match top {
+        Some("SelectStmt") if !has("into") && !has("for") => st.class = StmtClass::ReadOnly,
+        Some("ViewStmt") => {
+            st.class = StmtClass::Write;
+            let or_replace = words.get(1).is_some_and(|w| w == "or");
+            for v in tables(Context::Ddl) {
+                st.touches.push(Touch {
+                    verb: Verb::Create,
+                    object: ObjectRef::new(ObjKind::View, v),
+                    has_where: true,
+                    or_replace,
+                    owned: Vec::new(),
+                });
+            }
+        }
+        Some(k @ ("InsertStmt" | "UpdateStmt" | "DeleteStmt")) => {
+            st.class = StmtClass::Write;
+            let verb = match k {
+                "InsertStmt" => Verb::Insert,
+                "UpdateStmt" => Verb::Update,
+                _ => Verb::Delete,
+            };
+            for t in tables(Context::Dml) {
+                st.touches.push(Touch {
+                    verb,
+                    object: ObjectRef::new(ObjKind::Table, t),
+                    has_where: has("where"),
+                    or_replace: false,
+                    owned: Vec::new(),
+                });
+            }
+            // Writable CTEs and sub-statements are not told apart here.
+            st.opaque = summary.statement_types.len() > 1 && has("with");
+        }
+        _ => {
+            st.class = StmtClass::Write;
+            st.opaque = true;
+        }
+    }
+}
+
 fn strip_pg(e: &pg_query::Error) -> String {
     match e {
-        pg_query::Error::Parse(m) | pg_query::Error::Scan(m) => m.clone(),
+        pg_query::Error::Parse(m) | pg_query::Error::Scan(m) | pg_query::Error::Split(m) => {
+            m.clone()
+        }
         other => other.to_string(),
     }
 }
 
-/// Finds the statement that fails to parse and the token the parser complained about.
+/// Locates a parse error by the parser itself: the error sits at the first token `k` such
+/// that the text up to and including token `k` already fails with something other than "at
+/// end of input" (a prefix that stops before the error either parses or runs out of
+/// input). That property only grows with the prefix, so a binary search over the token
+/// ends finds it in a logarithmic number of parses — whatever statement the token is in,
+/// however many earlier statements hold semicolons inside `BEGIN ATOMIC … END` or a
+/// multi-action `CREATE RULE`.
 fn locate_parse_error(path: &str, src: &str, cleaned: &str, err: &pg_query::Error) -> SourceError {
     let message = strip_pg(err);
-    let mut pos = 0;
-    let mut len = 1;
-    for (piece_start, piece_end) in scanner_pieces(cleaned) {
-        let piece = &cleaned[piece_start..piece_end];
-        if piece.trim().is_empty() || pg_query::parse(piece, 0).is_ok() {
-            continue;
-        }
-        let lead = piece.len() - piece.trim_start().len();
-        pos = piece_start + lead;
-        len = piece.trim().find('\n').unwrap_or(piece.trim().len());
-        // "syntax error at or near \"X\"": point at X inside the statement.
-        if let Some(near) = message
-            .split("at or near \"")
-            .nth(1)
-            .and_then(|r| r.strip_suffix('"'))
-        {
-            if let Some(i) = find_token(piece, near) {
-                pos = piece_start + i;
-                len = near.len().max(1);
+    let tokens: Vec<(usize, usize)> = pg_query::scan(cleaned)
+        .map(|s| {
+            s.tokens
+                .iter()
+                .filter(|t| {
+                    t.token != protobuf::Token::SqlComment as i32
+                        && t.token != protobuf::Token::CComment as i32
+                })
+                .map(|t| (t.start as usize, t.end as usize))
+                .collect()
+        })
+        .unwrap_or_default();
+    let fails_before_end = |k: usize| -> bool {
+        let Some(prefix) = tokens.get(k).and_then(|&(_, e)| cleaned.get(..e)) else {
+            return true;
+        };
+        match pg_query::parse(prefix, 0) {
+            Ok(_) => false,
+            Err(e) => {
+                let m = strip_pg(&e);
+                !m.ends_with("at end of input") && !too_deep(&e)
             }
-        } else if message.contains("at end of input") {
-            pos = piece_start + piece.trim_end().len();
-            len = 1;
         }
-        break;
+    };
+    let (mut lo, mut hi) = (0usize, tokens.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fails_before_end(mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
     }
+    let (pos, len) = match tokens.get(lo) {
+        Some(&(s, e)) => (s, e - s),
+        // Only "at end of input": point just past the last token.
+        None => (tokens.last().map(|&(_, e)| e).unwrap_or(0), 1),
+    };
     SourceError::new(path, src, format!("SQL does not parse: {message}"))
-        .span(pos.min(src.len()), len)
+        .span(pos.min(src.len()), len.max(1))
         .help("this is PostgreSQL's own parser speaking; fix the statement and lint again")
 }
 
-/// Byte ranges of the `;`-separated pieces of `sql`, by the scanner (so semicolons inside
-/// strings, dollar quotes and comments do not split).
-fn scanner_pieces(sql: &str) -> Vec<(usize, usize)> {
-    let Ok(scan) = pg_query::scan(sql) else {
-        return vec![(0, sql.len())];
-    };
-    let mut out = Vec::new();
-    let mut start = 0;
-    for t in &scan.tokens {
-        if t.token == protobuf::Token::Ascii59 as i32 {
-            out.push((start, t.start as usize));
-            start = t.end as usize;
+/// Locates a tokenizer error (unterminated literal or comment, junk after a number, bad
+/// escape). The scanner names the text "at or near" which it stopped; that text starts at
+/// the error, and the first place it occurs where the prefix ending with it fails with
+/// the very same message is the place.
+fn locate_scan_error(path: &str, src: &str, cleaned: &str, err: &pg_query::Error) -> SourceError {
+    let message = strip_pg(err);
+    let near = message
+        .split_once("at or near \"")
+        .and_then(|(_, r)| r.strip_suffix('"'))
+        .unwrap_or("");
+    let mut pos = None;
+    if !near.is_empty() {
+        for (i, _) in cleaned.match_indices(near) {
+            let same = cleaned
+                .get(..i + near.len())
+                .map(|p| pg_query::scan(p).err().map(|e| strip_pg(&e)) == Some(message.clone()))
+                .unwrap_or(false);
+            if same {
+                pos = Some(i);
+                break;
+            }
         }
     }
-    if start < sql.len() {
-        out.push((start, sql.len()));
-    }
-    out
-}
-
-fn find_token(piece: &str, near: &str) -> Option<usize> {
-    let tokens = pg_query::scan(piece).ok()?.tokens;
-    tokens
-        .iter()
-        .find(|t| {
-            piece
-                .get(t.start as usize..t.end as usize)
-                .is_some_and(|s| s.eq_ignore_ascii_case(near))
-        })
-        .map(|t| t.start as usize)
+    let (pos, len) = match pos {
+        Some(p) => (p, near.find('\n').unwrap_or(near.len())),
+        // No text to go by ("at end of input"): the end of the file.
+        None => (cleaned.trim_end().len(), 1),
+    };
+    SourceError::new(path, src, format!("cannot tokenize: {message}"))
+        .span(pos.min(src.len()), len.max(1))
+        .help(
+            "this is PostgreSQL's own scanner speaking; fix the literal or comment and lint again",
+        )
 }
 
 // ---------------------------------------------------------------------------
@@ -1402,6 +1574,131 @@ mod tests {
             "function public.f(text)"
         );
         assert!(f.statements[5].touches[0].or_replace);
+    }
+
+    /// A view concatenating `n` columns with `|| ' ' ||`.
+    fn concat_view(n: usize) -> String {
+        let cols: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+        format!(
+            "CREATE VIEW public.v AS SELECT {} AS x FROM public.t",
+            cols.join(" || ' ' || ")
+        )
+    }
+    fn plus_select(n: usize) -> String {
+        let ops: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        format!("SELECT {}", ops.join(" + "))
+    }
+    fn nested_subqueries(n: usize) -> String {
+        let mut q = "SELECT 1".to_string();
+        for _ in 0..n {
+            q = format!("SELECT (SELECT x FROM ({q}) s(x))");
+        }
+        q
+    }
+
+    #[test]
+    fn deep_expressions_parse_ten_times_deeper_than_reported() {
+        // The issue's cases: 23 columns, 48 operands, 16 nested subqueries; 10x each.
+        for (n_cat, n_plus, n_sub) in [(23, 48, 16), (230, 480, 160)] {
+            let sql = format!(
+                "BEGIN;\n{};\n{};\n{};\nINSERT INTO public.t SELECT {};\nROLLBACK;\n",
+                concat_view(n_cat),
+                plus_select(n_plus),
+                nested_subqueries(n_sub),
+                plus_select(n_plus).trim_start_matches("SELECT ")
+            );
+            let f = parse_file("t.sql", &sql).unwrap_or_else(|e| panic!("{n_cat}: {e}"));
+            assert_eq!(f.statements.len(), 6, "{n_cat}");
+            assert_eq!(f.statements[0].class, StmtClass::Begin);
+            let view = &f.statements[1];
+            assert_eq!(view.line, 2);
+            assert_eq!(view.class, StmtClass::Write);
+            assert_eq!(view.touches.len(), 1, "{:?}", view.touches);
+            assert_eq!(view.touches[0].verb, Verb::Create);
+            assert_eq!(view.touches[0].object.to_string(), "view public.v");
+            assert!(view
+                .references
+                .iter()
+                .any(|r| r.to_string() == "table public.t"));
+            assert!(f.statements[2].is_read_only(), "{n_plus}");
+            assert!(f.statements[3].is_read_only(), "{n_sub}");
+            assert_eq!(f.statements[4].touches[0].verb, Verb::Insert);
+            assert_eq!(
+                f.statements[4].touches[0].object.to_string(),
+                "table public.t"
+            );
+            assert_eq!(f.statements[5].class, StmtClass::Rollback);
+            assert_eq!(f.statements[5].line, 6);
+        }
+    }
+
+    #[test]
+    fn deep_statements_still_refuse_invalid_sql() {
+        let sql = format!("{};\nSELECT 1 +;\n", plus_select(480));
+        let e = parse_file("t.sql", &sql).unwrap_err();
+        assert!(e.message.contains("syntax error"), "{}", e.message);
+        assert_eq!(e.line_col(), Some((2, 11)));
+    }
+
+    #[test]
+    fn parse_error_after_begin_atomic_is_located_in_the_failing_statement() {
+        let sql = "CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n  SELECT 2;\nEND;\nSELECT 1 FROM t WHERE;\n";
+        let e = parse_file("t.sql", sql).unwrap_err();
+        assert!(e.message.contains("syntax error"), "{}", e.message);
+        // "at or near ;" — the semicolon after WHERE on line 6.
+        assert_eq!(e.line_col(), Some((6, 22)), "{}", e.message);
+    }
+
+    #[test]
+    fn parse_error_after_multi_action_rule_is_located_in_the_failing_statement() {
+        let sql = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));\nSELECT 1;\nUPDATE t SET x = = 1;\n";
+        let e = parse_file("t.sql", sql).unwrap_err();
+        assert!(e.message.contains("syntax error"), "{}", e.message);
+        assert_eq!(e.line_col(), Some((3, 18)), "{}", e.message);
+    }
+
+    #[test]
+    fn repeated_token_is_blamed_where_it_fails_not_where_it_first_occurs() {
+        let e = parse_file("t.sql", "SELECT a, b FROM t;\nSELECT a FROM FROM t;\n").unwrap_err();
+        assert_eq!(e.line_col(), Some((2, 15)), "{}", e.message);
+    }
+
+    #[test]
+    fn offsets_survive_backslash_lines_with_multibyte_text() {
+        let sql = "\\echo 'Grüße, 東京 — ok'\nSELECT 1;\nSELECT 2 FROM WHERE;\n";
+        let f = parse_file("t.sql", "\\echo 'Grüße, 東京 — ok'\nSELECT 1;\n").unwrap();
+        assert_eq!(f.statements[0].line, 2);
+        assert_eq!(f.statements[0].text, "SELECT 1");
+        let e = parse_file("t.sql", sql).unwrap_err();
+        assert_eq!(e.line_col(), Some((3, 15)), "{}", e.message);
+    }
+
+    #[test]
+    fn tokenizer_errors_are_located() {
+        let e = parse_file("t.sql", "SELECT 1;\nSELECT 'a';\nSELECT 'unterminated;\n").unwrap_err();
+        assert!(
+            e.message.contains("unterminated quoted string"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.line_col(), Some((3, 8)), "{}", e.message);
+        let e = parse_file("t.sql", "SELECT 1;\n/* open comment\nSELECT 2;\n").unwrap_err();
+        assert!(
+            e.message.contains("unterminated /* comment"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.line_col(), Some((2, 1)), "{}", e.message);
+        let e = parse_file("t.sql", "SELECT $a$ ok $a$;\n  SELECT $b$ never closed\n").unwrap_err();
+        assert!(
+            e.message.contains("unterminated dollar-quoted"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.line_col(), Some((2, 10)), "{}", e.message);
+        let e = parse_file("t.sql", "SELECT 123;\nSELECT 123abc;\n").unwrap_err();
+        assert!(e.message.contains("trailing junk"), "{}", e.message);
+        assert_eq!(e.line_col(), Some((2, 8)), "{}", e.message);
     }
 
     #[test]
