@@ -718,7 +718,127 @@ fn object_name(k: ObjKind, n: &protobuf::Node) -> Option<String> {
     }
 }
 
+/// Classifies `node` and records its footprint; a statement PostgreSQL refuses inside a
+/// transaction block is [`StmtClass::NonTransactional`] (see [`prevented_in_transaction_block`]).
 fn analyze(node: &NodeEnum, st: &mut Statement) {
+    analyze_node(node, st);
+    if let Some(what) = prevented_in_transaction_block(node) {
+        st.class = StmtClass::NonTransactional { what };
+    }
+}
+
+/// `defGetBoolean` on an option list: `None` when `name` is absent.
+fn bool_option(options: &[protobuf::Node], name: &str) -> Option<bool> {
+    options.iter().find_map(|o| match o.node.as_ref()? {
+        NodeEnum::DefElem(d) if d.defname.eq_ignore_ascii_case(name) => {
+            Some(match d.arg.as_deref().and_then(str_of) {
+                None => true,
+                Some(v) => !matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "false" | "off" | "0" | "no" | "of" | "fa" | "f" | "n"
+                ),
+            })
+        }
+        _ => None,
+    })
+}
+
+/// The statements PostgreSQL 15 refuses inside a transaction block — every caller of
+/// `PreventInTransactionBlock` (src/backend, REL_15_STABLE) whose condition can be read
+/// from the statement itself:
+///
+/// | caller | statement |
+/// |---|---|
+/// | `ExecVacuum` / `vacuum` | `VACUUM` (not `ANALYZE` alone) |
+/// | `cluster` | `CLUSTER` without a table |
+/// | `standard_ProcessUtility` | `CREATE/DROP TABLESPACE`, `DROP DATABASE`, `ALTER SYSTEM` |
+/// | `createdb` (via utility) | `CREATE DATABASE` |
+/// | `AlterDatabase` | `ALTER DATABASE … SET TABLESPACE` |
+/// | `CreateSubscription` | `CREATE SUBSCRIPTION` with `create_slot` (default unless `connect = false`) |
+/// | `AlterSubscription` | `… REFRESH PUBLICATION`, `SET/ADD/DROP PUBLICATION` with `refresh` (default true) |
+/// | `DropSubscription` | `DROP SUBSCRIPTION` of a subscription with a slot (the default) |
+/// | `ExecReindex` / `ReindexMultipleTables` | `REINDEX … CONCURRENTLY`, `REINDEX SCHEMA/DATABASE/SYSTEM` |
+/// | `ProcessUtilitySlow` | `CREATE INDEX CONCURRENTLY`, `ALTER TABLE … DETACH PARTITION … CONCURRENTLY` |
+/// | `ExecDropStmt` | `DROP INDEX CONCURRENTLY` |
+/// | `DiscardAll` | `DISCARD ALL` |
+///
+/// Not here: `COMMIT/ROLLBACK PREPARED` (transaction control, SG012's business) and the
+/// callers whose condition lies in the catalog — `CLUSTER` or `REINDEX TABLE/INDEX` of a
+/// partitioned table or index, `DROP SUBSCRIPTION` after `slot_name = NONE`. `REFRESH
+/// MATERIALIZED VIEW CONCURRENTLY` and `ALTER TYPE … ADD VALUE` run in a transaction.
+pub fn prevented_in_transaction_block(node: &NodeEnum) -> Option<String> {
+    use protobuf::AlterSubscriptionType as S;
+    use protobuf::ReindexObjectType as R;
+    let what = match node {
+        NodeEnum::VacuumStmt(v) if v.is_vacuumcmd => "VACUUM",
+        NodeEnum::ClusterStmt(c) if c.relation.is_none() => "CLUSTER without a table",
+        NodeEnum::CreatedbStmt(_) => "CREATE DATABASE",
+        NodeEnum::DropdbStmt(_) => "DROP DATABASE",
+        NodeEnum::AlterDatabaseStmt(a)
+            if a.options.iter().any(|o| {
+                matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "tablespace")
+            }) =>
+        {
+            "ALTER DATABASE … SET TABLESPACE"
+        }
+        NodeEnum::CreateTableSpaceStmt(_) => "CREATE TABLESPACE",
+        NodeEnum::DropTableSpaceStmt(_) => "DROP TABLESPACE",
+        NodeEnum::AlterSystemStmt(_) => "ALTER SYSTEM",
+        NodeEnum::CreateSubscriptionStmt(c) => {
+            let connect = bool_option(&c.options, "connect").unwrap_or(true);
+            let create_slot = bool_option(&c.options, "create_slot").unwrap_or(connect);
+            if !create_slot {
+                return None;
+            }
+            "CREATE SUBSCRIPTION … WITH (create_slot = true)"
+        }
+        NodeEnum::AlterSubscriptionStmt(a) => match S::try_from(a.kind).unwrap_or(S::Undefined) {
+            S::AlterSubscriptionRefresh => "ALTER SUBSCRIPTION … REFRESH PUBLICATION",
+            S::AlterSubscriptionSetPublication
+            | S::AlterSubscriptionAddPublication
+            | S::AlterSubscriptionDropPublication
+                if bool_option(&a.options, "refresh").unwrap_or(true) =>
+            {
+                "ALTER SUBSCRIPTION … PUBLICATION with refresh"
+            }
+            _ => return None,
+        },
+        NodeEnum::DropSubscriptionStmt(_) => "DROP SUBSCRIPTION",
+        NodeEnum::ReindexStmt(r) => {
+            let concurrent = bool_option(&r.params, "concurrently").unwrap_or(false);
+            match R::try_from(r.kind).unwrap_or(R::Undefined) {
+                _ if concurrent => "REINDEX CONCURRENTLY",
+                R::ReindexObjectSchema => "REINDEX SCHEMA",
+                R::ReindexObjectSystem => "REINDEX SYSTEM",
+                R::ReindexObjectDatabase => "REINDEX DATABASE",
+                _ => return None,
+            }
+        }
+        NodeEnum::IndexStmt(i) if i.concurrent => "CREATE INDEX CONCURRENTLY",
+        NodeEnum::DropStmt(d) if d.concurrent => "DROP INDEX CONCURRENTLY",
+        NodeEnum::AlterTableStmt(a)
+            if a.cmds.iter().any(|c| match c.node.as_ref() {
+                Some(NodeEnum::AlterTableCmd(c)) => {
+                    c.subtype == protobuf::AlterTableType::AtDetachPartition as i32
+                        && matches!(
+                            c.def.as_ref().and_then(|d| d.node.as_ref()),
+                            Some(NodeEnum::PartitionCmd(p)) if p.concurrent
+                        )
+                }
+                _ => false,
+            }) =>
+        {
+            "ALTER TABLE … DETACH PARTITION … CONCURRENTLY"
+        }
+        NodeEnum::DiscardStmt(d) if d.target == protobuf::DiscardMode::DiscardAll as i32 => {
+            "DISCARD ALL"
+        }
+        _ => return None,
+    };
+    Some(what.to_string())
+}
+
+fn analyze_node(node: &NodeEnum, st: &mut Statement) {
     use protobuf::TransactionStmtKind as K;
     match node {
         NodeEnum::TransactionStmt(t) => {
@@ -889,13 +1009,7 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
             }
         }
         NodeEnum::IndexStmt(i) => {
-            st.class = if i.concurrent {
-                StmtClass::NonTransactional {
-                    what: "CREATE INDEX CONCURRENTLY".into(),
-                }
-            } else {
-                StmtClass::Write
-            };
+            st.class = StmtClass::Write;
             if let Some(rv) = &i.relation {
                 let name = if i.idxname.is_empty() {
                     format!("{}.<unnamed index on {}>", rel_schema(rv), rv.relname)
@@ -920,13 +1034,7 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
             }
         }
         NodeEnum::DropStmt(d) => {
-            st.class = if d.concurrent {
-                StmtClass::NonTransactional {
-                    what: "DROP INDEX CONCURRENTLY".into(),
-                }
-            } else {
-                StmtClass::Write
-            };
+            st.class = StmtClass::Write;
             if let Some(k) = obj_kind_of(d.remove_type) {
                 for o in &d.objects {
                     if let Some(name) = object_name(k, o) {
@@ -1200,74 +1308,23 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
                 st.class = StmtClass::ReadOnly;
             }
         }
-        NodeEnum::VacuumStmt(v) => {
-            st.class = StmtClass::NonTransactional {
-                what: if v.is_vacuumcmd {
-                    "VACUUM".into()
-                } else {
-                    "ANALYZE".into()
-                },
-            };
-            if !v.is_vacuumcmd {
-                // ANALYZE can run in a transaction block.
-                st.class = StmtClass::Write;
-            }
-        }
-        NodeEnum::ReindexStmt(r) => {
-            let concurrent = r.params.iter().any(|p| matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "concurrently"));
-            st.class = if concurrent
-                || r.kind != protobuf::ReindexObjectType::ReindexObjectIndex as i32
-                    && r.kind != protobuf::ReindexObjectType::ReindexObjectTable as i32
-            {
-                StmtClass::NonTransactional {
-                    what: if concurrent {
-                        "REINDEX CONCURRENTLY".into()
-                    } else {
-                        "REINDEX SCHEMA/DATABASE/SYSTEM".into()
-                    },
-                }
-            } else {
-                StmtClass::Write
-            };
-        }
-        NodeEnum::CreatedbStmt(_) => {
-            st.class = StmtClass::NonTransactional {
-                what: "CREATE DATABASE".into(),
-            }
-        }
-        NodeEnum::DropdbStmt(_) => {
-            st.class = StmtClass::NonTransactional {
-                what: "DROP DATABASE".into(),
-            }
-        }
-        NodeEnum::CreateTableSpaceStmt(_) => {
-            st.class = StmtClass::NonTransactional {
-                what: "CREATE TABLESPACE".into(),
-            }
-        }
-        NodeEnum::DropTableSpaceStmt(_) => {
-            st.class = StmtClass::NonTransactional {
-                what: "DROP TABLESPACE".into(),
-            }
-        }
-        NodeEnum::AlterSystemStmt(_) => {
-            st.class = StmtClass::NonTransactional {
-                what: "ALTER SYSTEM".into(),
-            }
-        }
+        // Whether these may run in a transaction block is decided by
+        // `prevented_in_transaction_block`.
+        NodeEnum::VacuumStmt(_)
+        | NodeEnum::ReindexStmt(_)
+        | NodeEnum::CreatedbStmt(_)
+        | NodeEnum::DropdbStmt(_)
+        | NodeEnum::CreateTableSpaceStmt(_)
+        | NodeEnum::DropTableSpaceStmt(_)
+        | NodeEnum::AlterSystemStmt(_) => st.class = StmtClass::Write,
         NodeEnum::CallStmt(_) => {
             st.class = StmtClass::Write;
             st.opaque = true;
         }
         NodeEnum::LockStmt(_) => st.class = StmtClass::Write,
         NodeEnum::RefreshMatViewStmt(r) => {
-            st.class = if r.concurrent {
-                StmtClass::NonTransactional {
-                    what: "REFRESH MATERIALIZED VIEW CONCURRENTLY".into(),
-                }
-            } else {
-                StmtClass::Write
-            };
+            // CONCURRENTLY or not, it runs inside a transaction block.
+            st.class = StmtClass::Write;
             if let Some(rv) = &r.relation {
                 touch(st, Verb::Alter, ObjKind::MaterializedView, rel_name(rv));
             }
