@@ -117,7 +117,7 @@ fn sg017_table_matches_prevent_in_transaction_block() {
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
-    assert_eq!(refused_count, 21, "the table's first part is all refused");
+    assert_eq!(refused_count, 22, "the table's first part is all refused");
 }
 
 /// A view concatenating `n` columns with `|| ' ' ||`.
