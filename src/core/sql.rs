@@ -1501,33 +1501,32 @@ fn walk_plpgsql(v: &serde_json::Value, inner: &mut Inner) {
         serde_json::Value::Object(map) => {
             for (k, val) in map {
                 match k.as_str() {
-                    "PLpgSQL_stmt_dynexecute" | "PLpgSQL_stmt_dynfors" => inner.opaque = true,
+                    // EXECUTE / FOR … IN EXECUTE / RETURN QUERY EXECUTE: a constant string
+                    // is SQL like any other; anything computed stays opaque.
+                    "PLpgSQL_stmt_dynexecute" | "PLpgSQL_stmt_dynfors" => {
+                        match val
+                            .pointer("/query/PLpgSQL_expr/query")
+                            .and_then(|q| q.as_str())
+                            .and_then(constant_sql)
+                        {
+                            Some(sql) => analyze_inner_sql(&sql, inner),
+                            None => inner.opaque = true,
+                        }
+                    }
+                    "PLpgSQL_stmt_return_query" => {
+                        if let Some(q) = val.pointer("/dynquery/PLpgSQL_expr/query") {
+                            match q.as_str().and_then(constant_sql) {
+                                Some(sql) => analyze_inner_sql(&sql, inner),
+                                None => inner.opaque = true,
+                            }
+                        }
+                    }
                     "PLpgSQL_stmt_execsql" => {
                         if let Some(q) = val
                             .pointer("/sqlstmt/PLpgSQL_expr/query")
                             .and_then(|q| q.as_str())
                         {
-                            if let Ok(parsed) = pg_query::parse(q, 0) {
-                                for raw in &parsed.protobuf.stmts {
-                                    if let Some(n) = raw.stmt.as_ref().and_then(|n| n.node.as_ref())
-                                    {
-                                        let mut st = blank_statement();
-                                        analyze(n, &mut st);
-                                        if st.opaque
-                                            || !matches!(
-                                                st.class,
-                                                StmtClass::ReadOnly | StmtClass::Write
-                                            )
-                                        {
-                                            inner.opaque |= st.opaque;
-                                        }
-                                        inner.touches.extend(st.touches);
-                                        inner.references.extend(st.references);
-                                    }
-                                }
-                            } else {
-                                inner.opaque = true;
-                            }
+                            analyze_inner_sql(q, inner);
                         }
                     }
                     _ => {}
@@ -1537,6 +1536,46 @@ fn walk_plpgsql(v: &serde_json::Value, inner: &mut Inner) {
         }
         serde_json::Value::Array(a) => a.iter().for_each(|x| walk_plpgsql(x, inner)),
         _ => {}
+    }
+}
+
+/// The text of a PL/pgSQL expression that is one string constant (`'…'`, `E'…'`,
+/// `$$…$$`), as PostgreSQL reads it; `None` for anything computed.
+fn constant_sql(expr: &str) -> Option<String> {
+    let parsed = pg_query::parse(&format!("SELECT {expr}"), 0).ok()?;
+    let raw = parsed.protobuf.stmts.first()?;
+    let Some(NodeEnum::SelectStmt(sel)) = raw.stmt.as_ref()?.node.as_ref() else {
+        return None;
+    };
+    if sel.target_list.len() != 1 || !sel.from_clause.is_empty() {
+        return None;
+    }
+    let Some(NodeEnum::ResTarget(rt)) = sel.target_list[0].node.as_ref() else {
+        return None;
+    };
+    match rt.val.as_deref()?.node.as_ref()? {
+        NodeEnum::AConst(c) => match c.val.as_ref()? {
+            a_const::Val::Sval(s) => Some(s.sval.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Folds the statements of one piece of SQL run inside a PL/pgSQL body into `inner`.
+fn analyze_inner_sql(q: &str, inner: &mut Inner) {
+    let Ok(parsed) = pg_query::parse(q, 0) else {
+        inner.opaque = true;
+        return;
+    };
+    for raw in &parsed.protobuf.stmts {
+        if let Some(n) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) {
+            let mut st = blank_statement();
+            analyze(n, &mut st);
+            inner.opaque |= st.opaque;
+            inner.touches.extend(st.touches);
+            inner.references.extend(st.references);
+        }
     }
 }
 
@@ -1593,7 +1632,13 @@ mod tests {
             f.statements[1].touches[0].object.to_string(),
             "table public.t"
         );
-        assert!(f.statements[2].opaque);
+        // A constant string is analysed: the drop is known, not opaque.
+        assert!(!f.statements[2].opaque);
+        assert_eq!(
+            f.statements[2].touches[0].object.to_string(),
+            "table public.x"
+        );
+        assert_eq!(f.statements[2].touches[0].verb, Verb::Drop);
     }
 
     #[test]
@@ -1756,6 +1801,27 @@ mod tests {
         let e = parse_file("t.sql", "SELECT 123;\nSELECT 123abc;\n").unwrap_err();
         assert!(e.message.contains("trailing junk"), "{}", e.message);
         assert_eq!(e.line_col(), Some((2, 8)), "{}", e.message);
+    }
+
+    #[test]
+    fn constant_execute_in_do_is_analysed_like_any_statement() {
+        let f = p("DO $$ DECLARE n int; BEGIN EXECUTE 'SELECT count(*) FROM public.g' INTO n; IF n <> 8 THEN RAISE EXCEPTION 'x'; END IF; END $$;\n\
+                   DO $$ DECLARE r record; BEGIN FOR r IN EXECUTE E'SELECT 1 FROM g' LOOP END LOOP; END $$;\n\
+                   DO $$ BEGIN EXECUTE $q$UPDATE t SET x = 1 WHERE id = 2$q$; END $$;\n\
+                   DO $$ BEGIN EXECUTE 'DROP TABLE ' || 'x'; END $$;\n\
+                   DO $$ BEGIN EXECUTE format('SELECT 1 FROM %I', 'g'); END $$;\n");
+        assert!(f.statements[0].is_read_only(), "{:?}", f.statements[0]);
+        assert!(!f.statements[0].opaque);
+        assert!(f.statements[1].is_read_only());
+        assert_eq!(f.statements[2].class, StmtClass::Write);
+        assert!(!f.statements[2].opaque);
+        assert_eq!(f.statements[2].touches[0].verb, Verb::Update);
+        assert_eq!(
+            f.statements[2].touches[0].object.to_string(),
+            "table public.t"
+        );
+        assert!(f.statements[3].opaque && f.statements[3].class == StmtClass::Write);
+        assert!(f.statements[4].opaque && f.statements[4].class == StmtClass::Write);
     }
 
     #[test]
