@@ -24,7 +24,10 @@ pub struct Touch {
     pub has_where: bool,
     /// `CREATE OR REPLACE`: may create or alter.
     pub or_replace: bool,
-    /// For CREATE TABLE: objects owned by the new object (columns, inline constraints).
+    /// Objects that come and go with this one. For a create: what the new object owns
+    /// (a table's columns, constraints, their indexes and owned sequences; a constraint's
+    /// index, built or adopted with `USING INDEX`; a serial column's sequence). For a
+    /// drop: what may go with it (a dropped constraint's index).
     pub owned: Vec<ObjectRef>,
 }
 
@@ -949,11 +952,7 @@ fn analyze_node(node: &NodeEnum, st: &mut Statement) {
                                 ObjKind::Column,
                                 format!("{table}.{}", cd.colname),
                             ));
-                            for con in &cd.constraints {
-                                if let Some(NodeEnum::Constraint(k)) = con.node.as_ref() {
-                                    constraint_refs(k, &table, &mut owned, st);
-                                }
-                            }
+                            owned.extend(column_owned(cd, &table, st));
                         }
                         Some(NodeEnum::Constraint(k)) => constraint_refs(k, &table, &mut owned, st),
                         _ => {}
@@ -1393,6 +1392,16 @@ fn relation_refs(q: &protobuf::Node, st: &mut Statement) {
     }
 }
 
+/// The schema part of a `schema.table` name.
+fn schema_of(table: &str) -> &str {
+    table.split('.').next().unwrap_or("public")
+}
+
+/// Records what a table constraint references and owns: the constraint itself (when
+/// named) and, for PRIMARY KEY / UNIQUE / EXCLUDE, its index — which PostgreSQL names
+/// after the constraint, in the table's schema, whether it builds it or adopts an
+/// existing one with `USING INDEX` (renaming that index to the constraint's name). The
+/// adopted index is owned too, under its old name, and referenced.
 fn constraint_refs(
     k: &protobuf::Constraint,
     table: &str,
@@ -1415,6 +1424,53 @@ fn constraint_refs(
             format!("{table}.{}", k.conname),
         ));
     }
+    if matches!(ct, C::ConstrPrimary | C::ConstrUnique | C::ConstrExclusion) {
+        let schema = schema_of(table);
+        if !k.conname.is_empty() {
+            owned.push(ObjectRef::new(
+                ObjKind::Index,
+                format!("{schema}.{}", k.conname),
+            ));
+        }
+        if !k.indexname.is_empty() {
+            let adopted = ObjectRef::new(ObjKind::Index, format!("{schema}.{}", k.indexname));
+            if !owned.contains(&adopted) {
+                owned.push(adopted.clone());
+            }
+            st.references.push(adopted);
+        }
+    }
+}
+
+/// Column types that create a sequence owned by the column.
+fn is_serial(t: &protobuf::TypeName) -> bool {
+    let parts: Vec<String> = t.names.iter().filter_map(str_of).collect();
+    matches!(
+        parts.last().map(|s| s.to_ascii_lowercase()).as_deref(),
+        Some("serial" | "serial4" | "bigserial" | "serial8" | "smallserial" | "serial2")
+    ) && parts.len() == 1
+}
+
+/// Objects a new column owns: its inline constraints (and their indexes), and the
+/// sequence of a serial or identity column (`<table>_<column>_seq`).
+fn column_owned(cd: &protobuf::ColumnDef, table: &str, st: &mut Statement) -> Vec<ObjectRef> {
+    use protobuf::ConstrType as C;
+    let mut owned = Vec::new();
+    let mut sequence = cd.type_name.as_ref().is_some_and(is_serial);
+    for con in &cd.constraints {
+        if let Some(NodeEnum::Constraint(k)) = con.node.as_ref() {
+            sequence |= k.contype == C::ConstrIdentity as i32;
+            constraint_refs(k, table, &mut owned, st);
+        }
+    }
+    if sequence {
+        let bare = table.rsplit('.').next().unwrap_or(table);
+        owned.push(ObjectRef::new(
+            ObjKind::Sequence,
+            format!("{}.{bare}_{}_seq", schema_of(table), cd.colname),
+        ));
+    }
+    owned
 }
 
 fn alter_table_cmd(c: &protobuf::AlterTableCmd, table: &str, kind: ObjKind, st: &mut Statement) {
@@ -1424,12 +1480,7 @@ fn alter_table_cmd(c: &protobuf::AlterTableCmd, table: &str, kind: ObjKind, st: 
     match sub {
         A::AtAddColumn => {
             if let Some(NodeEnum::ColumnDef(cd)) = c.def.as_ref().and_then(|d| d.node.as_ref()) {
-                let mut owned = Vec::new();
-                for con in &cd.constraints {
-                    if let Some(NodeEnum::Constraint(k)) = con.node.as_ref() {
-                        constraint_refs(k, table, &mut owned, st);
-                    }
-                }
+                let owned = column_owned(cd, table, st);
                 st.touches.push(Touch {
                     verb: Verb::Create,
                     object: ObjectRef::new(ObjKind::Column, col(&cd.colname)),
@@ -1463,13 +1514,33 @@ fn alter_table_cmd(c: &protobuf::AlterTableCmd, table: &str, kind: ObjKind, st: 
                 } else {
                     col(&k.conname)
                 };
-                touch(st, Verb::Create, ObjKind::Constraint, name);
+                let object = ObjectRef::new(ObjKind::Constraint, name);
+                owned.retain(|o| *o != object);
+                st.touches.push(Touch {
+                    verb: Verb::Create,
+                    object,
+                    has_where: true,
+                    or_replace: false,
+                    owned,
+                });
             }
         }
         A::AtValidateConstraint | A::AtAlterConstraint => {
             touch(st, Verb::Alter, ObjKind::Constraint, col(&c.name))
         }
-        A::AtDropConstraint => touch(st, Verb::Drop, ObjKind::Constraint, col(&c.name)),
+        // A PRIMARY KEY, UNIQUE or EXCLUDE constraint takes its index (named after it)
+        // along; which kind the constraint is, only the catalog knows, so the index is
+        // listed as what the drop may take.
+        A::AtDropConstraint => st.touches.push(Touch {
+            verb: Verb::Drop,
+            object: ObjectRef::new(ObjKind::Constraint, col(&c.name)),
+            has_where: true,
+            or_replace: false,
+            owned: vec![ObjectRef::new(
+                ObjKind::Index,
+                format!("{}.{}", schema_of(table), c.name),
+            )],
+        }),
         A::AtEnableTrig | A::AtEnableAlwaysTrig | A::AtEnableReplicaTrig | A::AtDisableTrig => {
             touch(st, Verb::Alter, ObjKind::Trigger, col(&c.name))
         }
