@@ -245,6 +245,42 @@ pub fn compare(
     out
 }
 
+/// What must hold at a step's entry for its declared effects to make sense: each object
+/// with `true` must be present, each with `false` absent. One model with [`compare`]:
+/// an object the step creates (and does not also drop) must be absent; one it alters or
+/// drops must be present — unless the step itself creates it, or creates the table it
+/// belongs to (a column added and then given a default is declared in `create` and
+/// `alter`, and is absent at entry). Dropped and re-created (in `create` and `drop`):
+/// present. Preflight should take its object checks from here.
+pub fn entry_expectations(declared: &ResolvedEffects) -> Vec<(ObjectRef, bool)> {
+    let created_here = |o: &ObjectRef| {
+        (declared.create.contains(o) && !declared.drop.contains(o))
+            || o.table().is_some_and(|t| {
+                [ObjKind::Table, ObjKind::View, ObjKind::MaterializedView]
+                    .iter()
+                    .any(|k| {
+                        let owner = ObjectRef::new(*k, t.clone());
+                        declared.create.contains(&owner) && !declared.drop.contains(&owner)
+                    })
+            })
+    };
+    let mut out: BTreeMap<ObjectRef, bool> = BTreeMap::new();
+    for o in declared
+        .create
+        .iter()
+        .filter(|o| !declared.drop.contains(*o))
+    {
+        out.insert(o.clone(), false);
+    }
+    for o in declared.alter.iter().chain(declared.drop.iter()) {
+        if created_here(o) {
+            continue;
+        }
+        out.insert(o.clone(), true);
+    }
+    out.into_iter().collect()
+}
+
 /// Side-by-side text table of mismatches.
 pub fn render_mismatches(m: &[Mismatch]) -> String {
     let w0 = m.iter().map(|x| x.item.len()).max().unwrap_or(4).max(4);
@@ -411,6 +447,30 @@ mod tests {
         let mm = compare(&decl, &m, &before2, &after);
         assert_eq!(mm.len(), 1, "{mm:?}");
         assert_eq!(mm[0].item, "drop index public.t_x_idx");
+    }
+
+    #[test]
+    fn entry_expectations_never_contradict() {
+        let mut decl = ResolvedEffects::default();
+        decl.create.insert(r("column public.t.c"));
+        decl.alter.insert(r("column public.t.c"));
+        decl.alter.insert(r("table public.t"));
+        decl.create.insert(r("table public.n"));
+        decl.alter.insert(r("column public.n.x"));
+        decl.create.insert(r("trigger public.t.trg"));
+        decl.drop.insert(r("trigger public.t.trg"));
+        decl.drop.insert(r("constraint public.t.t_key"));
+        let e = entry_expectations(&decl);
+        let get = |s: &str| e.iter().find(|(o, _)| *o == r(s)).map(|(_, p)| *p);
+        assert_eq!(get("column public.t.c"), Some(false));
+        assert_eq!(get("table public.t"), Some(true));
+        assert_eq!(get("table public.n"), Some(false));
+        assert_eq!(get("column public.n.x"), None);
+        assert_eq!(get("trigger public.t.trg"), Some(true));
+        assert_eq!(get("constraint public.t.t_key"), Some(true));
+        // One verdict per object.
+        let objs: BTreeSet<&ObjectRef> = e.iter().map(|(o, _)| o).collect();
+        assert_eq!(objs.len(), e.len());
     }
 
     #[test]
