@@ -94,6 +94,7 @@ fn sg017_table_matches_prevent_in_transaction_block() {
         "DISCARD TEMP",
         "CREATE SUBSCRIPTION s_off CONNECTION 'dbname=nowhere' PUBLICATION p WITH (connect = false)",
         "CREATE SUBSCRIPTION s_off2 CONNECTION 'dbname=nowhere' PUBLICATION p WITH (connect = false, create_slot = false)",
+        "CREATE SUBSCRIPTION s_off3 CONNECTION 'dbname=nowhere' PUBLICATION p WITH (connect = off)",
         "ALTER TYPE e ADD VALUE 'c'",
         "ALTER DATABASE {db} SET work_mem = '4MB'",
         "ALTER DATABASE {db} WITH CONNECTION LIMIT 50",

@@ -734,7 +734,12 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
 fn bool_option(options: &[protobuf::Node], name: &str) -> Option<bool> {
     options.iter().find_map(|o| match o.node.as_ref()? {
         NodeEnum::DefElem(d) if d.defname.eq_ignore_ascii_case(name) => {
-            Some(match d.arg.as_deref().and_then(str_of) {
+            // `off`, `on` and bare words arrive as a type name (the grammar's `def_arg`).
+            let word = d.arg.as_deref().and_then(|a| match a.node.as_ref()? {
+                NodeEnum::TypeName(t) => t.names.last().and_then(str_of),
+                _ => str_of(a),
+            });
+            Some(match word {
                 None => true,
                 Some(v) => !matches!(
                     v.to_ascii_lowercase().as_str(),
@@ -1893,6 +1898,37 @@ mod tests {
         );
         assert!(f.statements[3].opaque && f.statements[3].class == StmtClass::Write);
         assert!(f.statements[4].opaque && f.statements[4].class == StmtClass::Write);
+    }
+
+    #[test]
+    fn subscription_options_decide_transaction_block() {
+        let nt = |sql: &str| {
+            matches!(
+                p(sql).statements[0].class,
+                StmtClass::NonTransactional { .. }
+            )
+        };
+        assert!(nt("CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p;"));
+        assert!(!nt(
+            "CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p WITH (create_slot = false);"
+        ));
+        assert!(!nt(
+            "CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p WITH (connect = off);"
+        ));
+        assert!(nt(
+            "CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p WITH (create_slot);"
+        ));
+        assert!(nt("ALTER SUBSCRIPTION s REFRESH PUBLICATION;"));
+        assert!(nt("ALTER SUBSCRIPTION s SET PUBLICATION p;"));
+        assert!(!nt(
+            "ALTER SUBSCRIPTION s SET PUBLICATION p WITH (refresh = false);"
+        ));
+        assert!(nt("ALTER SUBSCRIPTION s ADD PUBLICATION p;"));
+        assert!(!nt("ALTER SUBSCRIPTION s DISABLE;"));
+        assert!(nt("DROP SUBSCRIPTION s;"));
+        assert!(!nt("REINDEX TABLE t;"));
+        assert!(nt("REINDEX (CONCURRENTLY true) INDEX i;"));
+        assert!(!nt("REINDEX (CONCURRENTLY false) INDEX i;"));
     }
 
     #[test]
