@@ -33,9 +33,11 @@ fn measure(
     tx.batch_execute(sql).expect("statement");
     let after = snapshot::take(&mut tx).expect("after");
     tx.rollback().expect("rollback");
-    let mut declared = ResolvedEffects::default();
-    declared.create = create.iter().map(|s| r(s)).collect();
-    declared.drop = drop.iter().map(|s| r(s)).collect();
+    let declared = ResolvedEffects {
+        create: create.iter().map(|s| r(s)).collect(),
+        drop: drop.iter().map(|s| r(s)).collect(),
+        ..Default::default()
+    };
     let measured = Measured {
         catalog: diff(&before, &after),
         ..Default::default()
