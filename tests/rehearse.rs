@@ -103,7 +103,7 @@ fn dynamic_change_outside_effects_is_measured_precisely() {
     let dir = one_step(
         &db,
         "[step.effects]\ncreate = [\"table public.t_new\"]",
-        &step_file("SELECT 1;", "CREATE TABLE public.t_new (id int);\nDO $$ BEGIN EXECUTE 'CREATE TABLE public.t_sneaky (id int)'; END $$;"),
+        &step_file("SELECT 1;", "CREATE TABLE public.t_new (id int);\nDO $$ BEGIN EXECUTE format('CREATE TABLE public.%I (id int)', 't_sneaky'); END $$;"),
     );
     let r = engine::rehearse::run(&opts(&dir, &ci), "1", false).expect("rehearse");
     assert!(!r.passed);

@@ -28,31 +28,88 @@ pub struct Mismatch {
     pub measured: String,
 }
 
-/// The relation an object belongs to, when it is owned by one (for "covered by the owner").
-fn owner_of(obj: &ObjectRef, snap_after: &Snapshot, snap_before: &Snapshot) -> Option<String> {
+/// The objects whose entry covers `obj`, as measured in the snapshots: a table member's
+/// relation; an index's table and, for the index of a PRIMARY KEY / UNIQUE / EXCLUDE
+/// constraint, that constraint (on create, on `USING INDEX` adoption and on drop); an
+/// owned sequence's column and its table. A relation owner is listed under each relation
+/// kind, since the attribute names only the relation.
+fn owners(obj: &ObjectRef, snap_after: &Snapshot, snap_before: &Snapshot) -> Vec<ObjectRef> {
+    let mut out = Vec::new();
+    let relation = |name: &str, out: &mut Vec<ObjectRef>| {
+        for k in [ObjKind::Table, ObjKind::View, ObjKind::MaterializedView] {
+            out.push(ObjectRef::new(k, name.to_string()));
+        }
+    };
     if let Some(t) = obj.table() {
-        return Some(t);
+        relation(&t, &mut out);
+        return out;
     }
-    let attrs = snap_after
-        .get(obj)
-        .or_else(|| snap_before.get(obj))
-        .map(|o| &o.attrs)?;
-    match obj.kind {
-        ObjKind::Index => attrs.get("table").cloned(),
-        ObjKind::Sequence => attrs.get("owned_by").map(|c| {
-            let mut it = c.rsplitn(2, '.');
-            it.next();
-            it.next().unwrap_or("").to_string()
-        }),
-        _ => None,
+    for snap in [snap_after, snap_before] {
+        let Some(attrs) = snap.get(obj).map(|o| &o.attrs) else {
+            continue;
+        };
+        match obj.kind {
+            ObjKind::Index => {
+                if let Some(t) = attrs.get("table").filter(|t| !t.is_empty()) {
+                    relation(t, &mut out);
+                    if let Some(c) = attrs.get("constraint").filter(|c| !c.is_empty()) {
+                        out.push(ObjectRef::new(ObjKind::Constraint, format!("{t}.{c}")));
+                    }
+                }
+            }
+            ObjKind::Sequence => {
+                if let Some(c) = attrs.get("owned_by").filter(|c| !c.is_empty()) {
+                    out.push(ObjectRef::new(ObjKind::Column, c.clone()));
+                    let mut it = c.rsplitn(2, '.');
+                    it.next();
+                    if let Some(t) = it.next() {
+                        relation(t, &mut out);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
+    out
 }
 
-fn covered_by(owner: Option<String>, set: &BTreeSet<ObjectRef>) -> bool {
-    owner.is_some_and(|t| {
-        [ObjKind::Table, ObjKind::View, ObjKind::MaterializedView]
-            .iter()
-            .any(|k| set.contains(&ObjectRef::new(*k, t.clone())))
+fn covered_by(owners: &[ObjectRef], set: &BTreeSet<ObjectRef>) -> bool {
+    owners.iter().any(|o| set.contains(o))
+}
+
+/// An index's definition without its name (`… ON public.t USING btree (x)`).
+fn index_shape(snap: &Snapshot, idx: &ObjectRef) -> Option<String> {
+    let o = snap.get(idx)?;
+    let def = o.attrs.get("definition")?;
+    Some(def.split_once(" ON ")?.1.to_string())
+}
+
+/// `ADD CONSTRAINT c … USING INDEX i` renames `i` to `c`: the catalog shows `i` removed
+/// and `c` added. The removal is covered when an index added in the same step has the
+/// same definition, belongs to a constraint the step declares created, and `i` had none.
+fn adopted_by_declared_constraint(
+    removed: &ObjectRef,
+    added: &BTreeSet<&ObjectRef>,
+    declared_create: &BTreeSet<ObjectRef>,
+    before: &Snapshot,
+    after: &Snapshot,
+) -> bool {
+    if removed.kind != ObjKind::Index {
+        return false;
+    }
+    let had_constraint = before
+        .get(removed)
+        .and_then(|o| o.attrs.get("constraint"))
+        .is_some_and(|c| !c.is_empty());
+    let Some(shape) = index_shape(before, removed).filter(|_| !had_constraint) else {
+        return false;
+    };
+    added.iter().any(|a| {
+        a.kind == ObjKind::Index
+            && index_shape(after, a).as_ref() == Some(&shape)
+            && owners(a, after, before)
+                .iter()
+                .any(|o| o.kind == ObjKind::Constraint && declared_create.contains(o))
     })
 }
 
@@ -83,10 +140,10 @@ pub fn compare(
         .map(|o| (*o).clone())
         .collect();
     for a in &added {
-        let owner = owner_of(a, after, before);
+        let owner = owners(a, after, before);
         if declared.create.contains(a)
-            || covered_by(owner.clone(), &declared.create)
-            || covered_by(owner, &added_relations)
+            || covered_by(&owner, &declared.create)
+            || covered_by(&owner, &added_relations)
         {
             continue;
         }
@@ -97,10 +154,11 @@ pub fn compare(
         });
     }
     for r in &removed {
-        let owner = owner_of(r, after, before);
+        let owner = owners(r, after, before);
         if declared.drop.contains(r)
-            || covered_by(owner.clone(), &declared.drop)
-            || covered_by(owner, &removed_relations)
+            || covered_by(&owner, &declared.drop)
+            || covered_by(&owner, &removed_relations)
+            || adopted_by_declared_constraint(r, &added, &declared.create, before, after)
         {
             continue;
         }
@@ -115,7 +173,8 @@ pub fn compare(
         if declared.alter.contains(o) || declared.create.contains(o) || replaced.contains(o) {
             continue;
         }
-        if covered_by(owner_of(o, after, before), &declared.create) {
+        let owner = owners(o, after, before);
+        if covered_by(&owner, &declared.create) {
             continue;
         }
         let what: Vec<String> = c.changes.iter().map(|ch| ch.attr.clone()).collect();
@@ -184,6 +243,42 @@ pub fn compare(
         }
     }
     out
+}
+
+/// What must hold at a step's entry for its declared effects to make sense: each object
+/// with `true` must be present, each with `false` absent. One model with [`compare`]:
+/// an object the step creates (and does not also drop) must be absent; one it alters or
+/// drops must be present — unless the step itself creates it, or creates the table it
+/// belongs to (a column added and then given a default is declared in `create` and
+/// `alter`, and is absent at entry). Dropped and re-created (in `create` and `drop`):
+/// present. Preflight should take its object checks from here.
+pub fn entry_expectations(declared: &ResolvedEffects) -> Vec<(ObjectRef, bool)> {
+    let created_here = |o: &ObjectRef| {
+        (declared.create.contains(o) && !declared.drop.contains(o))
+            || o.table().is_some_and(|t| {
+                [ObjKind::Table, ObjKind::View, ObjKind::MaterializedView]
+                    .iter()
+                    .any(|k| {
+                        let owner = ObjectRef::new(*k, t.clone());
+                        declared.create.contains(&owner) && !declared.drop.contains(&owner)
+                    })
+            })
+    };
+    let mut out: BTreeMap<ObjectRef, bool> = BTreeMap::new();
+    for o in declared
+        .create
+        .iter()
+        .filter(|o| !declared.drop.contains(*o))
+    {
+        out.insert(o.clone(), false);
+    }
+    for o in declared.alter.iter().chain(declared.drop.iter()) {
+        if created_here(o) {
+            continue;
+        }
+        out.insert(o.clone(), true);
+    }
+    out.into_iter().collect()
 }
 
 /// Side-by-side text table of mismatches.
@@ -285,6 +380,124 @@ mod tests {
             },
         );
         assert!(compare(&decl, &m, &Snapshot::default(), &after).is_empty());
+    }
+
+    fn index(name: &str, table: &str, constraint: &str, def: &str) -> CatalogObject {
+        let mut attrs = BTreeMap::new();
+        attrs.insert("table".to_string(), table.to_string());
+        attrs.insert("constraint".to_string(), constraint.to_string());
+        attrs.insert("definition".to_string(), def.to_string());
+        CatalogObject {
+            kind: ObjKind::Index,
+            name: name.into(),
+            attrs,
+        }
+    }
+
+    #[test]
+    fn a_constraint_owns_its_index() {
+        let def = |n: &str| format!("CREATE UNIQUE INDEX {n} ON public.t USING btree (x)");
+        // Drop: the constraint's index goes with it.
+        let mut before = Snapshot::default();
+        before.insert(index("public.t_key", "public.t", "t_key", &def("t_key")));
+        let mut m = Measured::default();
+        m.catalog.removed = vec![r("constraint public.t.t_key"), r("index public.t_key")];
+        let mut decl = ResolvedEffects::default();
+        decl.drop.insert(r("constraint public.t.t_key"));
+        assert!(compare(&decl, &m, &before, &Snapshot::default()).is_empty());
+        // Without the constraint declared, both are reported.
+        let none = ResolvedEffects::default();
+        assert_eq!(compare(&none, &m, &before, &Snapshot::default()).len(), 2);
+
+        // Add: the index it builds comes with it.
+        let mut after = Snapshot::default();
+        after.insert(index("public.t_key", "public.t", "t_key", &def("t_key")));
+        let mut m = Measured::default();
+        m.catalog.added = vec![r("constraint public.t.t_key"), r("index public.t_key")];
+        let mut decl = ResolvedEffects::default();
+        decl.create.insert(r("constraint public.t.t_key"));
+        assert!(compare(&decl, &m, &Snapshot::default(), &after).is_empty());
+
+        // USING INDEX under the same name: the index is altered (it gains a constraint).
+        let mut before = Snapshot::default();
+        before.insert(index("public.t_key", "public.t", "", &def("t_key")));
+        let mut m = Measured::default();
+        m.catalog.added = vec![r("constraint public.t.t_key")];
+        m.catalog.changed = vec![ChangedObject {
+            object: r("index public.t_key"),
+            changes: vec![],
+        }];
+        assert!(compare(&decl, &m, &before, &after).is_empty());
+
+        // USING INDEX under another name: PostgreSQL renames the index to the constraint's.
+        let mut before = Snapshot::default();
+        before.insert(index("public.t_x_idx", "public.t", "", &def("t_x_idx")));
+        let mut m = Measured::default();
+        m.catalog.added = vec![r("constraint public.t.t_key"), r("index public.t_key")];
+        m.catalog.removed = vec![r("index public.t_x_idx")];
+        assert!(compare(&decl, &m, &before, &after).is_empty());
+        // An index of another shape removed beside it is still undeclared.
+        let mut before2 = Snapshot::default();
+        before2.insert(index(
+            "public.t_x_idx",
+            "public.t",
+            "",
+            "CREATE UNIQUE INDEX t_x_idx ON public.t USING btree (y)",
+        ));
+        let mm = compare(&decl, &m, &before2, &after);
+        assert_eq!(mm.len(), 1, "{mm:?}");
+        assert_eq!(mm[0].item, "drop index public.t_x_idx");
+    }
+
+    #[test]
+    fn entry_expectations_never_contradict() {
+        let mut decl = ResolvedEffects::default();
+        decl.create.insert(r("column public.t.c"));
+        decl.alter.insert(r("column public.t.c"));
+        decl.alter.insert(r("table public.t"));
+        decl.create.insert(r("table public.n"));
+        decl.alter.insert(r("column public.n.x"));
+        decl.create.insert(r("trigger public.t.trg"));
+        decl.drop.insert(r("trigger public.t.trg"));
+        decl.drop.insert(r("constraint public.t.t_key"));
+        let e = entry_expectations(&decl);
+        let get = |s: &str| e.iter().find(|(o, _)| *o == r(s)).map(|(_, p)| *p);
+        assert_eq!(get("column public.t.c"), Some(false));
+        assert_eq!(get("table public.t"), Some(true));
+        assert_eq!(get("table public.n"), Some(false));
+        assert_eq!(get("column public.n.x"), None);
+        assert_eq!(get("trigger public.t.trg"), Some(true));
+        assert_eq!(get("constraint public.t.t_key"), Some(true));
+        // One verdict per object.
+        let objs: BTreeSet<&ObjectRef> = e.iter().map(|(o, _)| o).collect();
+        assert_eq!(objs.len(), e.len());
+    }
+
+    #[test]
+    fn a_serial_column_owns_its_sequence() {
+        let mut after = Snapshot::default();
+        let mut attrs = BTreeMap::new();
+        attrs.insert("owned_by".to_string(), "public.t.n".to_string());
+        after.insert(CatalogObject {
+            kind: ObjKind::Sequence,
+            name: "public.t_n_seq".into(),
+            attrs,
+        });
+        let mut m = Measured::default();
+        m.catalog.added = vec![r("column public.t.n"), r("sequence public.t_n_seq")];
+        let mut decl = ResolvedEffects::default();
+        decl.create.insert(r("column public.t.n"));
+        assert!(compare(&decl, &m, &Snapshot::default(), &after).is_empty());
+        assert_eq!(
+            compare(
+                &ResolvedEffects::default(),
+                &m,
+                &Snapshot::default(),
+                &after
+            )
+            .len(),
+            2
+        );
     }
 
     #[test]

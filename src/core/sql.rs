@@ -24,7 +24,10 @@ pub struct Touch {
     pub has_where: bool,
     /// `CREATE OR REPLACE`: may create or alter.
     pub or_replace: bool,
-    /// For CREATE TABLE: objects owned by the new object (columns, inline constraints).
+    /// Objects that come and go with this one. For a create: what the new object owns
+    /// (a table's columns, constraints, their indexes and owned sequences; a constraint's
+    /// index, built or adopted with `USING INDEX`; a serial column's sequence). For a
+    /// drop: what may go with it (a dropped constraint's index).
     pub owned: Vec<ObjectRef>,
 }
 
@@ -185,7 +188,9 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
                 line: i + 1,
                 text: trimmed.trim_end().to_string(),
             });
-            cleaned.extend(line.chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
+            // Byte for byte, so every offset in `cleaned` is the same offset in `src`
+            // (a multi-byte character becomes as many spaces as it has bytes).
+            cleaned.extend(line.bytes().map(|b| if b == b'\n' { '\n' } else { ' ' }));
         } else {
             cleaned.push_str(line);
         }
@@ -198,9 +203,10 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
         .chain(src.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
     let line_of = |pos: usize| line_starts.partition_point(|&start| start <= pos);
-    let tokens = pg_query::scan(&cleaned)
-        .map_err(|e| SourceError::new(path, src, format!("cannot tokenize: {}", strip_pg(&e))))?
-        .tokens;
+    let tokens = match pg_query::scan(&cleaned) {
+        Ok(scan) => scan.tokens,
+        Err(e) => return Err(locate_scan_error(path, src, &cleaned, &e)),
+    };
     let mut comments = Vec::new();
     let mut sections = Vec::new();
     for t in &tokens {
@@ -235,26 +241,21 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
         .map(|t| t.start as usize)
         .collect();
 
-    let parsed = match pg_query::parse(&cleaned, 0) {
-        Ok(p) => p,
+    let raws = match raw_statements(&cleaned) {
+        Ok(r) => r,
         Err(e) => return Err(locate_parse_error(path, src, &cleaned, &e)),
     };
 
     let mut statements = Vec::new();
-    for (index, raw) in parsed.protobuf.stmts.iter().enumerate() {
-        let loc = raw.stmt_location.max(0) as usize;
-        let end = if raw.stmt_len == 0 {
-            cleaned.len()
-        } else {
-            loc + raw.stmt_len as usize
-        };
+    for (index, raw) in raws.into_iter().enumerate() {
+        let (loc, end) = (raw.loc, raw.end);
         let start = token_starts
             .iter()
             .copied()
             .find(|&s| s >= loc && s < end)
             .unwrap_or(loc);
         let text = cleaned.get(start..end).unwrap_or("").trim_end().to_string();
-        let node = raw.stmt.as_ref().and_then(|n| n.node.clone());
+        let node = raw.node;
         let mut st = Statement {
             index,
             start,
@@ -269,8 +270,9 @@ pub fn parse_file(path: &str, src: &str) -> Result<SqlFile, SourceError> {
             is_do: false,
             opaque: false,
         };
-        if let Some(n) = &node {
-            analyze(n, &mut st);
+        match &node {
+            Some(n) => analyze(n, &mut st),
+            None => analyze_shallow(&mut st),
         }
         statements.push(st);
     }
@@ -310,77 +312,250 @@ fn section_letter(comment: &str) -> Option<char> {
     }
 }
 
+/// One top-level statement as the parser delimits it: byte range in the cleaned text and,
+/// where the tree could be handed over, its root node.
+struct RawStatement {
+    loc: usize,
+    end: usize,
+    node: Option<NodeEnum>,
+}
+
+/// libpg_query hands the tree over as protobuf, whose decoder stops at 100 nested messages;
+/// and its serializer refuses trees nested deeper still. Neither means the SQL is invalid.
+fn too_deep(e: &pg_query::Error) -> bool {
+    match e {
+        pg_query::Error::Decode(_) => true,
+        pg_query::Error::Parse(m) => {
+            m.contains("nested too deeply") || m.contains("stack depth limit exceeded")
+        }
+        _ => false,
+    }
+}
+
+/// The file's statements. The whole file is parsed at once; when its tree is too deep to
+/// hand over, the file is split by the parser itself (which still refuses invalid SQL) and
+/// each statement parsed alone, and a statement still too deep keeps no tree (its class
+/// and footprint then come from [`analyze_shallow`]).
+fn raw_statements(cleaned: &str) -> Result<Vec<RawStatement>, pg_query::Error> {
+    match pg_query::parse(cleaned, 0) {
+        Ok(parsed) => {
+            return Ok(parsed
+                .protobuf
+                .stmts
+                .iter()
+                .map(|raw| {
+                    let loc = raw.stmt_location.max(0) as usize;
+                    let end = if raw.stmt_len == 0 {
+                        cleaned.len()
+                    } else {
+                        loc + raw.stmt_len as usize
+                    };
+                    RawStatement {
+                        loc,
+                        end,
+                        node: raw.stmt.as_ref().and_then(|n| n.node.clone()),
+                    }
+                })
+                .collect())
+        }
+        Err(e) if !too_deep(&e) => return Err(e),
+        Err(_) => {}
+    }
+    let base = cleaned.as_ptr() as usize;
+    let mut out = Vec::new();
+    for piece in pg_query::split_with_parser(cleaned)? {
+        let loc = (piece.as_ptr() as usize).saturating_sub(base);
+        let node = pg_query::parse(piece, 0).ok().and_then(|p| {
+            p.protobuf
+                .stmts
+                .into_iter()
+                .next()
+                .and_then(|raw| raw.stmt)
+                .and_then(|n| n.node)
+        });
+        out.push(RawStatement {
+            loc,
+            end: loc + piece.len(),
+            node,
+        });
+    }
+    Ok(out)
+}
+
+/// Class and footprint of a statement that parses but whose tree is too deep to decode:
+/// from libpg_query's summary (statement kinds and the tables each touches, read on the C
+/// side) and the tokens. What this cannot tell precisely is marked opaque.
+fn analyze_shallow(st: &mut Statement) {
+    use pg_query::protobuf::summary_result::Context;
+    let Ok(summary) = pg_query::summary(&st.text, 0, -1) else {
+        st.class = StmtClass::Write;
+        st.opaque = true;
+        return;
+    };
+    let words: Vec<String> = pg_query::scan(&st.text)
+        .map(|s| {
+            s.tokens
+                .iter()
+                .filter_map(|t| st.text.get(t.start as usize..t.end as usize))
+                .map(|w| w.to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let tables = |ctx: Context| -> Vec<String> {
+        summary
+            .tables
+            .iter()
+            .filter(|t| t.context == ctx)
+            .map(|t| {
+                let schema = if t.schema_name.is_empty() {
+                    "public"
+                } else {
+                    &t.schema_name
+                };
+                format!("{schema}.{}", t.table_name)
+            })
+            .collect()
+    };
+    for r in tables(Context::Select) {
+        st.references.push(ObjectRef::new(ObjKind::Table, r));
+    }
+    let top = summary.statement_types.first().map(String::as_str);
+    match top {
+        Some("SelectStmt") if !has("into") && !has("for") => st.class = StmtClass::ReadOnly,
+        Some("ViewStmt") => {
+            st.class = StmtClass::Write;
+            let or_replace = words.get(1).is_some_and(|w| w == "or");
+            for v in tables(Context::Ddl) {
+                st.touches.push(Touch {
+                    verb: Verb::Create,
+                    object: ObjectRef::new(ObjKind::View, v),
+                    has_where: true,
+                    or_replace,
+                    owned: Vec::new(),
+                });
+            }
+        }
+        Some(k @ ("InsertStmt" | "UpdateStmt" | "DeleteStmt")) => {
+            st.class = StmtClass::Write;
+            let verb = match k {
+                "InsertStmt" => Verb::Insert,
+                "UpdateStmt" => Verb::Update,
+                _ => Verb::Delete,
+            };
+            for t in tables(Context::Dml) {
+                st.touches.push(Touch {
+                    verb,
+                    object: ObjectRef::new(ObjKind::Table, t),
+                    has_where: has("where"),
+                    or_replace: false,
+                    owned: Vec::new(),
+                });
+            }
+            // Writable CTEs and sub-statements are not told apart here.
+            st.opaque = summary.statement_types.len() > 1 && has("with");
+        }
+        _ => {
+            st.class = StmtClass::Write;
+            st.opaque = true;
+        }
+    }
+}
+
 fn strip_pg(e: &pg_query::Error) -> String {
     match e {
-        pg_query::Error::Parse(m) | pg_query::Error::Scan(m) => m.clone(),
+        pg_query::Error::Parse(m) | pg_query::Error::Scan(m) | pg_query::Error::Split(m) => {
+            m.clone()
+        }
         other => other.to_string(),
     }
 }
 
-/// Finds the statement that fails to parse and the token the parser complained about.
+/// Locates a parse error by the parser itself: the error sits at the first token `k` such
+/// that the text up to and including token `k` already fails with something other than "at
+/// end of input" (a prefix that stops before the error either parses or runs out of
+/// input). That property only grows with the prefix, so a binary search over the token
+/// ends finds it in a logarithmic number of parses — whatever statement the token is in,
+/// however many earlier statements hold semicolons inside `BEGIN ATOMIC … END` or a
+/// multi-action `CREATE RULE`.
 fn locate_parse_error(path: &str, src: &str, cleaned: &str, err: &pg_query::Error) -> SourceError {
     let message = strip_pg(err);
-    let mut pos = 0;
-    let mut len = 1;
-    for (piece_start, piece_end) in scanner_pieces(cleaned) {
-        let piece = &cleaned[piece_start..piece_end];
-        if piece.trim().is_empty() || pg_query::parse(piece, 0).is_ok() {
-            continue;
-        }
-        let lead = piece.len() - piece.trim_start().len();
-        pos = piece_start + lead;
-        len = piece.trim().find('\n').unwrap_or(piece.trim().len());
-        // "syntax error at or near \"X\"": point at X inside the statement.
-        if let Some(near) = message
-            .split("at or near \"")
-            .nth(1)
-            .and_then(|r| r.strip_suffix('"'))
-        {
-            if let Some(i) = find_token(piece, near) {
-                pos = piece_start + i;
-                len = near.len().max(1);
+    let tokens: Vec<(usize, usize)> = pg_query::scan(cleaned)
+        .map(|s| {
+            s.tokens
+                .iter()
+                .filter(|t| {
+                    t.token != protobuf::Token::SqlComment as i32
+                        && t.token != protobuf::Token::CComment as i32
+                })
+                .map(|t| (t.start as usize, t.end as usize))
+                .collect()
+        })
+        .unwrap_or_default();
+    let fails_before_end = |k: usize| -> bool {
+        let Some(prefix) = tokens.get(k).and_then(|&(_, e)| cleaned.get(..e)) else {
+            return true;
+        };
+        match pg_query::parse(prefix, 0) {
+            Ok(_) => false,
+            Err(e) => {
+                let m = strip_pg(&e);
+                !m.ends_with("at end of input") && !too_deep(&e)
             }
-        } else if message.contains("at end of input") {
-            pos = piece_start + piece.trim_end().len();
-            len = 1;
         }
-        break;
+    };
+    let (mut lo, mut hi) = (0usize, tokens.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fails_before_end(mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
     }
+    let (pos, len) = match tokens.get(lo) {
+        Some(&(s, e)) => (s, e - s),
+        // Only "at end of input": point just past the last token.
+        None => (tokens.last().map(|&(_, e)| e).unwrap_or(0), 1),
+    };
     SourceError::new(path, src, format!("SQL does not parse: {message}"))
-        .span(pos.min(src.len()), len)
+        .span(pos.min(src.len()), len.max(1))
         .help("this is PostgreSQL's own parser speaking; fix the statement and lint again")
 }
 
-/// Byte ranges of the `;`-separated pieces of `sql`, by the scanner (so semicolons inside
-/// strings, dollar quotes and comments do not split).
-fn scanner_pieces(sql: &str) -> Vec<(usize, usize)> {
-    let Ok(scan) = pg_query::scan(sql) else {
-        return vec![(0, sql.len())];
-    };
-    let mut out = Vec::new();
-    let mut start = 0;
-    for t in &scan.tokens {
-        if t.token == protobuf::Token::Ascii59 as i32 {
-            out.push((start, t.start as usize));
-            start = t.end as usize;
+/// Locates a tokenizer error (unterminated literal or comment, junk after a number, bad
+/// escape). The scanner names the text "at or near" which it stopped; that text starts at
+/// the error, and the first place it occurs where the prefix ending with it fails with
+/// the very same message is the place.
+fn locate_scan_error(path: &str, src: &str, cleaned: &str, err: &pg_query::Error) -> SourceError {
+    let message = strip_pg(err);
+    let near = message
+        .split_once("at or near \"")
+        .and_then(|(_, r)| r.strip_suffix('"'))
+        .unwrap_or("");
+    let mut pos = None;
+    if !near.is_empty() {
+        for (i, _) in cleaned.match_indices(near) {
+            let same = cleaned
+                .get(..i + near.len())
+                .map(|p| pg_query::scan(p).err().map(|e| strip_pg(&e)) == Some(message.clone()))
+                .unwrap_or(false);
+            if same {
+                pos = Some(i);
+                break;
+            }
         }
     }
-    if start < sql.len() {
-        out.push((start, sql.len()));
-    }
-    out
-}
-
-fn find_token(piece: &str, near: &str) -> Option<usize> {
-    let tokens = pg_query::scan(piece).ok()?.tokens;
-    tokens
-        .iter()
-        .find(|t| {
-            piece
-                .get(t.start as usize..t.end as usize)
-                .is_some_and(|s| s.eq_ignore_ascii_case(near))
-        })
-        .map(|t| t.start as usize)
+    let (pos, len) = match pos {
+        Some(p) => (p, near.find('\n').unwrap_or(near.len())),
+        // No text to go by ("at end of input"): the end of the file.
+        None => (cleaned.trim_end().len(), 1),
+    };
+    SourceError::new(path, src, format!("cannot tokenize: {message}"))
+        .span(pos.min(src.len()), len.max(1))
+        .help(
+            "this is PostgreSQL's own scanner speaking; fix the literal or comment and lint again",
+        )
 }
 
 // ---------------------------------------------------------------------------
@@ -546,7 +721,132 @@ fn object_name(k: ObjKind, n: &protobuf::Node) -> Option<String> {
     }
 }
 
+/// Classifies `node` and records its footprint; a statement PostgreSQL refuses inside a
+/// transaction block is [`StmtClass::NonTransactional`] (see [`prevented_in_transaction_block`]).
 fn analyze(node: &NodeEnum, st: &mut Statement) {
+    analyze_node(node, st);
+    if let Some(what) = prevented_in_transaction_block(node) {
+        st.class = StmtClass::NonTransactional { what };
+    }
+}
+
+/// `defGetBoolean` on an option list: `None` when `name` is absent.
+fn bool_option(options: &[protobuf::Node], name: &str) -> Option<bool> {
+    options.iter().find_map(|o| match o.node.as_ref()? {
+        NodeEnum::DefElem(d) if d.defname.eq_ignore_ascii_case(name) => {
+            // `off`, `on` and bare words arrive as a type name (the grammar's `def_arg`).
+            let word = d.arg.as_deref().and_then(|a| match a.node.as_ref()? {
+                NodeEnum::TypeName(t) => t.names.last().and_then(str_of),
+                _ => str_of(a),
+            });
+            Some(match word {
+                None => true,
+                Some(v) => !matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "false" | "off" | "0" | "no" | "of" | "fa" | "f" | "n"
+                ),
+            })
+        }
+        _ => None,
+    })
+}
+
+/// The statements PostgreSQL 15 refuses inside a transaction block — every caller of
+/// `PreventInTransactionBlock` (src/backend, REL_15_STABLE) whose condition can be read
+/// from the statement itself:
+///
+/// | caller | statement |
+/// |---|---|
+/// | `ExecVacuum` / `vacuum` | `VACUUM` (not `ANALYZE` alone) |
+/// | `cluster` | `CLUSTER` without a table |
+/// | `standard_ProcessUtility` | `CREATE/DROP TABLESPACE`, `DROP DATABASE`, `ALTER SYSTEM` |
+/// | `createdb` (via utility) | `CREATE DATABASE` |
+/// | `AlterDatabase` | `ALTER DATABASE … SET TABLESPACE` |
+/// | `CreateSubscription` | `CREATE SUBSCRIPTION` with `create_slot` (default unless `connect = false`) |
+/// | `AlterSubscription` | `… REFRESH PUBLICATION`, `SET/ADD/DROP PUBLICATION` with `refresh` (default true) |
+/// | `DropSubscription` | `DROP SUBSCRIPTION` of a subscription with a slot (the default) |
+/// | `ExecReindex` / `ReindexMultipleTables` | `REINDEX … CONCURRENTLY`, `REINDEX SCHEMA/DATABASE/SYSTEM` |
+/// | `ProcessUtilitySlow` | `CREATE INDEX CONCURRENTLY`, `ALTER TABLE … DETACH PARTITION … CONCURRENTLY` |
+/// | `ExecDropStmt` | `DROP INDEX CONCURRENTLY` |
+/// | `DiscardAll` | `DISCARD ALL` |
+///
+/// Not here: `COMMIT/ROLLBACK PREPARED` (transaction control, SG012's business) and the
+/// callers whose condition lies in the catalog — `CLUSTER` or `REINDEX TABLE/INDEX` of a
+/// partitioned table or index, `DROP SUBSCRIPTION` after `slot_name = NONE`. `REFRESH
+/// MATERIALIZED VIEW CONCURRENTLY` and `ALTER TYPE … ADD VALUE` run in a transaction.
+pub fn prevented_in_transaction_block(node: &NodeEnum) -> Option<String> {
+    use protobuf::AlterSubscriptionType as S;
+    use protobuf::ReindexObjectType as R;
+    let what = match node {
+        NodeEnum::VacuumStmt(v) if v.is_vacuumcmd => "VACUUM",
+        NodeEnum::ClusterStmt(c) if c.relation.is_none() => "CLUSTER without a table",
+        NodeEnum::CreatedbStmt(_) => "CREATE DATABASE",
+        NodeEnum::DropdbStmt(_) => "DROP DATABASE",
+        NodeEnum::AlterDatabaseStmt(a)
+            if a.options.iter().any(|o| {
+                matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "tablespace")
+            }) =>
+        {
+            "ALTER DATABASE … SET TABLESPACE"
+        }
+        NodeEnum::CreateTableSpaceStmt(_) => "CREATE TABLESPACE",
+        NodeEnum::DropTableSpaceStmt(_) => "DROP TABLESPACE",
+        NodeEnum::AlterSystemStmt(_) => "ALTER SYSTEM",
+        NodeEnum::CreateSubscriptionStmt(c) => {
+            let connect = bool_option(&c.options, "connect").unwrap_or(true);
+            let create_slot = bool_option(&c.options, "create_slot").unwrap_or(connect);
+            if !create_slot {
+                return None;
+            }
+            "CREATE SUBSCRIPTION … WITH (create_slot = true)"
+        }
+        NodeEnum::AlterSubscriptionStmt(a) => match S::try_from(a.kind).unwrap_or(S::Undefined) {
+            S::AlterSubscriptionRefresh => "ALTER SUBSCRIPTION … REFRESH PUBLICATION",
+            S::AlterSubscriptionSetPublication
+            | S::AlterSubscriptionAddPublication
+            | S::AlterSubscriptionDropPublication
+                if bool_option(&a.options, "refresh").unwrap_or(true) =>
+            {
+                "ALTER SUBSCRIPTION … PUBLICATION with refresh"
+            }
+            _ => return None,
+        },
+        NodeEnum::DropSubscriptionStmt(_) => "DROP SUBSCRIPTION",
+        NodeEnum::ReindexStmt(r) => {
+            let concurrent = bool_option(&r.params, "concurrently").unwrap_or(false);
+            match R::try_from(r.kind).unwrap_or(R::Undefined) {
+                _ if concurrent => "REINDEX CONCURRENTLY",
+                R::ReindexObjectSchema => "REINDEX SCHEMA",
+                R::ReindexObjectSystem => "REINDEX SYSTEM",
+                R::ReindexObjectDatabase => "REINDEX DATABASE",
+                _ => return None,
+            }
+        }
+        NodeEnum::IndexStmt(i) if i.concurrent => "CREATE INDEX CONCURRENTLY",
+        NodeEnum::DropStmt(d) if d.concurrent => "DROP INDEX CONCURRENTLY",
+        NodeEnum::AlterTableStmt(a)
+            if a.cmds.iter().any(|c| match c.node.as_ref() {
+                Some(NodeEnum::AlterTableCmd(c)) => {
+                    c.subtype == protobuf::AlterTableType::AtDetachPartition as i32
+                        && matches!(
+                            c.def.as_ref().and_then(|d| d.node.as_ref()),
+                            Some(NodeEnum::PartitionCmd(p)) if p.concurrent
+                        )
+                }
+                _ => false,
+            }) =>
+        {
+            "ALTER TABLE … DETACH PARTITION … CONCURRENTLY"
+        }
+        NodeEnum::DiscardStmt(d) if d.target == protobuf::DiscardMode::DiscardAll as i32 => {
+            "DISCARD ALL"
+        }
+        _ => return None,
+    };
+    Some(what.to_string())
+}
+
+fn analyze_node(node: &NodeEnum, st: &mut Statement) {
     use protobuf::TransactionStmtKind as K;
     match node {
         NodeEnum::TransactionStmt(t) => {
@@ -657,11 +957,7 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
                                 ObjKind::Column,
                                 format!("{table}.{}", cd.colname),
                             ));
-                            for con in &cd.constraints {
-                                if let Some(NodeEnum::Constraint(k)) = con.node.as_ref() {
-                                    constraint_refs(k, &table, &mut owned, st);
-                                }
-                            }
+                            owned.extend(column_owned(cd, &table, st));
                         }
                         Some(NodeEnum::Constraint(k)) => constraint_refs(k, &table, &mut owned, st),
                         _ => {}
@@ -717,13 +1013,7 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
             }
         }
         NodeEnum::IndexStmt(i) => {
-            st.class = if i.concurrent {
-                StmtClass::NonTransactional {
-                    what: "CREATE INDEX CONCURRENTLY".into(),
-                }
-            } else {
-                StmtClass::Write
-            };
+            st.class = StmtClass::Write;
             if let Some(rv) = &i.relation {
                 let name = if i.idxname.is_empty() {
                     format!("{}.<unnamed index on {}>", rel_schema(rv), rv.relname)
@@ -748,13 +1038,7 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
             }
         }
         NodeEnum::DropStmt(d) => {
-            st.class = if d.concurrent {
-                StmtClass::NonTransactional {
-                    what: "DROP INDEX CONCURRENTLY".into(),
-                }
-            } else {
-                StmtClass::Write
-            };
+            st.class = StmtClass::Write;
             if let Some(k) = obj_kind_of(d.remove_type) {
                 for o in &d.objects {
                     if let Some(name) = object_name(k, o) {
@@ -1028,74 +1312,23 @@ fn analyze(node: &NodeEnum, st: &mut Statement) {
                 st.class = StmtClass::ReadOnly;
             }
         }
-        NodeEnum::VacuumStmt(v) => {
-            st.class = StmtClass::NonTransactional {
-                what: if v.is_vacuumcmd {
-                    "VACUUM".into()
-                } else {
-                    "ANALYZE".into()
-                },
-            };
-            if !v.is_vacuumcmd {
-                // ANALYZE can run in a transaction block.
-                st.class = StmtClass::Write;
-            }
-        }
-        NodeEnum::ReindexStmt(r) => {
-            let concurrent = r.params.iter().any(|p| matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "concurrently"));
-            st.class = if concurrent
-                || r.kind != protobuf::ReindexObjectType::ReindexObjectIndex as i32
-                    && r.kind != protobuf::ReindexObjectType::ReindexObjectTable as i32
-            {
-                StmtClass::NonTransactional {
-                    what: if concurrent {
-                        "REINDEX CONCURRENTLY".into()
-                    } else {
-                        "REINDEX SCHEMA/DATABASE/SYSTEM".into()
-                    },
-                }
-            } else {
-                StmtClass::Write
-            };
-        }
-        NodeEnum::CreatedbStmt(_) => {
-            st.class = StmtClass::NonTransactional {
-                what: "CREATE DATABASE".into(),
-            }
-        }
-        NodeEnum::DropdbStmt(_) => {
-            st.class = StmtClass::NonTransactional {
-                what: "DROP DATABASE".into(),
-            }
-        }
-        NodeEnum::CreateTableSpaceStmt(_) => {
-            st.class = StmtClass::NonTransactional {
-                what: "CREATE TABLESPACE".into(),
-            }
-        }
-        NodeEnum::DropTableSpaceStmt(_) => {
-            st.class = StmtClass::NonTransactional {
-                what: "DROP TABLESPACE".into(),
-            }
-        }
-        NodeEnum::AlterSystemStmt(_) => {
-            st.class = StmtClass::NonTransactional {
-                what: "ALTER SYSTEM".into(),
-            }
-        }
+        // Whether these may run in a transaction block is decided by
+        // `prevented_in_transaction_block`.
+        NodeEnum::VacuumStmt(_)
+        | NodeEnum::ReindexStmt(_)
+        | NodeEnum::CreatedbStmt(_)
+        | NodeEnum::DropdbStmt(_)
+        | NodeEnum::CreateTableSpaceStmt(_)
+        | NodeEnum::DropTableSpaceStmt(_)
+        | NodeEnum::AlterSystemStmt(_) => st.class = StmtClass::Write,
         NodeEnum::CallStmt(_) => {
             st.class = StmtClass::Write;
             st.opaque = true;
         }
         NodeEnum::LockStmt(_) => st.class = StmtClass::Write,
         NodeEnum::RefreshMatViewStmt(r) => {
-            st.class = if r.concurrent {
-                StmtClass::NonTransactional {
-                    what: "REFRESH MATERIALIZED VIEW CONCURRENTLY".into(),
-                }
-            } else {
-                StmtClass::Write
-            };
+            // CONCURRENTLY or not, it runs inside a transaction block.
+            st.class = StmtClass::Write;
             if let Some(rv) = &r.relation {
                 touch(st, Verb::Alter, ObjKind::MaterializedView, rel_name(rv));
             }
@@ -1164,6 +1397,16 @@ fn relation_refs(q: &protobuf::Node, st: &mut Statement) {
     }
 }
 
+/// The schema part of a `schema.table` name.
+fn schema_of(table: &str) -> &str {
+    table.split('.').next().unwrap_or("public")
+}
+
+/// Records what a table constraint references and owns: the constraint itself (when
+/// named) and, for PRIMARY KEY / UNIQUE / EXCLUDE, its index — which PostgreSQL names
+/// after the constraint, in the table's schema, whether it builds it or adopts an
+/// existing one with `USING INDEX` (renaming that index to the constraint's name). The
+/// adopted index is owned too, under its old name, and referenced.
 fn constraint_refs(
     k: &protobuf::Constraint,
     table: &str,
@@ -1186,6 +1429,53 @@ fn constraint_refs(
             format!("{table}.{}", k.conname),
         ));
     }
+    if matches!(ct, C::ConstrPrimary | C::ConstrUnique | C::ConstrExclusion) {
+        let schema = schema_of(table);
+        if !k.conname.is_empty() {
+            owned.push(ObjectRef::new(
+                ObjKind::Index,
+                format!("{schema}.{}", k.conname),
+            ));
+        }
+        if !k.indexname.is_empty() {
+            let adopted = ObjectRef::new(ObjKind::Index, format!("{schema}.{}", k.indexname));
+            if !owned.contains(&adopted) {
+                owned.push(adopted.clone());
+            }
+            st.references.push(adopted);
+        }
+    }
+}
+
+/// Column types that create a sequence owned by the column.
+fn is_serial(t: &protobuf::TypeName) -> bool {
+    let parts: Vec<String> = t.names.iter().filter_map(str_of).collect();
+    matches!(
+        parts.last().map(|s| s.to_ascii_lowercase()).as_deref(),
+        Some("serial" | "serial4" | "bigserial" | "serial8" | "smallserial" | "serial2")
+    ) && parts.len() == 1
+}
+
+/// Objects a new column owns: its inline constraints (and their indexes), and the
+/// sequence of a serial or identity column (`<table>_<column>_seq`).
+fn column_owned(cd: &protobuf::ColumnDef, table: &str, st: &mut Statement) -> Vec<ObjectRef> {
+    use protobuf::ConstrType as C;
+    let mut owned = Vec::new();
+    let mut sequence = cd.type_name.as_ref().is_some_and(is_serial);
+    for con in &cd.constraints {
+        if let Some(NodeEnum::Constraint(k)) = con.node.as_ref() {
+            sequence |= k.contype == C::ConstrIdentity as i32;
+            constraint_refs(k, table, &mut owned, st);
+        }
+    }
+    if sequence {
+        let bare = table.rsplit('.').next().unwrap_or(table);
+        owned.push(ObjectRef::new(
+            ObjKind::Sequence,
+            format!("{}.{bare}_{}_seq", schema_of(table), cd.colname),
+        ));
+    }
+    owned
 }
 
 fn alter_table_cmd(c: &protobuf::AlterTableCmd, table: &str, kind: ObjKind, st: &mut Statement) {
@@ -1195,12 +1485,7 @@ fn alter_table_cmd(c: &protobuf::AlterTableCmd, table: &str, kind: ObjKind, st: 
     match sub {
         A::AtAddColumn => {
             if let Some(NodeEnum::ColumnDef(cd)) = c.def.as_ref().and_then(|d| d.node.as_ref()) {
-                let mut owned = Vec::new();
-                for con in &cd.constraints {
-                    if let Some(NodeEnum::Constraint(k)) = con.node.as_ref() {
-                        constraint_refs(k, table, &mut owned, st);
-                    }
-                }
+                let owned = column_owned(cd, table, st);
                 st.touches.push(Touch {
                     verb: Verb::Create,
                     object: ObjectRef::new(ObjKind::Column, col(&cd.colname)),
@@ -1234,13 +1519,33 @@ fn alter_table_cmd(c: &protobuf::AlterTableCmd, table: &str, kind: ObjKind, st: 
                 } else {
                     col(&k.conname)
                 };
-                touch(st, Verb::Create, ObjKind::Constraint, name);
+                let object = ObjectRef::new(ObjKind::Constraint, name);
+                owned.retain(|o| *o != object);
+                st.touches.push(Touch {
+                    verb: Verb::Create,
+                    object,
+                    has_where: true,
+                    or_replace: false,
+                    owned,
+                });
             }
         }
         A::AtValidateConstraint | A::AtAlterConstraint => {
             touch(st, Verb::Alter, ObjKind::Constraint, col(&c.name))
         }
-        A::AtDropConstraint => touch(st, Verb::Drop, ObjKind::Constraint, col(&c.name)),
+        // A PRIMARY KEY, UNIQUE or EXCLUDE constraint takes its index (named after it)
+        // along; which kind the constraint is, only the catalog knows, so the index is
+        // listed as what the drop may take.
+        A::AtDropConstraint => st.touches.push(Touch {
+            verb: Verb::Drop,
+            object: ObjectRef::new(ObjKind::Constraint, col(&c.name)),
+            has_where: true,
+            or_replace: false,
+            owned: vec![ObjectRef::new(
+                ObjKind::Index,
+                format!("{}.{}", schema_of(table), c.name),
+            )],
+        }),
         A::AtEnableTrig | A::AtEnableAlwaysTrig | A::AtEnableReplicaTrig | A::AtDisableTrig => {
             touch(st, Verb::Alter, ObjKind::Trigger, col(&c.name))
         }
@@ -1272,33 +1577,32 @@ fn walk_plpgsql(v: &serde_json::Value, inner: &mut Inner) {
         serde_json::Value::Object(map) => {
             for (k, val) in map {
                 match k.as_str() {
-                    "PLpgSQL_stmt_dynexecute" | "PLpgSQL_stmt_dynfors" => inner.opaque = true,
+                    // EXECUTE / FOR … IN EXECUTE / RETURN QUERY EXECUTE: a constant string
+                    // is SQL like any other; anything computed stays opaque.
+                    "PLpgSQL_stmt_dynexecute" | "PLpgSQL_stmt_dynfors" => {
+                        match val
+                            .pointer("/query/PLpgSQL_expr/query")
+                            .and_then(|q| q.as_str())
+                            .and_then(constant_sql)
+                        {
+                            Some(sql) => analyze_inner_sql(&sql, inner),
+                            None => inner.opaque = true,
+                        }
+                    }
+                    "PLpgSQL_stmt_return_query" => {
+                        if let Some(q) = val.pointer("/dynquery/PLpgSQL_expr/query") {
+                            match q.as_str().and_then(constant_sql) {
+                                Some(sql) => analyze_inner_sql(&sql, inner),
+                                None => inner.opaque = true,
+                            }
+                        }
+                    }
                     "PLpgSQL_stmt_execsql" => {
                         if let Some(q) = val
                             .pointer("/sqlstmt/PLpgSQL_expr/query")
                             .and_then(|q| q.as_str())
                         {
-                            if let Ok(parsed) = pg_query::parse(q, 0) {
-                                for raw in &parsed.protobuf.stmts {
-                                    if let Some(n) = raw.stmt.as_ref().and_then(|n| n.node.as_ref())
-                                    {
-                                        let mut st = blank_statement();
-                                        analyze(n, &mut st);
-                                        if st.opaque
-                                            || !matches!(
-                                                st.class,
-                                                StmtClass::ReadOnly | StmtClass::Write
-                                            )
-                                        {
-                                            inner.opaque |= st.opaque;
-                                        }
-                                        inner.touches.extend(st.touches);
-                                        inner.references.extend(st.references);
-                                    }
-                                }
-                            } else {
-                                inner.opaque = true;
-                            }
+                            analyze_inner_sql(q, inner);
                         }
                     }
                     _ => {}
@@ -1308,6 +1612,46 @@ fn walk_plpgsql(v: &serde_json::Value, inner: &mut Inner) {
         }
         serde_json::Value::Array(a) => a.iter().for_each(|x| walk_plpgsql(x, inner)),
         _ => {}
+    }
+}
+
+/// The text of a PL/pgSQL expression that is one string constant (`'…'`, `E'…'`,
+/// `$$…$$`), as PostgreSQL reads it; `None` for anything computed.
+fn constant_sql(expr: &str) -> Option<String> {
+    let parsed = pg_query::parse(&format!("SELECT {expr}"), 0).ok()?;
+    let raw = parsed.protobuf.stmts.first()?;
+    let Some(NodeEnum::SelectStmt(sel)) = raw.stmt.as_ref()?.node.as_ref() else {
+        return None;
+    };
+    if sel.target_list.len() != 1 || !sel.from_clause.is_empty() {
+        return None;
+    }
+    let Some(NodeEnum::ResTarget(rt)) = sel.target_list[0].node.as_ref() else {
+        return None;
+    };
+    match rt.val.as_deref()?.node.as_ref()? {
+        NodeEnum::AConst(c) => match c.val.as_ref()? {
+            a_const::Val::Sval(s) => Some(s.sval.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Folds the statements of one piece of SQL run inside a PL/pgSQL body into `inner`.
+fn analyze_inner_sql(q: &str, inner: &mut Inner) {
+    let Ok(parsed) = pg_query::parse(q, 0) else {
+        inner.opaque = true;
+        return;
+    };
+    for raw in &parsed.protobuf.stmts {
+        if let Some(n) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) {
+            let mut st = blank_statement();
+            analyze(n, &mut st);
+            inner.opaque |= st.opaque;
+            inner.touches.extend(st.touches);
+            inner.references.extend(st.references);
+        }
     }
 }
 
@@ -1364,7 +1708,13 @@ mod tests {
             f.statements[1].touches[0].object.to_string(),
             "table public.t"
         );
-        assert!(f.statements[2].opaque);
+        // A constant string is analysed: the drop is known, not opaque.
+        assert!(!f.statements[2].opaque);
+        assert_eq!(
+            f.statements[2].touches[0].object.to_string(),
+            "table public.x"
+        );
+        assert_eq!(f.statements[2].touches[0].verb, Verb::Drop);
     }
 
     #[test]
@@ -1402,6 +1752,183 @@ mod tests {
             "function public.f(text)"
         );
         assert!(f.statements[5].touches[0].or_replace);
+    }
+
+    /// A view concatenating `n` columns with `|| ' ' ||`.
+    fn concat_view(n: usize) -> String {
+        let cols: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+        format!(
+            "CREATE VIEW public.v AS SELECT {} AS x FROM public.t",
+            cols.join(" || ' ' || ")
+        )
+    }
+    fn plus_select(n: usize) -> String {
+        let ops: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        format!("SELECT {}", ops.join(" + "))
+    }
+    fn nested_subqueries(n: usize) -> String {
+        let mut q = "SELECT 1".to_string();
+        for _ in 0..n {
+            q = format!("SELECT (SELECT x FROM ({q}) s(x))");
+        }
+        q
+    }
+
+    #[test]
+    fn deep_expressions_parse_ten_times_deeper_than_reported() {
+        // The issue's cases: 23 columns, 48 operands, 16 nested subqueries; 10x each.
+        for (n_cat, n_plus, n_sub) in [(23, 48, 16), (230, 480, 160)] {
+            let sql = format!(
+                "BEGIN;\n{};\n{};\n{};\nINSERT INTO public.t SELECT {};\nROLLBACK;\n",
+                concat_view(n_cat),
+                plus_select(n_plus),
+                nested_subqueries(n_sub),
+                plus_select(n_plus).trim_start_matches("SELECT ")
+            );
+            let f = parse_file("t.sql", &sql).unwrap_or_else(|e| panic!("{n_cat}: {e}"));
+            assert_eq!(f.statements.len(), 6, "{n_cat}");
+            assert_eq!(f.statements[0].class, StmtClass::Begin);
+            let view = &f.statements[1];
+            assert_eq!(view.line, 2);
+            assert_eq!(view.class, StmtClass::Write);
+            assert_eq!(view.touches.len(), 1, "{:?}", view.touches);
+            assert_eq!(view.touches[0].verb, Verb::Create);
+            assert_eq!(view.touches[0].object.to_string(), "view public.v");
+            assert!(view
+                .references
+                .iter()
+                .any(|r| r.to_string() == "table public.t"));
+            assert!(f.statements[2].is_read_only(), "{n_plus}");
+            assert!(f.statements[3].is_read_only(), "{n_sub}");
+            assert_eq!(f.statements[4].touches[0].verb, Verb::Insert);
+            assert_eq!(
+                f.statements[4].touches[0].object.to_string(),
+                "table public.t"
+            );
+            assert_eq!(f.statements[5].class, StmtClass::Rollback);
+            assert_eq!(f.statements[5].line, 6);
+        }
+    }
+
+    #[test]
+    fn deep_statements_still_refuse_invalid_sql() {
+        let sql = format!("{};\nSELECT 1 +;\n", plus_select(480));
+        let e = parse_file("t.sql", &sql).unwrap_err();
+        assert!(e.message.contains("syntax error"), "{}", e.message);
+        assert_eq!(e.line_col(), Some((2, 11)));
+    }
+
+    #[test]
+    fn parse_error_after_begin_atomic_is_located_in_the_failing_statement() {
+        let sql = "CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n  SELECT 2;\nEND;\nSELECT 1 FROM t WHERE;\n";
+        let e = parse_file("t.sql", sql).unwrap_err();
+        assert!(e.message.contains("syntax error"), "{}", e.message);
+        // "at or near ;" — the semicolon after WHERE on line 6.
+        assert_eq!(e.line_col(), Some((6, 22)), "{}", e.message);
+    }
+
+    #[test]
+    fn parse_error_after_multi_action_rule_is_located_in_the_failing_statement() {
+        let sql = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));\nSELECT 1;\nUPDATE t SET x = = 1;\n";
+        let e = parse_file("t.sql", sql).unwrap_err();
+        assert!(e.message.contains("syntax error"), "{}", e.message);
+        assert_eq!(e.line_col(), Some((3, 18)), "{}", e.message);
+    }
+
+    #[test]
+    fn repeated_token_is_blamed_where_it_fails_not_where_it_first_occurs() {
+        let e = parse_file("t.sql", "SELECT a, b FROM t;\nSELECT a FROM FROM t;\n").unwrap_err();
+        assert_eq!(e.line_col(), Some((2, 15)), "{}", e.message);
+    }
+
+    #[test]
+    fn offsets_survive_backslash_lines_with_multibyte_text() {
+        let sql = "\\echo 'Grüße, 東京 — ok'\nSELECT 1;\nSELECT 2 FROM WHERE;\n";
+        let f = parse_file("t.sql", "\\echo 'Grüße, 東京 — ok'\nSELECT 1;\n").unwrap();
+        assert_eq!(f.statements[0].line, 2);
+        assert_eq!(f.statements[0].text, "SELECT 1");
+        let e = parse_file("t.sql", sql).unwrap_err();
+        assert_eq!(e.line_col(), Some((3, 15)), "{}", e.message);
+    }
+
+    #[test]
+    fn tokenizer_errors_are_located() {
+        let e = parse_file("t.sql", "SELECT 1;\nSELECT 'a';\nSELECT 'unterminated;\n").unwrap_err();
+        assert!(
+            e.message.contains("unterminated quoted string"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.line_col(), Some((3, 8)), "{}", e.message);
+        let e = parse_file("t.sql", "SELECT 1;\n/* open comment\nSELECT 2;\n").unwrap_err();
+        assert!(
+            e.message.contains("unterminated /* comment"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.line_col(), Some((2, 1)), "{}", e.message);
+        let e = parse_file("t.sql", "SELECT $a$ ok $a$;\n  SELECT $b$ never closed\n").unwrap_err();
+        assert!(
+            e.message.contains("unterminated dollar-quoted"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.line_col(), Some((2, 10)), "{}", e.message);
+        let e = parse_file("t.sql", "SELECT 123;\nSELECT 123abc;\n").unwrap_err();
+        assert!(e.message.contains("trailing junk"), "{}", e.message);
+        assert_eq!(e.line_col(), Some((2, 8)), "{}", e.message);
+    }
+
+    #[test]
+    fn constant_execute_in_do_is_analysed_like_any_statement() {
+        let f = p("DO $$ DECLARE n int; BEGIN EXECUTE 'SELECT count(*) FROM public.g' INTO n; IF n <> 8 THEN RAISE EXCEPTION 'x'; END IF; END $$;\n\
+                   DO $$ DECLARE r record; BEGIN FOR r IN EXECUTE E'SELECT 1 FROM g' LOOP END LOOP; END $$;\n\
+                   DO $$ BEGIN EXECUTE $q$UPDATE t SET x = 1 WHERE id = 2$q$; END $$;\n\
+                   DO $$ BEGIN EXECUTE 'DROP TABLE ' || 'x'; END $$;\n\
+                   DO $$ BEGIN EXECUTE format('SELECT 1 FROM %I', 'g'); END $$;\n");
+        assert!(f.statements[0].is_read_only(), "{:?}", f.statements[0]);
+        assert!(!f.statements[0].opaque);
+        assert!(f.statements[1].is_read_only());
+        assert_eq!(f.statements[2].class, StmtClass::Write);
+        assert!(!f.statements[2].opaque);
+        assert_eq!(f.statements[2].touches[0].verb, Verb::Update);
+        assert_eq!(
+            f.statements[2].touches[0].object.to_string(),
+            "table public.t"
+        );
+        assert!(f.statements[3].opaque && f.statements[3].class == StmtClass::Write);
+        assert!(f.statements[4].opaque && f.statements[4].class == StmtClass::Write);
+    }
+
+    #[test]
+    fn subscription_options_decide_transaction_block() {
+        let nt = |sql: &str| {
+            matches!(
+                p(sql).statements[0].class,
+                StmtClass::NonTransactional { .. }
+            )
+        };
+        assert!(nt("CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p;"));
+        assert!(!nt(
+            "CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p WITH (create_slot = false);"
+        ));
+        assert!(!nt(
+            "CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p WITH (connect = off);"
+        ));
+        assert!(nt(
+            "CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p WITH (create_slot);"
+        ));
+        assert!(nt("ALTER SUBSCRIPTION s REFRESH PUBLICATION;"));
+        assert!(nt("ALTER SUBSCRIPTION s SET PUBLICATION p;"));
+        assert!(!nt(
+            "ALTER SUBSCRIPTION s SET PUBLICATION p WITH (refresh = false);"
+        ));
+        assert!(nt("ALTER SUBSCRIPTION s ADD PUBLICATION p;"));
+        assert!(!nt("ALTER SUBSCRIPTION s DISABLE;"));
+        assert!(nt("DROP SUBSCRIPTION s;"));
+        assert!(!nt("REINDEX TABLE t;"));
+        assert!(nt("REINDEX (CONCURRENTLY true) INDEX i;"));
+        assert!(!nt("REINDEX (CONCURRENTLY false) INDEX i;"));
     }
 
     #[test]

@@ -62,7 +62,20 @@ fn common(f: &ParsedFile, out: &mut Emitter, step: bool) -> Option<usize> {
             {
                 continue; // reported below / by SG017
             }
-            if !st.is_read_only() {
+            if !st.is_read_only() && st.opaque && st.touches.is_empty() {
+                // Nothing known to write, only a part that cannot be read statically
+                // (dynamic SQL, CALL, another language). What runs before BEGIN runs in
+                // a READ ONLY transaction, where PostgreSQL refuses any write: warn.
+                out.stmt(
+                    f,
+                    st,
+                    "this statement before BEGIN cannot be fully read statically (dynamic SQL, CALL or a non-PL/pgSQL block); it runs in a READ ONLY transaction, so a write there fails rather than escapes",
+                    Some("prefer a constant query (EXECUTE 'SELECT …' is analysed like any statement) or plain SQL, so lint can see the check only reads".into()),
+                );
+                if let Some(d) = out.diagnostics.last_mut() {
+                    d.severity = Severity::Warning;
+                }
+            } else if !st.is_read_only() {
                 out.stmt(
                     f,
                     st,
@@ -295,6 +308,36 @@ mod tests {
         assert!(d.iter().any(|x| x.message.contains("no terminal")), "{d:?}");
         let d = step(&step_sql("ROLLBACK;"));
         assert!(d.iter().any(|x| x.message.contains("section E")), "{d:?}");
+    }
+
+    #[test]
+    fn read_only_guard_with_execute_before_begin() {
+        use crate::core::lint::Severity;
+        // A constant EXECUTE is analysed: it only reads, so nothing to say.
+        let guard = "DO $$ DECLARE n bigint; BEGIN EXECUTE 'SELECT count(*) FROM public.t' INTO n; IF n > 0 THEN RAISE EXCEPTION 'not empty'; END IF; END $$;";
+        let d = step(
+            &step_sql("SELECT 1;")
+                .replace("SELECT 1;\n-- SECTION C", &format!("{guard}\n-- SECTION C")),
+        );
+        assert!(d.is_empty(), "{d:?}");
+        // A computed EXECUTE stays opaque: a warning, since section B runs READ ONLY.
+        let opaque = "DO $$ DECLARE n bigint; BEGIN EXECUTE format('SELECT count(*) FROM %I', 't') INTO n; END $$;";
+        let d = step(&step_sql("SELECT 1;").replace(
+            "SELECT 1;\n-- SECTION C",
+            &format!("{opaque}\n-- SECTION C"),
+        ));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].severity, Severity::Warning);
+        assert!(d[0].message.contains("READ ONLY"), "{d:?}");
+        // A constant EXECUTE that writes is a write before BEGIN: an error.
+        let writes = "DO $$ BEGIN EXECUTE 'DELETE FROM public.t'; END $$;";
+        let d = step(&step_sql("SELECT 1;").replace(
+            "SELECT 1;\n-- SECTION C",
+            &format!("{writes}\n-- SECTION C"),
+        ));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].severity, Severity::Error);
+        assert!(d[0].message.contains("before BEGIN"), "{d:?}");
     }
 
     #[test]

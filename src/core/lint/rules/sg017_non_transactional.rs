@@ -3,7 +3,9 @@
 //! but such statements and read-only checks.
 //!
 //! Why: `CREATE INDEX CONCURRENTLY`, `VACUUM`, `REINDEX … CONCURRENTLY`, `DROP INDEX
-//! CONCURRENTLY` and friends fail with "cannot run inside a transaction block" — the
+//! CONCURRENTLY`, `DETACH PARTITION … CONCURRENTLY`, bare `CLUSTER` and the rest of
+//! PostgreSQL 15's `PreventInTransactionBlock` callers (the table is
+//! `crate::core::sql::prevented_in_transaction_block`) fail with "cannot run inside a transaction block" — the
 //! rehearsal would fail, or worse, the statement is dropped for a blocking variant to
 //! make the error go away. Such work goes in its own step marked `transactional =
 //! false`. That step has no transaction to roll back, so it must hold nothing else:
@@ -27,7 +29,7 @@ impl Rule for NonTransactional {
         "statements that cannot run in a transaction block live alone in a `transactional = false` step"
     }
     fn explanation(&self) -> &'static str {
-        "CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, VACUUM, REFRESH MATERIALIZED VIEW CONCURRENTLY, CREATE DATABASE and ALTER SYSTEM cannot run inside BEGIN … ROLLBACK. Put each in its own step with `transactional = false`; stepgate then runs the file statement by statement and checks such a step differently (e.g. `pg_index.indisvalid` after CREATE INDEX CONCURRENTLY). A non-transactional step may contain only those statements and read-only checks (SELECT, read-only DO guards): no BEGIN/COMMIT/ROLLBACK, no SET LOCAL, and no other writes, which would autocommit one by one with no rehearsal able to undo them."
+        "The statements PostgreSQL 15 refuses inside a transaction block (its PreventInTransactionBlock callers): CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, REINDEX SCHEMA/DATABASE/SYSTEM, VACUUM, bare CLUSTER, ALTER TABLE … DETACH PARTITION … CONCURRENTLY, CREATE/DROP DATABASE, ALTER DATABASE … SET TABLESPACE, CREATE/DROP TABLESPACE, ALTER SYSTEM, DISCARD ALL, CREATE SUBSCRIPTION that creates a slot, ALTER SUBSCRIPTION … REFRESH or with refresh, DROP SUBSCRIPTION. (REFRESH MATERIALIZED VIEW CONCURRENTLY, ANALYZE and CLUSTER of one table run in a transaction; CLUSTER or REINDEX of a partitioned table is refused too, which only the catalog can tell: the rehearsal reports it.) Put each in its own step with `transactional = false`; stepgate then runs the file statement by statement and checks such a step differently (e.g. `pg_index.indisvalid` after CREATE INDEX CONCURRENTLY). A non-transactional step may contain only those statements and read-only checks (SELECT, read-only DO guards): no BEGIN/COMMIT/ROLLBACK, no SET LOCAL, and no other writes, which would autocommit one by one with no rehearsal able to undo them."
     }
     fn default_severity(&self) -> Severity {
         Severity::Error
@@ -126,6 +128,74 @@ mod tests {
             vec![1, 2, 4, 5],
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn matches_postgres_in_a_transactional_step() {
+        for (stmt, refused) in [
+            ("ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY;", true),
+            ("ALTER TABLE p DETACH PARTITION p1;", false),
+            ("CLUSTER;", true),
+            ("CLUSTER t USING t_pkey;", false),
+            (
+                "CREATE SUBSCRIPTION s CONNECTION 'dbname=x' PUBLICATION p;",
+                true,
+            ),
+            (
+                "CREATE SUBSCRIPTION s CONNECTION 'dbname=x' PUBLICATION p WITH (connect = false);",
+                false,
+            ),
+            ("ALTER DATABASE d SET TABLESPACE ts;", true),
+            ("ALTER DATABASE d SET work_mem = '4MB';", false),
+            ("REFRESH MATERIALIZED VIEW CONCURRENTLY mv;", false),
+            ("DISCARD ALL;", true),
+            ("DISCARD PLANS;", false),
+            ("VACUUM t;", true),
+            ("ANALYZE t;", false),
+        ] {
+            let d = of("SG017", &lint_step("", "", stmt, "SELECT 1;"));
+            assert_eq!(d.len(), usize::from(refused), "{stmt}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn detach_concurrently_passes_in_a_non_transactional_step() {
+        let m = manifest_with("", "transactional = false");
+        let d = of(
+            "SG017",
+            &lint(
+                &m,
+                &[
+                    ("01.sql", "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY;
+"),
+                    (
+                        "rollback/01.sql",
+                        "BEGIN;\nALTER TABLE p ATTACH PARTITION p1 FOR VALUES FROM (0) TO (10);\nCOMMIT;\n",
+                    ),
+                ],
+            ),
+        );
+        assert!(d.is_empty(), "{d:?}");
+        // REFRESH … CONCURRENTLY runs in a transaction: it is an ordinary write here.
+        let d = of(
+            "SG017",
+            &lint(
+                &m,
+                &[
+                    (
+                        "01.sql",
+                        "REFRESH MATERIALIZED VIEW CONCURRENTLY mv;
+",
+                    ),
+                    (
+                        "rollback/01.sql",
+                        "SELECT 1;
+",
+                    ),
+                ],
+            ),
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
     }
 
     #[test]

@@ -78,6 +78,8 @@ fn footprint(body: &[Statement]) -> Footprint {
                 }
                 Verb::Drop => {
                     fp.dropped.insert(t.object.clone());
+                    // What goes with it: a dropped PRIMARY KEY / UNIQUE constraint's index.
+                    fp.dropped.extend(t.owned.iter().cloned());
                 }
                 _ => {}
             }
@@ -296,6 +298,48 @@ mod tests {
                 .any(|x| x.help.as_deref().unwrap_or("").contains("name the index")),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn constraint_owns_its_index() {
+        // Dropping a UNIQUE / PRIMARY KEY constraint takes its index: declaring the index
+        // drop as well is not stale.
+        let d = run(
+            "drop = [\"constraint public.t.t_key\", \"index public.t_key\"]",
+            "ALTER TABLE t DROP CONSTRAINT t_key;",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        // Nor is it required: the constraint's entry covers it (the rehearsal agrees).
+        let d = run(
+            "drop = [\"constraint public.t.t_key\"]",
+            "ALTER TABLE t DROP CONSTRAINT t_key;",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        // An index no statement can take is still a stale declaration.
+        let d = run(
+            "drop = [\"constraint public.t.t_key\", \"index public.other\"]",
+            "ALTER TABLE t DROP CONSTRAINT t_key;",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("index public.other"), "{d:?}");
+        // Adding one with USING INDEX: the constraint is declared, the adopted index
+        // (renamed to the constraint's name) comes with it.
+        let d = run(
+            "create = [\"constraint public.t.t_x_key\", \"index public.t_x_key\"]",
+            "ALTER TABLE t ADD CONSTRAINT t_x_key UNIQUE USING INDEX t_x_idx;",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let d = run(
+            "create = [\"constraint public.t.t_x_key\"]",
+            "ALTER TABLE t ADD CONSTRAINT t_x_key UNIQUE USING INDEX t_x_idx;",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        // A serial column owns its sequence.
+        let d = run(
+            "create = [\"column public.t.n\", \"sequence public.t_n_seq\"]",
+            "ALTER TABLE t ADD COLUMN n bigserial;",
+        );
+        assert!(d.is_empty(), "{d:?}");
     }
 
     #[test]

@@ -76,6 +76,60 @@ impl Rule for RollbackScope {
                 }
                 row_tables.extend(eff.rows.keys().cloned());
             }
+            // Constraints the step adds with `USING INDEX`: dropping one in the rollback
+            // also drops the adopted index, which the step did not build.
+            let mut adopted: Vec<(ObjectRef, ObjectRef)> = Vec::new();
+            for st in &sf.sql.statements {
+                for t in st
+                    .touches
+                    .iter()
+                    .filter(|t| t.verb == Verb::Create && t.object.kind == ObjKind::Constraint)
+                {
+                    for idx in st.references.iter().filter(|r| {
+                        r.kind == ObjKind::Index
+                            && t.owned.contains(r)
+                            && !sf.sql.statements.iter().any(|s| {
+                                s.touches
+                                    .iter()
+                                    .any(|c| c.verb == Verb::Create && c.object == **r)
+                            })
+                    }) {
+                        adopted.push((t.object.clone(), idx.clone()));
+                    }
+                }
+            }
+            let rebuilt: BTreeSet<&ObjectRef> = rf
+                .sql
+                .statements
+                .iter()
+                .flat_map(|s| s.touches.iter())
+                .filter(|t| t.verb == Verb::Create && t.object.kind == ObjKind::Index)
+                .map(|t| &t.object)
+                .collect();
+            for st in &rf.sql.statements {
+                for t in st.touches.iter().filter(|t| t.verb == Verb::Drop) {
+                    for (con, idx) in adopted.iter().filter(|(c, _)| *c == t.object) {
+                        if rebuilt.contains(idx) {
+                            continue;
+                        }
+                        out.stmt(
+                            rf,
+                            st,
+                            format!(
+                                "dropping `{con}` also drops the index it adopted with USING INDEX (`{idx}`, renamed to the constraint's name), which step `{}` did not build: after this rollback that index is gone",
+                                step.id()
+                            ),
+                            Some(format!(
+                                "re-create `{idx}` in this rollback (CREATE UNIQUE INDEX …) so the state before step `{}` comes back; the index belongs to the earlier step that built it",
+                                step.id()
+                            )),
+                        );
+                        if let Some(d) = out.diagnostics.last_mut() {
+                            d.severity = Severity::Warning;
+                        }
+                    }
+                }
+            }
             let mut reported = BTreeSet::new();
             for st in &rf.sql.statements {
                 for t in &st.touches {
@@ -139,6 +193,32 @@ mod tests {
                 .any(|x| x.message.contains("column public.apr_action_types.c")),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn undoing_using_index_recreates_the_adopted_index() {
+        use crate::core::lint::Severity;
+        let effects = "[step.effects]\ncreate = [\"constraint public.t.t_x_key\"]";
+        let step = "ALTER TABLE t ADD CONSTRAINT t_x_key UNIQUE USING INDEX t_x_idx;";
+        // Dropping the constraint takes the adopted index along; re-creating it is in scope.
+        let rb = "ALTER TABLE t DROP CONSTRAINT t_x_key;\nCREATE UNIQUE INDEX t_x_idx ON t (x);";
+        let d = of("SG031", &lint_step("", effects, step, rb));
+        assert!(d.is_empty(), "{d:?}");
+        // Forgetting it: a warning that names the index, not an error.
+        let rb = "ALTER TABLE t DROP CONSTRAINT t_x_key;";
+        let d = of("SG031", &lint_step("", effects, step, rb));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].severity, Severity::Warning);
+        assert!(
+            d[0].message.contains("index public.t_x_idx") && d[0].message.contains("USING INDEX"),
+            "{d:?}"
+        );
+        // An unrelated index is still out of scope.
+        let rb = "ALTER TABLE t DROP CONSTRAINT t_x_key;\nCREATE UNIQUE INDEX t_x_idx ON t (x);\nCREATE INDEX other_idx ON t (y);";
+        let d = of("SG031", &lint_step("", effects, step, rb));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].severity, Severity::Error);
+        assert!(d[0].message.contains("index public.other_idx"), "{d:?}");
     }
 
     #[test]
