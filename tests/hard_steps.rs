@@ -161,7 +161,14 @@ fn measured_backfill_reports_every_updated_at_bumped() {
     let ua = m.columns.iter().find(|c| c.column == "updated_at").unwrap();
     assert_ne!(ua.max_before, ua.max_after);
     // Evidence: CSV files with their sha256.
-    let csv = std::fs::read_dir(dir.path().join(".stepgate/evidence/test-pack/1"))
+    // Evidence lives under <root>/<database>@<system id>/<pack>/<step>.
+    let target = std::fs::read_dir(dir.path().join(".stepgate/evidence"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let csv = std::fs::read_dir(target.join("test-pack/1"))
         .unwrap()
         .flatten()
         .find(|e| e.file_name().to_string_lossy().starts_with("measure-"))

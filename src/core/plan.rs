@@ -304,7 +304,7 @@ pub fn build(
         hold: step.hold,
         gates: signature_gates(pack, &gate_names),
         sql_gates: gate_sql,
-        timeouts: timeouts_of(pack),
+        timeouts: timeouts_of(&pack.timeouts_for(step_idx)),
         pre,
         statements,
         ddl,
@@ -370,7 +370,7 @@ pub fn resume(pack: &Pack, manifest_sha256: &str, halt_event: i64) -> Plan {
         hold: false,
         gates: signature_gates(pack, &gates),
         sql_gates: sql_gates(pack, &gates),
-        timeouts: timeouts_of(pack),
+        timeouts: timeouts_of(&pack.timeouts),
         pre: vec![],
         statements: vec![],
         ddl: vec![],
@@ -491,8 +491,7 @@ fn target_of(pack: &Pack) -> PlanTarget {
     }
 }
 
-fn timeouts_of(pack: &Pack) -> PlanTimeouts {
-    let t = &pack.timeouts;
+fn timeouts_of(t: &crate::core::manifest::TimeoutValues) -> PlanTimeouts {
     PlanTimeouts {
         statement_ms: t.statement.as_millis() as u64,
         lock_ms: t.lock.as_millis() as u64,

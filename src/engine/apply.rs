@@ -124,7 +124,7 @@ pub fn ensure_backup(
     let max = session.pack().max_backup_age;
     let idx = session.pack().step_index(step).unwrap_or(0);
     let needed = crate::engine::backup::tables_to_cover(session, idx)?;
-    if let Some(e) = crate::engine::backup::latest_backup(events, step) {
+    if let Some(e) = crate::engine::backup::current_backup(events, step) {
         let age = Duration::from_micros(now_us.saturating_sub(e.at_micros).max(0) as u64);
         // A backup event is a claim: the dumps it names must be on disk with their
         // checksums and cover every table the step writes now.
@@ -344,10 +344,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     }
 
     // Side-effect measurements: captured before, compared after commit.
-    let evidence = pack
-        .dir
-        .join(".stepgate/evidence")
-        .join(pack.id())
+    let evidence = crate::engine::evidence::session_dir(session)
         .join(step_id)
         .join(format!("measure-{}", session.run_id));
     let mut before_caps = Vec::new();
@@ -624,7 +621,7 @@ fn attempt_commit(
     let before = step_tx::check_invariants_standalone(
         &mut session.ledger,
         &pack.manifest.invariant,
-        &pack.timeouts,
+        &pack.timeouts_for(idx),
     )?;
     if let Some(bad) = before.iter().find(|i| !i.ok) {
         return Ok(AttemptOutcome::Diverged(format!(
@@ -637,7 +634,7 @@ fn attempt_commit(
     let mut client = session.step_client("apply", &step_id, sink.clone())?;
     if let Err(f) = step_tx::run_read_only(
         &mut client,
-        &pack.timeouts,
+        &pack.timeouts_for(idx),
         file,
         pre,
         sink,
@@ -649,7 +646,7 @@ fn attempt_commit(
     }
     fault::point("apply:before-begin");
     let mut tx = client.transaction()?;
-    step_tx::set_timeouts(&mut tx, &pack.timeouts)?;
+    step_tx::set_timeouts(&mut tx, &pack.timeouts_for(idx))?;
     let (run_id, actor) = (session.run_id.clone(), session.actor.clone());
     if let PermitOutcome::Refused(why) =
         step_tx::obtain_permit(&mut tx, run.plan, run.permit, &run_id, &actor)?

@@ -41,7 +41,7 @@ pub fn apply_non_transactional(
     report.entry_fingerprint = entry.fingerprint();
     let sink: NoticeSink = Default::default();
     let mut client = session.step_client("apply", &step_id, sink.clone())?;
-    let t = pack.timeouts;
+    let t = pack.timeouts_for(idx);
     // Session-level on our own connection: there is no transaction to scope them to.
     client.batch_execute(&format!(
         "SET statement_timeout = '{}ms'; SET lock_timeout = '{}ms'; SET idle_in_transaction_session_timeout = '{}ms'",

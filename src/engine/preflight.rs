@@ -159,22 +159,20 @@ pub fn run_in(s: &mut Session, step: Option<&str>) -> Result<PreflightReport> {
             );
             continue;
         }
-        // Dropped and re-created in one step (a trigger re-wire): present before, present after.
-        for o in eff.create.iter().filter(|o| !eff.drop.contains(*o)) {
-            let present = snap.contains(o) || (o.kind == ObjKind::Function && fn_present(&snap, o));
+        // One expectation per object, from the same ownership model lint and the rehearsal
+        // use: created (then perhaps altered) in the step → absent; altered, dropped, or
+        // dropped and re-created → present.
+        for (o, want_present) in crate::core::effects::entry_expectations(eff) {
+            let present =
+                snap.contains(&o) || (o.kind == ObjKind::Function && fn_present(&snap, &o));
             check(
                 &mut checks,
-                format!("step {}: {o} absent", st.id()),
-                !present,
-                if present { "present" } else { "absent" },
-            );
-        }
-        for o in eff.alter.iter().chain(eff.drop.iter()) {
-            let present = snap.contains(o) || (o.kind == ObjKind::Function && fn_present(&snap, o));
-            check(
-                &mut checks,
-                format!("step {}: {o} present", st.id()),
-                present,
+                format!(
+                    "step {}: {o} {}",
+                    st.id(),
+                    if want_present { "present" } else { "absent" }
+                ),
+                present == want_present,
                 if present { "present" } else { "absent" },
             );
         }

@@ -122,7 +122,7 @@ pub fn rehearse_in(
     // Section B: read-only assertions in a READ ONLY transaction.
     if let Err(f) = step_tx::run_read_only(
         &mut client,
-        &pack.timeouts,
+        &pack.timeouts_for(idx),
         &file,
         &parts.pre,
         &sink,
@@ -131,7 +131,7 @@ pub fn rehearse_in(
         report.preflight_failure = Some(*f);
     } else {
         let mut tx = client.transaction()?;
-        step_tx::set_timeouts(&mut tx, &pack.timeouts)?;
+        step_tx::set_timeouts(&mut tx, &pack.timeouts_for(idx))?;
         // A rehearsal permit lets a guarded runner run the plan here and makes the
         // transaction unable to commit, whatever the SQL tries.
         rehearsal_permit(&mut tx, &plan, session.scratch)?;

@@ -370,7 +370,7 @@ fn execute(
     let mut client = session.step_client("rollback", step_id, sink.clone())?;
     if let Err(f) = step_tx::run_read_only(
         &mut client,
-        &pack.timeouts,
+        &pack.timeouts_for(idx),
         file,
         &parts.pre,
         &sink,
@@ -379,7 +379,7 @@ fn execute(
         report.failure = Some(*f);
     } else {
         let mut tx = client.transaction()?;
-        step_tx::set_timeouts(&mut tx, &pack.timeouts)?;
+        step_tx::set_timeouts(&mut tx, &pack.timeouts_for(idx))?;
         let plan =
             crate::engine::plan::for_action(&session.loaded, step_id, Action::Rollback, None)?;
         let offered = gates::offered(&pack.dir, &plan);
