@@ -325,6 +325,8 @@ pub fn run(keep: bool, quiet: bool) -> engine::Result<i32> {
     say("  (the reviewed bytes are put back)");
     let a = engine::apply::run(&o, "6", &Default::default())?;
     print_apply(&a);
+    // Reaching the hold is signed too: the database records it only under a permit.
+    sign(&o, &keys, "7", Action::Apply)?;
     let hold = engine::apply::run(&o, "7", &Default::default())?;
     println!(
         "  {} step 7 HOLD reached (event {}): nothing more is built without a new authorization",
