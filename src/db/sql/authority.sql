@@ -651,12 +651,20 @@ END
 $fn$;
 
 -- The guard. Is the acting role guarded, or allowed to break glass?
+-- PL/pgSQL, not SQL: a SQL function with a SET clause is never inlined and re-plans its
+-- queries at every call, which every write to a guarded table would pay.
 CREATE FUNCTION stepgate.guard_mode()
-RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
-  SELECT COALESCE(
-    (SELECT 'break-glass' FROM stepgate.guard_roles g WHERE g.mode = 'break-glass' AND g.role = session_user),
-    (SELECT 'guarded' FROM stepgate.guard_roles g WHERE g.mode = 'guarded' AND g.role IN (session_user, current_user) LIMIT 1),
-    'free')
+RETURNS text LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE v_mode text;
+BEGIN
+  -- The login decides first (break-glass is never borrowed through SET ROLE) ...
+  SELECT g.mode INTO v_mode FROM stepgate.guard_roles g WHERE g.role = session_user;
+  -- ... and SET ROLE into a guarded role is guarded too.
+  IF v_mode IS NULL AND current_user <> session_user THEN
+    SELECT g.mode INTO v_mode FROM stepgate.guard_roles g WHERE g.role = current_user AND g.mode = 'guarded';
+  END IF;
+  RETURN COALESCE(v_mode, 'free');
+END
 $fn$;
 
 CREATE FUNCTION stepgate.guard_check(p_what text, p_search_path text)
