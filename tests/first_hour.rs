@@ -175,7 +175,7 @@ fn numbered_dir_import_pairs_down_files_and_marks_concurrently() {
             ("001_accounts.down.sql", "DROP TABLE public.accounts;\n"),
             ("002_accounts_email_idx.sql", "CREATE INDEX CONCURRENTLY accounts_email_idx ON public.accounts (email);\n"),
             ("002_accounts_email_idx.down.sql", "DROP INDEX CONCURRENTLY public.accounts_email_idx;\n"),
-            ("010_backfill.sql", "UPDATE public.accounts SET email = lower(email) WHERE email <> lower(email);\nDO $$ BEGIN EXECUTE 'ANALYZE public.accounts'; END $$;\n"),
+            ("010_backfill.sql", "UPDATE public.accounts SET email = lower(email) WHERE email <> lower(email);\nDO $$ BEGIN EXECUTE format('ANALYZE %I.%I', 'public', 'accounts'); END $$;\n"),
             ("README.md", "not a migration\n"),
         ],
     );

@@ -1087,7 +1087,7 @@ mod tests {
             ("001_t.up.sql", "BEGIN;\nCREATE TABLE public.t (id int PRIMARY KEY, x int);\nINSERT INTO public.t VALUES (1, 1), (2, 2);\nCOMMIT;\n"),
             ("001_t.down.sql", "DROP TABLE public.t;\n"),
             ("002_idx.sql", "CREATE INDEX CONCURRENTLY t_x ON public.t (x);\n"),
-            ("003_fill.sql", "UPDATE public.t SET x = id WHERE x IS NULL;\nDO $$ BEGIN EXECUTE 'SELECT 1'; END $$;\n"),
+            ("003_fill.sql", "UPDATE public.t SET x = id WHERE x IS NULL;\nDO $$ BEGIN EXECUTE format('SELECT %s', 1); END $$;\n"),
         ]))
         .unwrap();
         let t = Target {
