@@ -173,7 +173,10 @@ fn one_step_through_rehearse_refuse_approve_apply_verify_status() {
     let err = engine::apply::run(&o, "1", &Default::default()).unwrap_err();
     assert!(matches!(err, Error::Refused(_)), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("no rehearsal of the current bytes"), "{msg}");
+    assert!(
+        msg.contains("no rehearsal of the current step file"),
+        "{msg}"
+    );
     assert!(msg.contains("gate owner: 0 of 1"), "{msg}");
     assert!(!table_exists(&f.ci, "governance_ruleset"));
     assert!(engine::rehearse::run(&o, "1", false).unwrap().passed);
@@ -571,5 +574,36 @@ fn rollback_refuses_parent_then_cascades() {
             .any(|x| x.to_string() == "column public.governance_relations.drift_probe"),
         "{:?}",
         d.diff
+    );
+}
+
+#[test]
+fn a_rehearsal_counts_only_for_the_manifest_it_ran_under() {
+    let f = setup("apply_rehearsal_manifest");
+    let o = f.o();
+    assert!(engine::rehearse::run(&o, "1", false).unwrap().passed);
+    // An invariant changed after the rehearsal: the plan changed, the rehearsal is stale.
+    let mp = f.dir.path().join("stepgate.toml");
+    let m = std::fs::read_to_string(&mp).unwrap();
+    std::fs::write(
+        &mp,
+        m.replace(
+            "sql = \"SELECT count(*) FROM governance_relations\"",
+            "sql = \"SELECT count(*) FROM public.governance_relations\"",
+        ),
+    )
+    .unwrap();
+    f.approve("1", Action::Apply);
+    let msg = engine::apply::run(&o, "1", &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("under the current manifest"), "{msg}");
+    assert!(!table_exists(&f.ci, "governance_ruleset"));
+    // Rehearsed again under this manifest, it commits.
+    assert!(engine::rehearse::run(&o, "1", false).unwrap().passed);
+    assert!(
+        engine::apply::run(&o, "1", &Default::default())
+            .unwrap()
+            .committed
     );
 }

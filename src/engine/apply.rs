@@ -85,16 +85,21 @@ pub fn lock_file_problems(session: &Session) -> Vec<String> {
 fn fresh_rehearsal(
     events: &[Event],
     step: &str,
-    sha: &str,
+    (sha, plan_sha): (&str, &str),
     now_us: i64,
     max_age: Duration,
     verb: &str,
 ) -> std::result::Result<i64, String> {
+    // The same file and the same plan: a manifest edit (gates, negatives, invariants,
+    // timeouts) changes the plan and asks for a new rehearsal.
     let last = events.iter().rev().find(|e| {
-        e.verb == verb && e.step.as_deref() == Some(step) && e.file_sha256.as_deref() == Some(sha)
+        e.verb == verb
+            && e.step.as_deref() == Some(step)
+            && e.file_sha256.as_deref() == Some(sha)
+            && e.details.get("plan_sha256").and_then(|p| p.as_str()) == Some(plan_sha)
     });
     match last {
-        None => Err(format!("no rehearsal of the current bytes (sha256 {}…): run `stepgate rehearse --step {step}{}` first", &sha[..12.min(sha.len())], if verb == "rehearse-rollback" { " --rollback" } else { "" })),
+        None => Err(format!("no rehearsal of the current step file (sha256 {}…) under the current manifest: run `stepgate rehearse --step {step}{}` first", &sha[..12.min(sha.len())], if verb == "rehearse-rollback" { " --rollback" } else { "" })),
         Some(e) if e.result != "passed" => Err(format!("the last rehearsal of these bytes (event {}) {}: fix the step and rehearse again", e.id, e.result)),
         Some(e) => {
             let age = Duration::from_micros(now_us.saturating_sub(e.at_micros).max(0) as u64);
@@ -297,7 +302,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
             match fresh_rehearsal(
                 &events,
                 step_id,
-                &sha,
+                (&sha, &plan.sha256()),
                 now_us,
                 pack.max_rehearsal_age,
                 "rehearse",

@@ -27,6 +27,9 @@ pub struct RehearsalReport {
     pub rollback_file: bool,
     pub file: String,
     pub file_sha256: String,
+    /// The execution plan rehearsed (it binds the manifest too): apply accepts a
+    /// rehearsal only of the plan it is about to run.
+    pub plan_sha256: String,
     pub entry_fingerprint: String,
     pub exit_fingerprint: String,
     pub entry_equals_exit: bool,
@@ -101,6 +104,7 @@ pub fn rehearse_in(
         rollback_file: rollback,
         file: file.path.clone(),
         file_sha256: sha.clone(),
+        plan_sha256: plan.sha256(),
         entry_fingerprint: entry.fingerprint(),
         exit_fingerprint: String::new(),
         entry_equals_exit: false,
@@ -228,6 +232,7 @@ pub fn run_cascade(opts: &Options, step_id: &str) -> Result<Vec<RehearsalReport>
                 rollback_file: true,
                 file: file.path.clone(),
                 file_sha256: sha.clone(),
+                plan_sha256: String::new(),
                 entry_fingerprint: entry.fingerprint(),
                 exit_fingerprint: String::new(),
                 entry_equals_exit: false,
