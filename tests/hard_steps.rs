@@ -53,6 +53,24 @@ fn concurrent_index_step_builds_a_valid_index() {
     };
     assert!(r.committed && r.halted.is_none(), "{r:?}");
     assert_eq!(count(&ci, "SELECT count(*) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE c.relname = 'ix_probe' AND x.indisvalid"), 1);
+    // Its transaction-less rollback (DROP INDEX CONCURRENTLY) cannot be rehearsed in a
+    // transaction, says where it can, and runs statement by statement under its approval.
+    let e = engine::rehearse::run(&o(&dir, &ci), "1", true).unwrap_err();
+    assert!(e.to_string().contains("stepgate scratch"), "{e}");
+    approve(dir.path(), "1", "owner", Action::Rollback, &key);
+    let rb = engine::rollback::run(&o(&dir, &ci), "1", false, true).unwrap();
+    assert!(rb[0].committed && rb[0].halted.is_none(), "{:?}", rb[0]);
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM pg_class WHERE relname = 'ix_probe'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&ci, "SELECT count(*) FROM stepgate.events WHERE fact AND verb = 'rollback' AND result = 'committed'"),
+        1
+    );
 }
 
 #[test]

@@ -227,10 +227,16 @@ pub fn build(
         Some((file, _)) => split(file),
         None => (vec![], vec![], vec![]),
     };
+    let transactional = match (action, inputs.file) {
+        (Action::Apply, _) => step.transactional,
+        (_, Some((file, _))) => !runs_outside_transaction(file),
+        _ => true,
+    };
+
     if let Some((file, _)) = inputs.file {
         no_meta(file)?;
         check(file, &pre, Context::ReadOnly)?;
-        check(file, &body, tx_ctx(step.transactional, action))?;
+        check(file, &body, tx_ctx(transactional, action))?;
         check(file, &post, Context::ReadOnly)?;
     }
     if let Some(v) = inputs.verify {
@@ -269,7 +275,7 @@ pub fn build(
     let statements = body.iter().map(|s| s.text.clone()).collect();
     let pre = pre.iter().map(|s| s.text.clone()).collect();
     let post = post.iter().map(|s| s.text.clone()).collect();
-    let tx_ctx = tx_ctx(step.transactional, action);
+    let tx_ctx = tx_ctx(transactional, action);
     let mut invariants = Vec::new();
     for (i, inv) in pack.manifest.invariant.iter().enumerate() {
         invariants.extend(snippet(
@@ -300,7 +306,7 @@ pub fn build(
         target: target_of(pack),
         manifest_sha256: inputs.manifest_sha256.to_string(),
         file_sha256: inputs.file.map(|(_, sha)| sha.to_string()),
-        transactional: step.transactional || action != Action::Apply,
+        transactional,
         hold: step.hold,
         gates: signature_gates(pack, &gate_names),
         sql_gates: gate_sql,
@@ -319,12 +325,23 @@ pub fn build(
     })
 }
 
-fn tx_ctx(transactional: bool, action: Action) -> Context {
-    if transactional || action != Action::Apply {
+fn tx_ctx(transactional: bool, _action: Action) -> Context {
+    if transactional {
         Context::Transaction
     } else {
         Context::NoTransaction
     }
+}
+
+/// A file with no BEGIN that holds a statement PostgreSQL refuses inside a transaction
+/// block (`DROP INDEX CONCURRENTLY …`) runs statement by statement, like a
+/// `transactional = false` step: a rollback file may be such a file.
+pub fn runs_outside_transaction(file: &SqlFile) -> bool {
+    !file.statements.iter().any(|s| s.class == StmtClass::Begin)
+        && file
+            .statements
+            .iter()
+            .any(|s| matches!(s.class, StmtClass::NonTransactional { .. }))
 }
 
 /// A file with psql backslash lines never runs, whatever SG018's severity: psql and the

@@ -38,7 +38,8 @@ pub fn apply_non_transactional(
         serde_json::json!({"transactional": false}),
     )?;
     let entry = snapshot::take(&mut session.ledger)?;
-    report.entry_fingerprint = entry.fingerprint();
+    // Kept so a rollback can prove every object is back to its pre-step definition.
+    report.entry_fingerprint = crate::db::ledger::store_snapshot(&mut session.ledger, &entry)?;
     let sink: NoticeSink = Default::default();
     let mut client = session.step_client("apply", &step_id, sink.clone())?;
     let t = pack.timeouts_for(idx);

@@ -77,6 +77,13 @@ pub fn rehearse_in(
     let plan = crate::engine::plan::for_action(&session.loaded, step_id, action, None)?;
     let pack = session.pack().clone();
     let step = &pack.manifest.step[idx];
+    if rollback && crate::core::plan::runs_outside_transaction(&file) {
+        return Err(Error::BadInput(format!(
+            "the rollback of step `{step_id}` runs outside a transaction ({}): it cannot be rehearsed inside BEGIN..ROLLBACK. \
+             Rehearse it on a throwaway copy instead: `stepgate scratch --from-db`.",
+            file.path
+        )));
+    }
     if !step.transactional && !rollback {
         return Err(Error::BadInput(format!(
             "step `{step_id}` is not transactional (transactional = false): it cannot be rehearsed inside BEGIN..ROLLBACK. \

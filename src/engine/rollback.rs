@@ -295,7 +295,11 @@ pub fn rollback_one(
             && e.step.as_deref() == Some(step_id)
             && e.file_sha256.as_deref() == Some(sha.as_str())
     });
+    // A transaction-less rollback cannot be rehearsed in BEGIN..ROLLBACK: its rehearsal
+    // is `stepgate scratch`, on a throwaway copy.
+    let outside = crate::core::plan::runs_outside_transaction(&file);
     match last {
+        _ if outside => {}
         None => refusals.push(format!("no rehearsal of this rollback file: run `stepgate rehearse --rollback --step {step_id}` first")),
         Some(e) if e.result != "passed" => refusals.push(format!("the last rehearsal of this rollback file (event {}) {}", e.id, e.result)),
         Some(e) if std::time::Duration::from_micros(now_us.saturating_sub(e.at_micros).max(0) as u64) > pack.max_rehearsal_age => {
@@ -328,7 +332,9 @@ pub fn rollback_one(
     )
 }
 
-/// Runs the rollback file in one transaction and proves the reversal before COMMIT.
+/// Runs the rollback file in one transaction and proves the reversal before COMMIT — or,
+/// for a transaction-less rollback file, statement by statement (see
+/// [`execute_without_transaction`]).
 fn execute(
     session: &mut Session,
     idx: usize,
@@ -338,6 +344,9 @@ fn execute(
     gate_report: Option<GateReport>,
     started: Instant,
 ) -> Result<RollbackReport> {
+    if crate::core::plan::runs_outside_transaction(file) {
+        return execute_without_transaction(session, idx, step_id, file, sha, gate_report, started);
+    }
     let pack = session.pack().clone();
     let events = session.events()?;
     let rec = commit_record(session, &events, step_id)?;
@@ -510,6 +519,138 @@ fn execute(
             "rollback-end",
             "rolled back",
             Some(&sha),
+            serde_json::json!({"problems": report.problems, "failure": report.failure}),
+        )?;
+    }
+    report.elapsed_ms = started.elapsed().as_millis();
+    Ok(report)
+}
+
+/// A transaction-less rollback file (`DROP INDEX CONCURRENTLY …`): under a session permit,
+/// each statement on its own like a `transactional = false` step; then the reversal is
+/// proven on the committed catalog. There is nothing to roll back to: a failure or an
+/// unproven reversal halts the pack, with whatever ran left in place, and says so.
+fn execute_without_transaction(
+    session: &mut Session,
+    idx: usize,
+    step_id: &str,
+    file: &crate::core::sql::SqlFile,
+    sha: &str,
+    gate_report: Option<GateReport>,
+    started: Instant,
+) -> Result<RollbackReport> {
+    let pack = session.pack().clone();
+    let events = session.events()?;
+    let rec = commit_record(session, &events, step_id)?;
+    let mut report = RollbackReport {
+        step: step_id.to_string(),
+        run_id: session.run_id.clone(),
+        file_sha256: sha.to_string(),
+        gates: gate_report,
+        failure: None,
+        problems: vec![],
+        notices: vec![],
+        committed: false,
+        commit_event: None,
+        fingerprint: None,
+        halted: None,
+        elapsed_ms: 0,
+    };
+    session.event(
+        Some(step_id),
+        "rollback-intent",
+        "started",
+        Some(sha),
+        serde_json::json!({"transactional": false}),
+    )?;
+    let committed = snapshot::take(&mut session.ledger)?;
+    let sink: NoticeSink = Default::default();
+    let mut client = session.step_client("rollback", step_id, sink.clone())?;
+    let t = pack.timeouts_for(idx);
+    client.batch_execute(&format!(
+        "SET statement_timeout = '{}ms'; SET lock_timeout = '{}ms'; SET idle_in_transaction_session_timeout = '{}ms'",
+        t.statement.as_millis(),
+        t.lock.as_millis(),
+        t.idle_in_transaction.as_millis()
+    ))?;
+    let plan = crate::engine::plan::for_action(&session.loaded, step_id, Action::Rollback, None)?;
+    let offered = gates::offered(&pack.dir, &plan);
+    let permit = if session.scratch {
+        step_tx::Permit::Scratch
+    } else {
+        step_tx::Permit::Commit(&offered)
+    };
+    let (run_id, actor) = (session.run_id.clone(), session.actor.clone());
+    if let step_tx::PermitOutcome::Refused(why) =
+        step_tx::obtain_permit(&mut client, &plan, &permit, &run_id, &actor)?
+    {
+        drop(client);
+        session.event(
+            Some(step_id),
+            "rollback-end",
+            "refused",
+            Some(sha),
+            serde_json::json!({"reasons": [why]}),
+        )?;
+        return Err(Error::Refused(format!(
+            "the database refused the rollback of step {step_id}: {why}"
+        )));
+    }
+    let stmts: Vec<&crate::core::sql::Statement> = file.statements.iter().collect();
+    if let Err(f) = step_tx::run_statements(&mut client, file, &stmts, &sink, &mut report.notices) {
+        report.failure = Some(*f);
+    }
+    if report.failure.is_none() {
+        report.problems = reversal_problems(&mut client, &pack, idx, &rec, &committed)?;
+    }
+    if report.failure.is_none() && report.problems.is_empty() {
+        let after = snapshot::take(&mut session.ledger)?;
+        let fingerprint = ledger::store_snapshot(&mut session.ledger, &after)?;
+        let details = serde_json::json!({"notices": report.notices, "fingerprint": fingerprint, "transactional": false});
+        report.commit_event = Some(if session.scratch {
+            let pack_id = pack.id().to_string();
+            ledger::append_fact(
+                &mut session.ledger,
+                &actor,
+                &NewEvent {
+                    pack: &pack_id,
+                    step: Some(step_id),
+                    verb: "rollback",
+                    result: "committed",
+                    file_sha256: Some(sha),
+                    run_id: Some(&run_id),
+                    details,
+                },
+            )?
+        } else {
+            crate::db::authority::note(&mut client, &details)?;
+            crate::db::authority::finish_session(&mut client)?
+        });
+        report.fingerprint = Some(fingerprint);
+        report.committed = true;
+        drop(client);
+        session.event(
+            Some(step_id),
+            "rollback-end",
+            "committed",
+            Some(sha),
+            serde_json::json!({}),
+        )?;
+    } else {
+        drop(client);
+        let why = match &report.failure {
+            Some(f) => format!("transaction-less rollback of step {step_id} failed: {f}; the statements before it stay applied"),
+            None => format!(
+                "transaction-less rollback of step {step_id} ran but did not return the database to its pre-step state: {}",
+                report.problems.join("; ")
+            ),
+        };
+        report.halted = Some(halt(session, Some(step_id), &why)?);
+        session.event(
+            Some(step_id),
+            "rollback-end",
+            "failed",
+            Some(sha),
             serde_json::json!({"problems": report.problems, "failure": report.failure}),
         )?;
     }
