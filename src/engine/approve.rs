@@ -29,6 +29,23 @@ pub fn statement(loaded: &LoadedPack, req: &Request, now: OffsetDateTime) -> Res
             names.join(", ")
         )));
     }
+    // Refuse now what the gate would refuse later: a principal the gate does not name.
+    if let Some(gate) = pack.manifest.gate.get(req.gate) {
+        if gate.kind != crate::core::manifest::GateKind::Signature {
+            return Err(Error::BadInput(format!(
+                "gate `{}` is a SQL gate: it is satisfied by a live query, not signed",
+                req.gate
+            )));
+        }
+        if !gate.signers.iter().any(|s| s == req.principal) {
+            return Err(Error::BadInput(format!(
+                "`{}` is not a signer of gate `{}` (its signers: {}); an approval from them would not count",
+                req.principal,
+                req.gate,
+                gate.signers.join(", ")
+            )));
+        }
+    }
     let (step_sha, rb_sha) = if req.action == Action::Resume {
         (None, None)
     } else {
@@ -92,6 +109,7 @@ pub fn approve(
     let key = approval::load_private_key(&key_text, passphrase)
         .map_err(|e| Error::BadInput(format!("{}: {e}", key_path.display())))?;
     let st = statement(loaded, req, now)?;
+    check_allowed_signer(loaded, req.principal, key.public_key())?;
     let text = st.render();
     let sig = approval::sign(&text, &key).map_err(|e| Error::BadInput(e.to_string()))?;
     let path = approval_path(loaded.dir(), req.step, req.gate, req.action, req.principal);
@@ -105,4 +123,29 @@ pub fn approve(
     std::fs::write(&sig_path, sig)
         .map_err(|e| Error::BadInput(format!("{}: {e}", sig_path.display())))?;
     Ok((path, sig_path))
+}
+
+/// When the pack carries an `allowed_signers` copy, the key must be listed there for the
+/// principal: an approval signed with another key would be refused at `gates` and apply.
+fn check_allowed_signer(
+    loaded: &LoadedPack,
+    principal: &str,
+    key: &ssh_key::PublicKey,
+) -> Result<()> {
+    let Some(rel) = &loaded.pack.manifest.pack.allowed_signers else {
+        return Ok(());
+    };
+    let text = loaded.text(rel.get_ref())?;
+    let signers = approval::parse_allowed_signers(text)
+        .map_err(|e| Error::BadInput(format!("{}: {e}", rel.get_ref())))?;
+    if signers
+        .iter()
+        .any(|s| s.matches_principal(principal) && s.key.key_data() == key.key_data())
+    {
+        return Ok(());
+    }
+    Err(Error::BadInput(format!(
+        "this key is not listed for `{principal}` in {}: an approval signed with it would not count; use the key registered for you, or ask the DBA to register this one (`stepgate signers add`)",
+        rel.get_ref()
+    )))
 }
