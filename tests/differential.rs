@@ -99,6 +99,7 @@ fn forms() -> Vec<Form> {
         // Functions and procedures
         f("create function", "", "CREATE FUNCTION public.add1(x int) RETURNS int LANGUAGE sql AS $$ SELECT x + 1 $$;"),
         f("create or replace function", "CREATE FUNCTION public.add1(x int) RETURNS int LANGUAGE sql AS $$ SELECT x + 1 $$;", "CREATE OR REPLACE FUNCTION public.add1(x int) RETURNS int LANGUAGE sql AS $$ SELECT x + 2 $$;"),
+        f("create or replace function (new)", "", "CREATE OR REPLACE FUNCTION public.add1(x int) RETURNS int LANGUAGE sql AS $$ SELECT x + 1 $$;"),
         f("drop function", "CREATE FUNCTION public.add1(x int) RETURNS int LANGUAGE sql AS $$ SELECT x + 1 $$;", "DROP FUNCTION public.add1(int);"),
         f("alter function rename", "CREATE FUNCTION public.add1(x int) RETURNS int LANGUAGE sql AS $$ SELECT x + 1 $$;", "ALTER FUNCTION public.add1(int) RENAME TO add_one;"),
         f("alter function security definer", "CREATE FUNCTION public.add1(x int) RETURNS int LANGUAGE sql AS $$ SELECT x + 1 $$;", "ALTER FUNCTION public.add1(int) SECURITY DEFINER;"),
@@ -153,7 +154,76 @@ fn forms() -> Vec<Form> {
 }
 
 /// Forms whose prediction is known to disagree with the measurement, and why.
-const KNOWN_GAPS: &[(&str, &str)] = &[];
+const KNOWN_GAPS: &[(&str, &str)] = &[
+    (
+        "alter table rename column",
+        "a rename is modelled as an alter of the old name; the catalog, keyed by name, measures the old name dropped and the new one created (modelling it as drop+create would make every drop-reading lint rule fire on renames)",
+    ),
+    (
+        "alter table rename",
+        "a rename is modelled as an alter of the old name; the catalog, keyed by name, measures the old name dropped and the new one created (modelling it as drop+create would make every drop-reading lint rule fire on renames)",
+    ),
+    (
+        "alter table set schema",
+        "moving a table to another schema is modelled as an alter of the old name; the catalog measures public.t dropped and s2.t created",
+    ),
+    (
+        "alter table rename constraint",
+        "a rename is modelled as an alter of the old name; the catalog, keyed by name, measures the old name dropped and the new one created (modelling it as drop+create would make every drop-reading lint rule fire on renames)",
+    ),
+    (
+        "alter index rename",
+        "a rename is modelled as an alter of the old name; the catalog, keyed by name, measures the old name dropped and the new one created (modelling it as drop+create would make every drop-reading lint rule fire on renames)",
+    ),
+    (
+        "alter view rename",
+        "a rename is modelled as an alter of the old name; the catalog, keyed by name, measures the old name dropped and the new one created (modelling it as drop+create would make every drop-reading lint rule fire on renames)",
+    ),
+    (
+        "alter function rename",
+        "a rename is modelled as an alter of the old name; the catalog, keyed by name, measures the old name dropped and the new one created (modelling it as drop+create would make every drop-reading lint rule fire on renames)",
+    ),
+    (
+        "alter trigger rename",
+        "a rename is modelled as an alter of the old name; the catalog, keyed by name, measures the old name dropped and the new one created (modelling it as drop+create would make every drop-reading lint rule fire on renames)",
+    ),
+    (
+        "alter type rename",
+        "a rename is modelled as an alter of the old name; the catalog, keyed by name, measures the old name dropped and the new one created (modelling it as drop+create would make every drop-reading lint rule fire on renames)",
+    ),
+    (
+        "alter schema rename",
+        "a rename is modelled as an alter of the old name; the catalog, keyed by name, measures the old name dropped and the new one created (modelling it as drop+create would make every drop-reading lint rule fire on renames)",
+    ),
+    (
+        "create table as",
+        "the rows CREATE TABLE AS writes into the new table are counted by the measurement; their number cannot be known statically",
+    ),
+    (
+        "create materialized view",
+        "the rows a materialized view is populated with are counted by the measurement; their number cannot be known statically",
+    ),
+    (
+        "drop table cascade with view",
+        "CASCADE drops dependents (here a view) that only the catalog knows",
+    ),
+    (
+        "drop table with fk dependent cascade",
+        "CASCADE drops dependents (here another table's foreign key) that only the catalog knows",
+    ),
+    (
+        "create or replace view",
+        "CREATE OR REPLACE is declared under create, so preflight expects the object absent; whether it already exists cannot be known statically (declare it under alter by hand when it does)",
+    ),
+    (
+        "create or replace function",
+        "CREATE OR REPLACE is declared under create, so preflight expects the object absent; whether it already exists cannot be known statically (declare it under alter by hand when it does)",
+    ),
+    (
+        "create or replace trigger",
+        "CREATE OR REPLACE is declared under create, so preflight expects the object absent; whether it already exists cannot be known statically (declare it under alter by hand when it does)",
+    ),
+];
 
 fn run_form(form: &Form) -> Result<(), String> {
     let file = sql::parse_file("form.sql", form.sql).map_err(|e| format!("parse: {e:?}"))?;
@@ -174,7 +244,11 @@ fn run_form(form: &Form) -> Result<(), String> {
             problems.push(format!(
                 "preflight expects {obj} {} at entry, it is {}",
                 if present { "present" } else { "absent" },
-                if before.contains(&obj) { "present" } else { "absent" }
+                if before.contains(&obj) {
+                    "present"
+                } else {
+                    "absent"
+                }
             ));
         }
     }

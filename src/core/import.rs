@@ -732,7 +732,9 @@ pub fn predicted_effects(
 ) -> (crate::core::manifest::ResolvedEffects, Vec<(usize, String)>) {
     let a = analyse(f);
     let refs = |set: &BTreeSet<String>| -> BTreeSet<ObjectRef> {
-        set.iter().filter_map(|s| ObjectRef::parse(s).ok()).collect()
+        set.iter()
+            .filter_map(|s| ObjectRef::parse(s).ok())
+            .collect()
     };
     let mut out = crate::core::manifest::ResolvedEffects {
         create: refs(&a.create),
