@@ -724,6 +724,38 @@ fn analyse(f: &SqlFile) -> Analysis {
     a
 }
 
+/// The effects `stepgate import` would declare for `f`, as [`ResolvedEffects`], with the
+/// notes it would leave as TODOs (line, text). This is the static prediction of a step's
+/// delta: the differential test (`tests/differential.rs`) checks it against rehearsals.
+pub fn predicted_effects(
+    f: &SqlFile,
+) -> (crate::core::manifest::ResolvedEffects, Vec<(usize, String)>) {
+    let a = analyse(f);
+    let refs = |set: &BTreeSet<String>| -> BTreeSet<ObjectRef> {
+        set.iter()
+            .filter_map(|s| ObjectRef::parse(s).ok())
+            .collect()
+    };
+    let mut out = crate::core::manifest::ResolvedEffects {
+        create: refs(&a.create),
+        alter: refs(&a.alter),
+        drop: refs(&a.drop),
+        rows: BTreeMap::new(),
+    };
+    for (table, verbs) in &a.rows {
+        let mut c = crate::core::manifest::RowCounts::default();
+        for (verb, n) in verbs {
+            match verb.as_str() {
+                "insert" => c.insert = *n,
+                "update" => c.update = *n,
+                _ => c.delete = *n,
+            }
+        }
+        out.rows.insert(table.clone(), c);
+    }
+    (out, a.todo)
+}
+
 /// Builds the pack from discovered migrations.
 pub fn build(d: &Discovered, format: Format, target: &Target<'_>) -> Imported {
     let mut steps = Vec::new();

@@ -1239,7 +1239,15 @@ fn analyze_node(node: &NodeEnum, st: &mut Statement) {
                 }
             }
         }
-        NodeEnum::CommentStmt(_) => st.class = StmtClass::Write,
+        // A comment is an attribute of its object: the catalog measures it as a change.
+        NodeEnum::CommentStmt(c) => {
+            st.class = StmtClass::Write;
+            if let Some(k) = obj_kind_of(c.objtype) {
+                if let Some(name) = c.object.as_deref().and_then(|o| object_name(k, o)) {
+                    touch(st, Verb::Alter, k, name);
+                }
+            }
+        }
         NodeEnum::InsertStmt(i) => {
             st.class = StmtClass::Write;
             if let Some(rv) = &i.relation {
@@ -1548,6 +1556,25 @@ fn alter_table_cmd(c: &protobuf::AlterTableCmd, table: &str, kind: ObjKind, st: 
         }),
         A::AtEnableTrig | A::AtEnableAlwaysTrig | A::AtEnableReplicaTrig | A::AtDisableTrig => {
             touch(st, Verb::Alter, ObjKind::Trigger, col(&c.name))
+        }
+        // CLUSTER ON marks the index, not the table.
+        A::AtClusterOn => touch(
+            st,
+            Verb::Alter,
+            ObjKind::Index,
+            format!("{}.{}", schema_of(table), c.name),
+        ),
+        // ATTACH / DETACH PARTITION changes the partition (its bound and parent); the
+        // partitioned table itself is unchanged in the catalog.
+        A::AtAttachPartition | A::AtDetachPartition => {
+            let part = match c.def.as_ref().and_then(|d| d.node.as_ref()) {
+                Some(NodeEnum::PartitionCmd(p)) => p.name.as_ref().map(rel_name),
+                _ => None,
+            };
+            match part {
+                Some(name) => touch(st, Verb::Alter, ObjKind::Table, name),
+                None => touch(st, Verb::Alter, kind, table.to_string()),
+            }
         }
         _ => touch(st, Verb::Alter, kind, table.to_string()),
     }
