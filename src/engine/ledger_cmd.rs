@@ -13,8 +13,9 @@ pub fn pack_target(opts: &Options) -> Result<Option<crate::core::manifest::Targe
     {
         return Ok(None);
     }
-    let loaded = crate::engine::pack::load(&opts.pack)?;
-    Ok(Some(loaded.pack.manifest.pack.target.clone()))
+    // Only the manifest: a pack whose step files are still being written may name its target.
+    let pack = crate::core::manifest::load(&opts.pack)?;
+    Ok(Some(pack.manifest.pack.target))
 }
 
 /// In a pack, the ledger goes only into the pack's target: same database name, and the
