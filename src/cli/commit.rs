@@ -457,7 +457,11 @@ pub fn halt(o: &Options, reason: &str, json: bool) -> engine::Result<i32> {
     if json {
         render::print_json(&serde_json::json!({"halted": true, "event": id}));
     } else {
-        println!("{} pack halted (event {id}). To lift it, owners sign: stepgate approve --step halt-{id} --gate resume --action resume …, then `stepgate resume`", paint("■", Style::Bad));
+        println!(
+            "{} pack halted (event {id}). To lift it, owners sign: {}",
+            paint("■", Style::Bad),
+            engine::halt::resume_command(id)
+        );
     }
     Ok(exit::OK)
 }

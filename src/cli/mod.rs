@@ -452,6 +452,21 @@ pub enum LedgerAction {
         #[arg(long)]
         print: bool,
     },
+    /// Change the environment label the ledger stores (admin only; ledgered). Approvals for the old label stop working.
+    Relabel {
+        /// The new environment label.
+        #[arg(long)]
+        environment: String,
+    },
+    /// Remove the ledger, the guard and its triggers (admin only). Refuses while steps are committed unless --force.
+    #[command(
+        after_help = "The ledger cannot record its own removal: the printed summary (with the head hash) is the record; keep it."
+    )]
+    Uninstall {
+        /// Uninstall even though steps are committed (their record is lost).
+        #[arg(long)]
+        force: bool,
+    },
     /// Recompute the hash chain; name every edited, deleted or reordered row.
     Verify,
     /// Show ledger events (all packs, or --pack's with --this-pack).

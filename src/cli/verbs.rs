@@ -293,6 +293,11 @@ fn ledger(o: &Options, action: LedgerAction, json: bool) -> engine::Result<i32> 
             if floor < 1 {
                 return Err(Error::BadInput("--floor must be at least 1: a ledger that accepts unsigned commits protects nothing".into()));
             }
+            // In a pack, the label defaults to the pack's target environment.
+            let environment = match environment {
+                Some(e) => Some(e),
+                None => engine::ledger_cmd::pack_target(o)?.and_then(|t| t.environment),
+            };
             let io = InstallOptions {
                 environment,
                 runner_role,
@@ -308,6 +313,68 @@ fn ledger(o: &Options, action: LedgerAction, json: bool) -> engine::Result<i32> 
                 render::print_json(&serde_json::json!({"installed": true, "target": target}));
             } else {
                 println!("{} ledger installed in {target}", render::mark(true));
+            }
+            Ok(exit::OK)
+        }
+        LedgerAction::Relabel { environment } => {
+            let r = engine::ledger_cmd::relabel(o, &environment)?;
+            if json {
+                render::print_json(&serde_json::to_value(&r).unwrap_or_default());
+            } else {
+                println!(
+                    "{} ledger in {} relabelled: `{}` -> `{}`",
+                    render::mark(true),
+                    r.target,
+                    r.old,
+                    r.new
+                );
+                println!(
+                    "  approvals signed for `{}` no longer pass the permit check here: packs must target `{}` and be re-approved",
+                    r.old, r.new
+                );
+            }
+            Ok(exit::OK)
+        }
+        LedgerAction::Uninstall { force } => {
+            let r = engine::ledger_cmd::uninstall(o, force)?;
+            if json {
+                render::print_json(&serde_json::to_value(&r).unwrap_or_default());
+            } else {
+                println!(
+                    "{} ledger uninstalled from {} (environment `{}`)",
+                    render::mark(true),
+                    r.target,
+                    r.environment
+                );
+                println!(
+                    "  the ledger cannot record its own removal; keep this summary as the record:"
+                );
+                println!(
+                    "  events: {} (head id {}, head hash {})",
+                    r.events, r.head_id, r.head_hash
+                );
+                println!(
+                    "  committed steps lost: {}{}",
+                    r.committed_steps.len(),
+                    if r.committed_steps.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", r.committed_steps.join(", "))
+                    }
+                );
+                println!(
+                    "  guard: {}; guarded tables unprotected: {}",
+                    if r.guard {
+                        "removed"
+                    } else {
+                        "was not installed"
+                    },
+                    if r.guarded_tables.is_empty() {
+                        "none".to_string()
+                    } else {
+                        r.guarded_tables.join(", ")
+                    }
+                );
             }
             Ok(exit::OK)
         }

@@ -48,8 +48,12 @@ pub fn mismatches(target: &Target, id: &Identity) -> Vec<String> {
         match &id.environment {
             Some(have) if have == env => {}
             Some(have) => out.push(format!("environment: the pack targets `{env}`, this database is labelled `{have}`")),
-            None => out.push(format!(
+            // Suggest installing a ledger only in the pack's own database.
+            None if target.database == id.database => out.push(format!(
                 "environment: the pack targets `{env}`, this database carries no label (install the ledger with `stepgate ledger install --environment {env}`)"
+            )),
+            None => out.push(format!(
+                "environment: the pack targets `{env}`, this database carries no label"
             )),
         }
     }

@@ -20,7 +20,14 @@ pub const SCHEMA_VERSION: &str = "1";
 const PACK_LOCK_CLASS: i32 = 0x5354_4750; // "STGP"
 
 /// Verbs only the ledger admin may record.
-pub const ADMIN_VERBS: [&str; 4] = ["install", "signer-add", "signer-remove", "policy-set"];
+pub const ADMIN_VERBS: [&str; 6] = [
+    "install",
+    "signer-add",
+    "signer-remove",
+    "policy-set",
+    "relabel",
+    "uninstall",
+];
 
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
@@ -146,7 +153,7 @@ DECLARE
   v_admin text := (SELECT m.value FROM stepgate.meta m WHERE m.key = 'admin_role');
   v_is_admin boolean := pg_catalog.pg_has_role(session_user, v_admin, 'MEMBER');
 BEGIN
-  IF p_verb = ANY (ARRAY['install', 'signer-add', 'signer-remove', 'policy-set', 'guard']) AND NOT v_is_admin THEN
+  IF p_verb = ANY (ARRAY['install', 'signer-add', 'signer-remove', 'policy-set', 'guard', 'relabel', 'uninstall']) AND NOT v_is_admin THEN
     RAISE EXCEPTION 'stepgate ledger: only the ledger admin (%) may record "%"', v_admin, p_verb
       USING ERRCODE = '42501';
   END IF;

@@ -408,6 +408,19 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
                     "the database refused to commit step {step_id}: {why}"
                 )));
             }
+            AttemptOutcome::PreCheck(why) => {
+                session.event(
+                    Some(step_id),
+                    "apply-end",
+                    "refused",
+                    Some(&sha),
+                    serde_json::json!({"reasons": [why]}),
+                )?;
+                report.elapsed_ms = started.elapsed().as_millis();
+                return Err(Error::Refused(format!(
+                    "refusing to apply step {step_id}: a pre-check failed before it ran: {why}; nothing ran and nothing changed (the pack is not halted): fix the cause and run `stepgate apply` again"
+                )));
+            }
             AttemptOutcome::Committed(snap) => {
                 report.attempts.push(Attempt {
                     attempt,
@@ -604,6 +617,9 @@ enum AttemptOutcome {
     /// Carries the in-transaction snapshot, which the committed catalog must equal.
     Committed(Box<crate::core::catalog::Snapshot>),
     LockTimeout(Box<StatementFailure>),
+    /// A check before the step's statements failed (an invariant, section B): nothing
+    /// ran, so nothing diverged; a refusal, not a halt.
+    PreCheck(String),
     Diverged(String),
 }
 
@@ -629,7 +645,7 @@ fn attempt_commit(
         &pack.timeouts_for(idx),
     )?;
     if let Some(bad) = before.iter().find(|i| !i.ok) {
-        return Ok(AttemptOutcome::Diverged(format!(
+        return Ok(AttemptOutcome::PreCheck(format!(
             "invariant `{}` does not hold before the step (expected {}, got {})",
             bad.name,
             bad.expect,
@@ -645,7 +661,7 @@ fn attempt_commit(
         sink,
         &mut report.notices,
     )? {
-        return Ok(AttemptOutcome::Diverged(format!(
+        return Ok(AttemptOutcome::PreCheck(format!(
             "section B assertion failed: {f}"
         )));
     }

@@ -40,6 +40,14 @@ pub fn resume_subject(halt_event: i64) -> String {
     format!("halt-{halt_event}")
 }
 
+/// The exact commands that lift a halt: the owners' signature on the resume gate, then `stepgate resume`.
+pub fn resume_command(halt_event: i64) -> String {
+    format!(
+        "stepgate approve --step {} --gate resume --action resume --key KEY --principal YOU, then `stepgate resume`",
+        resume_subject(halt_event)
+    )
+}
+
 pub fn resume(opts: &Options) -> Result<(i64, i64)> {
     let mut s = Session::open(opts, "resume", Lock::Pack)?;
     let events = s.events()?;

@@ -441,7 +441,7 @@ pub fn halt(session: &mut Session, step: Option<&str>, reason: &str) -> EngineRe
     let pack = session.pack().id().to_string();
     let run = session.run_id.clone();
     let actor = session.actor.clone();
-    crate::db::authority::halt(
+    let id = crate::db::authority::halt(
         &mut session.ledger,
         &pack,
         step,
@@ -450,7 +450,10 @@ pub fn halt(session: &mut Session, step: Option<&str>, reason: &str) -> EngineRe
         &run,
         &serde_json::json!({"run_id": run}),
     )?;
-    Ok(reason.to_string())
+    Ok(format!(
+        "{reason}\n  to resume, owners sign: {}",
+        crate::engine::halt::resume_command(id)
+    ))
 }
 
 /// How the step's transaction is authorized.
