@@ -607,3 +607,32 @@ fn a_rehearsal_counts_only_for_the_manifest_it_ran_under() {
             .committed
     );
 }
+
+#[test]
+fn approve_refuses_what_the_gate_would_not_count() {
+    let f = setup("approve_checks");
+    let loaded = engine::pack::load(f.dir.path()).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let req = |principal: &'static str| engine::approve::Request {
+        step: "1",
+        gate: "owner",
+        principal,
+        action: Action::Apply,
+        expires: std::time::Duration::from_secs(60),
+    };
+    // A principal the gate does not name.
+    let e = engine::approve::approve(&loaded, &req("mallory@example.org"), &f.key, None, now)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("not a signer of gate `owner`"),
+        "{e}"
+    );
+    // The right principal with a key the pack's allowed_signers does not list for them.
+    let keys = tempfile::tempdir().unwrap();
+    let (other, _) = keypair(keys.path(), "other");
+    let e = engine::approve::approve(&loaded, &req(OWNER), &other, None, now).unwrap_err();
+    assert!(e.to_string().contains("not listed for"), "{e}");
+    assert!(!f.dir.path().join("approvals").exists());
+    // The registered key signs.
+    engine::approve::approve(&loaded, &req(OWNER), &f.key, None, now).unwrap();
+}
