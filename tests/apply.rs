@@ -259,7 +259,7 @@ fn killed_at_any_point_leaves_all_or_nothing_and_is_reconciled() {
         let r = engine::apply::run(&f.o(), "1", &Default::default());
         if expect_committed {
             assert!(
-                matches!(r, Err(Error::Refused(ref m)) if m.contains("already committed")),
+                matches!(r, Err(Error::NothingToDo(ref m)) if m.contains("already committed")),
                 "{point}: {r:?}"
             );
         } else {
