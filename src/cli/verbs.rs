@@ -10,6 +10,11 @@ use clap::CommandFactory;
 
 pub fn dispatch(cli: Cli) -> i32 {
     let g = cli.global.clone();
+    if g.json {
+        if let Some(why) = json_unsupported(&cli.command) {
+            return render::error(&Error::BadInput(why), true);
+        }
+    }
     let result = match cli.command {
         Command::Demo { keep } => super::demo::run(keep, g.quiet),
         Command::Init {
@@ -17,7 +22,7 @@ pub fn dispatch(cli: Cli) -> i32 {
             database,
             environment,
             profile,
-        } => super::first_hour::init(&path, &database, environment.as_deref(), profile),
+        } => super::first_hour::init(&path, &database, environment.as_deref(), profile, g.json),
         Command::NewStep { name, rollback } => {
             super::first_hour::new_step(&g.pack, &name, rollback, g.json)
         }
@@ -116,6 +121,19 @@ pub fn dispatch(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(e) => render::error(&e, g.json),
     }
+}
+
+/// The verbs whose output is a document, a script or a narration rather than a result:
+/// `--json` is refused for them (exit 2) rather than silently ignored.
+pub fn json_unsupported(c: &Command) -> Option<String> {
+    let (verb, why) = match c {
+        Command::Demo { .. } => ("demo", "it narrates a story for a person; script the verbs it runs instead"),
+        Command::Review { .. } => ("review", "it writes a document (--format md|html); for the data, use `stepgate status --json` and `stepgate gates --json`"),
+        Command::Completions { .. } => ("completions", "it writes a shell script"),
+        Command::Man { .. } => ("man", "it writes roff"),
+        _ => return None,
+    };
+    Some(format!("`stepgate {verb}` does not support --json: {why}"))
 }
 
 /// `--info` / `--server-version` as lint options (an unreadable version is bad input).
