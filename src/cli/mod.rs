@@ -205,7 +205,12 @@ pub enum Command {
     #[command(
         after_help = "Exit: 0 the snapshots are equal · 1 they differ · 2 bad input (unreadable snapshot)"
     )]
-    Diff { before: PathBuf, after: PathBuf },
+    Diff {
+        /// The earlier snapshot file.
+        before: PathBuf,
+        /// The later snapshot file.
+        after: PathBuf,
+    },
     /// Sign an approval for one gate of one step with your SSH key (works offline).
     #[command(
         after_help = "Writes approvals/<step>.<gate>.<principal>.approval and .approval.sig into the pack.\nThe statement binds the pack, step, gate, action, the sha256 of the step file, its rollback and stepgate.toml, and the target.\nKey passphrase: STEPGATE_KEY_PASSPHRASE.\n\nExit: 0 signed · 2 bad input (unknown step or gate, unreadable key, wrong passphrase)"
@@ -228,6 +233,7 @@ pub enum Command {
         after_help = "Exit: 0 shown (whether or not the quorum is met) · 2 bad input · 5 database error · 6 wrong target"
     )]
     Gates {
+        /// The step whose gates to list.
         #[arg(long)]
         step: String,
         /// Which authorization: apply (default) or rollback.
@@ -255,6 +261,7 @@ pub enum Command {
         after_help = "Exit: 0 dumped and verified · 1 a dump failed its check · 2 bad input · 4 halted · 5 database error · 6 wrong target · 7 busy"
     )]
     Backup {
+        /// The step whose tables to dump.
         #[arg(long)]
         step: String,
     },
@@ -263,6 +270,7 @@ pub enum Command {
         after_help = "Exit: 0 committed, or already committed (\"nothing to do\"; --json: {\"nothing_to_do\": true, \"reason\": …}) · 1 failed (rolled back; pack halted when it diverged) · 2 bad input · 3 a gate refused · 4 halted · 5 database error · 6 wrong target · 7 busy"
     )]
     Apply {
+        /// The step to commit (one step id, as in stepgate.toml).
         #[arg(long)]
         step: String,
         /// Retries after a lock_timeout, with backoff.
@@ -280,6 +288,7 @@ pub enum Command {
         after_help = "Exit: 0 the post-commit checks pass and the fingerprint matches · 1 a check failed or drift · 2 bad input · 5 database error · 6 wrong target"
     )]
     Verify {
+        /// The committed step to verify.
         #[arg(long)]
         step: String,
     },
@@ -291,6 +300,7 @@ pub enum Command {
     /// Halt the pack: every mutating verb refuses until a signed resume.
     #[command(after_help = "Exit: 0 halted · 2 bad input · 5 database error · 6 wrong target")]
     Halt {
+        /// Why, recorded in the ledger and shown by `stepgate status`.
         #[arg(long)]
         reason: String,
     },
@@ -304,11 +314,13 @@ pub enum Command {
         after_help = "Refuses while a committed step that requires this one is still committed, unless --cascade.\n\nExit: 0 rolled back, or already rolled back (nothing to do) · 1 failed (rolled back; pack halted when it diverged) · 2 bad input · 3 a gate refused (or dependents still committed) · 4 halted · 5 database error · 6 wrong target · 7 busy"
     )]
     Rollback {
+        /// The committed step to reverse.
         #[arg(long)]
         step: String,
         /// Reverse the committed dependents first, in reverse order, each under its own gates.
         #[arg(long)]
         cascade: bool,
+        /// Refuse instead of taking a backup when none is fresh.
         #[arg(long)]
         no_auto_backup: bool,
     },
@@ -317,6 +329,7 @@ pub enum Command {
         after_help = "Exit: 0 restored · 1 failed (rolled back) · 2 bad input · 3 a gate refused · 4 halted · 5 database error · 6 wrong target · 7 busy"
     )]
     Restore {
+        /// The step whose pre-commit dump to restore from.
         #[arg(long)]
         step: String,
         /// `schema.table` (or `table` for public).
@@ -331,6 +344,7 @@ pub enum Command {
         /// Only this step (default: every step).
         #[arg(long)]
         step: Option<String>,
+        /// Markdown (default) or one self-contained HTML file.
         #[arg(long, value_enum, default_value_t = ReviewFormat::Md)]
         format: ReviewFormat,
         /// Write to this file instead of stdout.
@@ -358,6 +372,7 @@ pub enum Command {
     /// Generate shell completions.
     #[command(after_help = "Exit: 0 written · 2 bad input (also --json)")]
     Completions {
+        /// The shell to write completions for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -437,6 +452,7 @@ pub struct ApprovalArgs {
 pub enum SignersAction {
     /// Register a public key for a principal and the gates it may sign.
     Add {
+        /// The principal (e.g. an e-mail address) approvals are signed as.
         #[arg(long)]
         principal: String,
         /// The OpenSSH public key file (e.g. ~/.ssh/id_ed25519.pub).
@@ -448,6 +464,7 @@ pub enum SignersAction {
     },
     /// Remove every key of a principal.
     Remove {
+        /// The principal whose keys to remove.
         #[arg(long)]
         principal: String,
     },
@@ -477,6 +494,7 @@ pub enum GuardAction {
     },
     /// Let this role bypass the guard; every bypass is recorded in the ledger as a fact.
     BreakGlass {
+        /// The role that may bypass the guard.
         #[arg(value_name = "ROLE")]
         role: String,
     },

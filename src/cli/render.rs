@@ -10,13 +10,9 @@ static COLOR: AtomicBool = AtomicBool::new(false);
 static QUIET: AtomicBool = AtomicBool::new(false);
 
 pub fn setup(g: &Global) {
-    let color = match g.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-        }
-    };
+    let color = decide_color(g.color, std::io::stderr().is_terminal(), |k| {
+        std::env::var_os(k).map(|v| v.to_string_lossy().into_owned())
+    });
     COLOR.store(color, Ordering::Relaxed);
     QUIET.store(g.quiet, Ordering::Relaxed);
     let _ = miette::set_hook(Box::new(move |_| {
@@ -29,6 +25,33 @@ pub fn setup(g: &Global) {
                 .build(),
         )
     }));
+}
+
+/// Whether to colour, as the conventions expect: `--color always|never` decide; otherwise
+/// `NO_COLOR` (non-empty) turns colour off, `CLICOLOR_FORCE` (non-empty, not `0`) turns it
+/// on even when stderr is not a terminal, `TERM=dumb` turns it off, and else colour follows
+/// whether stderr is a terminal.
+pub fn decide_color(
+    choice: ColorChoice,
+    is_terminal: bool,
+    env: impl Fn(&str) -> Option<String>,
+) -> bool {
+    let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            if set("NO_COLOR") {
+                false
+            } else if env("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") {
+                true
+            } else if env("TERM").as_deref() == Some("dumb") {
+                false
+            } else {
+                is_terminal
+            }
+        }
+    }
 }
 
 pub fn color() -> bool {
