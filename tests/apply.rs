@@ -207,11 +207,23 @@ fn one_step_through_rehearse_refuse_approve_apply_verify_status() {
     assert_eq!(st.steps[1].state, "not applied");
     // A backup was taken automatically and recorded.
     assert_eq!(count(&f.ci, "SELECT count(*) FROM stepgate.events WHERE verb = 'backup' AND result = 'verified' AND step = '1'"), 1);
-    // Applying again is refused: one step, one commit.
+    // Applying again does nothing: one step, one commit; a script sees exit 0.
     assert!(matches!(
         engine::apply::run(&o, "1", &Default::default()).unwrap_err(),
-        Error::Refused(_)
+        Error::NothingToDo(_)
     ));
+    let again = f.stepgate(&["apply", "--step", "1"], &[]);
+    assert_eq!(again.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        text.contains("nothing to do: step 1 is already committed (at "),
+        "{text}"
+    );
+    let again = f.stepgate(&["apply", "--step", "1", "--json"], &[]);
+    assert_eq!(again.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(v["nothing_to_do"], true, "{v}");
+    assert_eq!(committed_rows(&f.ci, "1"), 1);
     assert!(engine::ledger_cmd::verify(&o).unwrap().problems.is_empty());
 }
 

@@ -276,3 +276,39 @@ fn colour_from_the_binary_honours_the_environment() {
         .unwrap();
     assert!(!esc(&never));
 }
+
+#[test]
+fn man_page_has_exit_status_environment_files_and_examples() {
+    let out = run(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&out.stdout);
+    for head in [
+        ".SH \"EXIT STATUS\"",
+        ".SH \"ENVIRONMENT\"",
+        ".SH \"FILES\"",
+        ".SH \"EXAMPLES\"",
+    ] {
+        assert!(page.contains(head), "no {head}");
+    }
+    for word in [
+        "DATABASE_URL",
+        "PGSERVICE",
+        "NO_COLOR",
+        "CLICOLOR_FORCE",
+        "STEPGATE_EVIDENCE_DIR",
+        "XDG_STATE_HOME",
+        "stepgate.toml",
+        "stepgate.lock",
+        "approvals/",
+        "nothing to do",
+    ] {
+        assert!(page.contains(word), "man page lacks {word}");
+    }
+    let t = tempfile::tempdir().unwrap();
+    let out = run(&["man", "--out-dir", t.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let top = std::fs::read_to_string(t.path().join("stepgate.1")).unwrap();
+    assert!(top.contains(".SH \"ENVIRONMENT\""));
+    let apply = std::fs::read_to_string(t.path().join("stepgate-apply.1")).unwrap();
+    assert!(apply.contains("Exit: 0 committed"), "{apply}");
+}
