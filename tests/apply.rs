@@ -571,6 +571,13 @@ fn rollback_refuses_parent_then_cascades() {
     assert!(r.iter().all(|x| x.committed));
     assert!(!table_exists(&f.ci, "governance_ruleset"));
     assert!(!table_exists(&f.ci, "governance_candidate_state"));
+    // Rolling back again does nothing (exit 0 for a script).
+    let again = engine::rollback::run(&o, "1", false, true).unwrap_err();
+    assert!(
+        matches!(&again, Error::NothingToDo(m) if m.contains("step 1 is already rolled back")),
+        "{again:?}"
+    );
+    assert_eq!(again.exit_code(), 0);
     // Drift is clean: the live catalog equals the fingerprint recorded after the rollback.
     assert!(!engine::verify::drift(&o).unwrap().drifted);
     // A manual ALTER outside stepgate is drift, named.
