@@ -303,7 +303,7 @@ fn eight_concurrent_applies_commit_each_step_exactly_once() {
         .into_iter()
         .map(|c| c.wait_with_output().unwrap().status.code())
         .collect();
-    // Every run either committed (0), found the step already committed (3) or the pack busy (7).
+    // Every run either committed (0), found the step already committed (0, nothing to do), was refused (3) or found the pack busy (7).
     assert!(
         codes
             .iter()
