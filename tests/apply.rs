@@ -207,11 +207,23 @@ fn one_step_through_rehearse_refuse_approve_apply_verify_status() {
     assert_eq!(st.steps[1].state, "not applied");
     // A backup was taken automatically and recorded.
     assert_eq!(count(&f.ci, "SELECT count(*) FROM stepgate.events WHERE verb = 'backup' AND result = 'verified' AND step = '1'"), 1);
-    // Applying again is refused: one step, one commit.
+    // Applying again does nothing: one step, one commit; a script sees exit 0.
     assert!(matches!(
         engine::apply::run(&o, "1", &Default::default()).unwrap_err(),
-        Error::Refused(_)
+        Error::NothingToDo(_)
     ));
+    let again = f.stepgate(&["apply", "--step", "1"], &[]);
+    assert_eq!(again.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        text.contains("nothing to do: step 1 is already committed (at "),
+        "{text}"
+    );
+    let again = f.stepgate(&["apply", "--step", "1", "--json"], &[]);
+    assert_eq!(again.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(v["nothing_to_do"], true, "{v}");
+    assert_eq!(committed_rows(&f.ci, "1"), 1);
     assert!(engine::ledger_cmd::verify(&o).unwrap().problems.is_empty());
 }
 
@@ -259,7 +271,7 @@ fn killed_at_any_point_leaves_all_or_nothing_and_is_reconciled() {
         let r = engine::apply::run(&f.o(), "1", &Default::default());
         if expect_committed {
             assert!(
-                matches!(r, Err(Error::Refused(ref m)) if m.contains("already committed")),
+                matches!(r, Err(Error::NothingToDo(ref m)) if m.contains("already committed")),
                 "{point}: {r:?}"
             );
         } else {
@@ -559,6 +571,13 @@ fn rollback_refuses_parent_then_cascades() {
     assert!(r.iter().all(|x| x.committed));
     assert!(!table_exists(&f.ci, "governance_ruleset"));
     assert!(!table_exists(&f.ci, "governance_candidate_state"));
+    // Rolling back again does nothing (exit 0 for a script).
+    let again = engine::rollback::run(&o, "1", false, true).unwrap_err();
+    assert!(
+        matches!(&again, Error::NothingToDo(m) if m.contains("step 1 is already rolled back")),
+        "{again:?}"
+    );
+    assert_eq!(again.exit_code(), 0);
     // Drift is clean: the live catalog equals the fingerprint recorded after the rollback.
     assert!(!engine::verify::drift(&o).unwrap().drifted);
     // A manual ALTER outside stepgate is drift, named.

@@ -47,7 +47,11 @@ pub fn approve(g: &Global, w: &ApprovalArgs, key: &std::path::Path) -> engine::R
 pub fn approval_text(g: &Global, w: &ApprovalArgs) -> engine::Result<i32> {
     let loaded = engine::pack::load(&g.pack)?;
     let st = engine::approve::statement(&loaded, &request(w)?, time::OffsetDateTime::now_utc())?;
-    print!("{}", st.render());
+    if g.json {
+        render::print_json(&serde_json::json!({ "statement": st.render() }));
+    } else {
+        print!("{}", st.render());
+    }
     Ok(exit::OK)
 }
 

@@ -13,6 +13,7 @@ pub fn init(
     database: &str,
     environment: Option<&str>,
     profile: ProfileArg,
+    json: bool,
 ) -> engine::Result<i32> {
     let profile = match profile {
         ProfileArg::Plain => LintProfile::Plain,
@@ -26,7 +27,13 @@ pub fn init(
             profile,
         },
     )?;
-    if !render::quiet() {
+    if json {
+        render::print_json(&serde_json::json!({
+            "created": path,
+            "files": written,
+            "environment": environment,
+        }));
+    } else if !render::quiet() {
         println!("created pack {}:", path.display());
         for w in written {
             println!("  {w}");

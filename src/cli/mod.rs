@@ -22,7 +22,7 @@ every step is linted with PostgreSQL's own parser, rehearsed inside BEGIN..ROLLB
 committed only behind named, checksum-bound approvals, backed up first, verified after, and reversible —\n\
 with every action written to a tamper-evident ledger in the target database.\n\n\
 Start with `stepgate demo` to watch the whole story on a throwaway database, or `stepgate init my-pack`.",
-    after_help = "Exit codes: 0 ok · 1 a check failed · 2 bad input (nothing executed) · 3 a gate refused · 4 pack halted · 5 database error · 6 wrong target database · 7 another runner holds the pack"
+    after_help = "Exit codes: 0 ok · 1 a check failed · 2 bad input (nothing executed) · 3 a gate refused · 4 pack halted · 5 database error · 6 wrong target database · 7 another runner holds the pack. An idempotent repeat (apply of a committed step, a second `ledger install`, rollback of a rolled-back step) exits 0 and says \"nothing to do\"."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -76,12 +76,18 @@ pub enum LintFormat {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Watch the whole story on a throwaway PostgreSQL, in under a minute (the README's first command).
+    #[command(
+        after_help = "Exit: 0 the story ran to its end · 1 a step of the story failed · 5 the throwaway PostgreSQL could not be started or reached"
+    )]
     Demo {
         /// Leave the cluster running and print how to connect.
         #[arg(long)]
         keep: bool,
     },
     /// Scaffold a new pack that passes `stepgate lint` as it is.
+    #[command(
+        after_help = "Exit: 0 pack created · 2 bad input (the folder already holds a pack, cannot write)"
+    )]
     Init {
         /// Folder to create.
         path: PathBuf,
@@ -96,6 +102,7 @@ pub enum Command {
         profile: ProfileArg,
     },
     /// Add a step to the pack: appends a [[step]] to stepgate.toml and creates its SQL file.
+    #[command(after_help = "Exit: 0 step added · 2 bad input (no pack, bad name, cannot write)")]
     NewStep {
         /// What the step does, e.g. "add email column" (the file becomes NN_add_email_column.sql).
         name: String,
@@ -141,19 +148,29 @@ pub enum Command {
         server_version: Option<String>,
     },
     /// List the lint rules, or explain one.
+    #[command(after_help = "Exit: 0 listed or explained · 2 no such rule")]
     Rules {
         /// Explain one rule, e.g. SG012.
         #[arg(long, value_name = "CODE")]
         explain: Option<String>,
     },
     /// Write stepgate.lock: the sha256 of every file of the pack (the frozen plan).
+    #[command(
+        after_help = "Exit: 0 stepgate.lock written · 2 bad input (bad manifest, missing file)"
+    )]
     Freeze,
     /// Install, verify or read the ledger (schema `stepgate` in the target database).
+    #[command(
+        after_help = "Exit: 0 done (`install` when already installed: nothing to do) · 1 `verify` found edited, deleted or reordered rows · 2 bad input · 3 refused (not a superuser for the guard) · 5 database error"
+    )]
     Ledger {
         #[command(subcommand)]
         action: LedgerAction,
     },
     /// Read-only checks before a step: identity, invariants, preflight file, idle sessions, per-step presence.
+    #[command(
+        after_help = "Exit: 0 every check passed · 1 a check failed · 2 bad input · 4 halted · 5 database error · 6 wrong target"
+    )]
     Preflight {
         /// Only this step (default: every step).
         #[arg(long)]
@@ -175,18 +192,28 @@ pub enum Command {
         cascade: bool,
     },
     /// The step ledger: gates, last rehearsal, committed / rolled back, halted.
+    #[command(after_help = "Exit: 0 shown · 2 bad input · 5 database error · 6 wrong target")]
     Status,
     /// Print the canonical catalog snapshot (its sha256 is the fingerprint).
+    #[command(after_help = "Exit: 0 written or shown · 2 bad input · 5 database error")]
     Snapshot {
         /// Write the JSON snapshot to this file instead of printing a summary.
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
     /// Compare two snapshot files (from `stepgate snapshot -o`).
-    Diff { before: PathBuf, after: PathBuf },
+    #[command(
+        after_help = "Exit: 0 the snapshots are equal · 1 they differ · 2 bad input (unreadable snapshot)"
+    )]
+    Diff {
+        /// The earlier snapshot file.
+        before: PathBuf,
+        /// The later snapshot file.
+        after: PathBuf,
+    },
     /// Sign an approval for one gate of one step with your SSH key (works offline).
     #[command(
-        after_help = "Writes approvals/<step>.<gate>.<principal>.approval and .approval.sig into the pack.\nThe statement binds the pack, step, gate, action, the sha256 of the step file, its rollback and stepgate.toml, and the target.\nKey passphrase: STEPGATE_KEY_PASSPHRASE."
+        after_help = "Writes approvals/<step>.<gate>.<principal>.approval and .approval.sig into the pack.\nThe statement binds the pack, step, gate, action, the sha256 of the step file, its rollback and stepgate.toml, and the target.\nKey passphrase: STEPGATE_KEY_PASSPHRASE.\n\nExit: 0 signed · 2 bad input (unknown step or gate, unreadable key, wrong passphrase)"
     )]
     Approve {
         #[command(flatten)]
@@ -196,12 +223,17 @@ pub enum Command {
         key: PathBuf,
     },
     /// Print the exact statement to sign, for approvers who sign with `ssh-keygen -Y sign -n stepgate`.
+    #[command(after_help = "Exit: 0 printed · 2 bad input (unknown step, gate or action)")]
     ApprovalText {
         #[command(flatten)]
         what: ApprovalArgs,
     },
     /// List every gate of a step with its quorum and each approval found, valid or not, and why.
+    #[command(
+        after_help = "Exit: 0 shown (whether or not the quorum is met) · 2 bad input · 5 database error · 6 wrong target"
+    )]
     Gates {
+        /// The step whose gates to list.
         #[arg(long)]
         step: String,
         /// Which authorization: apply (default) or rollback.
@@ -217,20 +249,28 @@ pub enum Command {
         action: GuardAction,
     },
     /// Manage the signer registry (the trust root; needs the ledger admin role).
+    #[command(
+        after_help = "Exit: 0 done · 2 bad input (unreadable key) · 3 refused (not the ledger admin) · 5 database error"
+    )]
     Signers {
         #[command(subcommand)]
         action: SignersAction,
     },
     /// Dump the tables a step touches with pg_dump -Fc, verify and checksum the dumps.
+    #[command(
+        after_help = "Exit: 0 dumped and verified · 1 a dump failed its check · 2 bad input · 4 halted · 5 database error · 6 wrong target · 7 busy"
+    )]
     Backup {
+        /// The step whose tables to dump.
         #[arg(long)]
         step: String,
     },
     /// Commit exactly one step, behind every gate. Never a range.
     #[command(
-        after_help = "Exit: 0 committed · 1 failed (rolled back; pack halted when it diverged) · 3 a gate refused · 4 halted"
+        after_help = "Exit: 0 committed, or already committed (\"nothing to do\"; --json: {\"nothing_to_do\": true, \"reason\": …}) · 1 failed (rolled back; pack halted when it diverged) · 2 bad input · 3 a gate refused · 4 halted · 5 database error · 6 wrong target · 7 busy"
     )]
     Apply {
+        /// The step to commit (one step id, as in stepgate.toml).
         #[arg(long)]
         step: String,
         /// Retries after a lock_timeout, with backoff.
@@ -244,34 +284,52 @@ pub enum Command {
         wait_for_locks: bool,
     },
     /// Re-run a step's post-commit checks and report drift from the recorded fingerprint.
+    #[command(
+        after_help = "Exit: 0 the post-commit checks pass and the fingerprint matches · 1 a check failed or drift · 2 bad input · 5 database error · 6 wrong target"
+    )]
     Verify {
+        /// The committed step to verify.
         #[arg(long)]
         step: String,
     },
     /// Compare the live catalog with the fingerprint recorded after the last step. Exit 1 on drift.
+    #[command(
+        after_help = "Exit: 0 no drift · 1 drift · 2 bad input · 5 database error · 6 wrong target"
+    )]
     Drift,
     /// Halt the pack: every mutating verb refuses until a signed resume.
+    #[command(after_help = "Exit: 0 halted · 2 bad input · 5 database error · 6 wrong target")]
     Halt {
+        /// Why, recorded in the ledger and shown by `stepgate status`.
         #[arg(long)]
         reason: String,
     },
     /// Lift a halt, with approvals for the pack's `resume` gate bound to the halt event.
+    #[command(
+        after_help = "Exit: 0 resumed · 2 bad input · 3 refused (no valid approvals for the resume gate) · 5 database error · 6 wrong target"
+    )]
     Resume,
     /// Reverse a committed step by its rollback file, under its own approvals.
     #[command(
-        after_help = "Refuses while a committed step that requires this one is still committed, unless --cascade."
+        after_help = "Refuses while a committed step that requires this one is still committed, unless --cascade.\n\nExit: 0 rolled back, or already rolled back (nothing to do) · 1 failed (rolled back; pack halted when it diverged) · 2 bad input · 3 a gate refused (or dependents still committed) · 4 halted · 5 database error · 6 wrong target · 7 busy"
     )]
     Rollback {
+        /// The committed step to reverse.
         #[arg(long)]
         step: String,
         /// Reverse the committed dependents first, in reverse order, each under its own gates.
         #[arg(long)]
         cascade: bool,
+        /// Refuse instead of taking a backup when none is fresh.
         #[arg(long)]
         no_auto_backup: bool,
     },
     /// Restore one table from a step's pre-commit dump (table-scoped), under the pack's `restore` gate.
+    #[command(
+        after_help = "Exit: 0 restored · 1 failed (rolled back) · 2 bad input · 3 a gate refused · 4 halted · 5 database error · 6 wrong target · 7 busy"
+    )]
     Restore {
+        /// The step whose pre-commit dump to restore from.
         #[arg(long)]
         step: String,
         /// `schema.table` (or `table` for public).
@@ -279,10 +337,14 @@ pub enum Command {
         table: String,
     },
     /// The review package an approver reads before signing (Markdown or one self-contained HTML file).
+    #[command(
+        after_help = "Exit: 0 written · 2 bad input (also --json: review writes a document) · 5 database error (with --db)"
+    )]
     Review {
         /// Only this step (default: every step).
         #[arg(long)]
         step: Option<String>,
+        /// Markdown (default) or one self-contained HTML file.
         #[arg(long, value_enum, default_value_t = ReviewFormat::Md)]
         format: ReviewFormat,
         /// Write to this file instead of stdout.
@@ -291,7 +353,7 @@ pub enum Command {
     },
     /// Apply every step on a throwaway copy, roll every step back, prove the fingerprint is back.
     #[command(
-        after_help = "Gates are bypassed on the copy (its ledger is labelled `scratch`); the real target is only read (pg_dump --schema-only)."
+        after_help = "Gates are bypassed on the copy (its ledger is labelled `scratch`); the real target is only read (pg_dump --schema-only).\n\nExit: 0 every step applied and rolled back, fingerprint restored · 1 a step failed or the fingerprint differs · 2 bad input · 5 database error"
     )]
     Scratch {
         /// Build the copy from the target's schema (pg_dump --schema-only; the default).
@@ -308,11 +370,14 @@ pub enum Command {
         keep: bool,
     },
     /// Generate shell completions.
+    #[command(after_help = "Exit: 0 written · 2 bad input (also --json)")]
     Completions {
+        /// The shell to write completions for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Write the man page (roff) to stdout or a directory.
+    #[command(after_help = "Exit: 0 written · 2 bad input (cannot write --out-dir; also --json)")]
     Man {
         /// Directory to write stepgate.1 (and one page per verb) into.
         #[arg(long)]
@@ -387,6 +452,7 @@ pub struct ApprovalArgs {
 pub enum SignersAction {
     /// Register a public key for a principal and the gates it may sign.
     Add {
+        /// The principal (e.g. an e-mail address) approvals are signed as.
         #[arg(long)]
         principal: String,
         /// The OpenSSH public key file (e.g. ~/.ssh/id_ed25519.pub).
@@ -398,6 +464,7 @@ pub enum SignersAction {
     },
     /// Remove every key of a principal.
     Remove {
+        /// The principal whose keys to remove.
         #[arg(long)]
         principal: String,
     },
@@ -427,6 +494,7 @@ pub enum GuardAction {
     },
     /// Let this role bypass the guard; every bypass is recorded in the ledger as a fact.
     BreakGlass {
+        /// The role that may bypass the guard.
         #[arg(value_name = "ROLE")]
         role: String,
     },

@@ -10,13 +10,9 @@ static COLOR: AtomicBool = AtomicBool::new(false);
 static QUIET: AtomicBool = AtomicBool::new(false);
 
 pub fn setup(g: &Global) {
-    let color = match g.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-        }
-    };
+    let color = decide_color(g.color, std::io::stderr().is_terminal(), |k| {
+        std::env::var_os(k).map(|v| v.to_string_lossy().into_owned())
+    });
     COLOR.store(color, Ordering::Relaxed);
     QUIET.store(g.quiet, Ordering::Relaxed);
     let _ = miette::set_hook(Box::new(move |_| {
@@ -29,6 +25,33 @@ pub fn setup(g: &Global) {
                 .build(),
         )
     }));
+}
+
+/// Whether to colour, as the conventions expect: `--color always|never` decide; otherwise
+/// `NO_COLOR` (non-empty) turns colour off, `CLICOLOR_FORCE` (non-empty, not `0`) turns it
+/// on even when stderr is not a terminal, `TERM=dumb` turns it off, and else colour follows
+/// whether stderr is a terminal.
+pub fn decide_color(
+    choice: ColorChoice,
+    is_terminal: bool,
+    env: impl Fn(&str) -> Option<String>,
+) -> bool {
+    let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            if set("NO_COLOR") {
+                false
+            } else if env("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") {
+                true
+            } else if env("TERM").as_deref() == Some("dumb") {
+                false
+            } else {
+                is_terminal
+            }
+        }
+    }
 }
 
 pub fn color() -> bool {
@@ -78,18 +101,60 @@ pub fn source_error(e: &SourceError) {
     eprintln!("{:?}", e.report());
 }
 
-/// Prints an engine error to stderr and returns its exit code.
+/// Prints an engine error to stderr and returns its exit code. An idempotent repeat
+/// ([`Error::NothingToDo`]) is no error: it says "nothing to do" and exits 0.
 pub fn error(e: &Error, json: bool) -> i32 {
     let code = e.exit_code();
+    if let Error::NothingToDo(reason) = e {
+        if json {
+            print_json(&nothing_to_do_json(reason));
+        } else {
+            println!("{} nothing to do: {reason}", mark(true));
+        }
+        return code;
+    }
     if json {
-        let v = serde_json::json!({ "error": { "exit_code": code, "kind": kind(e), "message": e.to_string() } });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        print_json(&error_json(e));
     }
     match e {
         Error::Source(se) => source_error(se),
         other => eprintln!("{} {}", paint("error:", Style::Bad), other),
     }
     code
+}
+
+/// `{"nothing_to_do": true, "reason": …}`: what an idempotent repeat prints under `--json`.
+pub fn nothing_to_do_json(reason: &str) -> serde_json::Value {
+    serde_json::json!({ "nothing_to_do": true, "reason": reason })
+}
+
+/// The JSON error object: `message` as printed, and `reasons` as a list (the engine joins
+/// several reasons under a headline with "\n  "; a one-line message is its own reason).
+pub fn error_json(e: &Error) -> serde_json::Value {
+    let message = e.to_string();
+    let (summary, reasons) = split_reasons(&message);
+    serde_json::json!({ "error": {
+        "exit_code": e.exit_code(),
+        "kind": kind(e),
+        "message": message,
+        "summary": summary,
+        "reasons": reasons,
+    } })
+}
+
+/// Splits "headline:\n  reason\n  reason" into the headline and its reasons.
+pub fn split_reasons(message: &str) -> (String, Vec<String>) {
+    let mut parts = message.split("\n  ");
+    let head = parts.next().unwrap_or_default().to_string();
+    let reasons: Vec<String> = parts
+        .map(|r| r.trim_end().to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    if reasons.is_empty() {
+        (head.clone(), vec![head])
+    } else {
+        (head.trim_end_matches(':').to_string(), reasons)
+    }
 }
 
 fn kind(e: &Error) -> &'static str {
@@ -101,6 +166,7 @@ fn kind(e: &Error) -> &'static str {
         Error::WrongTarget(_) => "wrong_target",
         Error::Busy(_) => "busy",
         Error::Failed(_) => "failed",
+        Error::NothingToDo(_) => "nothing_to_do",
     }
 }
 

@@ -10,6 +10,11 @@ use clap::CommandFactory;
 
 pub fn dispatch(cli: Cli) -> i32 {
     let g = cli.global.clone();
+    if g.json {
+        if let Some(why) = json_unsupported(&cli.command) {
+            return render::error(&Error::BadInput(why), true);
+        }
+    }
     let result = match cli.command {
         Command::Demo { keep } => super::demo::run(keep, g.quiet),
         Command::Init {
@@ -17,7 +22,7 @@ pub fn dispatch(cli: Cli) -> i32 {
             database,
             environment,
             profile,
-        } => super::first_hour::init(&path, &database, environment.as_deref(), profile),
+        } => super::first_hour::init(&path, &database, environment.as_deref(), profile, g.json),
         Command::NewStep { name, rollback } => {
             super::first_hour::new_step(&g.pack, &name, rollback, g.json)
         }
@@ -116,6 +121,19 @@ pub fn dispatch(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(e) => render::error(&e, g.json),
     }
+}
+
+/// The verbs whose output is a document, a script or a narration rather than a result:
+/// `--json` is refused for them (exit 2) rather than silently ignored.
+pub fn json_unsupported(c: &Command) -> Option<String> {
+    let (verb, why) = match c {
+        Command::Demo { .. } => ("demo", "it narrates a story for a person; script the verbs it runs instead"),
+        Command::Review { .. } => ("review", "it writes a document (--format md|html); for the data, use `stepgate status --json` and `stepgate gates --json`"),
+        Command::Completions { .. } => ("completions", "it writes a shell script"),
+        Command::Man { .. } => ("man", "it writes roff"),
+        _ => return None,
+    };
+    Some(format!("`stepgate {verb}` does not support --json: {why}"))
 }
 
 /// `--info` / `--server-version` as lint options (an unreadable version is bad input).
@@ -253,24 +271,101 @@ fn rules(explain: Option<&str>, json: bool) -> engine::Result<i32> {
 }
 
 fn man(out_dir: Option<&std::path::Path>) -> engine::Result<i32> {
-    let cmd = Cli::command();
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
     match out_dir {
         None => {
-            clap_mangen::Man::new(cmd)
-                .render(&mut std::io::stdout())
-                .map_err(|e| {
-                    super::pipe::exit_if_broken_pipe(&e);
-                    Error::BadInput(e.to_string())
-                })?;
+            man_page(&cmd, &mut std::io::stdout()).map_err(|e| {
+                super::pipe::exit_if_broken_pipe(&e);
+                Error::BadInput(e.to_string())
+            })?;
         }
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::BadInput(format!("{}: {e}", dir.display())))?;
-            clap_mangen::generate_to(cmd, dir)
-                .map_err(|e| Error::BadInput(format!("{}: {e}", dir.display())))?;
+            let bad = |e: std::io::Error| Error::BadInput(format!("{}: {e}", dir.display()));
+            std::fs::create_dir_all(dir).map_err(bad)?;
+            // One page per verb (each with its exit codes), then stepgate.1 with the
+            // ENVIRONMENT, FILES, EXIT STATUS and EXAMPLES sections.
+            fn verbs(cmd: &clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+                for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                    verbs(sub, dir)?;
+                    clap_mangen::Man::new(sub.clone()).generate_to(dir)?;
+                }
+                Ok(())
+            }
+            verbs(&cmd, dir).map_err(bad)?;
+            let mut f = std::fs::File::create(dir.join("stepgate.1")).map_err(bad)?;
+            man_page(&cmd, &mut f).map_err(bad)?;
         }
     }
     Ok(exit::OK)
+}
+
+/// The sections of stepgate.1 that clap does not know: (heading, roff body).
+pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "EXIT STATUS",
+        ".TP\n0\nok; also an idempotent repeat (apply of a committed step, a second ledger install, rollback of a rolled-back step), which prints \"nothing to do\"\n\
+.TP\n1\na check ran and failed (lint errors, a failed rehearsal, drift, a verify mismatch)\n\
+.TP\n2\nbad input: malformed manifest, missing file, SQL that does not parse, --json on a verb without JSON output; nothing was executed\n\
+.TP\n3\na gate refused (approvals, rehearsal, backup, lock file)\n\
+.TP\n4\nthe pack is halted\n\
+.TP\n5\ndatabase error outside any step (cannot connect, ...)\n\
+.TP\n6\nwrong target: the connected database is not the pack's\n\
+.TP\n7\nanother runner holds this pack\n\
+.PP\nEach verb's page (stepgate-VERB(1)) and --help list the codes that verb can return.\n",
+    ),
+    (
+        "ENVIRONMENT",
+        ".TP\n\\fBDATABASE_URL\\fR\nThe connection string when --db is not given.\n\
+.TP\n\\fBPGHOST\\fR, \\fBPGPORT\\fR, \\fBPGUSER\\fR, \\fBPGDATABASE\\fR, \\fBPGPASSWORD\\fR, \\fBPGSSLMODE\\fR, ...\nRead as libpq reads them when neither --db nor DATABASE_URL is set; passwords also from ~/.pgpass.\n\
+.TP\n\\fBPGSERVICE\\fR\nA service in pg_service.conf to connect to.\n\
+.TP\n\\fBSTEPGATE_PACK\\fR\nThe pack folder when --pack is not given.\n\
+.TP\n\\fBSTEPGATE_EVIDENCE_DIR\\fR\nWhere table dumps and measurement captures go (as --evidence-dir).\n\
+.TP\n\\fBXDG_STATE_HOME\\fR\nThe default evidence folder is $XDG_STATE_HOME/stepgate/evidence (~/.local/state/stepgate/evidence).\n\
+.TP\n\\fBSTEPGATE_KEY_PASSPHRASE\\fR\nThe passphrase of the key given to approve --key.\n\
+.TP\n\\fBNO_COLOR\\fR\nWhen set and not empty: no colour (unless --color always).\n\
+.TP\n\\fBCLICOLOR_FORCE\\fR\nWhen set, not empty and not 0: colour even when stderr is not a terminal (NO_COLOR wins).\n\
+.TP\n\\fBTERM\\fR\ndumb: no colour.\n",
+    ),
+    (
+        "FILES",
+        ".TP\n\\fBstepgate.toml\\fR\nThe pack manifest: target, timeouts, gates and [[step]] tables.\n\
+.TP\n\\fBstepgate.lock\\fR\nThe frozen plan: the sha256 of every file of the pack (stepgate freeze).\n\
+.TP\n\\fBapprovals/\\fR\nSigned approvals, <step>.<gate>.<principal>.approval and .approval.sig.\n\
+.TP\n\\fBrollback/\\fR\nThe steps' rollback files.\n\
+.TP\n\\fBevidence folder\\fR\n[pack] evidence_dir, --evidence-dir or $XDG_STATE_HOME/stepgate/evidence: pre-commit dumps and measurements (folders 0700, files 0600), never inside the pack.\n",
+    ),
+    (
+        "EXAMPLES",
+        ".nf\n\
+stepgate demo\n\
+stepgate init my-pack --database appdb --environment prod\n\
+stepgate lint my-pack\n\
+stepgate -p my-pack ledger install --environment prod --runner-role deployer\n\
+stepgate -p my-pack rehearse --step 1\n\
+stepgate -p my-pack approve --step 1 --gate owner --principal me@example.org --key ~/.ssh/id_ed25519\n\
+stepgate -p my-pack apply --step 1\n\
+stepgate -p my-pack verify --step 1\n\
+stepgate -p my-pack rollback --step 1\n\
+stepgate -p my-pack status --json\n\
+.fi\n",
+    ),
+];
+
+/// stepgate.1: clap's sections, then EXIT STATUS, ENVIRONMENT, FILES and EXAMPLES.
+pub fn man_page(cmd: &clap::Command, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let m = clap_mangen::Man::new(cmd.clone());
+    m.render_title(w)?;
+    m.render_name_section(w)?;
+    m.render_synopsis_section(w)?;
+    m.render_description_section(w)?;
+    m.render_options_section(w)?;
+    m.render_subcommands_section(w)?;
+    for (head, body) in MAN_SECTIONS {
+        write!(w, ".SH \"{head}\"\n{body}")?;
+    }
+    m.render_version_section(w)?;
+    Ok(())
 }
 
 pub fn opts(g: &super::Global) -> Options {

@@ -236,8 +236,8 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     };
     let (state, at, _) = step_state(&events, step_id);
     if state == "committed" {
-        return Err(Error::Refused(format!(
-            "step {step_id} is already committed ({}); nothing to do",
+        return Err(Error::NothingToDo(format!(
+            "step {step_id} is already committed (at {})",
             at.unwrap_or_default()
         )));
     }

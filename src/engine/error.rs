@@ -23,6 +23,9 @@ pub enum Error {
     /// A check ran and failed (the report has already been printed).
     #[error("{0}")]
     Failed(String),
+    /// An idempotent repeat: the wanted end state already holds (exit 0, "nothing to do").
+    #[error("{0}")]
+    NothingToDo(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -37,6 +40,7 @@ impl Error {
             Error::WrongTarget(_) => exit::WRONG_TARGET,
             Error::Busy(_) => exit::BUSY,
             Error::Failed(_) => exit::FAILED,
+            Error::NothingToDo(_) => exit::OK,
         }
     }
 }

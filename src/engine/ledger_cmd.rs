@@ -65,7 +65,7 @@ pub fn install(opts: &Options, install: &InstallOptions) -> Result<String> {
     }
     if ledger::installed(&mut c)? {
         let env = ledger::meta(&mut c, "environment")?.unwrap_or_default();
-        return Err(Error::Refused(format!(
+        return Err(Error::NothingToDo(format!(
             "the ledger is already installed in {} (environment `{env}`); it is never re-created",
             target.display()
         )));

@@ -271,7 +271,13 @@ pub fn rollback_one(
         )));
     }
     let events = session.events()?;
-    let (state, _, _) = step_state(&events, step_id);
+    let (state, at, _) = step_state(&events, step_id);
+    if state == "rolled back" {
+        return Err(Error::NothingToDo(format!(
+            "step {step_id} is already rolled back (at {})",
+            at.unwrap_or_default()
+        )));
+    }
     if state != "committed" {
         return Err(Error::Refused(format!(
             "step {step_id} is {state}; only a committed step can be rolled back"

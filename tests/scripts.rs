@@ -1,0 +1,314 @@
+//! Scripts' contract: idempotent repeats exit 0 and say "nothing to do", `--json` on every
+//! verb or a clear refusal, refusal reasons as a JSON list, exit codes in every `--help`,
+//! help text on every option, and colour as NO_COLOR / CLICOLOR_FORCE / TERM=dumb expect.
+
+mod common;
+use clap::CommandFactory;
+use common::bin;
+use std::process::Command;
+use stepgate::cli::render;
+use stepgate::cli::{Cli, ColorChoice};
+use stepgate::engine::Error;
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .expect("run stepgate")
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn a_second_ledger_install_exits_0_and_says_nothing_to_do() {
+    let (_db, ci) = common::empty_db("scripts_ledger");
+    common::install_ledger(&ci);
+    let human = run(&["ledger", "install", "--environment", "test", "--db", &ci]);
+    assert_eq!(
+        human.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&human.stderr)
+    );
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("nothing to do:"), "{text}");
+    assert!(text.contains("already installed"), "{text}");
+    let json = run(&[
+        "ledger",
+        "install",
+        "--environment",
+        "test",
+        "--db",
+        &ci,
+        "--json",
+    ]);
+    assert_eq!(json.status.code(), Some(0));
+    let v = json_of(&json);
+    assert_eq!(v["nothing_to_do"], true, "{v}");
+    assert!(
+        v["reason"].as_str().unwrap().contains("already installed"),
+        "{v}"
+    );
+    // Still exactly one install fact: the repeat wrote nothing.
+    assert_eq!(
+        common::count(
+            &ci,
+            "SELECT count(*) FROM stepgate.events WHERE verb = 'install'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn nothing_to_do_is_exit_0_and_its_own_kind() {
+    let e = Error::NothingToDo("step 1 is already committed (at x)".into());
+    assert_eq!(e.exit_code(), 0);
+    let v = render::nothing_to_do_json(&e.to_string());
+    assert_eq!(v["nothing_to_do"], true);
+    assert_eq!(v["reason"], "step 1 is already committed (at x)");
+}
+
+#[test]
+fn refusal_reasons_are_a_list_in_json() {
+    let e = Error::Refused(
+        "apply of step 2 refused:\n  requires step 1, which is not applied\n  gate `owner`: 0 of 1 valid approvals".into(),
+    );
+    let v = render::error_json(&e);
+    let err = &v["error"];
+    assert_eq!(err["exit_code"], 3);
+    assert_eq!(err["kind"], "refused");
+    assert_eq!(err["summary"], "apply of step 2 refused");
+    assert_eq!(
+        err["reasons"],
+        serde_json::json!([
+            "requires step 1, which is not applied",
+            "gate `owner`: 0 of 1 valid approvals"
+        ])
+    );
+    assert!(err["message"].as_str().unwrap().contains("\n  requires"));
+    // A one-line message is its own single reason.
+    let one = render::error_json(&Error::BadInput("no rule `SG999`".into()));
+    assert_eq!(
+        one["error"]["reasons"],
+        serde_json::json!(["no rule `SG999`"])
+    );
+    assert_eq!(one["error"]["exit_code"], 2);
+}
+
+#[test]
+fn a_refusal_from_the_binary_carries_reasons() {
+    let out = run(&["rules", "--explain", "SG999", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json_of(&out);
+    assert_eq!(v["error"]["kind"], "bad_input");
+    assert!(v["error"]["reasons"]
+        .as_array()
+        .is_some_and(|r| r.len() == 1));
+}
+
+#[test]
+fn verbs_without_json_output_refuse_json_with_exit_2() {
+    let t = tempfile::tempdir().unwrap();
+    let out_dir = t.path().join("man");
+    for args in [
+        vec!["demo", "--json"],
+        vec!["review", "--json"],
+        vec!["completions", "bash", "--json"],
+        vec!["man", "--json", "--out-dir", out_dir.to_str().unwrap()],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let v = json_of(&out);
+        assert_eq!(v["error"]["kind"], "bad_input", "{args:?}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("does not support --json"), "{args:?}: {msg}");
+        assert!(msg.contains(args[0]), "{args:?}: {msg}");
+    }
+    assert!(!out_dir.exists(), "man wrote pages despite refusing");
+}
+
+#[test]
+fn init_emits_json() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("pack");
+    let out = run(&["init", p.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = json_of(&out);
+    assert_eq!(v["created"], p.to_str().unwrap());
+    let files = v["files"].as_array().unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.as_str().unwrap().contains("stepgate.toml")),
+        "{v}"
+    );
+    assert!(p.join("stepgate.toml").exists());
+}
+
+#[test]
+fn every_verb_help_states_its_exit_codes() {
+    let cmd = Cli::command();
+    let mut missing = Vec::new();
+    for sub in cmd.get_subcommands() {
+        let help = sub
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        if !help.contains("Exit: 0") {
+            missing.push(sub.get_name().to_string());
+        }
+    }
+    assert!(missing.is_empty(), "no exit codes in --help of {missing:?}");
+    let out = run(&["ledger", "--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to do"));
+}
+
+fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+    for a in cmd.get_arguments() {
+        let id = a.get_id().as_str();
+        if id == "help" || id == "version" {
+            continue;
+        }
+        if a.get_help().is_none() && a.get_long_help().is_none() {
+            missing.push(format!("{path} {id}"));
+        }
+    }
+    for s in cmd.get_subcommands() {
+        if s.get_about().is_none() && s.get_name() != "help" {
+            missing.push(format!("{path} {} (no about)", s.get_name()));
+        }
+        walk(s, &format!("{path} {}", s.get_name()), missing);
+    }
+}
+
+#[test]
+fn every_option_and_verb_has_help_text() {
+    let mut missing = Vec::new();
+    walk(&Cli::command(), "stepgate", &mut missing);
+    assert!(missing.is_empty(), "no help text: {missing:#?}");
+}
+
+#[test]
+fn colour_rules_follow_the_conventions() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    let auto = ColorChoice::Auto;
+    assert!(render::decide_color(auto, true, env(&[])));
+    assert!(!render::decide_color(auto, false, env(&[])));
+    assert!(!render::decide_color(auto, true, env(&[("NO_COLOR", "1")])));
+    assert!(render::decide_color(
+        auto,
+        false,
+        env(&[("CLICOLOR_FORCE", "1")])
+    ));
+    assert!(!render::decide_color(
+        auto,
+        false,
+        env(&[("CLICOLOR_FORCE", "0")])
+    ));
+    assert!(!render::decide_color(
+        auto,
+        false,
+        env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")])
+    ));
+    assert!(!render::decide_color(auto, true, env(&[("TERM", "dumb")])));
+    // An empty NO_COLOR does not count.
+    assert!(render::decide_color(auto, true, env(&[("NO_COLOR", "")])));
+    // --color decides over the environment.
+    assert!(render::decide_color(
+        ColorChoice::Always,
+        false,
+        env(&[("NO_COLOR", "1")])
+    ));
+    assert!(!render::decide_color(
+        ColorChoice::Never,
+        true,
+        env(&[("CLICOLOR_FORCE", "1")])
+    ));
+}
+
+#[test]
+fn colour_from_the_binary_honours_the_environment() {
+    let esc = |out: &std::process::Output| out.stderr.contains(&0x1b);
+    let base = || {
+        let mut c = Command::new(bin());
+        c.args(["rules", "--explain", "SG999"])
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env("TERM", "xterm-256color");
+        c
+    };
+    // Not a terminal: no colour by default.
+    let plain = base().output().unwrap();
+    assert_eq!(plain.status.code(), Some(2));
+    assert!(!esc(&plain), "{}", String::from_utf8_lossy(&plain.stderr));
+    // CLICOLOR_FORCE: colour even though stderr is a pipe.
+    let forced = base().env("CLICOLOR_FORCE", "1").output().unwrap();
+    assert!(esc(&forced), "{}", String::from_utf8_lossy(&forced.stderr));
+    // NO_COLOR wins over CLICOLOR_FORCE.
+    let no = base()
+        .env("CLICOLOR_FORCE", "1")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!esc(&no), "{}", String::from_utf8_lossy(&no.stderr));
+    // --color=never wins over CLICOLOR_FORCE.
+    let never = base()
+        .env("CLICOLOR_FORCE", "1")
+        .args(["--color", "never"])
+        .output()
+        .unwrap();
+    assert!(!esc(&never));
+}
+
+#[test]
+fn man_page_has_exit_status_environment_files_and_examples() {
+    let out = run(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&out.stdout);
+    for head in [
+        ".SH \"EXIT STATUS\"",
+        ".SH \"ENVIRONMENT\"",
+        ".SH \"FILES\"",
+        ".SH \"EXAMPLES\"",
+    ] {
+        assert!(page.contains(head), "no {head}");
+    }
+    for word in [
+        "DATABASE_URL",
+        "PGSERVICE",
+        "NO_COLOR",
+        "CLICOLOR_FORCE",
+        "STEPGATE_EVIDENCE_DIR",
+        "XDG_STATE_HOME",
+        "stepgate.toml",
+        "stepgate.lock",
+        "approvals/",
+        "nothing to do",
+    ] {
+        assert!(page.contains(word), "man page lacks {word}");
+    }
+    let t = tempfile::tempdir().unwrap();
+    let out = run(&["man", "--out-dir", t.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let top = std::fs::read_to_string(t.path().join("stepgate.1")).unwrap();
+    assert!(top.contains(".SH \"ENVIRONMENT\""));
+    let apply = std::fs::read_to_string(t.path().join("stepgate-apply.1")).unwrap();
+    assert!(apply.contains("Exit: 0 committed"), "{apply}");
+}
