@@ -42,26 +42,13 @@ pub fn apply_non_transactional(
     report.entry_fingerprint = crate::db::ledger::store_snapshot(&mut session.ledger, &entry)?;
     let sink: NoticeSink = Default::default();
     let mut client = session.step_client("apply", &step_id, sink.clone())?;
-    let t = pack.timeouts_for(idx);
-    // Session-level on our own connection: there is no transaction to scope them to.
-    client.batch_execute(&format!(
-        "SET statement_timeout = '{}ms'; SET lock_timeout = '{}ms'; SET idle_in_transaction_session_timeout = '{}ms'",
-        t.statement.as_millis(),
-        t.lock.as_millis(),
-        t.idle_in_transaction.as_millis()
-    ))?;
+    step_tx::set_session_timeouts(&mut client, &pack.timeouts_for(idx))?;
     // A session permit: each statement runs in its own transaction, so the permit is bound
     // to this backend until the step finishes, and the guard re-reads the halt each time.
     let plan = crate::engine::plan::for_action(&session.loaded, &step_id, Action::Apply, None)?;
-    let offered = crate::engine::gates::offered(&pack.dir, &plan);
-    let permit = if session.scratch {
-        step_tx::Permit::Scratch
-    } else {
-        step_tx::Permit::Commit(&offered)
-    };
     let (run_id, actor) = (session.run_id.clone(), session.actor.clone());
     if let step_tx::PermitOutcome::Refused(why) =
-        step_tx::obtain_permit(&mut client, &plan, &permit, &run_id, &actor)?
+        step_tx::obtain_commit_permit(session, &mut client, &plan)?
     {
         drop(client);
         session.event(

@@ -397,15 +397,9 @@ fn execute(
         step_tx::set_timeouts(&mut tx, &pack.timeouts_for(idx))?;
         let plan =
             crate::engine::plan::for_action(&session.loaded, step_id, Action::Rollback, None)?;
-        let offered = gates::offered(&pack.dir, &plan);
-        let permit = if session.scratch {
-            step_tx::Permit::Scratch
-        } else {
-            step_tx::Permit::Commit(&offered)
-        };
         let (run_id, actor) = (session.run_id.clone(), session.actor.clone());
         if let step_tx::PermitOutcome::Refused(why) =
-            step_tx::obtain_permit(&mut tx, &plan, &permit, &run_id, &actor)?
+            step_tx::obtain_commit_permit(session, &mut tx, &plan)?
         {
             let _ = tx.rollback();
             drop(client);
@@ -572,23 +566,11 @@ fn execute_without_transaction(
     let committed = snapshot::take(&mut session.ledger)?;
     let sink: NoticeSink = Default::default();
     let mut client = session.step_client("rollback", step_id, sink.clone())?;
-    let t = pack.timeouts_for(idx);
-    client.batch_execute(&format!(
-        "SET statement_timeout = '{}ms'; SET lock_timeout = '{}ms'; SET idle_in_transaction_session_timeout = '{}ms'",
-        t.statement.as_millis(),
-        t.lock.as_millis(),
-        t.idle_in_transaction.as_millis()
-    ))?;
+    step_tx::set_session_timeouts(&mut client, &pack.timeouts_for(idx))?;
     let plan = crate::engine::plan::for_action(&session.loaded, step_id, Action::Rollback, None)?;
-    let offered = gates::offered(&pack.dir, &plan);
-    let permit = if session.scratch {
-        step_tx::Permit::Scratch
-    } else {
-        step_tx::Permit::Commit(&offered)
-    };
     let (run_id, actor) = (session.run_id.clone(), session.actor.clone());
     if let step_tx::PermitOutcome::Refused(why) =
-        step_tx::obtain_permit(&mut client, &plan, &permit, &run_id, &actor)?
+        step_tx::obtain_commit_permit(session, &mut client, &plan)?
     {
         drop(client);
         session.event(

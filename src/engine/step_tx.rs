@@ -494,6 +494,33 @@ pub fn obtain_permit(
     }
 }
 
+/// The pack's timeouts at session level, for work with no transaction to scope them to
+/// (transaction-less steps and rollbacks).
+pub fn set_session_timeouts(c: &mut Client, t: &TimeoutValues) -> Result<(), postgres::Error> {
+    c.batch_execute(&format!(
+        "SET statement_timeout = '{}ms'; SET lock_timeout = '{}ms'; SET idle_in_transaction_session_timeout = '{}ms'",
+        t.statement.as_millis(),
+        t.lock.as_millis(),
+        t.idle_in_transaction.as_millis()
+    ))
+}
+
+/// Asks for the permit to commit `plan` on `client` under the approvals found in the pack
+/// (on a scratch copy, where stepgate is the admin, none is needed).
+pub fn obtain_commit_permit(
+    session: &Session,
+    client: &mut impl GenericClient,
+    plan: &Plan,
+) -> EngineResult<PermitOutcome> {
+    let offered = crate::engine::gates::offered(&session.pack().dir, plan);
+    let permit = if session.scratch {
+        Permit::Scratch
+    } else {
+        Permit::Commit(&offered)
+    };
+    obtain_permit(client, plan, &permit, &session.run_id, &session.actor)
+}
+
 /// The server's refusals are insufficient-privilege errors raised by its own functions.
 pub fn is_refusal(e: &postgres::Error) -> bool {
     e.as_db_error()
