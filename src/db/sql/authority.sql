@@ -596,6 +596,13 @@ BEGIN
   IF stepgate.pack_halted(v.pack, 'share') IS NOT NULL THEN
     RAISE EXCEPTION 'stepgate: pack % is halted', v.pack USING ERRCODE = '42501';
   END IF;
+  -- Two session permits for one step may be issued before either finishes: the first to
+  -- finish records the commit, the other is refused (one committer per pack at a time).
+  PERFORM pg_catalog.pg_advisory_xact_lock(stepgate.pack_lock_key(v.pack));
+  IF (v.action = 'apply') = stepgate.step_committed(v.pack, v.step) THEN
+    RAISE EXCEPTION 'stepgate: step % of pack % is % committed', v.step, v.pack,
+      CASE WHEN v.action = 'apply' THEN 'already' ELSE 'not' END USING ERRCODE = '42501';
+  END IF;
   INSERT INTO stepgate.used_approvals (sha256, permit) SELECT a, v.id FROM pg_catalog.unnest(v.approvals) a;
   v_id := stepgate.append_fact(v.pack, v.step, v.action, 'committed', v.os_user, v.host, v.plan_sha256, v.run_id,
     pg_catalog.jsonb_build_object('permit', v.id, 'plan_sha256', v.plan_sha256, 'principals', v.principals,
