@@ -45,6 +45,26 @@ pub struct RollbackReport {
     pub elapsed_ms: u128,
 }
 
+impl RollbackReport {
+    /// The report of a rollback that is about to run.
+    fn started(step: &str, run_id: &str, sha: &str, gates: Option<GateReport>) -> Self {
+        RollbackReport {
+            step: step.to_string(),
+            run_id: run_id.to_string(),
+            file_sha256: sha.to_string(),
+            gates,
+            failure: None,
+            problems: vec![],
+            notices: vec![],
+            committed: false,
+            commit_event: None,
+            fingerprint: None,
+            halted: None,
+            elapsed_ms: 0,
+        }
+    }
+}
+
 /// What the step's commit recorded: its pre-step snapshot and row counts.
 pub struct CommitRecord {
     pub entry: Snapshot,
@@ -357,20 +377,7 @@ fn execute(
     let events = session.events()?;
     let rec = commit_record(session, &events, step_id)?;
     let sha = sha.to_string();
-    let mut report = RollbackReport {
-        step: step_id.to_string(),
-        run_id: session.run_id.clone(),
-        file_sha256: sha.clone(),
-        gates: gate_report,
-        failure: None,
-        problems: vec![],
-        notices: vec![],
-        committed: false,
-        commit_event: None,
-        fingerprint: None,
-        halted: None,
-        elapsed_ms: 0,
-    };
+    let mut report = RollbackReport::started(step_id, &session.run_id, &sha, gate_report);
     session.event(
         Some(step_id),
         "rollback-intent",
@@ -542,20 +549,7 @@ fn execute_without_transaction(
     let pack = session.pack().clone();
     let events = session.events()?;
     let rec = commit_record(session, &events, step_id)?;
-    let mut report = RollbackReport {
-        step: step_id.to_string(),
-        run_id: session.run_id.clone(),
-        file_sha256: sha.to_string(),
-        gates: gate_report,
-        failure: None,
-        problems: vec![],
-        notices: vec![],
-        committed: false,
-        commit_event: None,
-        fingerprint: None,
-        halted: None,
-        elapsed_ms: 0,
-    };
+    let mut report = RollbackReport::started(step_id, &session.run_id, sha, gate_report);
     session.event(
         Some(step_id),
         "rollback-intent",
