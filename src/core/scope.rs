@@ -81,11 +81,10 @@ pub fn names_of(statements: &[&Statement], declared: &[&ObjectRef]) -> Names {
 /// A statement that renames, moves or drops a schema changes what lives inside it.
 fn schema_renamed_or_dropped(st: &Statement) -> bool {
     use pg_query::NodeEnum;
-    match &st.node {
-        Some(NodeEnum::RenameStmt(_)) | Some(NodeEnum::AlterObjectSchemaStmt(_)) => true,
-        Some(NodeEnum::DropStmt(_)) => true,
-        _ => false,
-    }
+    matches!(
+        &st.node,
+        Some(NodeEnum::RenameStmt(_) | NodeEnum::AlterObjectSchemaStmt(_) | NodeEnum::DropStmt(_))
+    )
 }
 
 /// A rename or `SET SCHEMA` names its object in the node itself, whatever the static model

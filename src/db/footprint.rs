@@ -302,36 +302,8 @@ fn scan(
     touched: bool,
 ) -> Result<Scan, postgres::Error> {
     let scope_oids: Vec<u32> = scope.iter().copied().collect();
-    let mut parts = Vec::new();
-    for cat in CATALOGS {
-        // age(xmin) <= 0: written by this transaction or one of its subtransactions (or
-        // committed by a transaction that started after it, which the outside check catches).
-        parts.push(format!(
-            "SELECT '{name}'::text AS cat, count(*) FILTER (WHERE NOT s AND NOT t) AS n_out,
-                    coalesce(bit_xor(h) FILTER (WHERE NOT s AND NOT t), 0) AS x_out,
-                    count(*) AS n_all, coalesce(bit_xor(h), 0) AS x_all,
-                    {touch} AS touched, {defines} AS defines
-               FROM (SELECT pg_catalog.hashtidextended(ctid, 0) AS h, {owner} AS owner,
-                            ({owner}) IN (SELECT unnest($1::pg_catalog.oid[])) AS s,
-                            {t} AS t
-                       FROM pg_catalog.{name} WHERE {filter}) x",
-            name = cat.name,
-            owner = cat.owner,
-            filter = filter_of(cat),
-            defines = cat.defines,
-            t = if touched {
-                "pg_catalog.age(xmin) <= 0"
-            } else {
-                "false"
-            },
-            touch = if touched {
-                "array_agg(DISTINCT owner) FILTER (WHERE t)"
-            } else {
-                "NULL::pg_catalog.oid[]"
-            },
-        ));
-    }
-    let sql = parts.join("\nUNION ALL\n");
+    let sql = scan_sql("$1::pg_catalog.oid[]", touched);
+
     let rows = c.query(sql.as_str(), &[&scope_oids])?;
     let (mut all, mut outside) = (Probe::default(), Probe::default());
     let mut owners = Vec::new();
@@ -357,6 +329,62 @@ fn scan(
         owners.extend(t.into_iter().flatten().flatten().map(|o| (o, defines)));
     }
     Ok(((all, outside), owners))
+}
+
+/// The scan over every catalog: per catalog, the tallies outside `scope` (untouched rows)
+/// and overall, and with `touched` the owners of the rows this transaction wrote.
+fn scan_sql(scope: &str, touched: bool) -> String {
+    let mut parts = Vec::new();
+    for cat in CATALOGS {
+        // age(xmin) <= 0: written by this transaction or one of its subtransactions (or
+        // committed by a transaction that started after it, which the outside check catches).
+        parts.push(format!(
+            "SELECT '{name}'::text AS cat, count(*) FILTER (WHERE NOT s AND NOT t) AS n_out,
+                    coalesce(bit_xor(h) FILTER (WHERE NOT s AND NOT t), 0) AS x_out,
+                    count(*) AS n_all, coalesce(bit_xor(h), 0) AS x_all,
+                    {touch} AS touched, {defines} AS defines
+               FROM (SELECT pg_catalog.hashtidextended(ctid, 0) AS h, {owner} AS owner,
+                            ({owner}) IN (SELECT unnest({scope})) AS s,
+                            {t} AS t
+                       FROM pg_catalog.{name} WHERE {filter}) x",
+            name = cat.name,
+            owner = cat.owner,
+            filter = filter_of(cat),
+            defines = cat.defines,
+            t = if touched {
+                "pg_catalog.age(xmin) <= 0"
+            } else {
+                "false"
+            },
+            touch = if touched {
+                "array_agg(DISTINCT owner) FILTER (WHERE t)"
+            } else {
+                "NULL::pg_catalog.oid[]"
+            },
+        ));
+    }
+    parts.join("\nUNION ALL\n")
+}
+
+/// `stepgate.catalog_fingerprint()`: the same whole-catalog probe, computed by the server
+/// itself (drift's baseline, written into the commit fact). One pass over each catalog with
+/// integer aggregates: no deparsing, no relation locks, no sort of the whole catalog.
+pub fn server_fingerprint_sql() -> String {
+    format!(
+        "
+-- The whole-catalog probe (see `db::footprint`), computed by the server from its own
+-- catalog, no client involved: drift's baseline. Moves when any row of a modelled catalog is
+-- inserted, updated or deleted (temporary and TOAST objects aside).
+CREATE FUNCTION stepgate.catalog_fingerprint()
+RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+           pg_catalog.string_agg(p.cat || ':' || p.n_all || ':' || p.x_all, ',' ORDER BY p.cat COLLATE \"C\"),
+           'UTF8')), 'hex')
+    FROM ({scan}) p
+$fn$;
+",
+        scan = scan_sql("'{}'::pg_catalog.oid[]", false)
+    )
 }
 
 enum Direction {
