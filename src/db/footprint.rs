@@ -47,7 +47,16 @@ struct Catalog {
 const EXCLUDED_RELS: &str =
     "(SELECT oid FROM pg_catalog.pg_class WHERE relpersistence = 't' OR relnamespace = 99)";
 /// Namespaces left out: the TOAST namespace and every session's temporary ones.
-const EXCLUDED_NS: &str = "(SELECT oid FROM pg_catalog.pg_namespace WHERE oid = 99 OR nspname LIKE 'pg\\_temp\\_%' OR nspname LIKE 'pg\\_toast\\_temp\\_%')";
+const EXCLUDED_NS: &str = "(SELECT oid FROM excluded_ns)";
+
+/// Read once per scan, before the catalogs: what [`EXCLUDED_RELS`] and [`EXCLUDED_NS`] name.
+const EXCLUDED_CTE: &str = "WITH excluded_rels AS MATERIALIZED (
+       SELECT oid FROM pg_catalog.pg_class WHERE relpersistence = 't' OR relnamespace = 99),
+     excluded_ns AS MATERIALIZED (
+       SELECT oid FROM pg_catalog.pg_namespace
+        WHERE oid = 99 OR nspname LIKE 'pg\\_temp\\_%' OR nspname LIKE 'pg\\_toast\\_temp\\_%'),
+     scope AS MATERIALIZED (SELECT DISTINCT unnest(@scope@) AS oid)
+";
 
 const CATALOGS: &[Catalog] = &[
     Catalog {
@@ -344,7 +353,7 @@ fn scan_sql(scope: &str, touched: bool) -> String {
                     count(*) AS n_all, coalesce(bit_xor(h), 0) AS x_all,
                     {touch} AS touched, {defines} AS defines
                FROM (SELECT pg_catalog.hashtidextended(ctid, 0) AS h, {owner} AS owner,
-                            ({owner}) IN (SELECT unnest({scope})) AS s,
+                            ({owner}) IN (SELECT oid FROM scope) AS s,
                             {t} AS t
                        FROM pg_catalog.{name} WHERE {filter}) x",
             name = cat.name,
@@ -363,7 +372,11 @@ fn scan_sql(scope: &str, touched: bool) -> String {
             },
         ));
     }
-    parts.join("\nUNION ALL\n")
+    format!(
+        "{}{}",
+        EXCLUDED_CTE.replace("@scope@", scope),
+        parts.join("\nUNION ALL\n")
+    )
 }
 
 /// `stepgate.catalog_fingerprint()`: the same whole-catalog probe, computed by the server
