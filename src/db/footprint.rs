@@ -210,20 +210,30 @@ impl Probe {
     }
 }
 
-/// What entry knows: the scope and the probe inside and outside it.
+/// The whole-catalog tallies: overall, and over the rows outside a scope.
+#[derive(Debug, Clone, Default)]
+pub struct Tallies {
+    pub all: Probe,
+    pub outside: Probe,
+}
+
+/// What entry knows: the scope, and (for a transaction that will commit) the tallies.
 #[derive(Debug, Clone, Default)]
 pub struct Entry {
     /// Oids of the objects in scope (relations with their indexes, row and array types;
     /// functions; types; schemas; every extension and event trigger).
     pub scope: BTreeSet<u32>,
-    pub all: Probe,
-    pub outside: Probe,
+    /// `None` when the reference is taken after the transaction instead: a rehearsal rolls
+    /// back, so the catalog after it is the reference (one pass fewer).
+    pub tallies: Option<Tallies>,
 }
 
 /// What the scan inside the step's transaction found.
 #[derive(Debug, Clone, Default)]
 pub struct Inside {
     pub all: Probe,
+    /// The untouched rows outside entry's scope: must equal the reference's.
+    pub outside: Probe,
     /// The scope of the in-transaction snapshot: entry's scope plus every new object.
     pub scope: BTreeSet<u32>,
     /// Why the incremental measurement cannot be trusted here (the caller falls back to the
@@ -233,25 +243,46 @@ pub struct Inside {
 
 /// The probe alone: one pass over each catalog.
 pub fn probe(c: &mut impl GenericClient) -> Result<Probe, postgres::Error> {
-    let (all, _) = scan(c, &BTreeSet::new(), false)?;
-    Ok(all.0)
+    Ok(tallies(c, &BTreeSet::new())?.all)
 }
 
-/// Entry: resolves the names to a scope and probes the catalog inside and outside it.
+/// One pass over each catalog: the tallies overall and outside `scope`.
+pub fn tallies(
+    c: &mut impl GenericClient,
+    scope: &BTreeSet<u32>,
+) -> Result<Tallies, postgres::Error> {
+    let ((all, outside), _) = scan(c, scope, false)?;
+    Ok(Tallies { all, outside })
+}
+
+/// Entry: resolves the names to a scope; with `with_tallies`, also probes the catalog.
 pub fn entry(
     c: &mut impl GenericClient,
     names: &Names,
     max_scope: usize,
+    with_tallies: bool,
 ) -> Result<Option<Entry>, postgres::Error> {
     let Some(scope) = resolve_scope(c, names, max_scope)? else {
         return Ok(None);
     };
-    let ((all, outside), _) = scan(c, &scope, false)?;
-    Ok(Some(Entry {
-        scope,
-        all,
-        outside,
-    }))
+    let tallies = if with_tallies {
+        Some(tallies(c, &scope)?)
+    } else {
+        None
+    };
+    Ok(Some(Entry { scope, tallies }))
+}
+
+/// Why the incremental proof cannot account for the rows outside the scope: `reference`
+/// (entry's tallies, or the catalog after a rehearsal's rollback) against the transaction's.
+pub fn outside_moved(reference: &Probe, inside: &Probe) -> Option<String> {
+    let moved = reference.moved(inside);
+    (!moved.is_empty()).then(|| {
+        format!(
+            "rows outside the objects the step names changed in {} (dynamic SQL, or another session's DDL)",
+            moved.join(", ")
+        )
+    })
 }
 
 /// Inside the step's transaction, after its statements: checks that everything the
@@ -262,14 +293,13 @@ pub fn inside(c: &mut impl GenericClient, entry: &Entry) -> Result<Inside, postg
         all,
         scope: entry.scope.clone(),
         unaccounted: None,
+        outside,
     };
-    let moved = entry.outside.moved(&outside);
-    if !moved.is_empty() {
-        out.unaccounted = Some(format!(
-            "rows outside the objects the step names changed in {} (dynamic SQL, or another session's DDL)",
-            moved.join(", ")
-        ));
-        return Ok(out);
+    if let Some(t) = &entry.tallies {
+        out.unaccounted = outside_moved(&t.outside, &out.outside);
+        if out.unaccounted.is_some() {
+            return Ok(out);
+        }
     }
     let owners: BTreeSet<u32> = touched.iter().map(|(o, _)| *o).collect();
     let defined: BTreeSet<u32> = touched

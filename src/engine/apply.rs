@@ -655,7 +655,7 @@ fn attempt_commit(
     let pack = session.pack().clone();
     let step_id = pack.manifest.step[idx].id().to_string();
     let names = proof::step_names(&pack, idx, file);
-    let entry = proof::entry_state(&mut session.ledger, run.proof, &names)?;
+    let entry = proof::entry_state(&mut session.ledger, run.proof, &names, true)?;
     report.proof = entry.proof();
     // Kept so a rollback can prove every object the step changed is back to its
     // pre-step definition (the step's scope holds every one of them).
@@ -792,6 +792,5 @@ fn attempt_commit(
     Ok(AttemptOutcome::Committed(Box::new(Committed {
         snapshot: m.in_tx,
         scope: m.scope,
-        probe: m.probe,
     })))
 }
