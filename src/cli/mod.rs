@@ -336,9 +336,9 @@ pub enum Command {
         #[arg(long)]
         table: String,
     },
-    /// The review package an approver reads before signing (Markdown or one self-contained HTML file).
+    /// The review package an approver reads before signing (Markdown, one self-contained HTML file, or --json for its data).
     #[command(
-        after_help = "Exit: 0 written · 2 bad input (also --json: review writes a document) · 5 database error (with --db)"
+        after_help = "The database is found like every verb finds it (--db, DATABASE_URL, PGSERVICE, PGHOST/PGPORT/PGDATABASE/…); when none answers, or it is not the pack's target, the package says so once and is built from the pack alone.\n\nExit: 0 written · 2 bad input"
     )]
     Review {
         /// Only this step (default: every step).

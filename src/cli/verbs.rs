@@ -99,7 +99,13 @@ pub fn dispatch(cli: Cli) -> i32 {
             step,
             format,
             output,
-        } => super::commit::review(&opts(&g), step.as_deref(), format, output.as_deref()),
+        } => super::commit::review(
+            &opts(&g),
+            step.as_deref(),
+            format,
+            output.as_deref(),
+            g.json,
+        ),
         Command::Scratch {
             from_db: _,
             from_sql,
@@ -128,7 +134,6 @@ pub fn dispatch(cli: Cli) -> i32 {
 pub fn json_unsupported(c: &Command) -> Option<String> {
     let (verb, why) = match c {
         Command::Demo { .. } => ("demo", "it narrates a story for a person; script the verbs it runs instead"),
-        Command::Review { .. } => ("review", "it writes a document (--format md|html); for the data, use `stepgate status --json` and `stepgate gates --json`"),
         Command::Completions { .. } => ("completions", "it writes a shell script"),
         Command::Man { .. } => ("man", "it writes roff"),
         _ => return None,
