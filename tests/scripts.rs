@@ -122,7 +122,6 @@ fn verbs_without_json_output_refuse_json_with_exit_2() {
     let out_dir = t.path().join("man");
     for args in [
         vec!["demo", "--json"],
-        vec!["review", "--json"],
         vec!["completions", "bash", "--json"],
         vec!["man", "--json", "--out-dir", out_dir.to_str().unwrap()],
     ] {

@@ -131,7 +131,7 @@ fn both_renderings_carry_the_review_content() {
         ));
         assert!(doc.contains("ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n stepgate s.txt"));
         assert!(doc.contains("Reviewed by"));
-        assert!(doc.contains("Strongest lock") || doc.contains("Writes rows of"));
+        assert!(doc.contains("What it changes"));
         assert!(doc.contains("not read (no database was given"), "offline said once");
     }
     assert_eq!(md.matches("not read (no database was given").count(), 1);
