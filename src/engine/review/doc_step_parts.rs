@@ -55,8 +55,9 @@ pub(super) fn changes(s: &StepReview) -> Vec<Block> {
     if rows.is_empty() {
         out.push(Block::Para(vec![t("No effects declared: any measured change fails the step.")]));
     } else {
+        let note = if e.rows.is_empty() { "" } else { "Rows as +insert ~update -delete. " };
         out.push(Block::Table { head: vec!["Item".into(), "Declared".into(), "Last rehearsal".into()], rows });
-        out.push(Block::Para(vec![t("Rows as +insert ~update -delete. This is the whole declared delta: a measured difference stops the step.")]));
+        out.push(Block::Para(vec![t(format!("{note}This is the whole declared delta: a measured difference stops the step."))]));
     }
     if !r.mismatches.is_empty() {
         out.push(Block::Table {
@@ -242,7 +243,20 @@ fn gate_state(g: &StepGate) -> Line {
 }
 
 pub(super) fn safety(s: &StepReview) -> Vec<Block> {
-    vec![Block::Steps(s.safety.iter().map(|i| vec![b(&i.title), t(" "), t(&i.text)]).collect())]
+    vec![Block::Steps(s.safety.iter().map(|i| {
+        let mut l = vec![b(&i.title), t(" ")];
+        l.extend(with_code(&i.text));
+        l
+    }).collect())]
+}
+
+/// Plain text with `backticked` spans as code.
+fn with_code(text: &str) -> Line {
+    text.split('`')
+        .enumerate()
+        .filter(|(_, part)| !part.is_empty())
+        .map(|(i, part)| if i % 2 == 1 { c(part) } else { t(part) })
+        .collect()
 }
 
 pub(super) fn tests(s: &StepReview) -> Vec<Block> {
