@@ -113,12 +113,11 @@ pub fn dispatch(cli: Cli) -> i32 {
             keep,
         } => super::commit::scratch(&opts(&g), from_sql, &with_data, keep, g.json),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "stepgate",
-                &mut std::io::stdout(),
-            );
+            print!("{}", super::complete::script(shell));
+            Ok(exit::OK)
+        }
+        Command::Complete { what } => {
+            print!("{}", super::complete::candidates(&g.pack, what));
             Ok(exit::OK)
         }
         Command::Man { out_dir } => man(out_dir.as_deref()),
@@ -135,6 +134,7 @@ pub fn json_unsupported(c: &Command) -> Option<String> {
     let (verb, why) = match c {
         Command::Demo { .. } => ("demo", "it narrates a story for a person; script the verbs it runs instead"),
         Command::Completions { .. } => ("completions", "it writes a shell script"),
+        Command::Complete { .. } => ("__complete", "it lists words for a shell"),
         Command::Man { .. } => ("man", "it writes roff"),
         _ => return None,
     };
