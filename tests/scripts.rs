@@ -309,7 +309,7 @@ fn man_page_has_exit_status_environment_files_and_examples() {
     let top = std::fs::read_to_string(t.path().join("stepgate.1")).unwrap();
     assert!(top.contains(".SH \"ENVIRONMENT\""));
     let apply = std::fs::read_to_string(t.path().join("stepgate-apply.1")).unwrap();
-    assert!(apply.contains("Exit: 0 committed"), "{apply}");
+    assert!(apply.contains(".SH \"EXIT STATUS\"\n.TP\n0\ncommitted"), "{apply}");
 }
 
 /// `stepgate apply --step <TAB>` in bash offers the step ids of the pack named with
@@ -364,4 +364,29 @@ fn bash_completion_offers_the_packs_step_ids_and_gates() {
     assert!(zsh.contains(":STEP:_stepgate_steps'") && zsh.contains("stepgate __complete"));
     let fish = String::from_utf8_lossy(&run(&["completions", "fish"]).stdout).into_owned();
     assert!(fish.contains("-l step") && fish.contains("(__fish_stepgate_values steps)"));
+}
+
+/// Every verb's own page carries its exit codes (from its --help) and points to the
+/// environment, so `man stepgate-apply` answers "what does exit 3 mean here".
+#[test]
+fn every_verb_page_has_its_exit_status_and_environment() {
+    let t = tempfile::tempdir().unwrap();
+    let out = run(&["man", "--out-dir", t.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut pages = 0;
+    for e in std::fs::read_dir(t.path()).unwrap() {
+        let path = e.unwrap().path();
+        if path.file_name().is_some_and(|n| n == "stepgate.1") {
+            continue;
+        }
+        let page = std::fs::read_to_string(&path).unwrap();
+        let name = path.display();
+        assert!(page.contains(".SH \"EXIT STATUS\"\n.TP\n0\n"), "{name}: no exit status");
+        assert!(page.contains(".SH ENVIRONMENT") && page.contains("PGHOST"), "{name}");
+        assert!(!page.contains("__complete"), "{name}: the hidden lister leaked");
+        pages += 1;
+    }
+    assert!(pages > 20, "only {pages} verb pages");
+    let review = std::fs::read_to_string(t.path().join("stepgate-review.1")).unwrap();
+    assert!(review.contains(".SH NOTES"));
 }
