@@ -34,7 +34,10 @@ fn backfill_pack() -> (String, String, tempfile::TempDir) {
         ("stepgate.toml", &m),
         (
             "01.sql",
-            &step_file("SELECT 1;", "UPDATE public.items SET note = upper(note) WHERE id > 0;"),
+            &step_file(
+                "SELECT 1;",
+                "UPDATE public.items SET note = upper(note) WHERE id > 0;",
+            ),
         ),
         ("rollback/01.sql", &rollback_file("SELECT 1;")),
     ]);
@@ -45,7 +48,15 @@ fn backfill_pack() -> (String, String, tempfile::TempDir) {
 fn review(dir: &std::path::Path, env: &[(&str, String)], args: &[&str]) -> Output {
     let mut cmd = Command::new(bin());
     cmd.arg("-p").arg(dir).arg("review").args(args);
-    for v in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGHOSTADDR"] {
+    for v in [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGPORT",
+        "PGDATABASE",
+        "PGUSER",
+        "PGSERVICE",
+        "PGHOSTADDR",
+    ] {
         cmd.env_remove(v);
     }
     for (k, v) in env {
@@ -65,7 +76,12 @@ fn pg_env(db: &str) -> Vec<(&'static str, String)> {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("review --json parses")
 }
 
@@ -97,21 +113,37 @@ fn the_trigger_a_backfill_fires_is_listed_and_the_rehearsal_delta_shown() {
     let w = &v["steps"][0]["written_tables"][0];
     assert_eq!(w["table"], "public.items");
     let triggers = w["catalog"]["triggers"].as_array().expect("triggers");
-    let upd = triggers.iter().find(|t| t["name"] == "trg_items_updated_at").expect("listed");
+    let upd = triggers
+        .iter()
+        .find(|t| t["name"] == "trg_items_updated_at")
+        .expect("listed");
     assert_eq!(upd["fires"], true, "{upd}");
     assert_eq!(upd["timing"], "BEFORE");
     assert_eq!(upd["function"], "set_updated_at");
-    let ins = triggers.iter().find(|t| t["name"] == "trg_items_audit_insert").expect("listed");
-    assert_eq!(ins["fires"], false, "an UPDATE does not fire an INSERT trigger");
+    let ins = triggers
+        .iter()
+        .find(|t| t["name"] == "trg_items_audit_insert")
+        .expect("listed");
+    assert_eq!(
+        ins["fires"], false,
+        "an UPDATE does not fire an INSERT trigger"
+    );
     let fk = &w["catalog"]["cascades"][0];
     assert_eq!(fk["child"], "public.item_tags");
     assert_eq!(fk["on_delete"], "CASCADE");
     assert_eq!(fk["fires"], false, "the step deletes nothing");
-    assert_eq!(v["steps"][0]["rehearsal"]["marker"], "matches", "{}", v["steps"][0]["rehearsal"]);
+    assert_eq!(
+        v["steps"][0]["rehearsal"]["marker"], "matches",
+        "{}",
+        v["steps"][0]["rehearsal"]
+    );
     assert_eq!(v["steps"][0]["locks"][0]["mode"], "ROW EXCLUSIVE");
 
     let md = String::from_utf8_lossy(&review(dir.path(), &pg_env(&db), &[]).stdout).to_string();
-    assert!(md.contains("trigger trg_items_updated_at BEFORE update (row)"), "{md}");
+    assert!(
+        md.contains("trigger trg_items_updated_at BEFORE update (row)"),
+        "{md}"
+    );
     assert!(md.contains("**fires**"));
     assert!(md.contains("Measured delta matches"));
     assert!(md.contains("+0 ~3 -0"));
@@ -120,7 +152,10 @@ fn the_trigger_a_backfill_fires_is_listed_and_the_rehearsal_delta_shown() {
 #[test]
 fn no_database_is_said_once_and_the_package_is_still_written() {
     let (_db, _ci, dir) = backfill_pack();
-    let env = vec![("PGHOST", "/nonexistent-socket-dir".to_string()), ("PGPORT", "1".to_string())];
+    let env = vec![
+        ("PGHOST", "/nonexistent-socket-dir".to_string()),
+        ("PGPORT", "1".to_string()),
+    ];
     let out = review(dir.path(), &env, &[]);
     assert_eq!(out.status.code(), Some(0));
     let md = String::from_utf8_lossy(&out.stdout);

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stepgate::engine::review::{build_model, render_html, render_markdown, GateView, Live, ReviewInput};
+use stepgate::engine::review::{
+    build_model, render_html, render_markdown, GateView, Live, ReviewInput,
+};
 use stepgate::engine::status::{PackStatus, Rehearsal, StepStatus};
 
 const CHROMIUM: &str = "/usr/bin/chromium";

@@ -309,24 +309,37 @@ fn man_page_has_exit_status_environment_files_and_examples() {
     let top = std::fs::read_to_string(t.path().join("stepgate.1")).unwrap();
     assert!(top.contains(".SH \"ENVIRONMENT\""));
     let apply = std::fs::read_to_string(t.path().join("stepgate-apply.1")).unwrap();
-    assert!(apply.contains(".SH \"EXIT STATUS\"\n.TP\n0\ncommitted"), "{apply}");
+    assert!(
+        apply.contains(".SH \"EXIT STATUS\"\n.TP\n0\ncommitted"),
+        "{apply}"
+    );
 }
 
 /// `stepgate apply --step <TAB>` in bash offers the step ids of the pack named with
 /// -p, and `--gate <TAB>` its gate names, read by the script from `stepgate __complete`.
 #[test]
 fn bash_completion_offers_the_packs_step_ids_and_gates() {
-    if std::process::Command::new("bash").arg("-c").arg("true").status().is_err() {
+    if std::process::Command::new("bash")
+        .arg("-c")
+        .arg("true")
+        .status()
+        .is_err()
+    {
         eprintln!("note: no bash; skipping the completion check");
         return;
     }
     let t = tempfile::tempdir().unwrap();
     let pack = t.path().join("pack");
-    assert_eq!(run(&["init", pack.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(
+        run(&["init", pack.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
     let script = t.path().join("stepgate.bash");
     let out = run(&["completions", "bash"]);
     std::fs::write(&script, &out.stdout).unwrap();
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_stepgate")).parent().unwrap();
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_stepgate"))
+        .parent()
+        .unwrap();
     let complete = |words: &str| -> String {
         let sh = format!(
             "source '{}'; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); _stepgate_dynamic stepgate \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
@@ -335,15 +348,28 @@ fn bash_completion_offers_the_packs_step_ids_and_gates() {
         let out = std::process::Command::new("bash")
             .arg("-c")
             .arg(sh)
-            .env("PATH", format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default()))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    bin_dir.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
             .env_remove("STEPGATE_PACK")
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let p = pack.to_str().unwrap();
-    assert_eq!(complete(&format!("stepgate -p '{p}' apply --step ''")), "1\n");
-    assert_eq!(complete(&format!("stepgate rehearse --pack '{p}' --step ''")), "1\n");
+    assert_eq!(
+        complete(&format!("stepgate -p '{p}' apply --step ''")),
+        "1\n"
+    );
+    assert_eq!(
+        complete(&format!("stepgate rehearse --pack '{p}' --step ''")),
+        "1\n"
+    );
     let manifest = std::fs::read_to_string(pack.join("stepgate.toml")).unwrap();
     let mut gates: Vec<&str> = manifest
         .lines()
@@ -381,9 +407,18 @@ fn every_verb_page_has_its_exit_status_and_environment() {
         }
         let page = std::fs::read_to_string(&path).unwrap();
         let name = path.display();
-        assert!(page.contains(".SH \"EXIT STATUS\"\n.TP\n0\n"), "{name}: no exit status");
-        assert!(page.contains(".SH ENVIRONMENT") && page.contains("PGHOST"), "{name}");
-        assert!(!page.contains("__complete"), "{name}: the hidden lister leaked");
+        assert!(
+            page.contains(".SH \"EXIT STATUS\"\n.TP\n0\n"),
+            "{name}: no exit status"
+        );
+        assert!(
+            page.contains(".SH ENVIRONMENT") && page.contains("PGHOST"),
+            "{name}"
+        );
+        assert!(
+            !page.contains("__complete"),
+            "{name}: the hidden lister leaked"
+        );
         pages += 1;
     }
     assert!(pages > 20, "only {pages} verb pages");

@@ -132,7 +132,10 @@ pub fn dispatch(cli: Cli) -> i32 {
 /// `--json` is refused for them (exit 2) rather than silently ignored.
 pub fn json_unsupported(c: &Command) -> Option<String> {
     let (verb, why) = match c {
-        Command::Demo { .. } => ("demo", "it narrates a story for a person; script the verbs it runs instead"),
+        Command::Demo { .. } => (
+            "demo",
+            "it narrates a story for a person; script the verbs it runs instead",
+        ),
         Command::Completions { .. } => ("completions", "it writes a shell script"),
         Command::Complete { .. } => ("__complete", "it lists words for a shell"),
         Command::Man { .. } => ("man", "it writes roff"),
@@ -291,9 +294,16 @@ fn man(out_dir: Option<&std::path::Path>) -> engine::Result<i32> {
             // One page per verb (each with its exit codes), then stepgate.1 with the
             // ENVIRONMENT, FILES, EXIT STATUS and EXAMPLES sections.
             // A nested verb (`ledger install`) without its own exit line has its parent's.
-            fn verbs(cmd: &clap::Command, dir: &std::path::Path, exit: &str) -> std::io::Result<()> {
+            fn verbs(
+                cmd: &clap::Command,
+                dir: &std::path::Path,
+                exit: &str,
+            ) -> std::io::Result<()> {
                 for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-                    let after = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+                    let after = sub
+                        .get_after_help()
+                        .map(|h| h.to_string())
+                        .unwrap_or_default();
                     let own = after.split_once("Exit: ").map_or(exit, |(_, e)| e);
                     verbs(sub, dir, own)?;
                     let name = clap_mangen::Man::new(sub.clone()).get_filename();
@@ -394,8 +404,13 @@ pub fn verb_page(
     if cmd.get_subcommands().any(|s| !s.is_hide_set()) {
         m.render_subcommands_section(w)?;
     }
-    let after = cmd.get_after_help().map(|h| h.to_string()).unwrap_or_default();
-    let notes = after.split_once("Exit: ").map_or(after.as_str(), |(n, _)| n);
+    let after = cmd
+        .get_after_help()
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    let notes = after
+        .split_once("Exit: ")
+        .map_or(after.as_str(), |(n, _)| n);
     if !notes.trim().is_empty() {
         write!(w, ".SH NOTES\n{}", roff(notes.trim()))?;
     }

@@ -128,7 +128,7 @@ pub fn from_events(s: &Session, events: &[Event]) -> PackStatus {
                 .iter()
                 .rev()
                 .find(|e| e.step.as_deref() == Some(st.id()) && e.verb == "rehearse");
-            let (state, at, interrupted) = step_state(&events, st.id());
+            let (state, at, interrupted) = step_state(events, st.id());
             StepStatus {
                 id: st.id().to_string(),
                 name: st.name.clone(),
@@ -156,7 +156,7 @@ pub fn from_events(s: &Session, events: &[Event]) -> PackStatus {
         title: pack.manifest.pack.title.clone(),
         target: s.target.display(),
         environment: s.identity.environment.clone(),
-        halted: crate::engine::status::current_halt(&events),
+        halted: crate::engine::status::current_halt(events),
         steps,
     }
 }

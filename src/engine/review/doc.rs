@@ -47,12 +47,19 @@ impl Tone {
 pub(super) enum Block {
     Para(Line),
     /// A call-out box: title in bold, then the body.
-    Note { tone: Tone, title: String, body: Line },
+    Note {
+        tone: Tone,
+        title: String,
+        body: Line,
+    },
     /// Ordered list.
     Steps(Vec<Line>),
     /// Label → value pairs.
     Fields(Vec<(String, Line)>),
-    Table { head: Vec<String>, rows: Vec<Vec<Line>> },
+    Table {
+        head: Vec<String>,
+        rows: Vec<Vec<Line>>,
+    },
     Code {
         lang: &'static str,
         /// Shown above the block (file name, sha256).

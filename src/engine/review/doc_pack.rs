@@ -75,7 +75,11 @@ fn notes(m: &ReviewModel) -> Vec<Block> {
             title: format!("No step \"{id}\" in this pack."),
             body: vec![t(format!(
                 "Steps: {}. Nothing below is a step to approve.",
-                m.overview.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+                m.overview
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))],
         });
     }
@@ -102,7 +106,10 @@ fn rules(p: &PackFacts) -> Vec<(String, Line)> {
                 t(", "),
                 c(format!("lock_timeout = {}", tv.lock)),
                 t(", "),
-                c(format!("idle_in_transaction_session_timeout = {}", tv.idle_in_transaction)),
+                c(format!(
+                    "idle_in_transaction_session_timeout = {}",
+                    tv.idle_in_transaction
+                )),
                 t(" (a step shows its own only when they differ)"),
             ],
         ),
@@ -129,7 +136,9 @@ fn rules(p: &PackFacts) -> Vec<(String, Line)> {
                 vec![t("none")]
             } else {
                 let mut l = join_code(&p.protected);
-                l.push(t(" — no step may alter, drop or truncate them; DML on them needs a WHERE clause"));
+                l.push(t(
+                    " — no step may alter, drop or truncate them; DML on them needs a WHERE clause",
+                ));
                 l
             },
         ),
@@ -162,7 +171,11 @@ fn gates(p: &PackFacts) -> Vec<Block> {
             vec![
                 vec![c(&g.name)],
                 vec![t(&g.kind)],
-                vec![t(if g.kind == "sql" { "—".to_string() } else { g.quorum.to_string() })],
+                vec![t(if g.kind == "sql" {
+                    "—".to_string()
+                } else {
+                    g.quorum.to_string()
+                })],
                 who,
             ]
         })

@@ -64,7 +64,11 @@ fn badges(m: &ReviewModel, s: &StepReview) -> Vec<(Tone, String)> {
 
 fn file_line(f: &Option<FileFacts>, none: &str) -> Line {
     match f {
-        Some(FileFacts { path, sha256: Some(h), .. }) => vec![c(path), t(" sha256 "), c(h)],
+        Some(FileFacts {
+            path,
+            sha256: Some(h),
+            ..
+        }) => vec![c(path), t(" sha256 "), c(h)],
         Some(FileFacts { path, .. }) => vec![c(path), t(" (could not be read)")],
         None => vec![t(none)],
     }
@@ -72,14 +76,27 @@ fn file_line(f: &Option<FileFacts>, none: &str) -> Line {
 
 fn fields(s: &StepReview) -> Vec<(String, Line)> {
     let mut f = vec![
-        ("Step file".to_string(), file_line(&s.file, "none (hold step)")),
+        (
+            "Step file".to_string(),
+            file_line(&s.file, "none (hold step)"),
+        ),
         ("Rollback file".to_string(), file_line(&s.rollback, "none")),
     ];
     if !s.requires.is_empty() {
-        f.push(("Requires".into(), vec![t(format!("steps {}", s.requires.join(", ")))]));
+        f.push((
+            "Requires".into(),
+            vec![t(format!("steps {}", s.requires.join(", ")))],
+        ));
     }
     let gates: Vec<String> = s.gates.iter().map(|g| g.name.clone()).collect();
-    f.push(("Gates".into(), vec![t(if gates.is_empty() { "none".to_string() } else { gates.join(", ") })]));
+    f.push((
+        "Gates".into(),
+        vec![t(if gates.is_empty() {
+            "none".to_string()
+        } else {
+            gates.join(", ")
+        })],
+    ));
     if let Some(tv) = &s.timeouts {
         f.push((
             "Own timeouts".into(),
@@ -88,7 +105,10 @@ fn fields(s: &StepReview) -> Vec<(String, Line)> {
                 t(", "),
                 c(format!("lock_timeout = {}", tv.lock)),
                 t(", "),
-                c(format!("idle_in_transaction_session_timeout = {}", tv.idle_in_transaction)),
+                c(format!(
+                    "idle_in_transaction_session_timeout = {}",
+                    tv.idle_in_transaction
+                )),
             ],
         ));
     }
@@ -115,7 +135,10 @@ fn signoff(m: &ReviewModel, s: &StepReview) -> Line {
             .unwrap_or_else(|| "-".into())
     };
     vec![
-        t(format!("I have read this review of step {} of pack {}: plan sha256 ", s.id, m.pack.id)),
+        t(format!(
+            "I have read this review of step {} of pack {}: plan sha256 ",
+            s.id, m.pack.id
+        )),
         c(s.plan.sha256.clone().unwrap_or_else(|| "-".into())),
         t(", step file sha256 "),
         c(sha(&s.file)),

@@ -23,46 +23,93 @@ fn marker_note(r: &RehearsalFacts) -> Block {
         DeltaMarker::Matches => (Tone::Ok, "Measured delta matches.", format!("The last rehearsal ({verdict}, {when}) measured exactly the declared effects.")),
         DeltaMarker::Differs => (Tone::Danger, "Measured delta differs.", format!("The last rehearsal ({verdict}, {when}) measured something other than the declared effects.")),
     };
-    Block::Note { tone, title: title.into(), body: vec![t(body)] }
+    Block::Note {
+        tone,
+        title: title.into(),
+        body: vec![t(body)],
+    }
 }
 
 /// Declared effects beside the last rehearsal's measured delta.
 pub(super) fn changes(s: &StepReview) -> Vec<Block> {
     if s.kind == StepKind::Hold {
-        return vec![Block::Para(vec![t("A hold step builds nothing: applying it records that the hold was reached.")])];
+        return vec![Block::Para(vec![t(
+            "A hold step builds nothing: applying it records that the hold was reached.",
+        )])];
     }
     let e = &s.effects;
     let r = &s.rehearsal;
     let measured: BTreeSet<&str> = r.measured_objects.iter().map(String::as_str).collect();
     let show_measured = matches!(r.marker, DeltaMarker::Matches | DeltaMarker::Differs);
     let mut rows = Vec::new();
-    for (verb, set) in [("create", &e.create), ("alter", &e.alter), ("drop", &e.drop)] {
+    for (verb, set) in [
+        ("create", &e.create),
+        ("alter", &e.alter),
+        ("drop", &e.drop),
+    ] {
         for o in set {
             let item = format!("{verb} {o}");
-            let m = if !show_measured { "—" } else if measured.contains(item.as_str()) { "measured" } else { "covered or not seen" };
+            let m = if !show_measured {
+                "—"
+            } else if measured.contains(item.as_str()) {
+                "measured"
+            } else {
+                "covered or not seen"
+            };
             rows.push(vec![vec![c(&item)], vec![t("declared")], vec![t(m)]]);
         }
     }
-    let tables: BTreeSet<&str> = e.rows.iter().map(|x| x.table.as_str())
-        .chain(r.measured_rows.iter().map(|x| x.table.as_str()).filter(|_| show_measured))
+    let tables: BTreeSet<&str> = e
+        .rows
+        .iter()
+        .map(|x| x.table.as_str())
+        .chain(
+            r.measured_rows
+                .iter()
+                .map(|x| x.table.as_str())
+                .filter(|_| show_measured),
+        )
         .collect();
     for table in tables {
         let d = e.rows.iter().find(|x| x.table == table);
         let m = r.measured_rows.iter().find(|x| x.table == table);
-        rows.push(vec![vec![c(format!("rows {table}"))], vec![t(counts(d))], vec![t(if show_measured { counts(m) } else { "—".into() })]]);
+        rows.push(vec![
+            vec![c(format!("rows {table}"))],
+            vec![t(counts(d))],
+            vec![t(if show_measured {
+                counts(m)
+            } else {
+                "—".into()
+            })],
+        ]);
     }
     let mut out = vec![marker_note(r)];
     if rows.is_empty() {
-        out.push(Block::Para(vec![t("No effects declared: any measured change fails the step.")]));
+        out.push(Block::Para(vec![t(
+            "No effects declared: any measured change fails the step.",
+        )]));
     } else {
-        let note = if e.rows.is_empty() { "" } else { "Rows as +insert ~update -delete. " };
-        out.push(Block::Table { head: vec!["Item".into(), "Declared".into(), "Last rehearsal".into()], rows });
-        out.push(Block::Para(vec![t(format!("{note}This is the whole declared delta: a measured difference stops the step."))]));
+        let note = if e.rows.is_empty() {
+            ""
+        } else {
+            "Rows as +insert ~update -delete. "
+        };
+        out.push(Block::Table {
+            head: vec!["Item".into(), "Declared".into(), "Last rehearsal".into()],
+            rows,
+        });
+        out.push(Block::Para(vec![t(format!(
+            "{note}This is the whole declared delta: a measured difference stops the step."
+        ))]));
     }
     if !r.mismatches.is_empty() {
         out.push(Block::Table {
             head: vec!["Differs".into(), "Declared".into(), "Measured".into()],
-            rows: r.mismatches.iter().map(|x| vec![vec![c(&x.item)], vec![t(&x.declared)], vec![t(&x.measured)]]).collect(),
+            rows: r
+                .mismatches
+                .iter()
+                .map(|x| vec![vec![c(&x.item)], vec![t(&x.declared)], vec![t(&x.measured)]])
+                .collect(),
         });
     }
     if !s.forbid.is_empty() {
@@ -75,18 +122,48 @@ pub(super) fn changes(s: &StepReview) -> Vec<Block> {
 }
 
 fn trigger_rows(w: &WrittenTable, cat: &super::live::TableCatalog) -> Vec<Vec<Line>> {
-    let mut rows: Vec<Vec<Line>> = cat.triggers.iter().map(|tr| {
-        let mut what = vec![t(format!("trigger {} {} {} ({}) → ", tr.name, tr.timing, tr.events.join("/"), tr.level)), c(&tr.function)];
-        if !tr.enabled {
-            what.push(t(" — disabled"));
-        }
-        vec![vec![c(&w.table)], what, vec![b(if tr.fires { "fires" } else { "does not fire" })]]
-    }).collect();
-    rows.extend(cat.cascades.iter().map(|k| vec![
-        vec![c(&w.table)],
-        vec![t(format!("foreign key {} of ", k.constraint)), c(&k.child), t(format!(": ON DELETE {}, ON UPDATE {}", k.on_delete, k.on_update))],
-        vec![b(if k.fires { "writes the child" } else { "does not fire" })],
-    ]));
+    let mut rows: Vec<Vec<Line>> = cat
+        .triggers
+        .iter()
+        .map(|tr| {
+            let mut what = vec![
+                t(format!(
+                    "trigger {} {} {} ({}) → ",
+                    tr.name,
+                    tr.timing,
+                    tr.events.join("/"),
+                    tr.level
+                )),
+                c(&tr.function),
+            ];
+            if !tr.enabled {
+                what.push(t(" — disabled"));
+            }
+            vec![
+                vec![c(&w.table)],
+                what,
+                vec![b(if tr.fires { "fires" } else { "does not fire" })],
+            ]
+        })
+        .collect();
+    rows.extend(cat.cascades.iter().map(|k| {
+        vec![
+            vec![c(&w.table)],
+            vec![
+                t(format!("foreign key {} of ", k.constraint)),
+                c(&k.child),
+                t(format!(
+                    ": ON DELETE {}, ON UPDATE {}",
+                    k.on_delete, k.on_update
+                )),
+            ],
+            vec![b(if k.fires {
+                "writes the child"
+            } else {
+                "does not fire"
+            })],
+        ]
+    }));
     rows
 }
 
@@ -98,14 +175,26 @@ pub(super) fn fires_and_locks(s: &StepReview) -> Vec<Block> {
     }
     if !s.locks.is_empty() {
         out.push(Block::Table {
-            head: vec!["Table".into(), "Strongest lock".into(), "Taken at".into(), "Held".into(), "Blocks".into()],
-            rows: s.locks.iter().map(|l| vec![
-                vec![c(&l.table)],
-                vec![b(l.mode)],
-                vec![t(format!("line {}", l.line))],
-                vec![t(lock_duration(s, l))],
-                vec![t(l.blocks)],
-            ]).collect(),
+            head: vec![
+                "Table".into(),
+                "Strongest lock".into(),
+                "Taken at".into(),
+                "Held".into(),
+                "Blocks".into(),
+            ],
+            rows: s
+                .locks
+                .iter()
+                .map(|l| {
+                    vec![
+                        vec![c(&l.table)],
+                        vec![b(l.mode)],
+                        vec![t(format!("line {}", l.line))],
+                        vec![t(lock_duration(s, l))],
+                        vec![t(l.blocks)],
+                    ]
+                })
+                .collect(),
         });
     }
     out
@@ -118,35 +207,61 @@ fn fires(s: &StepReview) -> Vec<Block> {
         match &w.catalog {
             None => unread.push(w.table.clone()),
             Some(cat) if cat.triggers.is_empty() && cat.cascades.is_empty() => {
-                let what = if cat.exists { "no user trigger, no cascading foreign key" } else { "does not exist yet" };
+                let what = if cat.exists {
+                    "no user trigger, no cascading foreign key"
+                } else {
+                    "does not exist yet"
+                };
                 rows.push(vec![vec![c(&w.table)], vec![t(what)], vec![t("—")]]);
             }
             Some(cat) => rows.extend(trigger_rows(w, cat)),
         }
     }
     let mut out = Vec::new();
-    let written: Vec<String> = s.written_tables.iter().map(|w| format!("{} ({})", w.table, w.writes.join("/"))).collect();
+    let written: Vec<String> = s
+        .written_tables
+        .iter()
+        .map(|w| format!("{} ({})", w.table, w.writes.join("/")))
+        .collect();
     let mut l = vec![t("Writes rows of ")];
     l.extend(join_code(&written));
     l.push(t("."));
     out.push(Block::Para(l));
     if !rows.is_empty() {
-        out.push(Block::Table { head: vec!["Written table".into(), "Sets off".into(), "For this step".into()], rows });
+        out.push(Block::Table {
+            head: vec![
+                "Written table".into(),
+                "Sets off".into(),
+                "For this step".into(),
+            ],
+            rows,
+        });
     }
     if !unread.is_empty() {
         let mut l = vec![t("Triggers and cascades not read (no database): ")];
         l.extend(join_code(&unread));
-        l.push(t(". A trigger on a written table changes rows the effects must declare."));
+        l.push(t(
+            ". A trigger on a written table changes rows the effects must declare.",
+        ));
         out.push(Block::Para(l));
     }
     out
 }
 
-fn lock_duration(s: &StepReview, l: &crate::core::lint::rules::sg132_lock_report::StepLock) -> String {
+fn lock_duration(
+    s: &StepReview,
+    l: &crate::core::lint::rules::sg132_lock_report::StepLock,
+) -> String {
     let timeout = s.timeouts.as_ref().map(|x| x.statement.clone());
     let mut out = l.held.clone();
-    if let Some(ms) = s.rehearsal.elapsed_ms.filter(|_| s.kind == StepKind::Transactional) {
-        out.push_str(&format!("; the whole step took {ms} ms in its last rehearsal"));
+    if let Some(ms) = s
+        .rehearsal
+        .elapsed_ms
+        .filter(|_| s.kind == StepKind::Transactional)
+    {
+        out.push_str(&format!(
+            "; the whole step took {ms} ms in its last rehearsal"
+        ));
     }
     if let Some(tmo) = timeout {
         out.push_str(&format!("; each statement at most {tmo}"));
@@ -161,7 +276,10 @@ pub(super) fn plan(s: &StepReview) -> Vec<Block> {
         return vec![Block::Note {
             tone: Tone::Danger,
             title: "No execution plan.".into(),
-            body: vec![t(p.error.clone().unwrap_or_default()), t(". Nothing can be approved until the files parse.")],
+            body: vec![
+                t(p.error.clone().unwrap_or_default()),
+                t(". Nothing can be approved until the files parse."),
+            ],
         }];
     };
     let mut out = vec![Block::Fields(vec![
@@ -172,11 +290,25 @@ pub(super) fn plan(s: &StepReview) -> Vec<Block> {
         out.push(Block::Para(vec![t("No statement runs.")]));
         return out;
     }
-    let text: String = p.statements.iter().map(|st| {
-        let writes = if st.writes.is_empty() { String::new() } else { format!("  -- writes {}", st.writes.join(", ")) };
-        format!("{:>3}. {}{}\n", st.n, st.sql, writes)
-    }).collect();
-    out.push(code_block("sql", Some(vec![t("in the order they run; the file below has them in full")]), &text));
+    let text: String = p
+        .statements
+        .iter()
+        .map(|st| {
+            let writes = if st.writes.is_empty() {
+                String::new()
+            } else {
+                format!("  -- writes {}", st.writes.join(", "))
+            };
+            format!("{:>3}. {}{}\n", st.n, st.sql, writes)
+        })
+        .collect();
+    out.push(code_block(
+        "sql",
+        Some(vec![t(
+            "in the order they run; the file below has them in full",
+        )]),
+        &text,
+    ));
     out
 }
 
@@ -184,7 +316,11 @@ fn file_block(f: &FileFacts) -> Block {
     match &f.text {
         Some(text) => Block::Code {
             lang: "sql",
-            caption: Some(vec![c(&f.path), t(format!(" — {} lines — sha256 ", text.lines().count())), c(f.sha256.clone().unwrap_or_else(|| "-".into()))]),
+            caption: Some(vec![
+                c(&f.path),
+                t(format!(" — {} lines — sha256 ", text.lines().count())),
+                c(f.sha256.clone().unwrap_or_else(|| "-".into())),
+            ]),
             text: text.clone(),
             numbered: true,
             flagged: f.flagged_lines.iter().copied().collect(),
@@ -193,35 +329,71 @@ fn file_block(f: &FileFacts) -> Block {
         None => Block::Note {
             tone: Tone::Danger,
             title: format!("{} cannot be shown.", f.path),
-            body: vec![t(format!("{}. Do not approve a step whose file you have not read.", f.error.as_deref().unwrap_or("unreadable")))],
+            body: vec![t(format!(
+                "{}. Do not approve a step whose file you have not read.",
+                f.error.as_deref().unwrap_or("unreadable")
+            ))],
         },
     }
 }
 
 pub(super) fn files(s: &StepReview) -> Vec<Block> {
-    s.file.iter().chain(s.rollback.iter()).map(file_block).collect()
+    s.file
+        .iter()
+        .chain(s.rollback.iter())
+        .map(file_block)
+        .collect()
 }
 
 pub(super) fn gates(m: &ReviewModel, s: &StepReview) -> Vec<Block> {
     let mut out = Vec::new();
     if s.missing_one_way_gate {
-        out.push(Block::Note { tone: Tone::Danger, title: "Apply will refuse this step.".into(), body: vec![t("It is a one-way door, and the pack declares no "), c("one_way"), t(" gate to authorize it.")] });
+        out.push(Block::Note {
+            tone: Tone::Danger,
+            title: "Apply will refuse this step.".into(),
+            body: vec![
+                t("It is a one-way door, and the pack declares no "),
+                c("one_way"),
+                t(" gate to authorize it."),
+            ],
+        });
     }
     if s.gates.is_empty() && s.kind != StepKind::Hold {
-        out.push(Block::Note { tone: Tone::Warn, title: "No gates.".into(), body: vec![t("Nothing but the runner's own checks stands before COMMIT.")] });
+        out.push(Block::Note {
+            tone: Tone::Warn,
+            title: "No gates.".into(),
+            body: vec![t(
+                "Nothing but the runner's own checks stands before COMMIT.",
+            )],
+        });
     }
     if !m.database.connected {
         return out;
     }
-    let rows: Vec<Vec<Line>> = s.gates.iter().map(|g| {
-        let mut name = vec![c(&g.name)];
-        if g.added_for_one_way {
-            name.push(t(" (added: one-way door)"));
-        }
-        vec![name, gate_state(g), vec![t(g.live.as_ref().map(|v| v.notes.join("; ")).unwrap_or_default())]]
-    }).collect();
+    let rows: Vec<Vec<Line>> = s
+        .gates
+        .iter()
+        .map(|g| {
+            let mut name = vec![c(&g.name)];
+            if g.added_for_one_way {
+                name.push(t(" (added: one-way door)"));
+            }
+            vec![
+                name,
+                gate_state(g),
+                vec![t(g
+                    .live
+                    .as_ref()
+                    .map(|v| v.notes.join("; "))
+                    .unwrap_or_default())],
+            ]
+        })
+        .collect();
     if !rows.is_empty() {
-        out.push(Block::Table { head: vec!["Gate".into(), "Now".into(), "Notes".into()], rows });
+        out.push(Block::Table {
+            head: vec!["Gate".into(), "Now".into(), "Notes".into()],
+            rows,
+        });
     }
     out
 }
@@ -229,9 +401,13 @@ pub(super) fn gates(m: &ReviewModel, s: &StepReview) -> Vec<Block> {
 fn gate_state(g: &StepGate) -> Line {
     match &g.live {
         None => vec![t("not evaluated")],
-        Some(v) if v.kind == "sql" && v.missing == 0 => vec![b("satisfied"), t(format!(" ({})", v.present.join(", ")))],
+        Some(v) if v.kind == "sql" && v.missing == 0 => {
+            vec![b("satisfied"), t(format!(" ({})", v.present.join(", ")))]
+        }
         Some(v) if v.kind == "sql" => vec![b("not satisfied: the query returned no row")],
-        Some(v) if v.missing == 0 => vec![b("satisfied"), t(format!(" by {}", v.present.join(", ")))],
+        Some(v) if v.missing == 0 => {
+            vec![b("satisfied"), t(format!(" by {}", v.present.join(", ")))]
+        }
         Some(v) => {
             let mut l = vec![b(format!("{} more needed", v.missing))];
             if !v.present.is_empty() {
@@ -243,11 +419,16 @@ fn gate_state(g: &StepGate) -> Line {
 }
 
 pub(super) fn safety(s: &StepReview) -> Vec<Block> {
-    vec![Block::Steps(s.safety.iter().map(|i| {
-        let mut l = vec![b(&i.title), t(" ")];
-        l.extend(with_code(&i.text));
-        l
-    }).collect())]
+    vec![Block::Steps(
+        s.safety
+            .iter()
+            .map(|i| {
+                let mut l = vec![b(&i.title), t(" ")];
+                l.extend(with_code(&i.text));
+                l
+            })
+            .collect(),
+    )]
 }
 
 /// Plain text with `backticked` spans as code.
@@ -262,14 +443,27 @@ fn with_code(text: &str) -> Line {
 pub(super) fn tests(s: &StepReview) -> Vec<Block> {
     let mut out = Vec::new();
     for n in &s.negatives {
-        let mut cap = vec![t("negative test "), b(&n.name), t(" — must fail with SQLSTATE "), c(&n.sqlstate)];
+        let mut cap = vec![
+            t("negative test "),
+            b(&n.name),
+            t(" — must fail with SQLSTATE "),
+            c(&n.sqlstate),
+        ];
         if let Some(name) = &n.sqlstate_name {
             cap.push(t(format!(" ({name})")));
         }
         out.push(code_block("sql", Some(cap), &n.sql));
     }
     for x in &s.measures {
-        out.push(code_block("sql", Some(vec![t("measurement "), b(&x.name), t(", recorded with the run")]), &x.sql));
+        out.push(code_block(
+            "sql",
+            Some(vec![
+                t("measurement "),
+                b(&x.name),
+                t(", recorded with the run"),
+            ]),
+            &x.sql,
+        ));
     }
     out
 }
@@ -280,7 +474,14 @@ pub(super) fn rollback(s: &StepReview) -> Vec<Block> {
     }
     let mut out = Vec::new();
     if s.one_way {
-        out.push(Block::Note { tone: Tone::Danger, title: "ONE-WAY DOOR: this step cannot be undone.".into(), body: vec![t(s.irreversible_reason.clone().unwrap_or_else(|| "no reason given".into()))] });
+        out.push(Block::Note {
+            tone: Tone::Danger,
+            title: "ONE-WAY DOOR: this step cannot be undone.".into(),
+            body: vec![t(s
+                .irreversible_reason
+                .clone()
+                .unwrap_or_else(|| "no reason given".into()))],
+        });
     }
     let gates = match &s.rollback_gates {
         Some(g) if g.is_empty() => vec![t("none")],
@@ -288,7 +489,14 @@ pub(super) fn rollback(s: &StepReview) -> Vec<Block> {
         None => vec![t("the step's own")],
     };
     let mut f = vec![("Rollback gates".to_string(), gates)];
-    f.push(("Backup for restore".into(), if s.backup_tables.is_empty() { vec![t("no table to dump")] } else { join_code(&s.backup_tables) }));
+    f.push((
+        "Backup for restore".into(),
+        if s.backup_tables.is_empty() {
+            vec![t("no table to dump")]
+        } else {
+            join_code(&s.backup_tables)
+        },
+    ));
     out.push(Block::Fields(f));
     if s.rollback.is_some() {
         out.push(Block::Para(vec![
@@ -307,17 +515,39 @@ pub(super) fn lint(s: &StepReview) -> Vec<Block> {
     let errors = s.lint.iter().filter(|d| d.severity == "error").count();
     let mut out = Vec::new();
     if errors > 0 {
-        out.push(Block::Note { tone: Tone::Danger, title: format!("{errors} lint error(s)."), body: vec![t("The runner refuses to rehearse or apply a file with lint errors.")] });
+        out.push(Block::Note {
+            tone: Tone::Danger,
+            title: format!("{errors} lint error(s)."),
+            body: vec![t(
+                "The runner refuses to rehearse or apply a file with lint errors.",
+            )],
+        });
     }
     out.push(Block::Table {
-        head: vec!["Code".into(), "Severity".into(), "File:line".into(), "Message".into(), "Source line".into()],
-        rows: s.lint.iter().map(|d| {
-            let mut msg = vec![t(&d.message)];
-            if let Some(h) = &d.help {
-                msg.push(t(format!(" — help: {h}")));
-            }
-            vec![vec![c(&d.code)], vec![t(&d.severity)], vec![c(format!("{}:{}", d.file, d.line))], msg, vec![c(&d.source)]]
-        }).collect(),
+        head: vec![
+            "Code".into(),
+            "Severity".into(),
+            "File:line".into(),
+            "Message".into(),
+            "Source line".into(),
+        ],
+        rows: s
+            .lint
+            .iter()
+            .map(|d| {
+                let mut msg = vec![t(&d.message)];
+                if let Some(h) = &d.help {
+                    msg.push(t(format!(" — help: {h}")));
+                }
+                vec![
+                    vec![c(&d.code)],
+                    vec![t(&d.severity)],
+                    vec![c(format!("{}:{}", d.file, d.line))],
+                    msg,
+                    vec![c(&d.source)],
+                ]
+            })
+            .collect(),
     });
     out
 }
@@ -325,20 +555,35 @@ pub(super) fn lint(s: &StepReview) -> Vec<Block> {
 pub(super) fn sign(s: &StepReview) -> Vec<Block> {
     if s.sign.is_empty() {
         return if s.kind == StepKind::Hold || s.gates.is_empty() {
-            vec![Block::Para(vec![t("This step has no signature gate: there is nothing to sign.")])]
+            vec![Block::Para(vec![t(
+                "This step has no signature gate: there is nothing to sign.",
+            )])]
         } else {
             vec![]
         };
     }
     let mut out = vec![Block::Para(vec![
-        t("Check before signing: "), c("plan-sha256"), t(" equals the plan sha256 above, "),
-        c("step-sha256"), t(" and "), c("rollback-sha256"), t(" the file sha256 values, "),
-        c("manifest-sha256"), t(" the one on the cover. The tool fills in your principal and the validity window."),
+        t("Check before signing: "),
+        c("plan-sha256"),
+        t(" equals the plan sha256 above, "),
+        c("step-sha256"),
+        t(" and "),
+        c("rollback-sha256"),
+        t(" the file sha256 values, "),
+        c("manifest-sha256"),
+        t(" the one on the cover. The tool fills in your principal and the validity window."),
     ])];
     let sid = shell_word(&s.id);
     for g in &s.sign {
         let gg = shell_word(&g.gate);
-        out.push(code_block("text", Some(vec![t(format!("approval statement, action apply, gate {}", g.gate))]), &g.statement));
+        out.push(code_block(
+            "text",
+            Some(vec![t(format!(
+                "approval statement, action apply, gate {}",
+                g.gate
+            ))]),
+            &g.statement,
+        ));
         out.push(code_block("sh", Some(vec![t("sign it with stepgate, or with ssh-keygen (YOU: one of the gate's signers)")]), &format!(
             "stepgate approve --step {sid} --gate {gg} --key ~/.ssh/id_ed25519 --principal YOU\nstepgate approval-text --step {sid} --gate {gg} --principal YOU > s.txt && ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n stepgate s.txt\n"
         )));

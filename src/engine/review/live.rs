@@ -251,7 +251,12 @@ fn trigger_fact(r: &postgres::Row, verbs: &BTreeSet<Verb>) -> TriggerFact {
     TriggerFact {
         name: r.get(0),
         timing: r.get(1),
-        level: if r.get::<_, bool>(2) { "row" } else { "statement" }.into(),
+        level: if r.get::<_, bool>(2) {
+            "row"
+        } else {
+            "statement"
+        }
+        .into(),
         events,
         function: r.get(7),
         enabled,

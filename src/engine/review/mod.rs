@@ -27,11 +27,11 @@ use crate::core::approval::{Action, Expected, Statement};
 use crate::core::lint::LintContext;
 use crate::core::manifest::Step;
 use crate::core::objects::Verb;
-use std::collections::{BTreeMap, BTreeSet};
 use crate::engine::pack::LoadedPack;
 use crate::engine::session::{Lock, Options, Session};
 use crate::engine::{Error, Result};
 use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
 /// What the approver reads about one gate when approvals are known.

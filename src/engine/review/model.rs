@@ -298,7 +298,11 @@ pub fn build(input: &ReviewInput) -> ReviewModel {
     let diags = lint::run(pack, &loaded.sources);
     let ctx = LintContext::new(pack, &loaded.sources);
     let selected: Vec<usize> = (0..pack.manifest.step.len())
-        .filter(|i| input.step.is_none_or(|id| pack.manifest.step[*i].id() == id))
+        .filter(|i| {
+            input
+                .step
+                .is_none_or(|id| pack.manifest.step[*i].id() == id)
+        })
         .collect();
     let steps = selected
         .iter()
@@ -494,7 +498,10 @@ fn build_step(
         kind,
         one_way: step.one_way,
         irreversible_reason: step.irreversible_reason.clone(),
-        file: step.file.as_ref().map(|f| file_facts(loaded, f.get_ref(), diags)),
+        file: step
+            .file
+            .as_ref()
+            .map(|f| file_facts(loaded, f.get_ref(), diags)),
         rollback: step
             .rollback
             .as_ref()
@@ -536,13 +543,14 @@ fn build_step(
             .as_ref()
             .map(|_| step.rollback_gate_names()),
         lint: findings(loaded, step, diags),
-        ledger: input.live.and_then(|l| l.step_status(step.id())).map(|s| {
-            LedgerFacts {
+        ledger: input
+            .live
+            .and_then(|l| l.step_status(step.id()))
+            .map(|s| LedgerFacts {
                 state: s.state.clone(),
                 at: s.state_at.clone(),
                 interrupted: s.interrupted_run.clone(),
-            }
-        }),
+            }),
         sign: sign_facts(loaded, step, &gate_names),
     };
     review.safety = safety::for_step(&pack_facts(loaded), pack, &review);
@@ -629,7 +637,11 @@ pub(super) fn written_tables(ctx: &LintContext, index: usize) -> BTreeMap<String
     if let Some(e) = ctx.pack.effects.get(index) {
         for (t, r) in &e.rows {
             let verbs = out.entry(t.clone()).or_default();
-            for (n, v) in [(r.insert, Verb::Insert), (r.update, Verb::Update), (r.delete, Verb::Delete)] {
+            for (n, v) in [
+                (r.insert, Verb::Insert),
+                (r.update, Verb::Update),
+                (r.delete, Verb::Delete),
+            ] {
                 if n != 0 {
                     verbs.insert(v);
                 }

@@ -36,7 +36,10 @@ fn common(r: &StepReview) -> Vec<SafetyItem> {
     if !r.requires.is_empty() {
         out.push(item(
             "Prerequisites committed.",
-            format!("Step(s) {} must be committed on this target first.", r.requires.join(", ")),
+            format!(
+                "Step(s) {} must be committed on this target first.",
+                r.requires.join(", ")
+            ),
         ));
     }
     let gates: Vec<&str> = r.gates.iter().map(|g| g.name.as_str()).collect();
@@ -58,7 +61,10 @@ fn common(r: &StepReview) -> Vec<SafetyItem> {
             },
         ));
     }
-    out.push(item("Frozen pack.", "`stepgate.lock`, when present, must match the sha256 of every file."));
+    out.push(item(
+        "Frozen pack.",
+        "`stepgate.lock`, when present, must match the sha256 of every file.",
+    ));
     out
 }
 
@@ -88,7 +94,10 @@ fn transactional(pf: &PackFacts, pack: &Pack, r: &StepReview) -> Vec<SafetyItem>
         item("Measured delta = declared effects.", "Measured inside the transaction; any difference in objects or row counts and nothing commits."),
     ];
     if !pack.manifest.invariant.is_empty() {
-        out.push(item("Invariants.", "Checked before the step, inside its transaction before COMMIT, and after COMMIT."));
+        out.push(item(
+            "Invariants.",
+            "Checked before the step, inside its transaction before COMMIT, and after COMMIT.",
+        ));
     }
     if !r.negatives.is_empty() {
         out.push(item(
@@ -96,9 +105,15 @@ fn transactional(pf: &PackFacts, pack: &Pack, r: &StepReview) -> Vec<SafetyItem>
             format!("{} test(s) run inside the transaction, each in a savepoint, and must fail with their SQLSTATE.", r.negatives.len()),
         ));
     }
-    out.push(item("Ledger in the same transaction.", "The committed fact commits with the step, or neither does."));
+    out.push(item(
+        "Ledger in the same transaction.",
+        "The committed fact commits with the step, or neither does.",
+    ));
     out.push(item("Post-commit checks.", "Section H, the pack's verify file and a catalog diff against the pre-step state run after COMMIT."));
-    out.push(item("Halt on divergence.", "A divergence before COMMIT rolls back; any divergence, before or after, halts the pack."));
+    out.push(item(
+        "Halt on divergence.",
+        "A divergence before COMMIT rolls back; any divergence, before or after, halts the pack.",
+    ));
     out
 }
 

@@ -132,12 +132,24 @@ fn both_renderings_carry_the_review_content() {
         assert!(doc.contains("ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n stepgate s.txt"));
         assert!(doc.contains("Reviewed by"));
         assert!(doc.contains("What it changes"));
-        assert!(doc.contains("not read (no database was given"), "offline said once");
+        assert!(
+            doc.contains("not read (no database was given"),
+            "offline said once"
+        );
     }
     assert_eq!(md.matches("not read (no database was given").count(), 1);
     // Pack-level facts once: the timeouts line and the invariant query appear once.
-    assert_eq!(md.matches("idle_in_transaction_session_timeout = 15s").count(), 1, "{md}");
-    assert_eq!(md.matches("SELECT count(*) FROM pg_class WHERE relname = 'x'").count(), 1);
+    assert_eq!(
+        md.matches("idle_in_transaction_session_timeout = 15s")
+            .count(),
+        1,
+        "{md}"
+    );
+    assert_eq!(
+        md.matches("SELECT count(*) FROM pg_class WHERE relname = 'x'")
+            .count(),
+        1
+    );
 
     assert!(md.contains(&format!("```sql\n{step_text}```")));
     assert!(md.contains(&format!("```sql\n{rb_text}```")));
@@ -189,8 +201,8 @@ fn html_is_self_contained_and_balanced() {
     for tag in [
         "section", "header", "table", "pre", "figure", "main", "ol", "ul", "div",
     ] {
-        let open = html.matches(&format!("<{tag}>")).count()
-            + html.matches(&format!("<{tag} ")).count();
+        let open =
+            html.matches(&format!("<{tag}>")).count() + html.matches(&format!("<{tag} ")).count();
         let close = html.matches(&format!("</{tag}>")).count();
         assert_eq!(open, close, "unbalanced <{tag}>");
     }
@@ -259,7 +271,10 @@ fn live_state_approvals_and_one_way_are_shown() {
         assert!(doc.contains("retire, never delete: FK RESTRICT"));
         assert!(doc.contains("1 more needed"));
         assert!(doc.contains("step file changed since signing"));
-        assert!(doc.contains("Never rehearsed"), "no rehearse event in the ledger");
+        assert!(
+            doc.contains("Never rehearsed"),
+            "no rehearse event in the ledger"
+        );
         assert!(doc.contains("not applied"));
         assert!(doc.contains("HALTED"));
     }
@@ -275,7 +290,11 @@ fn md_of(i: &ReviewInput) -> String {
     md(i)
 }
 
-fn rehearse_event(file_sha: &str, plan_sha: &str, mismatches: serde_json::Value) -> crate::db::ledger::Event {
+fn rehearse_event(
+    file_sha: &str,
+    plan_sha: &str,
+    mismatches: serde_json::Value,
+) -> crate::db::ledger::Event {
     crate::db::ledger::Event {
         id: 3,
         at: "2026-06-01T08:00:00Z".into(),
@@ -314,15 +333,27 @@ fn measured_delta_is_marked_matches_differs_or_stale() {
         .sha256();
     let differs = serde_json::json!([{"item": "rows public.example_table update", "declared": "0", "measured": "50000"}]);
     for (ev, want) in [
-        (rehearse_event(&sha, &plan, serde_json::json!([])), DeltaMarker::Matches),
+        (
+            rehearse_event(&sha, &plan, serde_json::json!([])),
+            DeltaMarker::Matches,
+        ),
         (rehearse_event(&sha, &plan, differs), DeltaMarker::Differs),
-        (rehearse_event(&"0".repeat(64), &plan, serde_json::json!([])), DeltaMarker::NotRehearsedSinceChange),
-        (rehearse_event(&sha, &"1".repeat(64), serde_json::json!([])), DeltaMarker::NotRehearsedSinceChange),
+        (
+            rehearse_event(&"0".repeat(64), &plan, serde_json::json!([])),
+            DeltaMarker::NotRehearsedSinceChange,
+        ),
+        (
+            rehearse_event(&sha, &"1".repeat(64), serde_json::json!([])),
+            DeltaMarker::NotRehearsedSinceChange,
+        ),
     ] {
         let mut live = Live::from_status(&live_status(true), vec![]);
         live.halted = None;
         live.rehearsals.insert("1".into(), ev);
-        let inp = ReviewInput { live: Some(&live), ..input(&loaded) };
+        let inp = ReviewInput {
+            live: Some(&live),
+            ..input(&loaded)
+        };
         let m = build(&inp);
         assert_eq!(m.steps[0].rehearsal.marker, want);
         let md = render_markdown(&m);
@@ -351,15 +382,35 @@ fn safety_list_fits_the_kind_of_step() {
     let loaded = crate::engine::pack::load(&dir).unwrap();
     let model = build(&input(&loaded));
     let titles = |i: usize| -> Vec<String> {
-        model.steps[i].safety.iter().map(|x| x.title.clone()).collect()
+        model.steps[i]
+            .safety
+            .iter()
+            .map(|x| x.title.clone())
+            .collect()
     };
     assert_eq!(model.steps[0].kind, StepKind::NonTransactional);
     let nt = titles(0).join("|");
-    for absent in ["Fresh rehearsal", "Ledger in the same transaction", "SET LOCAL", "Negative tests", "Invariants."] {
-        assert!(!nt.contains(absent), "{absent} listed for a non-transactional step: {nt}");
+    for absent in [
+        "Fresh rehearsal",
+        "Ledger in the same transaction",
+        "SET LOCAL",
+        "Negative tests",
+        "Invariants.",
+    ] {
+        assert!(
+            !nt.contains(absent),
+            "{absent} listed for a non-transactional step: {nt}"
+        );
     }
-    let texts: String = model.steps[0].safety.iter().map(|x| x.text.clone()).collect();
-    assert!(!texts.contains("SET LOCAL") && !texts.contains("rolls back"), "{texts}");
+    let texts: String = model.steps[0]
+        .safety
+        .iter()
+        .map(|x| x.text.clone())
+        .collect();
+    assert!(
+        !texts.contains("SET LOCAL") && !texts.contains("rolls back"),
+        "{texts}"
+    );
     assert!(nt.contains("Preflight instead of rehearsal") && nt.contains("Index validity"));
     assert_eq!(model.steps[1].kind, StepKind::Hold);
     let hold = titles(1).join("|");
@@ -382,7 +433,9 @@ fn the_model_serialises_and_parses_back() {
     assert_eq!(v["format"], "stepgate-review/1");
     assert_eq!(v["database"]["connected"], false);
     assert_eq!(v["steps"][0]["kind"], "transactional");
-    assert!(v["steps"][0]["plan"]["sha256"].as_str().is_some_and(|s| s.len() == 64));
+    assert!(v["steps"][0]["plan"]["sha256"]
+        .as_str()
+        .is_some_and(|s| s.len() == 64));
 }
 
 #[test]
@@ -431,15 +484,26 @@ fn function_lengths(text: &str) -> Vec<(String, usize)> {
     let mut out = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         let s = l.trim_start();
-        let s = s.strip_prefix("pub(super) ").or_else(|| s.strip_prefix("pub ")).unwrap_or(s);
-        let Some(rest) = s.strip_prefix("fn ") else { continue };
-        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let s = s
+            .strip_prefix("pub(super) ")
+            .or_else(|| s.strip_prefix("pub "))
+            .unwrap_or(s);
+        let Some(rest) = s.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
         let mut depth = 0i32;
         let mut opened = false;
         for (j, l2) in lines.iter().enumerate().skip(i) {
             for ch in l2.chars() {
                 match ch {
-                    '{' => { depth += 1; opened = true; }
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
                     '}' => depth -= 1,
                     _ => {}
                 }
