@@ -18,6 +18,7 @@ fn marker_note(r: &RehearsalFacts) -> Block {
     let (tone, title, body) = match r.marker {
         DeltaMarker::Unknown => (Tone::Info, "Last rehearsal: not read.", "No ledger was read (see the top).".to_string()),
         DeltaMarker::NeverRehearsed => (Tone::Warn, "Never rehearsed.", "The ledger has no rehearsal of this step: apply refuses until one passes.".to_string()),
+        DeltaMarker::NotRehearsable => (Tone::Info, "Not rehearsable in a transaction.", "transactional = false: it cannot run inside BEGIN..ROLLBACK. Apply runs a preflight instead; rehearse it on a copy with stepgate scratch.".to_string()),
         DeltaMarker::NotRehearsedSinceChange => (Tone::Warn, "Not rehearsed since the file changed.", format!("The last rehearsal ({verdict}, {when}) was of other bytes or another plan: apply refuses until this one is rehearsed.")),
         DeltaMarker::NotMeasured => (Tone::Danger, "The last rehearsal measured nothing.", format!("It {verdict} at {when} before the delta was measured.")),
         DeltaMarker::Matches => (Tone::Ok, "Measured delta matches.", format!("The last rehearsal ({verdict}, {when}) measured exactly the declared effects.")),
@@ -190,7 +191,7 @@ pub(super) fn fires_and_locks(s: &StepReview) -> Vec<Block> {
                         vec![c(&l.table)],
                         vec![b(l.mode)],
                         vec![t(format!("line {}", l.line))],
-                        vec![t(lock_duration(s, l))],
+                        with_code(&lock_duration(s, l)),
                         vec![t(l.blocks)],
                     ]
                 })

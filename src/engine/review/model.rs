@@ -196,6 +196,8 @@ pub enum DeltaMarker {
     Unknown,
     /// The ledger has no rehearsal of this step.
     NeverRehearsed,
+    /// A `transactional = false` step: it cannot run inside BEGIN..ROLLBACK.
+    NotRehearsable,
     /// The last rehearsal was of other bytes or another plan.
     NotRehearsedSinceChange,
     /// The last rehearsal stopped before it measured anything.
@@ -490,6 +492,10 @@ fn build_step(
     );
     let backup_tables = crate::engine::backup::tables_for_step(pack, index, &|_| true);
     let kind = step_kind(step);
+    let mut rehearsal = rehearsal;
+    if kind == StepKind::NonTransactional && rehearsal.at.is_none() {
+        rehearsal.marker = DeltaMarker::NotRehearsable;
+    }
     let own_timeouts = timeouts(&pack.timeouts_for(index));
     let mut review = StepReview {
         id: step.id().to_string(),
