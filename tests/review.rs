@@ -166,3 +166,27 @@ fn no_database_is_said_once_and_the_package_is_still_written() {
     let v = json(&review(dir.path(), &env, &["--json", "--quiet"]));
     assert_eq!(v["database"]["connected"], false);
 }
+
+#[test]
+fn a_step_that_does_not_parse_still_gets_its_package_when_connected() {
+    let (db, _ci, dir) = backfill_pack();
+    std::fs::write(
+        dir.path().join("01.sql"),
+        "UPDAT public.items SET note = 'x';\n",
+    )
+    .unwrap();
+    let out = review(dir.path(), &pg_env(&db), &["-q"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("No execution plan."), "{md}");
+    assert!(md.contains("**Ledger:** read from"));
+    assert!(
+        md.contains("SG001"),
+        "the parse error is listed as a lint finding"
+    );
+}

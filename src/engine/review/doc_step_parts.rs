@@ -402,6 +402,7 @@ pub(super) fn gates(m: &ReviewModel, s: &StepReview) -> Vec<Block> {
 fn gate_state(g: &StepGate) -> Line {
     match &g.live {
         None => vec![t("not evaluated")],
+        Some(v) if v.kind == "unevaluated" => vec![t("not evaluated")],
         Some(v) if v.kind == "sql" && v.missing == 0 => {
             vec![b("satisfied"), t(format!(" ({})", v.present.join(", ")))]
         }

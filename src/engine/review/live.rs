@@ -106,7 +106,12 @@ pub fn gather(
         if s.pack().step(sid).is_some_and(|x| x.hold) {
             continue;
         }
-        live.approvals.extend(gate_views(s, sid)?);
+        // A step whose plan cannot be built (its file does not parse) still gets its
+        // package: the reason stands where the gate results would.
+        match gate_views(s, sid) {
+            Ok(v) => live.approvals.extend(v),
+            Err(e) => live.approvals.extend(unevaluated(s, sid, &e.to_string())),
+        }
     }
     for (table, verbs) in written {
         live.tables
@@ -166,6 +171,24 @@ fn gate_views(s: &mut Session, sid: &str) -> Result<Vec<GateView>> {
         });
     }
     Ok(out)
+}
+
+/// One "not evaluated" view per gate of the step, carrying why.
+fn unevaluated(s: &Session, sid: &str, why: &str) -> Vec<GateView> {
+    let Some(step) = s.pack().step(sid) else {
+        return Vec::new();
+    };
+    super::model::apply_gates(s.pack(), step)
+        .0
+        .into_iter()
+        .map(|gate| GateView {
+            step: sid.to_string(),
+            gate,
+            kind: "unevaluated".into(),
+            notes: vec![why.to_string()],
+            ..GateView::default()
+        })
+        .collect()
 }
 
 /// `schema.table` split at the first dot (stepgate's names are always qualified).
