@@ -60,10 +60,30 @@ pub(super) fn intro(m: &ReviewModel) -> Vec<Block> {
     ]));
     out.push(Block::Sub("Rules for every step".into()));
     out.push(Block::Fields(rules(&m.pack)));
+    out.push(Block::Sub("Checks before every step".into()));
+    out.push(super::doc_step_parts::checks(&m.pack.checks));
     out.extend(gates(&m.pack));
     out.extend(invariants(&m.pack));
     out.push(Block::Sub("Steps of the pack".into()));
     out.push(overview(m));
+    out.push(Block::Sub("How to sign".into()));
+    out.push(Block::Para(vec![
+        t("Each step ends with the statement its approval signs. Check before signing: "),
+        c("plan-sha256"),
+        t(" equals the step's plan sha256, "),
+        c("step-sha256"),
+        t(" and "),
+        c("rollback-sha256"),
+        t(" its file sha256 values, "),
+        c("manifest-sha256"),
+        t(" the one above. "),
+        c("stepgate approve"),
+        t(" fills in your principal and the validity window; with "),
+        c("ssh-keygen -Y sign -n stepgate"),
+        t(", sign the text "),
+        c("stepgate approval-text"),
+        t(" prints. Your principal must be one of the gate's signers."),
+    ]));
     out
 }
 

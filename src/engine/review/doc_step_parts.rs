@@ -421,8 +421,13 @@ fn gate_state(g: &StepGate) -> Line {
 }
 
 pub(super) fn safety(s: &StepReview) -> Vec<Block> {
-    vec![Block::Steps(
-        s.safety
+    vec![checks(&s.safety)]
+}
+
+/// A numbered list of checks, their `backticked` names as code.
+pub(super) fn checks(items: &[SafetyItem]) -> Block {
+    Block::Steps(
+        items
             .iter()
             .map(|i| {
                 let mut l = vec![b(&i.title), t(" ")];
@@ -430,7 +435,7 @@ pub(super) fn safety(s: &StepReview) -> Vec<Block> {
                 l
             })
             .collect(),
-    )]
+    )
 }
 
 /// Plain text with `backticked` spans as code.
@@ -564,17 +569,7 @@ pub(super) fn sign(s: &StepReview) -> Vec<Block> {
             vec![]
         };
     }
-    let mut out = vec![Block::Para(vec![
-        t("Check before signing: "),
-        c("plan-sha256"),
-        t(" equals the plan sha256 above, "),
-        c("step-sha256"),
-        t(" and "),
-        c("rollback-sha256"),
-        t(" the file sha256 values, "),
-        c("manifest-sha256"),
-        t(" the one on the cover. The tool fills in your principal and the validity window."),
-    ])];
+    let mut out = Vec::new();
     let sid = shell_word(&s.id);
     for g in &s.sign {
         let gg = shell_word(&g.gate);
@@ -586,7 +581,7 @@ pub(super) fn sign(s: &StepReview) -> Vec<Block> {
             ))]),
             &g.statement,
         ));
-        out.push(code_block("sh", Some(vec![t("sign it with stepgate, or with ssh-keygen (YOU: one of the gate's signers)")]), &format!(
+        out.push(code_block("sh", Some(vec![t("sign it (YOU: your principal)")]), &format!(
             "stepgate approve --step {sid} --gate {gg} --key ~/.ssh/id_ed25519 --principal YOU\nstepgate approval-text --step {sid} --gate {gg} --principal YOU > s.txt && ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n stepgate s.txt\n"
         )));
     }

@@ -61,6 +61,8 @@ pub struct PackFacts {
     pub protected: Vec<String>,
     pub organic: Vec<String>,
     pub verify_file: Option<String>,
+    /// Checks the runner makes before every step, whatever its kind.
+    pub checks: Vec<SafetyItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -410,6 +412,7 @@ fn pack_facts(loaded: &LoadedPack) -> PackFacts {
         protected: pack.protected.iter().cloned().collect(),
         organic: pack.organic.iter().cloned().collect(),
         verify_file: p.verify.as_ref().map(|v| v.get_ref().clone()),
+        checks: safety::pack_wide(),
     }
 }
 

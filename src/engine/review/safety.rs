@@ -27,12 +27,18 @@ pub fn for_step(pf: &PackFacts, pack: &Pack, r: &StepReview) -> Vec<SafetyItem> 
     out
 }
 
-/// What every kind of step goes through.
-fn common(r: &StepReview) -> Vec<SafetyItem> {
-    let mut out = vec![
+/// What every step of every kind goes through: said once, on the cover.
+pub fn pack_wide() -> Vec<SafetyItem> {
+    vec![
         item("Not halted.", "While a halt is in force every mutating verb refuses, until a signed resume."),
         item("Identity guard.", "The connected server must be the pack's target (database, environment label and system identifier, above); otherwise nothing runs (exit 6)."),
-    ];
+        item("Frozen pack.", "`stepgate.lock`, when present, must match the sha256 of every file."),
+    ]
+}
+
+/// What this step goes through beyond the pack-wide checks.
+fn common(r: &StepReview) -> Vec<SafetyItem> {
+    let mut out = Vec::new();
     if !r.requires.is_empty() {
         out.push(item(
             "Prerequisites committed.",
@@ -61,10 +67,6 @@ fn common(r: &StepReview) -> Vec<SafetyItem> {
             },
         ));
     }
-    out.push(item(
-        "Frozen pack.",
-        "`stepgate.lock`, when present, must match the sha256 of every file.",
-    ));
     out
 }
 

@@ -423,6 +423,9 @@ fn safety_list_fits_the_kind_of_step() {
         assert!(doc.contains("This step has no signature gate: there is nothing to sign."));
     }
     assert_eq!(html.matches("<section class=\"page step\"").count(), 2);
+    // Checks that hold for every step are said once, on the cover.
+    assert_eq!(md.matches("Not halted.").count(), 1, "{md}");
+    assert_eq!(md.matches("Check before signing").count(), 1);
 }
 
 #[test]
