@@ -3,6 +3,7 @@
 //! of `--help`, the shell completions and the man page.
 
 pub mod commit;
+pub mod complete;
 pub mod demo;
 pub mod first_hour;
 pub mod pipe;
@@ -342,9 +343,9 @@ pub enum Command {
         #[arg(long)]
         table: String,
     },
-    /// The review package an approver reads before signing (Markdown or one self-contained HTML file).
+    /// The review package an approver reads before signing (Markdown, one self-contained HTML file, or --json for its data).
     #[command(
-        after_help = "Exit: 0 written · 2 bad input (also --json: review writes a document) · 5 database error (with --db)"
+        after_help = "The database is found like every verb finds it (--db, DATABASE_URL, PGSERVICE, PGHOST/PGPORT/PGDATABASE/…); when none answers, or it is not the pack's target, the package says so once and is built from the pack alone.\n\nExit: 0 written · 2 bad input"
     )]
     Review {
         /// Only this step (default: every step).
@@ -375,12 +376,25 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
-    /// Generate shell completions.
-    #[command(after_help = "Exit: 0 written · 2 bad input (also --json)")]
+    /// Generate shell completions (bash, zsh and fish also complete --step and --gate from the pack).
+    #[command(
+        after_help = "Install, for example: stepgate completions bash > ~/.local/share/bash-completion/completions/stepgate\n\nExit: 0 written · 2 bad input (also --json)"
+    )]
     Completions {
         /// The shell to write completions for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// List the pack's step ids or gate names for the completion scripts (one per line, a tab, a description).
+    #[command(
+        name = "__complete",
+        hide = true,
+        after_help = "Exit: 0 always (an unreadable pack lists nothing)"
+    )]
+    Complete {
+        /// What to list.
+        #[arg(value_enum)]
+        what: complete::Candidates,
     },
     /// Write the man page (roff) to stdout or a directory.
     #[command(after_help = "Exit: 0 written · 2 bad input (cannot write --out-dir; also --json)")]
