@@ -596,6 +596,9 @@ pub fn sign(statement_text: &str, key: &PrivateKey) -> Result<String, ApprovalEr
         return Err(ApprovalError::EncryptedKey);
     }
     check_key_policy(key.public_key().key_data())?;
+    if let ssh_key::private::KeypairData::Rsa(rsa) = key.key_data() {
+        return armor(&sign_rsa(statement_text, rsa)?);
+    }
     let sig = key
         .sign(NAMESPACE, HashAlg::Sha512, statement_text.as_bytes())
         .map_err(|e| match e {
@@ -607,6 +610,59 @@ pub fn sign(statement_text: &str, key: &PrivateKey) -> Result<String, ApprovalEr
             other => ApprovalError::Signing(other.to_string()),
         })?;
     armor(&sig)
+}
+
+/// rsa-sha2-512 signing through OpenSSL. ssh-key 0.6.7 cannot sign with RSA keys: its
+/// conversion to the `rsa` crate's key passes the prime p twice (instead of p and q), which
+/// fails validation ("cryptographic error"), so the private operation is done here from the
+/// key's own components (n, e, d, p, q, iqmp; the CRT exponents are derived).
+fn sign_rsa(statement_text: &str, rsa: &ssh_key::private::RsaKeypair) -> Result<SshSig, ApprovalError> {
+    use openssl::bn::{BigNum, BigNumContext};
+    let fail = |e: openssl::error::ErrorStack| ApprovalError::Signing(e.to_string());
+    let bn = |m: &ssh_key::Mpint| -> Result<BigNum, ApprovalError> {
+        let bytes = m.as_positive_bytes().ok_or_else(|| {
+            ApprovalError::MalformedKey("an RSA key component is negative".to_string())
+        })?;
+        BigNum::from_slice(bytes).map_err(fail)
+    };
+    let (p, q, d) = (bn(&rsa.private.p)?, bn(&rsa.private.q)?, bn(&rsa.private.d)?);
+    let mut ctx = BigNumContext::new().map_err(fail)?;
+    let crt_exponent = |prime: &BigNum, ctx: &mut BigNumContext| -> Result<BigNum, ApprovalError> {
+        let one = BigNum::from_u32(1).map_err(fail)?;
+        let mut minus_one = BigNum::new().map_err(fail)?;
+        minus_one.checked_sub(prime, &one).map_err(fail)?;
+        let mut r = BigNum::new().map_err(fail)?;
+        r.nnmod(&d, &minus_one, ctx).map_err(fail)?;
+        Ok(r)
+    };
+    let (dmp1, dmq1) = (crt_exponent(&p, &mut ctx)?, crt_exponent(&q, &mut ctx)?);
+    let private = openssl::rsa::Rsa::from_private_components(
+        bn(&rsa.public.n)?,
+        bn(&rsa.public.e)?,
+        bn(&rsa.private.d)?,
+        p,
+        q,
+        dmp1,
+        dmq1,
+        bn(&rsa.private.iqmp)?,
+    )
+    .map_err(fail)?;
+    let pkey = openssl::pkey::PKey::from_rsa(private).map_err(fail)?;
+    let data = SshSig::signed_data(NAMESPACE, HashAlg::Sha512, statement_text.as_bytes())
+        .map_err(|e| ApprovalError::Signing(e.to_string()))?;
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha512(), &pkey).map_err(fail)?;
+    let raw = signer.sign_oneshot_to_vec(&data).map_err(fail)?;
+    let sig = ssh_key::Signature::new(
+        ssh_key::Algorithm::Rsa {
+            hash: Some(HashAlg::Sha512),
+        },
+        raw,
+    )
+    .map_err(|e| ApprovalError::Signing(e.to_string()))?;
+    let public = ssh_key::public::KeyData::Rsa(rsa.public.clone());
+    SshSig::new(public, NAMESPACE, HashAlg::Sha512, sig)
+        .map_err(|e| ApprovalError::Signing(e.to_string()))
 }
 
 fn armor(sig: &SshSig) -> Result<String, ApprovalError> {
