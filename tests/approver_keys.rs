@@ -154,10 +154,24 @@ fn run(cmd: &mut Command) -> std::process::Output {
 fn keygen(dir: &Path, name: &str, kind: &str, bits: u32) -> (PathBuf, Vec<u8>) {
     let p = dir.join(name);
     run(Command::new("ssh-keygen")
-        .args(["-q", "-N", "", "-C", name, "-t", kind, "-b", &bits.to_string(), "-f"])
+        .args([
+            "-q",
+            "-N",
+            "",
+            "-C",
+            name,
+            "-t",
+            kind,
+            "-b",
+            &bits.to_string(),
+            "-f",
+        ])
         .arg(&p));
     let line = std::fs::read_to_string(p.with_extension("pub")).expect("pub");
-    (p, unb64(line.split_whitespace().nth(1).expect("base64 field")))
+    (
+        p,
+        unb64(line.split_whitespace().nth(1).expect("base64 field")),
+    )
 }
 
 /// `ssh-keygen -Y sign -n namespace` of `msg`; returns the armored signature.
@@ -232,10 +246,18 @@ fn ssh_keygen_signatures_of_every_accepted_key_type_verify_in_the_server_and_the
         // The client reads the same signature; `verify` needs a well-formed statement, so
         // check through the raw ssh-key path by signing a real one below.
         let other = STATEMENT_LIKE.replace("approver", "approvers");
-        assert_eq!(server(&mut c, &sig, other.as_bytes()), None, "{what}: other message");
+        assert_eq!(
+            server(&mut c, &sig, other.as_bytes()),
+            None,
+            "{what}: other message"
+        );
         // Namespace: a signature for `git` is not an approval.
         let git = keygen_sign(&key, "git", STATEMENT_LIKE);
-        assert_eq!(server(&mut c, &git, STATEMENT_LIKE.as_bytes()), None, "{what}: namespace");
+        assert_eq!(
+            server(&mut c, &git, STATEMENT_LIKE.as_bytes()),
+            None,
+            "{what}: namespace"
+        );
         // One changed byte inside the raw signature (the last one).
         let mut raw = unb64(
             &sig.lines()
@@ -244,19 +266,28 @@ fn ssh_keygen_signatures_of_every_accepted_key_type_verify_in_the_server_and_the
         );
         let last = raw.len() - 1;
         raw[last] ^= 1;
-        assert_eq!(server(&mut c, &armor(&raw), STATEMENT_LIKE.as_bytes()), None, "{what}: flipped");
+        assert_eq!(
+            server(&mut c, &armor(&raw), STATEMENT_LIKE.as_bytes()),
+            None,
+            "{what}: flipped"
+        );
 
         // stepgate's own signature with this key file: ssh-keygen and the server accept it.
         let st = statement();
-        let private = approval::load_private_key(
-            &std::fs::read_to_string(&key).expect("key"),
-            None,
-        )
-        .expect("load key");
+        let private =
+            approval::load_private_key(&std::fs::read_to_string(&key).expect("key"), None)
+                .expect("load key");
         let ours = approval::sign(&st, &private).expect("sign");
         let line = std::fs::read_to_string(key.with_extension("pub")).expect("pub");
-        assert!(keygen_verify(line.trim(), &ours, &st), "{what}: ssh-keygen verifies ours");
-        assert_eq!(server(&mut c, &ours, st.as_bytes()), Some(blob.clone()), "{what}: ours");
+        assert!(
+            keygen_verify(line.trim(), &ours, &st),
+            "{what}: ssh-keygen verifies ours"
+        );
+        assert_eq!(
+            server(&mut c, &ours, st.as_bytes()),
+            Some(blob.clone()),
+            "{what}: ours"
+        );
         let theirs = keygen_sign(&key, NS, &st);
         client_verdict(&theirs, &st).unwrap_or_else(|e| panic!("{what}: client: {e}"));
         assert!(matches!(
@@ -334,15 +365,33 @@ fn rsa_pkcs1_padding_forgeries_and_wrong_hash_names_are_refused() {
     let good256 = raw_sign(&key, &emsa(k, &digest_info(SHA256_INFO, &h256)));
 
     // Controls: both SHA-2 algorithms verify under their own names.
-    assert_eq!(server(&mut c, &sshsig(&blob, NS, "rsa-sha2-512", &good512), msg), Some(blob.clone()));
-    assert_eq!(server(&mut c, &sshsig(&blob, NS, "rsa-sha2-256", &good256), msg), Some(blob.clone()));
+    assert_eq!(
+        server(&mut c, &sshsig(&blob, NS, "rsa-sha2-512", &good512), msg),
+        Some(blob.clone())
+    );
+    assert_eq!(
+        server(&mut c, &sshsig(&blob, NS, "rsa-sha2-256", &good256), msg),
+        Some(blob.clone())
+    );
 
     let mut refused: Vec<(&str, String)> = vec![
         // The hash algorithm name is bound: each signature under the other name, or SHA-1's.
-        ("sha512 signature named rsa-sha2-256", sshsig(&blob, NS, "rsa-sha2-256", &good512)),
-        ("sha256 signature named rsa-sha2-512", sshsig(&blob, NS, "rsa-sha2-512", &good256)),
-        ("named ssh-rsa (SHA-1)", sshsig(&blob, NS, "ssh-rsa", &good512)),
-        ("named ssh-ed25519", sshsig(&blob, NS, "ssh-ed25519", &good512)),
+        (
+            "sha512 signature named rsa-sha2-256",
+            sshsig(&blob, NS, "rsa-sha2-256", &good512),
+        ),
+        (
+            "sha256 signature named rsa-sha2-512",
+            sshsig(&blob, NS, "rsa-sha2-512", &good256),
+        ),
+        (
+            "named ssh-rsa (SHA-1)",
+            sshsig(&blob, NS, "ssh-rsa", &good512),
+        ),
+        (
+            "named ssh-ed25519",
+            sshsig(&blob, NS, "ssh-ed25519", &good512),
+        ),
         ("namespace", sshsig(&blob, "git", "rsa-sha2-512", &good512)),
     ];
     // Padding forgeries a lenient parser accepts (each a genuine RSA operation on a bad block).
@@ -362,7 +411,10 @@ fn rsa_pkcs1_padding_forgeries_and_wrong_hash_names_are_refused() {
     let mut no_separator = emsa(k, &digest_info(SHA512_INFO, &h512));
     let sep = k - 1 - digest_info(SHA512_INFO, &h512).len();
     no_separator[sep] = 0xff;
-    let other_hash = emsa(k, &digest_info(SHA512_INFO, &Sha512::digest(b"other").to_vec()));
+    let other_hash = emsa(
+        k,
+        &digest_info(SHA512_INFO, &Sha512::digest(b"other").to_vec()),
+    );
     let sha256_block = emsa(k, &digest_info(SHA256_INFO, &h256));
     for (what, em) in [
         ("garbage after the hash, short padding", garbage_after),
@@ -371,15 +423,24 @@ fn rsa_pkcs1_padding_forgeries_and_wrong_hash_names_are_refused() {
         ("no 00 separator", no_separator),
         ("hash of other data", other_hash),
     ] {
-        refused.push((what, sshsig(&blob, NS, "rsa-sha2-512", &raw_sign(&key, &em))));
+        refused.push((
+            what,
+            sshsig(&blob, NS, "rsa-sha2-512", &raw_sign(&key, &em)),
+        ));
     }
-    refused.push(("SHA-256 block named rsa-sha2-512", sshsig(&blob, NS, "rsa-sha2-512", &raw_sign(&key, &sha256_block))));
+    refused.push((
+        "SHA-256 block named rsa-sha2-512",
+        sshsig(&blob, NS, "rsa-sha2-512", &raw_sign(&key, &sha256_block)),
+    ));
     // s >= n: s + n (as many bytes as fit) and n itself.
     let n = key.n().to_owned().expect("n");
     let s = BigNum::from_slice(&good512).expect("bn");
     let mut s_plus_n = BigNum::new().expect("bn");
     s_plus_n.checked_add(&s, &n).expect("add");
-    refused.push(("s + n", sshsig(&blob, NS, "rsa-sha2-512", &s_plus_n.to_vec())));
+    refused.push((
+        "s + n",
+        sshsig(&blob, NS, "rsa-sha2-512", &s_plus_n.to_vec()),
+    ));
     refused.push(("s = n", sshsig(&blob, NS, "rsa-sha2-512", &n.to_vec())));
     refused.push(("s = 0", sshsig(&blob, NS, "rsa-sha2-512", &[0u8; 256])));
     refused.push(("s = 1", sshsig(&blob, NS, "rsa-sha2-512", &[1u8])));
@@ -399,7 +460,12 @@ fn rsa_keys_outside_the_policy_are_refused_by_server_client_and_registry() {
     let e3 = Rsa::generate_with_e(2048, &BigNum::from_u32(3).expect("bn")).expect("rsa e=3");
     let k = e3.size() as usize;
     let blob3 = rsa_blob(&e3.e().to_vec(), &e3.n().to_vec());
-    let sig3 = sshsig(&blob3, NS, "rsa-sha2-512", &raw_sign(&e3, &emsa(k, &digest_info(SHA512_INFO, &h))));
+    let sig3 = sshsig(
+        &blob3,
+        NS,
+        "rsa-sha2-512",
+        &raw_sign(&e3, &emsa(k, &digest_info(SHA512_INFO, &h))),
+    );
     assert_eq!(server(&mut c, &sig3, st.as_bytes()), None, "server: e = 3");
     assert!(
         matches!(client_verdict(&sig3, &st), Err(ApprovalError::UnsupportedAlgorithm { ref algorithm }) if algorithm.contains("65537")),
@@ -413,14 +479,25 @@ fn rsa_keys_outside_the_policy_are_refused_by_server_client_and_registry() {
     forged_block.resize(k, 0xff);
     let root = cube_root(&BigNum::from_slice(&forged_block).expect("bn"));
     let forged = sshsig(&blob3, NS, "rsa-sha2-512", &root.to_vec());
-    assert_eq!(server(&mut c, &forged, st.as_bytes()), None, "server: e = 3 cube-root forgery");
-    assert!(client_verdict(&forged, &st).is_err(), "client: e = 3 forgery");
+    assert_eq!(
+        server(&mut c, &forged, st.as_bytes()),
+        None,
+        "server: e = 3 cube-root forgery"
+    );
+    assert!(
+        client_verdict(&forged, &st).is_err(),
+        "client: e = 3 forgery"
+    );
 
     // 1024 bits: ssh-keygen still makes them; stepgate refuses them everywhere.
     let dir = tempfile::tempdir().expect("tempdir");
     let (key, _blob) = keygen(dir.path(), "short", "rsa", 1024);
     let sig = keygen_sign(&key, NS, &st);
-    assert_eq!(server(&mut c, &sig, st.as_bytes()), None, "server: 1024-bit");
+    assert_eq!(
+        server(&mut c, &sig, st.as_bytes()),
+        None,
+        "server: 1024-bit"
+    );
     assert!(matches!(
         client_verdict(&sig, &st),
         Err(ApprovalError::UnsupportedAlgorithm { ref algorithm }) if algorithm == "ssh-rsa 1024-bit"
@@ -439,7 +516,10 @@ fn rsa_keys_outside_the_policy_are_refused_by_server_client_and_registry() {
     let err = stepgate::engine::signers_cmd::add(&o, "alice@example.org", &e3_line, &["*".into()])
         .expect_err("an e = 3 key is not registered");
     assert!(err.to_string().contains("65537"), "{err}");
-    assert_eq!(common::count(&ci, "SELECT count(*) FROM stepgate.signers"), 0);
+    assert_eq!(
+        common::count(&ci, "SELECT count(*) FROM stepgate.signers"),
+        0
+    );
 }
 
 /// floor(cbrt(v)) + 1 by bisection (a forger rounds up so the cube starts with the block).
@@ -525,14 +605,21 @@ fn ecdsa_malformed_signatures_and_keys_are_refused_and_high_s_is_accepted_like_o
     let sig = EcdsaSig::sign(&digest[..], &ec.key).expect("sign");
     let (r, s) = (sig.r().to_vec(), sig.s().to_vec());
     let t = "ecdsa-sha2-nistp256";
-    assert_eq!(server(&mut c, &sshsig(&ec.blob, NS, t, &rs(&r, &s)), msg), Some(ec.blob.clone()));
+    assert_eq!(
+        server(&mut c, &sshsig(&ec.blob, NS, t, &rs(&r, &s)), msg),
+        Some(ec.blob.clone())
+    );
 
     // High s: n - s is the same signature's twin. OpenSSH accepts it (no low-s rule), and so
     // do the client and the server, so that all three agree on what counts.
     let mut high = BigNum::new().expect("bn");
     high.checked_sub(&ec.n, sig.s()).expect("sub");
     let high_s = sshsig(&ec.blob, NS, t, &rs(&r, &high.to_vec()));
-    assert_eq!(server(&mut c, &high_s, msg), Some(ec.blob.clone()), "server: high s");
+    assert_eq!(
+        server(&mut c, &high_s, msg),
+        Some(ec.blob.clone()),
+        "server: high s"
+    );
     client_verdict(&high_s, &st).expect("client: high s");
     let pub_line = format!("{t} {}", b64(&ec.blob));
     assert!(keygen_verify(&pub_line, &high_s, &st), "ssh-keygen: high s");
@@ -564,19 +651,42 @@ fn ecdsa_malformed_signatures_and_keys_are_refused_and_high_s_is_accepted_like_o
         ("s = 0", sshsig(&ec.blob, NS, t, &rs(&r, &[]))),
         ("r = n", sshsig(&ec.blob, NS, t, &rs(&n, &s))),
         ("s = n", sshsig(&ec.blob, NS, t, &rs(&r, &n))),
-        ("r + n", sshsig(&ec.blob, NS, t, &rs(&r_plus_n.to_vec(), &s))),
+        (
+            "r + n",
+            sshsig(&ec.blob, NS, t, &rs(&r_plus_n.to_vec(), &s)),
+        ),
         ("r and s swapped", sshsig(&ec.blob, NS, t, &rs(&s, &r))),
         ("non-minimal r", sshsig(&ec.blob, NS, t, &non_minimal_r)),
         ("negative r", sshsig(&ec.blob, NS, t, &negative_r)),
-        ("trailing bytes", sshsig(&ec.blob, NS, t, &[rs(&r, &s), vec![0]].concat())),
-        ("point not on the curve", sshsig(&ec_blob("nistp256", &off_curve), NS, t, &rs(&r, &s))),
-        ("compressed point", sshsig(&ec_blob("nistp256", &compressed), NS, t, &rs(&r, &s))),
-        ("named nistp384", sshsig(&ec.blob, NS, "ecdsa-sha2-nistp384", &rs(&r, &s))),
-        ("named rsa-sha2-512", sshsig(&ec.blob, NS, "rsa-sha2-512", &rs(&r, &s))),
+        (
+            "trailing bytes",
+            sshsig(&ec.blob, NS, t, &[rs(&r, &s), vec![0]].concat()),
+        ),
+        (
+            "point not on the curve",
+            sshsig(&ec_blob("nistp256", &off_curve), NS, t, &rs(&r, &s)),
+        ),
+        (
+            "compressed point",
+            sshsig(&ec_blob("nistp256", &compressed), NS, t, &rs(&r, &s)),
+        ),
+        (
+            "named nistp384",
+            sshsig(&ec.blob, NS, "ecdsa-sha2-nistp384", &rs(&r, &s)),
+        ),
+        (
+            "named rsa-sha2-512",
+            sshsig(&ec.blob, NS, "rsa-sha2-512", &rs(&r, &s)),
+        ),
         ("key type and curve disagree", {
             let mut b = string(b"ecdsa-sha2-nistp256");
             b.extend(string(b"nistp384"));
-            b.extend(string(&ec.key.public_key().to_bytes(&ec.group, PointConversionForm::UNCOMPRESSED, &mut ctx).expect("point")));
+            b.extend(string(
+                &ec.key
+                    .public_key()
+                    .to_bytes(&ec.group, PointConversionForm::UNCOMPRESSED, &mut ctx)
+                    .expect("point"),
+            ));
             sshsig(&b, NS, t, &rs(&r, &s))
         }),
         ("namespace", sshsig(&ec.blob, "git", t, &rs(&r, &s))),
@@ -625,7 +735,10 @@ fn ecdsa_p256_published_vectors_verify_and_altered_ones_do_not() {
         assert!(!verify(&mut c, b"other", &rs(&r, &s)), "{m}: other message");
         let mut r2 = r.clone();
         r2[31] ^= 1;
-        assert!(!verify(&mut c, m.as_bytes(), &rs(&r2, &s)), "{m}: altered r");
+        assert!(
+            !verify(&mut c, m.as_bytes(), &rs(&r2, &s)),
+            "{m}: altered r"
+        );
     }
 }
 
@@ -639,7 +752,12 @@ fn a_signature_presented_under_another_key_types_name_is_refused() {
     let (ecd, ec_blob) = keygen(dir.path(), "ec", "ecdsa", 256);
     let raw = |armored: &str| -> (String, Vec<u8>) {
         // The signature string is the last field: string(type) || string(raw signature).
-        let blob = unb64(&armored.lines().filter(|l| !l.starts_with("-----")).collect::<String>());
+        let blob = unb64(
+            &armored
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<String>(),
+        );
         let inner = &blob[blob.len() - inner_len(&blob)..];
         let tlen = u32::from_be_bytes(inner[..4].try_into().expect("4")) as usize;
         let t = String::from_utf8(inner[4..4 + tlen].to_vec()).expect("utf8");
@@ -648,12 +766,27 @@ fn a_signature_presented_under_another_key_types_name_is_refused() {
     let (ed_t, ed_sig) = raw(&keygen_sign(&ed, NS, &st));
     let (rsa_t, rsa_sig) = raw(&keygen_sign(&rsa, NS, &st));
     let (ec_t, ec_sig) = raw(&keygen_sign(&ecd, NS, &st));
-    assert_eq!((ed_t.as_str(), rsa_t.as_str(), ec_t.as_str()), ("ssh-ed25519", "rsa-sha2-512", "ecdsa-sha2-nistp256"));
+    assert_eq!(
+        (ed_t.as_str(), rsa_t.as_str(), ec_t.as_str()),
+        ("ssh-ed25519", "rsa-sha2-512", "ecdsa-sha2-nistp256")
+    );
     // Controls: reassembled unchanged, each verifies.
-    for (b, t, s) in [(&ed_blob, &ed_t, &ed_sig), (&rsa_blob, &rsa_t, &rsa_sig), (&ec_blob, &ec_t, &ec_sig)] {
-        assert_eq!(server(&mut c, &sshsig(b, NS, t, s), st.as_bytes()), Some(b.clone()), "{t}");
+    for (b, t, s) in [
+        (&ed_blob, &ed_t, &ed_sig),
+        (&rsa_blob, &rsa_t, &rsa_sig),
+        (&ec_blob, &ec_t, &ec_sig),
+    ] {
+        assert_eq!(
+            server(&mut c, &sshsig(b, NS, t, s), st.as_bytes()),
+            Some(b.clone()),
+            "{t}"
+        );
     }
-    let keys = [(&ed_blob, "ed25519"), (&rsa_blob, "rsa"), (&ec_blob, "ecdsa")];
+    let keys = [
+        (&ed_blob, "ed25519"),
+        (&rsa_blob, "rsa"),
+        (&ec_blob, "ecdsa"),
+    ];
     let sigs = [(&ed_t, &ed_sig), (&rsa_t, &rsa_sig), (&ec_t, &ec_sig)];
     for (i, (kb, kname)) in keys.iter().enumerate() {
         for (j, (t, s)) in sigs.iter().enumerate() {
@@ -662,8 +795,15 @@ fn a_signature_presented_under_another_key_types_name_is_refused() {
                     continue;
                 }
                 let armored = sshsig(kb, NS, name, s);
-                assert_eq!(server(&mut c, &armored, st.as_bytes()), None, "{kname} key, {t} signature named {name}");
-                assert!(client_verdict(&armored, &st).is_err(), "client: {kname} key, {t} signature named {name}");
+                assert_eq!(
+                    server(&mut c, &armored, st.as_bytes()),
+                    None,
+                    "{kname} key, {t} signature named {name}"
+                );
+                assert!(
+                    client_verdict(&armored, &st).is_err(),
+                    "client: {kname} key, {t} signature named {name}"
+                );
             }
         }
     }
@@ -709,22 +849,44 @@ create = ["table public.keys_t"]
     );
     let mut m = common::manifest(db, &extra);
     if allowed_signers.is_some() {
-        m = m.replacen("[pack.target]", "allowed_signers = \"allowed_signers\"\n[pack.target]", 1);
+        m = m.replacen(
+            "[pack.target]",
+            "allowed_signers = \"allowed_signers\"\n[pack.target]",
+            1,
+        );
     }
     let step = common::step_file("SELECT 1;", "CREATE TABLE public.keys_t (id int);");
     let rb = common::rollback_file("DROP TABLE public.keys_t;");
-    let mut files = vec![("stepgate.toml", m.as_str()), ("01.sql", step.as_str()), ("rollback/01.sql", rb.as_str())];
+    let mut files = vec![
+        ("stepgate.toml", m.as_str()),
+        ("01.sql", step.as_str()),
+        ("rollback/01.sql", rb.as_str()),
+    ];
     if let Some(a) = allowed_signers {
         files.push(("allowed_signers", a));
     }
     common::write_pack(&files)
 }
 
-fn stepgate_approve(pack: &Path, principal: &str, key: &Path, env: &[(&str, &str)]) -> std::process::Output {
+fn stepgate_approve(
+    pack: &Path,
+    principal: &str,
+    key: &Path,
+    env: &[(&str, &str)],
+) -> std::process::Output {
     let mut cmd = Command::new(common::bin());
     cmd.arg("--pack")
         .arg(pack)
-        .args(["approve", "--step", "1", "--gate", "owner", "--principal", principal, "--key"])
+        .args([
+            "approve",
+            "--step",
+            "1",
+            "--gate",
+            "owner",
+            "--principal",
+            principal,
+            "--key",
+        ])
         .arg(key)
         .env_remove("SSH_AUTH_SOCK")
         .env_remove("STEPGATE_KEY_PASSPHRASE")
@@ -750,7 +912,12 @@ fn server_counts(ci: &str, pack: &Path) -> Result<Vec<String>, postgres::Error> 
     let mut c = common::client(ci);
     c.query_one(
         "SELECT principals FROM stepgate.verify_approvals($1::text::jsonb, $2, $3, $4)",
-        &[&plan.canonical(), &plan.sha256(), &offered.statements, &offered.signatures],
+        &[
+            &plan.canonical(),
+            &plan.sha256(),
+            &offered.statements,
+            &offered.signatures,
+        ],
     )
     .map(|r| r.get(0))
 }
@@ -762,21 +929,38 @@ fn approve_signs_with_rsa_and_ecdsa_key_files_and_the_server_counts_both() {
     let keys = tempfile::tempdir().expect("tempdir");
     let (alice, _) = keygen(keys.path(), "alice", "rsa", 3072);
     let (bob, _) = keygen(keys.path(), "bob", "ecdsa", 256);
-    let o = stepgate::engine::Options { pack: ".".into(), db: Some(ci.clone()) };
-    stepgate::engine::signers_cmd::add(&o, ALICE, &pub_line(&alice), &["owner".into()]).expect("register alice (RSA)");
-    stepgate::engine::signers_cmd::add(&o, BOB, &pub_line(&bob), &["owner".into()]).expect("register bob (ECDSA)");
+    let o = stepgate::engine::Options {
+        pack: ".".into(),
+        db: Some(ci.clone()),
+    };
+    stepgate::engine::signers_cmd::add(&o, ALICE, &pub_line(&alice), &["owner".into()])
+        .expect("register alice (RSA)");
+    stepgate::engine::signers_cmd::add(&o, BOB, &pub_line(&bob), &["owner".into()])
+        .expect("register bob (ECDSA)");
     let allowed = format!("{ALICE} {}\n{BOB} {}\n", pub_line(&alice), pub_line(&bob));
     let dir = pack(&db, Some(&allowed));
     for (who, key) in [(ALICE, &alice), (BOB, &bob)] {
         let out = stepgate_approve(dir.path(), who, key, &[]);
-        assert!(out.status.success(), "{who}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let mut counted = server_counts(&ci, dir.path()).expect("the server counts both approvals");
     counted.sort();
     assert_eq!(counted, vec![ALICE.to_string(), BOB.to_string()]);
     // The RSA approval is rsa-sha2-512.
-    let sig = std::fs::read_to_string(dir.path().join(format!("approvals/1.owner.{ALICE}.approval.sig"))).expect("sig");
-    let blob = unb64(&sig.lines().filter(|l| !l.starts_with("-----")).collect::<String>());
+    let sig = std::fs::read_to_string(
+        dir.path()
+            .join(format!("approvals/1.owner.{ALICE}.approval.sig")),
+    )
+    .expect("sig");
+    let blob = unb64(
+        &sig.lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>(),
+    );
     assert!(blob.windows(12).any(|w| w == b"rsa-sha2-512"));
 }
 
@@ -785,7 +969,9 @@ fn approve_refuses_before_signing_and_before_asking_for_a_passphrase() {
     let keys = tempfile::tempdir().expect("tempdir");
     let (alice, _) = keygen(keys.path(), "alice", "ecdsa", 256);
     // An encrypted key: the refusals below must come before any passphrase is needed.
-    run(Command::new("ssh-keygen").args(["-q", "-p", "-N", "s3cret", "-P", "", "-f"]).arg(&alice));
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-p", "-N", "s3cret", "-P", "", "-f"])
+        .arg(&alice));
     let (mallory, _) = keygen(keys.path(), "mallory", "ed25519", 256);
     let allowed = format!("{ALICE} {}\n", pub_line(&alice));
     let dir = pack("somedb", Some(&allowed));
@@ -794,13 +980,25 @@ fn approve_refuses_before_signing_and_before_asking_for_a_passphrase() {
     let out = stepgate_approve(dir.path(), "carol@example.org", &alice, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("not a signer of gate `owner`") && err.contains(ALICE) && err.contains(BOB), "{err}");
+    assert!(
+        err.contains("not a signer of gate `owner`") && err.contains(ALICE) && err.contains(BOB),
+        "{err}"
+    );
 
     let mut cmd = Command::new(common::bin());
     let out = cmd
         .arg("--pack")
         .arg(dir.path())
-        .args(["approve", "--step", "1", "--gate", "nosuch", "--principal", ALICE, "--key"])
+        .args([
+            "approve",
+            "--step",
+            "1",
+            "--gate",
+            "nosuch",
+            "--principal",
+            ALICE,
+            "--key",
+        ])
         .arg(&alice)
         .stdin(Stdio::null())
         .env_remove("SSH_AUTH_SOCK")
@@ -808,7 +1006,10 @@ fn approve_refuses_before_signing_and_before_asking_for_a_passphrase() {
         .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("no gate `nosuch`") && err.contains("owner"), "{err}");
+    assert!(
+        err.contains("no gate `nosuch`") && err.contains("owner"),
+        "{err}"
+    );
 
     let out = stepgate_approve(dir.path(), ALICE, &mallory, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -819,7 +1020,12 @@ fn approve_refuses_before_signing_and_before_asking_for_a_passphrase() {
     let out = stepgate_approve(dir.path(), ALICE, &alice, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("no terminal") && err.contains("ssh-add") && err.contains("STEPGATE_KEY_PASSPHRASE"), "{err}");
+    assert!(
+        err.contains("no terminal")
+            && err.contains("ssh-add")
+            && err.contains("STEPGATE_KEY_PASSPHRASE"),
+        "{err}"
+    );
     assert!(!approvals.exists(), "nothing written by a refused approve");
 
     // A short RSA key is refused before anything else about it.
@@ -829,10 +1035,21 @@ fn approve_refuses_before_signing_and_before_asking_for_a_passphrase() {
     assert!(err.contains("1024-bit") && err.contains("2048"), "{err}");
 
     // With the passphrase it signs.
-    let out = stepgate_approve(dir.path(), ALICE, &alice, &[("STEPGATE_KEY_PASSPHRASE", "s3cret")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let st = std::fs::read_to_string(approvals.join(format!("1.owner.{ALICE}.approval"))).expect("statement");
-    let sig = std::fs::read_to_string(approvals.join(format!("1.owner.{ALICE}.approval.sig"))).expect("sig");
+    let out = stepgate_approve(
+        dir.path(),
+        ALICE,
+        &alice,
+        &[("STEPGATE_KEY_PASSPHRASE", "s3cret")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let st = std::fs::read_to_string(approvals.join(format!("1.owner.{ALICE}.approval")))
+        .expect("statement");
+    let sig = std::fs::read_to_string(approvals.join(format!("1.owner.{ALICE}.approval.sig")))
+        .expect("sig");
     assert!(keygen_verify(&pub_line(&alice), &sig, &st));
 }
 
@@ -840,7 +1057,9 @@ fn approve_refuses_before_signing_and_before_asking_for_a_passphrase() {
 fn approve_asks_for_the_passphrase_on_a_terminal_without_echo() {
     let keys = tempfile::tempdir().expect("tempdir");
     let (alice, _) = keygen(keys.path(), "alice", "ed25519", 256);
-    run(Command::new("ssh-keygen").args(["-q", "-p", "-N", "pa55-phrase", "-P", "", "-f"]).arg(&alice));
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-p", "-N", "pa55-phrase", "-P", "", "-f"])
+        .arg(&alice));
     let dir = pack("somedb", None);
     // `script` gives the command a pseudo-terminal; the passphrase is typed on it.
     let inner = format!(
@@ -868,9 +1087,14 @@ fn approve_asks_for_the_passphrase_on_a_terminal_without_echo() {
     let out = child.wait_with_output().expect("wait");
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("Passphrase for"), "{shown}");
-    assert!(!shown.contains("pa55-phrase"), "the passphrase was echoed: {shown}");
     assert!(
-        dir.path().join(format!("approvals/1.owner.{ALICE}.approval.sig")).exists(),
+        !shown.contains("pa55-phrase"),
+        "the passphrase was echoed: {shown}"
+    );
+    assert!(
+        dir.path()
+            .join(format!("approvals/1.owner.{ALICE}.approval.sig"))
+            .exists(),
         "{shown}"
     );
 }
@@ -901,7 +1125,11 @@ impl AgentProcess {
         AgentProcess { child, socket }
     }
     fn add(&self, key: &Path) {
-        run(Command::new("ssh-add").arg("-q").arg(key).env("SSH_AUTH_SOCK", &self.socket).stderr(Stdio::null()));
+        run(Command::new("ssh-add")
+            .arg("-q")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.socket)
+            .stderr(Stdio::null()));
     }
 }
 
@@ -923,21 +1151,40 @@ fn approve_signs_through_ssh_agent_with_only_the_public_key_at_hand() {
     let (carol, _) = keygen(keys.path(), "carol", "ed25519", 256);
     agent.add(&alice);
     agent.add(&bob);
-    let o = stepgate::engine::Options { pack: ".".into(), db: Some(ci.clone()) };
-    stepgate::engine::signers_cmd::add(&o, ALICE, &pub_line(&alice), &["owner".into()]).expect("alice");
+    let o = stepgate::engine::Options {
+        pack: ".".into(),
+        db: Some(ci.clone()),
+    };
+    stepgate::engine::signers_cmd::add(&o, ALICE, &pub_line(&alice), &["owner".into()])
+        .expect("alice");
     stepgate::engine::signers_cmd::add(&o, BOB, &pub_line(&bob), &["owner".into()]).expect("bob");
     let dir = pack(&db, None);
     let sock = agent.socket.to_string_lossy().to_string();
     // The private key files are gone from the approver's view: only .pub and the agent.
     for (who, key) in [(ALICE, &alice), (BOB, &bob)] {
-        let out = stepgate_approve(dir.path(), who, &key.with_extension("pub"), &[("SSH_AUTH_SOCK", &sock)]);
-        assert!(out.status.success(), "{who}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = stepgate_approve(
+            dir.path(),
+            who,
+            &key.with_extension("pub"),
+            &[("SSH_AUTH_SOCK", &sock)],
+        );
+        assert!(
+            out.status.success(),
+            "{who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let mut counted = server_counts(&ci, dir.path()).expect("the server counts both agent signatures");
+    let mut counted =
+        server_counts(&ci, dir.path()).expect("the server counts both agent signatures");
     counted.sort();
     assert_eq!(counted, vec![ALICE.to_string(), BOB.to_string()]);
     // A key the agent does not hold, given as .pub: a clear error.
-    let out = stepgate_approve(dir.path(), ALICE, &carol.with_extension("pub"), &[("SSH_AUTH_SOCK", &sock)]);
+    let out = stepgate_approve(
+        dir.path(),
+        ALICE,
+        &carol.with_extension("pub"),
+        &[("SSH_AUTH_SOCK", &sock)],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("no ssh-agent holds its private half"), "{err}");
@@ -950,30 +1197,74 @@ fn the_ssh_keygen_recipe_writes_exactly_the_files_stepgate_reads() {
     let keys = tempfile::tempdir().expect("tempdir");
     let (alice, _) = keygen(keys.path(), "alice", "ecdsa", 256);
     let (bob, _) = keygen(keys.path(), "bob", "rsa", 2048);
-    let o = stepgate::engine::Options { pack: ".".into(), db: Some(ci.clone()) };
-    stepgate::engine::signers_cmd::add(&o, ALICE, &pub_line(&alice), &["owner".into()]).expect("alice");
+    let o = stepgate::engine::Options {
+        pack: ".".into(),
+        db: Some(ci.clone()),
+    };
+    stepgate::engine::signers_cmd::add(&o, ALICE, &pub_line(&alice), &["owner".into()])
+        .expect("alice");
     stepgate::engine::signers_cmd::add(&o, BOB, &pub_line(&bob), &["owner".into()]).expect("bob");
     let dir = pack(&db, None);
     let bin_dir = common::bin().parent().expect("bin dir").to_path_buf();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     for (who, key) in [(ALICE, &alice), (BOB, &bob)] {
-        let recipe = stepgate::engine::approve::ssh_keygen_recipe("1", "owner", Action::Apply, who, &key.to_string_lossy());
+        let recipe = stepgate::engine::approve::ssh_keygen_recipe(
+            "1",
+            "owner",
+            Action::Apply,
+            who,
+            &key.to_string_lossy(),
+        );
         run(Command::new("sh")
             .args(["-c", &recipe.command])
             .current_dir(dir.path())
             .env("PATH", &path)
             .stdin(Stdio::null()));
-        assert!(dir.path().join(&recipe.statement_file).is_file(), "{}", recipe.command);
-        assert!(dir.path().join(&recipe.signature_file).is_file(), "{}", recipe.command);
+        assert!(
+            dir.path().join(&recipe.statement_file).is_file(),
+            "{}",
+            recipe.command
+        );
+        assert!(
+            dir.path().join(&recipe.signature_file).is_file(),
+            "{}",
+            recipe.command
+        );
         let found = stepgate::engine::gates::candidates(dir.path(), "1", "owner", Action::Apply);
-        assert!(found.iter().any(|c| c.source.ends_with(&*recipe.statement_file.to_string_lossy()) && c.sig_pem.is_some()));
+        assert!(found.iter().any(|c| c
+            .source
+            .ends_with(&*recipe.statement_file.to_string_lossy())
+            && c.sig_pem.is_some()));
     }
-    let mut counted = server_counts(&ci, dir.path()).expect("the server accepts the recipe's files");
+    let mut counted =
+        server_counts(&ci, dir.path()).expect("the server accepts the recipe's files");
     counted.sort();
     assert_eq!(counted, vec![ALICE.to_string(), BOB.to_string()]);
     // Other actions and awkward principals: the file name is the one the runner looks for.
-    let r = stepgate::engine::approve::ssh_keygen_recipe("1", "owner", Action::Rollback, "o'brien x@y", "~/.ssh/id_ed25519");
-    assert_eq!(r.statement_file, Path::new("approvals/1.rollback.owner.o_brien_x@y.approval"));
-    assert!(r.command.contains("--action rollback") && r.command.contains("'o'\\''brien x@y'"), "{}", r.command);
-    assert!(r.command.ends_with("-f ~/.ssh/id_ed25519 approvals/1.rollback.owner.o_brien_x@y.approval"), "{}", r.command);
+    let r = stepgate::engine::approve::ssh_keygen_recipe(
+        "1",
+        "owner",
+        Action::Rollback,
+        "o'brien x@y",
+        "~/.ssh/id_ed25519",
+    );
+    assert_eq!(
+        r.statement_file,
+        Path::new("approvals/1.rollback.owner.o_brien_x@y.approval")
+    );
+    assert!(
+        r.command.contains("--action rollback") && r.command.contains("'o'\\''brien x@y'"),
+        "{}",
+        r.command
+    );
+    assert!(
+        r.command
+            .ends_with("-f ~/.ssh/id_ed25519 approvals/1.rollback.owner.o_brien_x@y.approval"),
+        "{}",
+        r.command
+    );
 }

@@ -616,7 +616,10 @@ pub fn sign(statement_text: &str, key: &PrivateKey) -> Result<String, ApprovalEr
 /// conversion to the `rsa` crate's key passes the prime p twice (instead of p and q), which
 /// fails validation ("cryptographic error"), so the private operation is done here from the
 /// key's own components (n, e, d, p, q, iqmp; the CRT exponents are derived).
-fn sign_rsa(statement_text: &str, rsa: &ssh_key::private::RsaKeypair) -> Result<SshSig, ApprovalError> {
+fn sign_rsa(
+    statement_text: &str,
+    rsa: &ssh_key::private::RsaKeypair,
+) -> Result<SshSig, ApprovalError> {
     use openssl::bn::{BigNum, BigNumContext};
     let fail = |e: openssl::error::ErrorStack| ApprovalError::Signing(e.to_string());
     let bn = |m: &ssh_key::Mpint| -> Result<BigNum, ApprovalError> {
@@ -625,7 +628,11 @@ fn sign_rsa(statement_text: &str, rsa: &ssh_key::private::RsaKeypair) -> Result<
         })?;
         BigNum::from_slice(bytes).map_err(fail)
     };
-    let (p, q, d) = (bn(&rsa.private.p)?, bn(&rsa.private.q)?, bn(&rsa.private.d)?);
+    let (p, q, d) = (
+        bn(&rsa.private.p)?,
+        bn(&rsa.private.q)?,
+        bn(&rsa.private.d)?,
+    );
     let mut ctx = BigNumContext::new().map_err(fail)?;
     let crt_exponent = |prime: &BigNum, ctx: &mut BigNumContext| -> Result<BigNum, ApprovalError> {
         let one = BigNum::from_u32(1).map_err(fail)?;
@@ -698,8 +705,9 @@ pub fn armor_signature(
     let sig = SshSig::new(key.key_data().clone(), NAMESPACE, HashAlg::Sha512, sig)
         .map_err(|e| ApprovalError::Signing(e.to_string()))?;
     let pem = armor(&sig)?;
-    verify(statement_text, &pem, key)
-        .map_err(|e| ApprovalError::Signing(format!("the agent's signature does not verify: {e}")))?;
+    verify(statement_text, &pem, key).map_err(|e| {
+        ApprovalError::Signing(format!("the agent's signature does not verify: {e}"))
+    })?;
     Ok(pem)
 }
 

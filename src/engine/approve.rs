@@ -137,15 +137,17 @@ pub fn approve(
 /// The public half of a private key file (readable even when the key is encrypted: OpenSSH
 /// stores it in the clear), or of a `.pub` line.
 fn public_key_of(key_text: &str) -> std::result::Result<ssh_key::PublicKey, String> {
-    if key_text.trim_start().starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
+    if key_text
+        .trim_start()
+        .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+    {
         let key = ssh_key::PrivateKey::from_openssh(key_text).map_err(|e| {
             format!("cannot read the private key: {e} (stepgate reads OpenSSH-format keys, as `ssh-keygen` writes them)")
         })?;
         return Ok(key.public_key().clone());
     }
-    ssh_key::PublicKey::from_openssh(key_text.trim()).map_err(|e| {
-        format!("neither an OpenSSH private key nor a public key line: {e}")
-    })
+    ssh_key::PublicKey::from_openssh(key_text.trim())
+        .map_err(|e| format!("neither an OpenSSH private key nor a public key line: {e}"))
 }
 
 fn sign_statement(
@@ -159,7 +161,10 @@ fn sign_statement(
     if let Some(sig) = sign_with_agent(text, public)? {
         return Ok(sig);
     }
-    if !key_text.trim_start().starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
+    if !key_text
+        .trim_start()
+        .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+    {
         return Err(Error::BadInput(format!(
             "{shown} is a public key and no ssh-agent holds its private half (SSH_AUTH_SOCK {}); `ssh-add` the key, or give --key the private key file",
             if std::env::var_os("SSH_AUTH_SOCK").is_some() { "is set" } else { "is not set" }
@@ -197,7 +202,7 @@ fn sign_with_agent(text: &str, public: &ssh_key::PublicKey) -> Result<Option<Str
         .to_bytes()
         .map_err(|e| Error::BadInput(e.to_string()))?;
     let held = agent.identities().unwrap_or_default();
-    if !held.iter().any(|k| *k == blob) {
+    if !held.contains(&blob) {
         return Ok(None);
     }
     let data = approval::signed_data(text).map_err(|e| Error::BadInput(e.to_string()))?;

@@ -1,7 +1,7 @@
 //! Engine: one file per verb, each a short composition of the core and the database layer.
 
-pub mod apply;
 pub mod agent;
+pub mod apply;
 pub mod apply_report;
 pub mod approve;
 pub mod backup;
