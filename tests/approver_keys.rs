@@ -338,7 +338,7 @@ fn raw_sign(key: &Rsa<openssl::pkey::Private>, em: &[u8]) -> Vec<u8> {
 /// 00 01 FF.. 00 || t, k bytes long (t = DigestInfo || H as bytes).
 fn emsa(k: usize, t: &[u8]) -> Vec<u8> {
     let mut em = vec![0u8, 1];
-    em.extend(std::iter::repeat(0xff).take(k - 3 - t.len()));
+    em.extend(std::iter::repeat_n(0xff, k - 3 - t.len()));
     em.push(0);
     em.extend_from_slice(t);
     em
@@ -411,10 +411,7 @@ fn rsa_pkcs1_padding_forgeries_and_wrong_hash_names_are_refused() {
     let mut no_separator = emsa(k, &digest_info(SHA512_INFO, &h512));
     let sep = k - 1 - digest_info(SHA512_INFO, &h512).len();
     no_separator[sep] = 0xff;
-    let other_hash = emsa(
-        k,
-        &digest_info(SHA512_INFO, &Sha512::digest(b"other").to_vec()),
-    );
+    let other_hash = emsa(k, &digest_info(SHA512_INFO, &Sha512::digest(b"other")));
     let sha256_block = emsa(k, &digest_info(SHA256_INFO, &h256));
     for (what, em) in [
         ("garbage after the hash, short padding", garbage_after),
