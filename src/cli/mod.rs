@@ -217,12 +217,12 @@ pub enum Command {
     },
     /// Sign an approval for one gate of one step with your SSH key (works offline).
     #[command(
-        after_help = "Writes approvals/<step>.<gate>.<principal>.approval and .approval.sig into the pack.\nThe statement binds the pack, step, gate, action, the sha256 of the step file, its rollback and stepgate.toml, and the target.\nKey passphrase: STEPGATE_KEY_PASSPHRASE.\n\nExit: 0 signed · 2 bad input (unknown step or gate, unreadable key, wrong passphrase)"
+        after_help = "Writes approvals/<step>.<gate>.<principal>.approval and .approval.sig into the pack.\nThe statement binds the pack, step, gate, action, the sha256 of the step file, its rollback and stepgate.toml, and the target.\nSigns through ssh-agent when SSH_AUTH_SOCK is set and the agent holds the key; otherwise with the key file, asking for its passphrase on the terminal (or from STEPGATE_KEY_PASSPHRASE).\nKeys: ed25519, ECDSA (nistp256/384/521), RSA 2048-8192 bits (signed rsa-sha2-512).\n\nExit: 0 signed · 2 bad input (unknown step or gate, a principal not a signer of the gate, a key not listed for it, unreadable key, wrong passphrase)"
     )]
     Approve {
         #[command(flatten)]
         what: ApprovalArgs,
-        /// Your OpenSSH private key (ed25519).
+        /// Your OpenSSH private key, or its .pub when the key is in ssh-agent.
         #[arg(long)]
         key: PathBuf,
     },

@@ -1,5 +1,6 @@
 //! Engine: one file per verb, each a short composition of the core and the database layer.
 
+pub mod agent;
 pub mod apply;
 pub mod apply_report;
 pub mod approve;
