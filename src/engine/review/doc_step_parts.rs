@@ -581,9 +581,35 @@ pub(super) fn sign(s: &StepReview) -> Vec<Block> {
             ))]),
             &g.statement,
         ));
-        out.push(code_block("sh", Some(vec![t("sign it (YOU: your principal)")]), &format!(
-            "stepgate approve --step {sid} --gate {gg} --key ~/.ssh/id_ed25519 --principal YOU\nstepgate approval-text --step {sid} --gate {gg} --principal YOU > s.txt && ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n stepgate s.txt\n"
-        )));
+        out.push(code_block(
+            "sh",
+            Some(vec![t(
+                "sign it with stepgate, or with ssh-keygen (either writes the file stepgate reads)",
+            )]),
+            &sign_recipes(&s.id, &sid, &g.gate, &gg, &g.signers),
+        ));
     }
     out
+}
+
+/// One `stepgate approve` line and one ssh-keygen recipe per signer of the gate (`YOU` when
+/// the gate names none), from [`crate::engine::approve::ssh_keygen_recipe`].
+fn sign_recipes(step: &str, sid: &str, gate: &str, gg: &str, signers: &[String]) -> String {
+    let you = ["YOU".to_string()];
+    let who = if signers.is_empty() { &you[..] } else { signers };
+    let mut text = String::new();
+    for p in who {
+        let recipe = crate::engine::approve::ssh_keygen_recipe(
+            step,
+            gate,
+            crate::core::approval::Action::Apply,
+            p,
+            "~/.ssh/id_ed25519",
+        );
+        text.push_str(&format!(
+            "# {p}\nstepgate approve --step {sid} --gate {gg} --key ~/.ssh/id_ed25519 --principal {p}\n{}\n",
+            recipe.command
+        ));
+    }
+    text
 }
