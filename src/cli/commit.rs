@@ -223,35 +223,14 @@ pub fn apply(
     step: &str,
     retries: u32,
     auto_backup: bool,
-    wait_for_locks: bool,
+    wait_for_locks: Option<std::time::Duration>,
     json: bool,
 ) -> engine::Result<i32> {
-    if wait_for_locks {
-        let holders = engine::locks::conflicting_holders(o, step)?;
-        if !json {
-            if holders.is_empty() {
-                println!(
-                    "{} no session holds a lock that conflicts with step {step}",
-                    mark(true)
-                );
-            } else {
-                println!(
-                    "{} sessions holding locks that conflict with step {step}:",
-                    paint("!", Style::Warn)
-                );
-                for h in &holders {
-                    println!(
-                        "  pid {:<7} {:<28} {:<20} {} held {} · {}",
-                        h.pid, h.application, h.relation, h.mode, h.xact_age, h.query
-                    );
-                }
-            }
-        }
-    }
     let ao = engine::apply::ApplyOptions {
         retries,
         auto_backup,
         progress: !render::quiet() && !json,
+        wait_for_locks,
     };
     let r = engine::apply::run(o, step, &ao)?;
     if json {

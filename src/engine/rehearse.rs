@@ -68,6 +68,12 @@ pub fn rehearse_in(
     rollback: bool,
 ) -> Result<RehearsalReport> {
     let started = Instant::now();
+    let doing = if rollback {
+        "rehearsing the rollback of"
+    } else {
+        "rehearsing"
+    };
+    crate::engine::progress::step_header(session, doing, step_id);
     let (idx, file, sha) = step_sql(session, step_id, rollback)?;
     let action = if rollback {
         Action::Rollback
