@@ -574,7 +574,12 @@ struct LockWaiter {
 }
 
 impl LockWaiter {
-    fn new(pack: &crate::core::manifest::Pack, idx: usize, file: &SqlFile, wait: Option<Duration>) -> Self {
+    fn new(
+        pack: &crate::core::manifest::Pack,
+        idx: usize,
+        file: &SqlFile,
+        wait: Option<Duration>,
+    ) -> Self {
         LockWaiter {
             wanted: crate::engine::locks::step_locks(pack, idx, file),
             deadline: wait.map(|d| Instant::now() + d),
@@ -588,7 +593,8 @@ impl LockWaiter {
         let (Some(deadline), Some(budget)) = (self.deadline, self.budget) else {
             return Ok(());
         };
-        let waited = crate::engine::locks::wait_until_free(&mut session.ledger, &self.wanted, deadline)?;
+        let waited =
+            crate::engine::locks::wait_until_free(&mut session.ledger, &self.wanted, deadline)?;
         if let crate::engine::locks::Waited::GaveUp(pids) = waited {
             crate::engine::progress::note(&format!(
                 "--wait-for-locks: still held by pid {:?} after {}; trying under lock_timeout",
@@ -613,7 +619,11 @@ impl LockWaiter {
         let holders = crate::engine::locks::blocking_holders(&mut session.ledger, &self.wanted)
             .unwrap_or_default();
         let by: Vec<String> = holders.iter().map(|h| h.describe()).collect();
-        let by = if by.is_empty() { String::new() } else { format!(" — {}", by.join("; ")) };
+        let by = if by.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", by.join("; "))
+        };
         crate::engine::progress::attempt(
             (n, max),
             pause,

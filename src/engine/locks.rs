@@ -148,7 +148,11 @@ pub fn blocking_holders(
     let tables: Vec<String> = wanted.keys().cloned().collect();
     Ok(holders_on(c, &tables)?
         .into_iter()
-        .filter(|h| wanted.get(&h.relation).is_some_and(|m| conflicts(*m, &h.mode)))
+        .filter(|h| {
+            wanted
+                .get(&h.relation)
+                .is_some_and(|m| conflicts(*m, &h.mode))
+        })
         .collect())
 }
 
@@ -247,7 +251,10 @@ mod tests {
         assert!(!conflicts(LockMode::RowExclusive, "RowExclusiveLock"));
         assert!(conflicts(LockMode::AccessExclusive, "AccessShareLock"));
         assert!(!conflicts(LockMode::Share, "ShareLock"));
-        assert!(conflicts(LockMode::ShareUpdateExclusive, "ShareUpdateExclusiveLock"));
+        assert!(conflicts(
+            LockMode::ShareUpdateExclusive,
+            "ShareUpdateExclusiveLock"
+        ));
         assert!(conflicts(LockMode::AccessShare, "AccessExclusiveLock"));
         assert!(!conflicts(LockMode::RowShare, "ShareLock"));
     }

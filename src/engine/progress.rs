@@ -255,11 +255,12 @@ pub fn statement_started(file: &str, line: usize, text: &str) -> StatementGuard 
 pub fn statement_finished() {
     let seq = lock(&reporter().state).running.as_ref().map(|r| r.seq);
     if let Some(seq) = seq {
-        finish(seq);
+        finish(seq, None);
     }
 }
 
-fn finish(seq: u64) {
+/// `ok`: whether the statement succeeded, when the caller knows.
+fn finish(seq: u64, ok: Option<bool>) {
     let r = reporter();
     let done = {
         let mut st = lock(&r.state);
@@ -271,7 +272,13 @@ fn finish(seq: u64) {
     let Some(run) = done else { return };
     let took = run.started.elapsed();
     if took >= WATCH_AFTER {
-        r.line(&format!("  done {} in {}", run.place, secs(took)));
+        let how = match ok {
+            Some(true) => "done",
+            Some(false) => "failed",
+            None => "ended",
+        };
+        let at = if ok == Some(true) { "in" } else { "after" };
+        r.line(&format!("  {how} {} {at} {}", run.place, secs(took)));
     }
     r.status(String::new());
 }
@@ -281,10 +288,20 @@ pub struct StatementGuard {
     seq: u64,
 }
 
+impl StatementGuard {
+    /// Ends the watch saying how the statement ended.
+    pub fn end(mut self, ok: bool) {
+        let seq = std::mem::take(&mut self.seq);
+        if seq != 0 {
+            finish(seq, Some(ok));
+        }
+    }
+}
+
 impl Drop for StatementGuard {
     fn drop(&mut self) {
         if self.seq != 0 {
-            finish(self.seq);
+            finish(self.seq, None);
         }
     }
 }
@@ -336,7 +353,8 @@ pub fn lock_wait(w: &LockWait) {
         let Some(run) = st.running.as_mut() else {
             return;
         };
-        let repeat = matches!(&run.said_wait, Some((k, t)) if *k == key && t.elapsed() < PLAIN_REPEAT);
+        let repeat =
+            matches!(&run.said_wait, Some((k, t)) if *k == key && t.elapsed() < PLAIN_REPEAT);
         if !repeat {
             run.said_wait = Some((key, Instant::now()));
         }

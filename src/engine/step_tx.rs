@@ -127,7 +127,7 @@ pub fn run_statements(
         }
         let watch = crate::engine::progress::statement_started(&file.path, st.line, &st.text);
         let r = c.execute(st.text.as_str(), &[]);
-        drop(watch);
+        watch.end(r.is_ok());
         for n in take_notices(sink) {
             notices.push(LocatedNotice {
                 file: file.path.clone(),
