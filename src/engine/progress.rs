@@ -17,7 +17,7 @@ use crate::db::connect::Target;
 use crate::engine::monitor::{self, LockWait, Monitor};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A statement shorter than this is not worth a line.
@@ -108,6 +108,8 @@ struct State {
 pub struct Reporter {
     mode: Mode,
     state: Mutex<State>,
+    /// Wakes the ticker at once on shutdown, so an exit does not wait out a tick.
+    wake: Condvar,
     /// The live line while there is something to show (terminal mode only).
     live: Mutex<Option<ProgressBar>>,
     ticker: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -138,12 +140,21 @@ pub fn active() -> bool {
     reporter().mode != Mode::Off
 }
 
-/// Stops the ticker, closes the monitor's connection and clears the live line.
+/// Stops the ticker (closing the monitor's connection) and clears the live line. The
+/// ticker may be inside a monitor query or connect: the exit waits for it a moment, not
+/// for ever.
 pub fn shutdown() {
     let r = reporter();
     lock(&r.state).shutdown = true;
+    r.wake.notify_all();
     if let Some(h) = lock(&r.ticker).take() {
-        let _ = h.join();
+        let until = Instant::now() + Duration::from_secs(1);
+        while !h.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if h.is_finished() {
+            let _ = h.join();
+        }
     }
     r.status(String::new());
 }
@@ -159,6 +170,7 @@ impl Reporter {
         Reporter {
             mode,
             state: Mutex::new(State::default()),
+            wake: Condvar::new(),
             live: Mutex::new(None),
             ticker: Mutex::new(None),
         }
@@ -373,9 +385,12 @@ fn tick_loop(r: &'static Reporter) {
     let mut mon: Option<Monitor> = None;
     let mut polled = Instant::now();
     loop {
-        std::thread::sleep(TICK);
         let (run, backend) = {
             let st = lock(&r.state);
+            let st = match r.wake.wait_timeout_while(st, TICK, |s| !s.shutdown) {
+                Ok((st, _)) => st,
+                Err(e) => e.into_inner().0,
+            };
             if st.shutdown {
                 return;
             }
