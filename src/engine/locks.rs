@@ -40,15 +40,13 @@ impl Holder {
             query: self.query.clone(),
             held_ms: self.held_ms,
         };
-        let who = b.describe();
-        // Blocker::describe ends "for N s"; the mode belongs before the duration.
-        match who.rsplit_once(" for ") {
-            Some((head, age)) => format!(
-                "{} held by {head} in {} for {age}",
-                self.relation, self.mode
-            ),
-            None => format!("{} held by {who} in {}", self.relation, self.mode),
-        }
+        format!(
+            "{} held by {} in {} for {}",
+            self.relation,
+            b.who(),
+            self.mode,
+            b.held()
+        )
     }
 }
 

@@ -30,6 +30,16 @@ pub struct Blocker {
 impl Blocker {
     /// "pid 6130 (psql: `LOCK TABLE …`) for 3.2 s"
     pub fn describe(&self) -> String {
+        format!("{} for {}", self.who(), self.held())
+    }
+
+    /// How long its transaction has been open: "3.2 s".
+    pub fn held(&self) -> String {
+        secs(Duration::from_millis(self.held_ms.max(0) as u64))
+    }
+
+    /// "pid 6130 (psql: `LOCK TABLE …`)"
+    pub fn who(&self) -> String {
         let app = if self.application.is_empty() {
             "no application_name"
         } else {
@@ -41,8 +51,7 @@ impl Blocker {
         } else {
             format!(": `{query}`")
         };
-        let held = Duration::from_millis(self.held_ms.max(0) as u64);
-        format!("pid {} ({app}{query}) for {}", self.pid, secs(held))
+        format!("pid {} ({app}{query})", self.pid)
     }
 }
 
