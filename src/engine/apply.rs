@@ -382,10 +382,10 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     let parts = step_tx::parts(&file);
     let sink: NoticeSink = Default::default();
     let mut attempt = 0;
-    let lock_wait = LockWaiter::new(&pack, idx, &file, ao.wait_for_locks);
+    let lock_wait = crate::engine::locks::LockWaiter::new(&pack, idx, &file, ao.wait_for_locks);
     let committed_catalog = loop {
         attempt += 1;
-        lock_wait.wait(session)?;
+        lock_wait.wait(&mut session.ledger)?;
         let t0 = Instant::now();
         let outcome = attempt_commit(
             session,
@@ -452,11 +452,16 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
                     serde_json::json!({"attempt": attempt, "failure": f}),
                 )?;
                 let pause = backoff(attempt);
-                lock_wait.say_attempt(session, (attempt, ao.retries + 1), Some(pause), &f);
+                lock_wait.say_attempt(
+                    &mut session.ledger,
+                    (attempt, ao.retries + 1),
+                    Some(pause),
+                    &f,
+                );
                 std::thread::sleep(pause);
             }
             AttemptOutcome::LockTimeout(f) => {
-                lock_wait.say_attempt(session, (attempt, ao.retries + 1), None, &f);
+                lock_wait.say_attempt(&mut session.ledger, (attempt, ao.retries + 1), None, &f);
                 report.attempts.push(Attempt {
                     attempt,
                     outcome: "lock_timeout".into(),
@@ -472,7 +477,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
                 )?;
                 report.elapsed_ms = started.elapsed().as_millis();
                 return Err(Error::Failed(format!(
-                    "step {step_id} could not get its locks within lock_timeout after {attempt} attempt(s); nothing was committed, nothing left behind. Last: {f}. Retry later, or see who holds the locks with `stepgate apply --wait-for-locks`"
+                    "step {step_id} could not get its locks within lock_timeout after {attempt} attempt(s); nothing was committed, nothing left behind. Last: {f}. Retry later, or let it wait for the sessions holding them (named on stderr) with `stepgate apply --wait-for-locks=5m`"
                 )));
             }
             AttemptOutcome::Diverged(reason) => {
@@ -563,73 +568,6 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     )?;
     report.elapsed_ms = started.elapsed().as_millis();
     Ok(report)
-}
-
-/// `--wait-for-locks` and the retry narration: what the step locks, and one budget
-/// shared by every attempt's wait.
-struct LockWaiter {
-    wanted: std::collections::BTreeMap<String, crate::core::lint::locks::LockMode>,
-    deadline: Option<Instant>,
-    budget: Option<Duration>,
-}
-
-impl LockWaiter {
-    fn new(
-        pack: &crate::core::manifest::Pack,
-        idx: usize,
-        file: &SqlFile,
-        wait: Option<Duration>,
-    ) -> Self {
-        LockWaiter {
-            wanted: crate::engine::locks::step_locks(pack, idx, file),
-            deadline: wait.map(|d| Instant::now() + d),
-            budget: wait,
-        }
-    }
-
-    /// Waits (polling) until no session holds a conflicting lock; when the budget runs
-    /// out the attempt goes ahead anyway, under lock_timeout as without the flag.
-    fn wait(&self, session: &mut Session) -> Result<()> {
-        let (Some(deadline), Some(budget)) = (self.deadline, self.budget) else {
-            return Ok(());
-        };
-        let waited =
-            crate::engine::locks::wait_until_free(&mut session.ledger, &self.wanted, deadline)?;
-        if let crate::engine::locks::Waited::GaveUp(pids) = waited {
-            crate::engine::progress::note(&format!(
-                "--wait-for-locks: still held by pid {:?} after {}; trying under lock_timeout",
-                pids,
-                humantime::format_duration(budget)
-            ));
-        }
-        Ok(())
-    }
-
-    /// "attempt 1/4: lock timeout at 01.sql:3 — held by pid 6130 (psql …); retry in 0.4 s"
-    fn say_attempt(
-        &self,
-        session: &mut Session,
-        (n, max): (u32, u32),
-        pause: Option<Duration>,
-        f: &StatementFailure,
-    ) {
-        if !crate::engine::progress::active() {
-            return;
-        }
-        let holders = crate::engine::locks::blocking_holders(&mut session.ledger, &self.wanted)
-            .unwrap_or_default();
-        let by: Vec<String> = holders.iter().map(|h| h.describe()).collect();
-        let by = if by.is_empty() {
-            String::new()
-        } else {
-            format!(" — {}", by.join("; "))
-        };
-        crate::engine::progress::attempt(
-            (n, max),
-            pause,
-            &format!("lock timeout at {}:{}{by}", f.file, f.line),
-        );
-    }
 }
 
 fn backoff(attempt: u32) -> Duration {

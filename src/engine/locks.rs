@@ -238,6 +238,76 @@ fn say_waiting(holders: &[Holder], left: Duration) {
     ));
 }
 
+/// `--wait-for-locks` and the retry narration for one step: what it locks, and one
+/// waiting budget shared by every attempt.
+pub struct LockWaiter {
+    wanted: BTreeMap<String, LockMode>,
+    deadline: Option<Instant>,
+    budget: Option<Duration>,
+    /// Said once that the budget ran out; later attempts go ahead without repeating it.
+    gave_up: std::cell::Cell<bool>,
+}
+
+impl LockWaiter {
+    pub fn new(pack: &Pack, idx: usize, file: &SqlFile, wait: Option<Duration>) -> Self {
+        LockWaiter {
+            wanted: step_locks(pack, idx, file),
+            deadline: wait.map(|d| Instant::now() + d),
+            budget: wait,
+            gave_up: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Before an attempt: waits (polling, on `c`) until no session holds a conflicting
+    /// lock. When the budget has run out the attempt goes ahead anyway, under
+    /// lock_timeout as without the flag: a short lock_timeout never queues for long.
+    pub fn wait(&self, c: &mut postgres::Client) -> Result<()> {
+        let (Some(deadline), Some(budget)) = (self.deadline, self.budget) else {
+            return Ok(());
+        };
+        if self.gave_up.get() {
+            return Ok(());
+        }
+        if let Waited::GaveUp(pids) = wait_until_free(c, &self.wanted, deadline)? {
+            self.gave_up.set(true);
+            let pids: Vec<String> = pids.iter().map(i32::to_string).collect();
+            progress::note(&format!(
+                "--wait-for-locks: still held by pid {} after {}; trying under lock_timeout",
+                pids.join(", "),
+                humantime::format_duration(budget)
+            ));
+        }
+        Ok(())
+    }
+
+    /// After a lock_timeout: "attempt 1/4: lock timeout at 01.sql:3 — public.t held by
+    /// pid 6130 (psql: `…`) in ShareLock for 2.0 s; retry in 0.4 s" (`pause` None: the last).
+    pub fn say_attempt(
+        &self,
+        c: &mut postgres::Client,
+        n_of: (u32, u32),
+        pause: Option<Duration>,
+        f: &crate::engine::step_tx::StatementFailure,
+    ) {
+        if !progress::active() {
+            return;
+        }
+        // Progress must not fail the step: a holder list that cannot be read is left out.
+        let holders = blocking_holders(c, &self.wanted).unwrap_or_default();
+        let by: Vec<String> = holders.iter().map(Holder::describe).collect();
+        let by = if by.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", by.join("; "))
+        };
+        progress::attempt(
+            n_of,
+            pause,
+            &format!("lock timeout at {}:{}{by}", f.file, f.line),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
