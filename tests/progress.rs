@@ -233,3 +233,30 @@ fn wait_for_locks_takes_a_duration_only_with_equals() {
         show(&out)
     );
 }
+
+#[test]
+fn rehearsal_blocked_by_a_lock_names_the_blocker() {
+    let (dir, ci, _keys, _key) = setup(
+        "prog_rh_lock",
+        "INSERT INTO public.t (id) VALUES (1);\n",
+        "rows = { \"public.t\" = { insert = 1 } }",
+        "2s",
+    );
+    let (_holder, pid) = blocker(&ci);
+    let out = stepgate(dir.path(), &ci, &["rehearse", "--step", "1"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("rehearsing step 1 of pack test-pack on "),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "waiting for lock on public.t (RowExclusiveLock) — blocked by pid {pid} (blocker-app: `LOCK TABLE public.t IN SHARE MODE`) for "
+        )),
+        "{err}"
+    );
+    assert!(err.contains("failed 01.sql:1 after 2."), "{err}");
+}

@@ -203,7 +203,7 @@ impl Reporter {
         }
         let pb = live.get_or_insert_with(|| {
             let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {wide_msg}") {
                 pb.set_style(style);
             }
             pb
@@ -352,8 +352,9 @@ pub fn rows(done: u64, total: Option<u64>, rate: f64) {
     r.line(&format!("  {text}"));
 }
 
-/// The step's backend waits on a lock: named with whoever blocks it. Plain output says
-/// it when the blockers change, and again every few seconds while it lasts.
+/// The step's backend waits on a lock: a line that stays, naming whoever blocks it,
+/// when the blockers change (plain output repeats it every few seconds while it lasts;
+/// on a terminal the live line says it is still waiting).
 pub fn lock_wait(w: &LockWait) {
     let r = reporter();
     if r.mode == Mode::Off {
@@ -365,16 +366,14 @@ pub fn lock_wait(w: &LockWait) {
         let Some(run) = st.running.as_mut() else {
             return;
         };
-        let repeat =
-            matches!(&run.said_wait, Some((k, t)) if *k == key && t.elapsed() < PLAIN_REPEAT);
+        let live = r.mode == Mode::Live;
+        let repeat = matches!(&run.said_wait, Some((k, t)) if *k == key && (live || t.elapsed() < PLAIN_REPEAT));
         if !repeat {
             run.said_wait = Some((key, Instant::now()));
         }
         !repeat
     };
-    if r.mode == Mode::Live {
-        r.status(w.describe());
-    } else if fresh {
+    if fresh {
         r.line(&format!("  {}", w.describe()));
     }
 }
@@ -415,11 +414,15 @@ fn tick_loop(r: &'static Reporter) {
 }
 
 fn show_running(r: &Reporter, run: &Running, elapsed: Duration) {
-    let text = format!("running {} `{}` — {}", run.place, run.text, secs(elapsed));
+    let what = format!("{} `{}` — {}", run.place, run.text, secs(elapsed));
+    let text = format!("running {what}");
     if r.mode == Mode::Live {
-        if run.said_wait.is_none() {
-            r.status(text);
-        }
+        // The blockers were printed above; the live line stays short enough to fit.
+        r.status(if run.said_wait.is_some() {
+            format!("waiting for a lock: {what}")
+        } else {
+            text
+        });
         return;
     }
     if run.said.is_some_and(|t| t.elapsed() < PLAIN_REPEAT) {
