@@ -184,7 +184,7 @@ fn governed_run(cluster: &Cluster, i: usize, n: usize, signer: &Signer) -> Apply
             retries: 3,
             auto_backup: false,
             progress: false,
-            wait_for_locks: None,
+            ..Default::default()
         },
     )
     .expect("apply");

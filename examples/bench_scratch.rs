@@ -271,7 +271,7 @@ CREATE INDEX CONCURRENTLY ix ON public.big (v);\n"
                 retries: 3,
                 auto_backup: false,
                 progress: false,
-                wait_for_locks: None,
+                ..Default::default()
             },
         )
         .expect("apply");

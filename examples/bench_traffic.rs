@@ -217,7 +217,7 @@ fn one_run(
                     retries: RETRIES,
                     auto_backup: false,
                     progress: false,
-                    wait_for_locks: None,
+                    ..Default::default()
                 },
             ) {
                 Ok(r) => (

@@ -218,19 +218,28 @@ pub fn backup(o: &Options, step: &str, json: bool) -> engine::Result<i32> {
     Ok(exit::OK)
 }
 
-pub fn apply(
-    o: &Options,
-    step: &str,
-    retries: u32,
-    auto_backup: bool,
-    wait_for_locks: Option<std::time::Duration>,
-    json: bool,
-) -> engine::Result<i32> {
+/// `stepgate apply`'s flags.
+pub struct ApplyFlags {
+    pub retries: u32,
+    pub auto_backup: bool,
+    /// `--wait-for-locks[=DURATION]`: how long to wait for conflicting lock holders.
+    pub wait_for_locks: Option<std::time::Duration>,
+    pub full_proof: bool,
+}
+
+pub fn apply(o: &Options, step: &str, flags: ApplyFlags, json: bool) -> engine::Result<i32> {
+    let ApplyFlags {
+        retries,
+        auto_backup,
+        wait_for_locks,
+        full_proof,
+    } = flags;
     let ao = engine::apply::ApplyOptions {
         retries,
         auto_backup,
         progress: !render::quiet() && !json,
         wait_for_locks,
+        proof: super::verbs::proof_of(full_proof),
     };
     let r = engine::apply::run(o, step, &ao)?;
     if json {

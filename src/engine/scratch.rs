@@ -192,7 +192,7 @@ pub fn run(
                 retries: 3,
                 auto_backup: false,
                 progress: false,
-                wait_for_locks: None,
+                ..Default::default()
             },
         ) {
             Ok(_) if step.hold => row.apply = "hold".into(),
