@@ -244,6 +244,7 @@ pub fn watch_backend(target: &Target, pid: i32) {
 
 /// Marks a statement as running until the guard is dropped (or
 /// [`statement_finished`]): long ones are shown with their elapsed time and lock waits.
+#[must_use = "the statement is watched only until the guard is dropped"]
 pub fn statement_started(file: &str, line: usize, text: &str) -> StatementGuard {
     let r = reporter();
     if r.mode == Mode::Off {
