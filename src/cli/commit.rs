@@ -222,7 +222,8 @@ pub fn backup(o: &Options, step: &str, json: bool) -> engine::Result<i32> {
 pub struct ApplyFlags {
     pub retries: u32,
     pub auto_backup: bool,
-    pub wait_for_locks: bool,
+    /// `--wait-for-locks[=DURATION]`: how long to wait for conflicting lock holders.
+    pub wait_for_locks: Option<std::time::Duration>,
     pub full_proof: bool,
 }
 
@@ -233,32 +234,11 @@ pub fn apply(o: &Options, step: &str, flags: ApplyFlags, json: bool) -> engine::
         wait_for_locks,
         full_proof,
     } = flags;
-    if wait_for_locks {
-        let holders = engine::locks::conflicting_holders(o, step)?;
-        if !json {
-            if holders.is_empty() {
-                println!(
-                    "{} no session holds a lock that conflicts with step {step}",
-                    mark(true)
-                );
-            } else {
-                println!(
-                    "{} sessions holding locks that conflict with step {step}:",
-                    paint("!", Style::Warn)
-                );
-                for h in &holders {
-                    println!(
-                        "  pid {:<7} {:<28} {:<20} {} held {} · {}",
-                        h.pid, h.application, h.relation, h.mode, h.xact_age, h.query
-                    );
-                }
-            }
-        }
-    }
     let ao = engine::apply::ApplyOptions {
         retries,
         auto_backup,
         progress: !render::quiet() && !json,
+        wait_for_locks,
         proof: super::verbs::proof_of(full_proof),
     };
     let r = engine::apply::run(o, step, &ao)?;

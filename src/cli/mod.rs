@@ -49,7 +49,7 @@ pub struct Global {
     /// Machine-readable JSON on stdout instead of the human report.
     #[arg(long, global = true)]
     pub json: bool,
-    /// No progress bars, no narration: only results and errors.
+    /// No progress, no narration on stderr: only results and errors. Without it, progress (the running statement, lock waits, retries) goes to stderr: a live line on a terminal, plain lines otherwise; stdout stays the result.
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// When to use colour.
@@ -283,9 +283,16 @@ pub enum Command {
         /// Refuse instead of taking a backup when none is fresh.
         #[arg(long)]
         no_auto_backup: bool,
-        /// First show which sessions hold locks that conflict with the step.
-        #[arg(long)]
-        wait_for_locks: bool,
+        /// Before each attempt, wait (polling, up to DURATION in all; 5m when given bare) until no session holds a lock that conflicts with the step, naming who holds it; then the attempt runs under lock_timeout and --retries as usual. Give the duration with `=`: --wait-for-locks=10m.
+        #[arg(
+            long,
+            value_name = "DURATION",
+            num_args = 0..=1,
+            require_equals = true,
+            default_missing_value = "5m",
+            value_parser = parse_duration
+        )]
+        wait_for_locks: Option<std::time::Duration>,
         /// Prove the delta over every object in the catalog, not just the ones the step names and what its transaction wrote (slower on large catalogs; the incremental proof falls back to this by itself when it cannot account for a change).
         #[arg(long)]
         full_proof: bool,
@@ -568,6 +575,11 @@ pub enum LedgerAction {
     },
 }
 
+/// A duration as packs write them (`30s`, `5m`, `1h30m`).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::core::duration::parse(text)
+}
+
 pub fn main() -> i32 {
     pipe::exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
@@ -576,5 +588,8 @@ pub fn main() -> i32 {
         std::env::set_var(crate::engine::evidence::ENV, d);
     }
     render::setup(&cli.global);
-    verbs::dispatch(cli)
+    render::setup_progress(&cli.global);
+    let code = verbs::dispatch(cli);
+    crate::engine::progress::shutdown();
+    code
 }

@@ -18,6 +18,7 @@ pub mod ledger_cmd;
 pub mod lint;
 pub mod locks;
 pub mod measure;
+pub mod monitor;
 pub mod new_step;
 pub mod nontx;
 pub mod pack;

@@ -111,6 +111,12 @@ fn rehearse_under(
     proof: Proof,
 ) -> Result<Rehearsed> {
     let started = Instant::now();
+    let doing = if rollback {
+        "rehearsing the rollback of"
+    } else {
+        "rehearsing"
+    };
+    crate::engine::progress::step_header(session, doing, step_id);
     let (idx, file, sha) = step_sql(session, step_id, rollback)?;
     let action = if rollback {
         Action::Rollback
