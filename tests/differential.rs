@@ -301,7 +301,9 @@ fn run_form(form: &Form) -> Result<(), String> {
             exit.all.moved(&at_entry.all)
         ));
     }
-    if found.unaccounted.is_none() && exit.outside != found.outside {
+    if found.unaccounted.is_none()
+        && footprint::outside_moved(&exit.outside, &found.outside).is_some()
+    {
         problems.push("outside the scope, the catalog after ROLLBACK differs from the rows the transaction left untouched".into());
     }
     let measured = effects::Measured {

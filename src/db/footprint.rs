@@ -40,6 +40,11 @@ struct Catalog {
     filter: &'static str,
     /// Rows of this catalog define the object whose oid is their owner.
     defines: bool,
+    /// Whether its rows are tallied. Rows of the others are never deleted but with a row of
+    /// a tallied catalog (a column with its table; DROP COLUMN and DROP DEFAULT update the
+    /// column's row, which the transaction then owns), so reading them for what the
+    /// transaction wrote is enough.
+    tally: bool,
 }
 
 /// Relations left out: temporary ones and TOAST tables (a TOAST table comes and goes with its
@@ -64,90 +69,105 @@ const CATALOGS: &[Catalog] = &[
         owner: "oid",
         filter: "oid NOT IN @ns@",
         defines: true,
+        tally: true,
     },
     Catalog {
         name: "pg_class",
         owner: "oid",
         filter: "relpersistence <> 't' AND relnamespace <> 99",
         defines: true,
+        tally: true,
     },
     Catalog {
         name: "pg_attribute",
         owner: "attrelid",
         filter: "attrelid NOT IN @rels@",
         defines: false,
+        tally: false,
     },
     Catalog {
         name: "pg_attrdef",
         owner: "adrelid",
         filter: "adrelid NOT IN @rels@",
         defines: false,
+        tally: false,
     },
     Catalog {
         name: "pg_constraint",
         owner: "CASE WHEN conrelid <> 0 THEN conrelid ELSE contypid END",
         filter: "connamespace NOT IN @ns@",
         defines: false,
+        tally: true,
     },
     Catalog {
         name: "pg_index",
         owner: "indexrelid",
         filter: "indrelid NOT IN @rels@",
         defines: false,
+        tally: false,
     },
     Catalog {
         name: "pg_trigger",
         owner: "tgrelid",
         filter: "tgrelid NOT IN @rels@",
         defines: false,
+        tally: true,
     },
     Catalog {
         name: "pg_policy",
         owner: "polrelid",
         filter: "true",
         defines: false,
+        tally: true,
     },
     Catalog {
         name: "pg_rewrite",
         owner: "ev_class",
         filter: "ev_class NOT IN @rels@",
         defines: false,
+        tally: true,
     },
     Catalog {
         name: "pg_sequence",
         owner: "seqrelid",
         filter: "seqrelid NOT IN @rels@",
         defines: false,
+        tally: false,
     },
     Catalog {
         name: "pg_inherits",
         owner: "inhrelid",
         filter: "inhrelid NOT IN @rels@",
         defines: false,
+        tally: false,
     },
     Catalog {
         name: "pg_proc",
         owner: "oid",
         filter: "pronamespace NOT IN @ns@",
         defines: true,
+        tally: true,
     },
     Catalog {
         name: "pg_type",
         owner: "oid",
         filter: "typnamespace NOT IN @ns@",
         defines: true,
+        tally: true,
     },
     Catalog {
         name: "pg_enum",
         owner: "enumtypid",
         filter: "true",
         defines: false,
+        tally: false,
     },
     Catalog {
         name: "pg_range",
         owner: "rngtypid",
         filter: "true",
         defines: false,
+        tally: false,
     },
     Catalog {
         name: "pg_description",
@@ -159,18 +179,21 @@ const CATALOGS: &[Catalog] = &[
                   ELSE objoid END",
         filter: "objoid NOT IN @rels@",
         defines: false,
+        tally: true,
     },
     Catalog {
         name: "pg_extension",
         owner: "oid",
         filter: "true",
         defines: true,
+        tally: true,
     },
     Catalog {
         name: "pg_event_trigger",
         owner: "oid",
         filter: "true",
         defines: true,
+        tally: true,
     },
 ];
 
@@ -197,6 +220,7 @@ impl Probe {
     pub fn moved(&self, other: &Probe) -> Vec<String> {
         CATALOGS
             .iter()
+            .filter(|c| c.tally)
             .map(|c| c.name.to_string())
             .filter(|n| self.0.get(n) != other.0.get(n))
             .collect()
@@ -341,7 +365,7 @@ fn scan(
     touched: bool,
 ) -> Result<Scan, postgres::Error> {
     let scope_oids: Vec<u32> = scope.iter().copied().collect();
-    let sql = scan_sql("$1::pg_catalog.oid[]", touched);
+    let sql = scan_sql("$1::pg_catalog.oid[]", touched, touched);
 
     let rows = c.query(sql.as_str(), &[&scope_oids])?;
     let (mut all, mut outside) = (Probe::default(), Probe::default());
@@ -372,9 +396,11 @@ fn scan(
 
 /// The scan over every catalog: per catalog, the tallies outside `scope` (untouched rows)
 /// and overall, and with `touched` the owners of the rows this transaction wrote.
-fn scan_sql(scope: &str, touched: bool) -> String {
+/// `every`: every catalog, not only the tallied ones (the touched rows are looked for in
+/// all of them; the server's fingerprint covers all of them).
+fn scan_sql(scope: &str, touched: bool, every: bool) -> String {
     let mut parts = Vec::new();
-    for cat in CATALOGS {
+    for cat in CATALOGS.iter().filter(|c| every || c.tally) {
         // age(xmin) <= 0: written by this transaction or one of its subtransactions (or
         // committed by a transaction that started after it, which the outside check catches).
         parts.push(format!(
@@ -426,7 +452,7 @@ RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, 
     FROM ({scan}) p
 $fn$;
 ",
-        scan = scan_sql("'{}'::pg_catalog.oid[]", false)
+        scan = scan_sql("'{}'::pg_catalog.oid[]", false, true)
     )
 }
 
