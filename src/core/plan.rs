@@ -589,6 +589,11 @@ fn fires_ddl_guard(st: &Statement) -> bool {
 }
 
 /// Section B, the body between BEGIN and the terminal keyword, and section H.
+/// The statements between BEGIN and the terminal keyword (the whole file when it has no BEGIN).
+pub fn body_of(file: &SqlFile) -> Vec<&Statement> {
+    split(file).1
+}
+
 fn split(file: &SqlFile) -> (Vec<&Statement>, Vec<&Statement>, Vec<&Statement>) {
     let begin = file
         .statements

@@ -309,6 +309,7 @@ pub fn apply_batched(
     )?;
     let entry = snapshot::take(&mut session.ledger)?;
     report.entry_fingerprint = crate::db::ledger::store_snapshot(&mut session.ledger, &entry)?;
+    let pre_counts = pre_step_counts(session, plan, &pack.effects[idx].rows)?;
     let runner = Runner {
         plan,
         file,
@@ -337,9 +338,30 @@ pub fn apply_batched(
     });
     report.batch = Some(summary.clone());
     match end {
-        LoopEnd::Drained => finish_apply(session, client, idx, (file, sha), &entry, report, started),
+        LoopEnd::Drained => {
+            let ctx = (idx, (file, sha), &entry, &pre_counts);
+            finish_apply(session, client, ctx, report, started)
+        }
         other => stop(session, client, &step_id, sha, other, report, started),
     }
+}
+
+/// The row counts of the declared tables before the run's first batch (a rollback proves
+/// them back): now, less what the batches already committed inserted and deleted.
+fn pre_step_counts(
+    session: &mut Session,
+    plan: &Plan,
+    declared: &BTreeMap<String, RowCounts>,
+) -> Result<BTreeMap<String, i64>> {
+    let tables: Vec<String> = declared.keys().cloned().collect();
+    let mut now = crate::db::delta::row_counts(&mut session.ledger, &tables)?;
+    let done = progress(&mut session.ledger, plan)?;
+    for (t, n) in now.iter_mut() {
+        if let Some(c) = done.counts.get(t) {
+            *n -= c.insert - c.delete;
+        }
+    }
+    Ok(now)
 }
 
 fn declared_total(rows: &BTreeMap<String, RowCounts>) -> u64 {
@@ -412,12 +434,17 @@ fn stop(
 
 /// The run drained: the totals and the catalog against the declared effects, then the
 /// server's own check and fact (`finish_batches`), then the post-commit checks.
+type FinishCtx<'a> = (
+    usize,
+    (&'a SqlFile, &'a str),
+    &'a crate::core::catalog::Snapshot,
+    &'a BTreeMap<String, i64>,
+);
+
 fn finish_apply(
     session: &mut Session,
     mut client: Client,
-    idx: usize,
-    (file, sha): (&SqlFile, &str),
-    entry: &crate::core::catalog::Snapshot,
+    (idx, (file, sha), entry, pre_counts): FinishCtx<'_>,
     mut report: ApplyReport,
     started: Instant,
 ) -> Result<ApplyReport> {
@@ -446,7 +473,7 @@ fn finish_apply(
         return Ok(report);
     }
     crate::db::ledger::store_snapshot(&mut session.ledger, &after)?;
-    let details = serde_json::json!({"entry_fingerprint": report.entry_fingerprint, "delta": measured, "batch": report.batch, "backup_event": report.backup_event, "rehearsal_event": report.rehearsal_event});
+    let details = serde_json::json!({"entry_fingerprint": report.entry_fingerprint, "pre_counts": pre_counts, "delta": measured, "batch": report.batch, "backup_event": report.backup_event, "rehearsal_event": report.rehearsal_event});
     crate::db::authority::note(&mut client, &details)?;
     let fact = client.query_one("SELECT stepgate.finish_batches()", &[]);
     drop(client);

@@ -85,6 +85,10 @@ CREATE TABLE stepgate.batches (
   txid          bigint NOT NULL,
   -- When the repeated statement was admitted by the guard (NULL: not under the guard).
   ran_at        timestamptz,
+  -- The backend's pending row counters when the batch began: PostgreSQL flushes them
+  -- only between transactions, so they may still hold earlier batches' counts; the batch's
+  -- own counts are the difference at its COMMIT.
+  baseline      jsonb NOT NULL DEFAULT '{}',
   rows          bigint,
   counts        jsonb,
   began_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -836,12 +840,13 @@ RETURNS bigint LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $
     FROM pg_catalog.jsonb_each(p_counts) c, pg_catalog.unnest(ARRAY['insert', 'update', 'delete']) k
 $fn$;
 
-CREATE FUNCTION stepgate.counts_add(a jsonb, b jsonb)
+-- a + p_sign * b, table by table.
+CREATE FUNCTION stepgate.counts_add(a jsonb, b jsonb, p_sign int DEFAULT 1)
 RETURNS jsonb LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
   SELECT COALESCE(pg_catalog.jsonb_object_agg(t, pg_catalog.jsonb_build_object(
-           'insert', COALESCE((a -> t ->> 'insert')::bigint, 0) + COALESCE((b -> t ->> 'insert')::bigint, 0),
-           'update', COALESCE((a -> t ->> 'update')::bigint, 0) + COALESCE((b -> t ->> 'update')::bigint, 0),
-           'delete', COALESCE((a -> t ->> 'delete')::bigint, 0) + COALESCE((b -> t ->> 'delete')::bigint, 0))), '{}')
+           'insert', COALESCE((a -> t ->> 'insert')::bigint, 0) + p_sign * COALESCE((b -> t ->> 'insert')::bigint, 0),
+           'update', COALESCE((a -> t ->> 'update')::bigint, 0) + p_sign * COALESCE((b -> t ->> 'update')::bigint, 0),
+           'delete', COALESCE((a -> t ->> 'delete')::bigint, 0) + p_sign * COALESCE((b -> t ->> 'delete')::bigint, 0))), '{}')
     FROM (SELECT pg_catalog.jsonb_object_keys(a) UNION SELECT pg_catalog.jsonb_object_keys(b)) k(t)
 $fn$;
 
@@ -930,7 +935,8 @@ BEGIN
     RAISE EXCEPTION 'stepgate: the next batch of step % is %, not %', v.step, r.batches + 1, p_next
       USING ERRCODE = '42501';
   END IF;
-  INSERT INTO stepgate.batches (run, n, permit, txid) VALUES (r.id, p_next, v.id, pg_catalog.txid_current());
+  INSERT INTO stepgate.batches (run, n, permit, txid, baseline)
+  VALUES (r.id, p_next, v.id, pg_catalog.txid_current(), stepgate.xact_counts(r.tables));
   RETURN p_next;
 END
 $fn$;
@@ -965,7 +971,7 @@ BEGIN
        SELECT 1 FROM pg_catalog.unnest(r.tables) t JOIN stepgate.guarded_tables g ON g.rel = pg_catalog.to_regclass(t)) THEN
     RAISE EXCEPTION 'stepgate: batch % of step % did not run its approved statement', b.n, v.step USING ERRCODE = '42501';
   END IF;
-  v_counts := stepgate.xact_counts(r.tables);
+  v_counts := stepgate.counts_add(stepgate.xact_counts(r.tables), b.baseline, -1);
   v_rows := stepgate.counts_total(v_counts);
   UPDATE stepgate.batches SET rows = v_rows, counts = v_counts, committed_at = pg_catalog.clock_timestamp()
    WHERE run = b.run AND n = b.n;
@@ -1059,5 +1065,5 @@ REVOKE EXECUTE ON FUNCTION stepgate.pack_halted(text, text), stepgate.pack_lock_
   stepgate.plan_statements(jsonb), stepgate.parse_plan(text), stepgate.parse_approval(text),
   stepgate.backend_start(), stepgate.plan_batch(jsonb), stepgate.batch_open_run(text, text, text),
   stepgate.batch_partial(text, text), stepgate.xact_counts(text[]), stepgate.counts_total(jsonb),
-  stepgate.counts_add(jsonb, jsonb), stepgate.batch_admits(stepgate.permits, text, timestamptz),
+  stepgate.counts_add(jsonb, jsonb, int), stepgate.batch_admits(stepgate.permits, text, timestamptz),
   stepgate.batch_commit() FROM PUBLIC;
