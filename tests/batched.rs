@@ -262,6 +262,28 @@ fn the_rollback_of_a_batched_step_is_batched_too() {
 }
 
 #[test]
+fn a_batched_apply_stopped_part_way_can_be_rolled_back_and_applied_afresh() {
+    let h = setup("batch_partial", "", ROWS);
+    rehearsed(&h);
+    h.approve(Action::Apply);
+    let out = h.cli(&["apply", "--step", "1", "-q"], &[("STEPGATE_FAULT", "batch:after-commit-3")]);
+    assert!(!out.status.success());
+    assert_eq!(h.filled(), 1500);
+    let rr = engine::rehearse::run(&h.o(), "1", true).expect("rehearse rollback");
+    assert!(rr.passed, "{rr:#?}");
+    h.approve(Action::Rollback);
+    let reports = engine::rollback::run(&h.o(), "1", false, true).expect("rollback");
+    assert!(reports[0].committed, "{reports:#?}");
+    assert_eq!((h.filled(), h.facts("rollback"), h.facts("apply")), (0, 1, 0));
+    // The apply approvals were never spent (nothing committed): a new run starts from zero.
+    let r = engine::apply::run(&h.o(), "1", &Default::default()).expect("apply");
+    let b = r.batch.as_ref().expect("batch summary");
+    assert!(r.committed, "{r:#?}");
+    assert_eq!((b.resumed_from, b.batches, b.rows), (0, 7, ROWS));
+    assert_eq!(h.filled(), ROWS);
+}
+
+#[test]
 fn a_drained_run_whose_totals_differ_from_the_declared_effects_records_no_commit() {
     let h = setup("batch_total", "", ROWS - 1);
     // The rehearsal's first batch is within the declared total.

@@ -566,6 +566,16 @@ pub fn rollback_batched(
     Ok((summary, id, notices))
 }
 
+/// A batched apply of the step committed some batches and neither finished nor was rolled
+/// back: its rollback may run (the server decides; this is the client's early answer).
+pub fn partly_applied(session: &mut Session, step_id: &str) -> Result<bool> {
+    let Some(plan) = batched_plan(session, step_id, Action::Apply)? else {
+        return Ok(false);
+    };
+    let p = progress(&mut session.ledger, &plan)?;
+    Ok(p.batches > 0 && !p.drained)
+}
+
 /// The plan of `action` on a step, when it is batched.
 pub fn batched_plan(session: &Session, step_id: &str, action: Action) -> Result<Option<Plan>> {
     let plan = crate::engine::plan::for_action(&session.loaded, step_id, action, None)?;

@@ -303,7 +303,7 @@ pub fn rollback_one(
             at.unwrap_or_default()
         )));
     }
-    if state != "committed" {
+    if state != "committed" && !crate::engine::batch::partly_applied(session, step_id)? {
         return Err(Error::Refused(format!(
             "step {step_id} is {state}; only a committed step can be rolled back"
         )));
