@@ -47,6 +47,25 @@ pub struct BatchSummary {
     pub drained: bool,
 }
 
+/// One line for the human report.
+pub fn describe(b: &BatchSummary) -> String {
+    let resumed = if b.resumed_from > 0 {
+        format!(", resumed after batch {}", b.resumed_from)
+    } else {
+        String::new()
+    };
+    format!(
+        "batches: {} ({} now{resumed}), rows: {} ({} now, {} rows/s in {} ms){}",
+        b.batches,
+        b.batches_now,
+        b.rows,
+        b.rows_now,
+        b.rows_per_sec,
+        b.elapsed_ms,
+        if b.drained { ", drained" } else { "" }
+    )
+}
+
 /// The server's view of a run (`stepgate.batch_progress`).
 #[derive(Debug, Clone, Default)]
 struct Progress {
