@@ -57,7 +57,10 @@ impl Batched {
         (plan.canonical(), o.statements, o.signatures)
     }
     fn filled(&self) -> i64 {
-        count(&self.admin_ci, "SELECT count(*) FROM public.bf WHERE w IS NOT NULL")
+        count(
+            &self.admin_ci,
+            "SELECT count(*) FROM public.bf WHERE w IS NOT NULL",
+        )
     }
     fn facts(&self, verb: &str) -> i64 {
         count(
@@ -125,7 +128,9 @@ fn setup(prefix: &str, batch: &str, declared: i64) -> Batched {
     )
     .expect("install");
     admin
-        .batch_execute("SELECT stepgate.guard_table('public.bf'); SELECT stepgate.pack_register('test-pack');")
+        .batch_execute(
+            "SELECT stepgate.guard_table('public.bf'); SELECT stepgate.pack_register('test-pack');",
+        )
         .expect("guard the table");
     let (keys, key, signers) = register_owner(&admin_ci, &["owner", "resume"]);
     let steps = format!(
@@ -176,7 +181,10 @@ fn msg(e: &postgres::Error) -> String {
     stepgate::db::describe_pg_error(e)
 }
 
-fn authorize(c: &mut Client, o: &(String, Vec<String>, Vec<String>)) -> Result<i64, postgres::Error> {
+fn authorize(
+    c: &mut Client,
+    o: &(String, Vec<String>, Vec<String>),
+) -> Result<i64, postgres::Error> {
     c.query_one(
         "SELECT stepgate.authorize($1, $2, $3, 'run', 'mallory', 'laptop')",
         &[&o.0, &o.1, &o.2],
@@ -210,33 +218,72 @@ fn a_batched_backfill_killed_mid_way_resumes_to_the_exact_total() {
     assert_eq!(h.filled(), 0, "the rehearsal left rows behind");
     h.approve(Action::Apply);
     // Killed before the COMMIT of batch 2: batch 1 stands, batch 2 never happened.
-    let out = h.cli(&["apply", "--step", "1", "-q"], &[("STEPGATE_FAULT", "batch:before-commit-2")]);
+    let out = h.cli(
+        &["apply", "--step", "1", "-q"],
+        &[("STEPGATE_FAULT", "batch:before-commit-2")],
+    );
     assert!(!out.status.success());
     assert_eq!((h.progress("apply"), h.filled()), ((1, 500), 500));
     // Killed just after the COMMIT of batch 4.
-    let out = h.cli(&["apply", "--step", "1", "-q"], &[("STEPGATE_FAULT", "batch:after-commit-4")]);
+    let out = h.cli(
+        &["apply", "--step", "1", "-q"],
+        &[("STEPGATE_FAULT", "batch:after-commit-4")],
+    );
     assert!(!out.status.success());
     assert_eq!((h.progress("apply"), h.filled()), ((4, 2000), 2000));
     assert_eq!(h.facts("apply"), 0, "no fact before the run drained");
     // The next apply resumes from the server's count and reaches the exact total.
     let out = h.cli(&["apply", "--step", "1", "--json"], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let b = j.pointer("/batch").or_else(|| j.pointer("/report/batch")).unwrap_or(&j["batch"]);
+    let b = j
+        .pointer("/batch")
+        .or_else(|| j.pointer("/report/batch"))
+        .unwrap_or(&j["batch"]);
     assert_eq!(b["batches"], 7, "{j}");
-    assert_eq!((b["resumed_from"].as_i64(), b["rows"].as_i64()), (Some(4), Some(ROWS)), "{j}");
+    assert_eq!(
+        (b["resumed_from"].as_i64(), b["rows"].as_i64()),
+        (Some(4), Some(ROWS)),
+        "{j}"
+    );
     assert_eq!(b["rows_now"].as_i64(), Some(1000), "{j}");
-    assert!(b["elapsed_ms"].is_u64() && b["rows_per_sec"].is_number(), "{j}");
+    assert!(
+        b["elapsed_ms"].is_u64() && b["rows_per_sec"].is_number(),
+        "{j}"
+    );
     assert_eq!(h.filled(), ROWS);
-    assert_eq!(count(&h.admin_ci, "SELECT count(*) FROM public.bf WHERE w <> v * 2"), 0);
+    assert_eq!(
+        count(
+            &h.admin_ci,
+            "SELECT count(*) FROM public.bf WHERE w <> v * 2"
+        ),
+        0
+    );
     assert_eq!(h.facts("apply"), 1);
-    let rows = count(&h.admin_ci, "SELECT (details ->> 'rows')::bigint FROM stepgate.events WHERE fact AND verb = 'apply'");
+    let rows = count(
+        &h.admin_ci,
+        "SELECT (details ->> 'rows')::bigint FROM stepgate.events WHERE fact AND verb = 'apply'",
+    );
     assert_eq!(rows, ROWS, "the fact carries the server's total");
     // Done is done: another apply has nothing to do, the ledger is intact.
     let again = h.cli(&["apply", "--step", "1"], &[]);
-    let said = String::from_utf8_lossy(&again.stderr).to_string() + &String::from_utf8_lossy(&again.stdout);
-    assert!(again.status.success() && said.contains("already committed"), "{said}");
-    assert_eq!(count(&h.admin_ci, "SELECT count(*) FROM stepgate.batch_runs WHERE finished_at IS NULL"), 0);
+    let said = String::from_utf8_lossy(&again.stderr).to_string()
+        + &String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success() && said.contains("already committed"),
+        "{said}"
+    );
+    assert_eq!(
+        count(
+            &h.admin_ci,
+            "SELECT count(*) FROM stepgate.batch_runs WHERE finished_at IS NULL"
+        ),
+        0
+    );
     assert_eq!(h.filled(), ROWS);
 }
 
@@ -266,7 +313,10 @@ fn a_batched_apply_stopped_part_way_can_be_rolled_back_and_applied_afresh() {
     let h = setup("batch_partial", "", ROWS);
     rehearsed(&h);
     h.approve(Action::Apply);
-    let out = h.cli(&["apply", "--step", "1", "-q"], &[("STEPGATE_FAULT", "batch:after-commit-3")]);
+    let out = h.cli(
+        &["apply", "--step", "1", "-q"],
+        &[("STEPGATE_FAULT", "batch:after-commit-3")],
+    );
     assert!(!out.status.success());
     assert_eq!(h.filled(), 1500);
     let rr = engine::rehearse::run(&h.o(), "1", true).expect("rehearse rollback");
@@ -274,7 +324,10 @@ fn a_batched_apply_stopped_part_way_can_be_rolled_back_and_applied_afresh() {
     h.approve(Action::Rollback);
     let reports = engine::rollback::run(&h.o(), "1", false, true).expect("rollback");
     assert!(reports[0].committed, "{reports:#?}");
-    assert_eq!((h.filled(), h.facts("rollback"), h.facts("apply")), (0, 1, 0));
+    assert_eq!(
+        (h.filled(), h.facts("rollback"), h.facts("apply")),
+        (0, 1, 0)
+    );
     // The apply approvals were never spent (nothing committed): a new run starts from zero.
     let r = engine::apply::run(&h.o(), "1", &Default::default()).expect("apply");
     let b = r.batch.as_ref().expect("batch summary");
@@ -291,7 +344,10 @@ fn a_drained_run_whose_totals_differ_from_the_declared_effects_records_no_commit
     h.approve(Action::Apply);
     let r = engine::apply::run(&h.o(), "1", &Default::default()).expect("apply");
     assert!(!r.committed && r.halted.is_some(), "{r:#?}");
-    assert!(r.mismatches.iter().any(|m| m.item.contains("public.bf")), "{r:#?}");
+    assert!(
+        r.mismatches.iter().any(|m| m.item.contains("public.bf")),
+        "{r:#?}"
+    );
     assert_eq!(h.facts("apply"), 0);
     // The runner's own client cannot get the fact either: the server compares the totals.
     let o = h.offered(Action::Apply);
@@ -300,8 +356,14 @@ fn a_drained_run_whose_totals_differ_from_the_declared_effects_records_no_commit
         .batch_execute("UPDATE stepgate.pack_state SET halted = false, halt_event = NULL")
         .expect("lift the halt as the admin");
     authorize(&mut c, &o).expect("permit");
-    let e = c.query_one("SELECT stepgate.finish_batches()", &[]).expect_err("finish");
-    assert!(refused(&e) && msg(&e).contains("declared 2999, counted 3000"), "{}", msg(&e));
+    let e = c
+        .query_one("SELECT stepgate.finish_batches()", &[])
+        .expect_err("finish");
+    assert!(
+        refused(&e) && msg(&e).contains("declared 2999, counted 3000"),
+        "{}",
+        msg(&e)
+    );
     assert_eq!(h.facts("apply"), 0);
 }
 
@@ -315,9 +377,15 @@ fn a_batch_runs_only_the_signed_statement_once_inside_a_batch() {
     let mut c = h.runner();
     authorize(&mut c, &o).expect("permit");
     for (what, sql) in [
-        ("another statement", "UPDATE public.bf SET w = 0".to_string()),
+        (
+            "another statement",
+            "UPDATE public.bf SET w = 0".to_string(),
+        ),
         ("the signed one with a comment", format!("{STMT} -- x")),
-        ("the signed one, a bigger batch", STMT.replace("LIMIT 500", "LIMIT 5000")),
+        (
+            "the signed one, a bigger batch",
+            STMT.replace("LIMIT 500", "LIMIT 5000"),
+        ),
     ] {
         let e = batch(&mut c, 1, &sql).expect_err(what);
         assert!(refused(&e), "{what}: {}", msg(&e));
@@ -327,23 +395,30 @@ fn a_batch_runs_only_the_signed_statement_once_inside_a_batch() {
     assert!(refused(&e), "{}", msg(&e));
     // Twice in one batch: the second run is refused and the batch never commits.
     let mut tx = c.transaction().expect("tx");
-    tx.query_one("SELECT stepgate.batch_begin(1)", &[]).expect("begin batch");
+    tx.query_one("SELECT stepgate.batch_begin(1)", &[])
+        .expect("begin batch");
     tx.batch_execute(STMT).expect("the signed statement");
     let e = tx.batch_execute(STMT).expect_err("twice");
     assert!(refused(&e), "{}", msg(&e));
     drop(tx);
     // Two batches in one transaction.
     let mut tx = c.transaction().expect("tx");
-    tx.query_one("SELECT stepgate.batch_begin(1)", &[]).expect("begin batch");
-    let e = tx.query_one("SELECT stepgate.batch_begin(2)", &[]).expect_err("two batches");
+    tx.query_one("SELECT stepgate.batch_begin(1)", &[])
+        .expect("begin batch");
+    let e = tx
+        .query_one("SELECT stepgate.batch_begin(2)", &[])
+        .expect_err("two batches");
     assert!(refused(&e), "{}", msg(&e));
     drop(tx);
     // A batch that runs nothing cannot be counted as the empty last one.
     let mut tx = c.transaction().expect("tx");
-    tx.query_one("SELECT stepgate.batch_begin(1)", &[]).expect("begin batch");
+    tx.query_one("SELECT stepgate.batch_begin(1)", &[])
+        .expect("begin batch");
     let e = tx.commit().expect_err("empty batch");
     assert!(refused(&e), "{}", msg(&e));
-    let e = c.query_one("SELECT stepgate.batch_begin(1)", &[]).expect_err("autocommit");
+    let e = c
+        .query_one("SELECT stepgate.batch_begin(1)", &[])
+        .expect_err("autocommit");
     assert!(refused(&e), "{}", msg(&e));
     assert_eq!((h.progress("apply"), h.filled()), ((0, 0), 0));
     // The signed statement, in its batch, commits and is counted by the server.
@@ -360,13 +435,23 @@ fn batches_are_numbered_by_the_server_and_end_with_the_run() {
     authorize(&mut c, &o).expect("permit");
     for n in [0, 2, 7] {
         let e = batch(&mut c, n, STMT).expect_err("skipped batch");
-        assert!(refused(&e) && msg(&e).contains("next batch"), "{n}: {}", msg(&e));
+        assert!(
+            refused(&e) && msg(&e).contains("next batch"),
+            "{n}: {}",
+            msg(&e)
+        );
     }
     batch(&mut c, 1, STMT).expect("batch 1");
     let e = batch(&mut c, 1, STMT).expect_err("batch 1 again");
     assert!(refused(&e), "{}", msg(&e));
-    let e = c.query_one("SELECT stepgate.finish_batches()", &[]).expect_err("finish early");
-    assert!(refused(&e) && msg(&e).contains("not complete"), "{}", msg(&e));
+    let e = c
+        .query_one("SELECT stepgate.finish_batches()", &[])
+        .expect_err("finish early");
+    assert!(
+        refused(&e) && msg(&e).contains("not complete"),
+        "{}",
+        msg(&e)
+    );
     for n in 2..=7 {
         batch(&mut c, n, STMT).expect("batch");
     }
@@ -374,7 +459,10 @@ fn batches_are_numbered_by_the_server_and_end_with_the_run() {
     // Drained: batch 8 would be past the end.
     let e = batch(&mut c, 8, STMT).expect_err("past the end");
     assert!(refused(&e) && msg(&e).contains("complete"), "{}", msg(&e));
-    let fact: i64 = c.query_one("SELECT stepgate.finish_batches()", &[]).expect("finish").get(0);
+    let fact: i64 = c
+        .query_one("SELECT stepgate.finish_batches()", &[])
+        .expect("finish")
+        .get(0);
     assert!(fact > 0);
     assert_eq!(h.facts("apply"), 1);
     // The permit is spent and the step committed: no batch and no second permit.
@@ -408,7 +496,8 @@ fn no_batch_runs_or_commits_under_a_halt() {
     batch(&mut c, 1, STMT).expect("batch 1");
     // A halt recorded while batch 2 runs stops its COMMIT.
     let mut tx = c.transaction().expect("tx");
-    tx.query_one("SELECT stepgate.batch_begin(2)", &[]).expect("begin");
+    tx.query_one("SELECT stepgate.batch_begin(2)", &[])
+        .expect("begin");
     tx.batch_execute(STMT).expect("statement");
     client(&h.admin_ci)
         .query_one(
@@ -451,7 +540,8 @@ fn a_batched_plan_needs_its_own_signatures() {
         assert!(refused(&e), "{what}: {}", msg(&e));
     }
     edited.as_object_mut().map(|m| m.remove("batch"));
-    let e = authorize(&mut c, &(edited.to_string(), st.clone(), sig.clone())).expect_err("unbatched");
+    let e =
+        authorize(&mut c, &(edited.to_string(), st.clone(), sig.clone())).expect_err("unbatched");
     assert!(refused(&e), "{}", msg(&e));
     // The signed plan itself is admitted.
     authorize(&mut c, &(plan, st, sig)).expect("the signed plan");
@@ -461,22 +551,49 @@ fn a_batched_plan_needs_its_own_signatures() {
 #[test]
 fn lint_refuses_a_misused_batched_step_naming_file_and_line() {
     let h = setup("batch_lint", "", ROWS);
-    let bad = step_file("SELECT 1;", &format!("{STMT};\nUPDATE public.bf SET w = 1 WHERE id = 1;"));
+    let bad = step_file(
+        "SELECT 1;",
+        &format!("{STMT};\nUPDATE public.bf SET w = 1 WHERE id = 1;"),
+    );
     std::fs::write(h.dir.path().join("01.sql"), bad).expect("write");
-    let out = Command::new(bin()).args(["lint", "-p"]).arg(h.dir.path()).output().expect("lint");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let out = Command::new(bin())
+        .args(["lint", "-p"])
+        .arg(h.dir.path())
+        .output()
+        .expect("lint");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{text}");
-    assert!(text.contains("01.sql:13") && text.contains("SG026"), "{text}");
+    assert!(
+        text.contains("01.sql:13") && text.contains("SG026"),
+        "{text}"
+    );
     let ddl = step_file("SELECT 1;", "ALTER TABLE public.bf ADD COLUMN z int;");
     std::fs::write(h.dir.path().join("01.sql"), ddl).expect("write");
-    let out = Command::new(bin()).args(["lint", "-p"]).arg(h.dir.path()).output().expect("lint");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && text.contains("01.sql:12") && text.contains("SG026"), "{text}");
+    let out = Command::new(bin())
+        .args(["lint", "-p"])
+        .arg(h.dir.path())
+        .output()
+        .expect("lint");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && text.contains("01.sql:12") && text.contains("SG026"),
+        "{text}"
+    );
     // The manifest: a transaction-less batched step.
     let m = std::fs::read_to_string(h.dir.path().join("stepgate.toml")).expect("read");
     let m = m.replace("batch = {  }", "batch = {  }\ntransactional = false");
     std::fs::write(h.dir.path().join("stepgate.toml"), m).expect("write");
-    let out = Command::new(bin()).args(["lint", "-p"]).arg(h.dir.path()).output().expect("lint");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && text.contains("transactional = false"), "{text}");
+    let out = Command::new(bin())
+        .args(["lint", "-p"])
+        .arg(h.dir.path())
+        .output()
+        .expect("lint");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && text.contains("transactional = false"),
+        "{text}"
+    );
 }

@@ -345,7 +345,14 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
 
     if crate::engine::batch::is_batched(&plan) {
         let how = (started, ao.retries, ao.progress);
-        return crate::engine::batch::apply_batched(session, idx, (&file, &sha), &plan, report, how);
+        return crate::engine::batch::apply_batched(
+            session,
+            idx,
+            (&file, &sha),
+            &plan,
+            report,
+            how,
+        );
     }
     if !step.transactional {
         return crate::engine::nontx::apply_non_transactional(

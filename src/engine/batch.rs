@@ -215,7 +215,10 @@ fn refusal_or(e: postgres::Error) -> Result<Option<LoopEnd>> {
 }
 
 fn is_timeout(f: &StatementFailure) -> bool {
-    matches!(f.kind.as_str(), "lock_timeout" | "statement_timeout" | "deadlock")
+    matches!(
+        f.kind.as_str(),
+        "lock_timeout" | "statement_timeout" | "deadlock"
+    )
 }
 
 /// Batches until one changes no row, the server refuses one, or one fails.
@@ -405,7 +408,13 @@ fn loop_failure(end: &LoopEnd) -> Option<StatementFailure> {
     }
 }
 
-fn refused_end<T>(session: &mut Session, step: &str, sha: &str, verb: &str, why: String) -> Result<T> {
+fn refused_end<T>(
+    session: &mut Session,
+    step: &str,
+    sha: &str,
+    verb: &str,
+    why: String,
+) -> Result<T> {
     session.event(
         Some(step),
         &format!("{verb}-end"),
@@ -434,7 +443,13 @@ fn stop(
     match end {
         LoopEnd::Refused(why) => refused_end(session, step_id, sha, "apply", why),
         LoopEnd::TimedOut(f) => {
-            session.event(Some(step_id), "apply-end", "timed out", Some(sha), serde_json::json!({"failure": f, "batch": report.batch}))?;
+            session.event(
+                Some(step_id),
+                "apply-end",
+                "timed out",
+                Some(sha),
+                serde_json::json!({"failure": f, "batch": report.batch}),
+            )?;
             Err(Error::Failed(format!(
                 "a batch of step {step_id} kept timing out ({f}); the {done} batch(es) before it stay committed: run `stepgate apply --step {step_id}` again to resume"
             )))
@@ -443,7 +458,13 @@ fn stop(
             let why = format!("batch {} of step {step_id} failed: {f}; the {done} batch(es) before it stay committed", done + 1);
             report.halted = Some(halt(session, Some(step_id), &why)?);
             report.rollback_command = Some(format!("stepgate rollback --step {step_id}"));
-            session.event(Some(step_id), "apply-end", "failed", Some(sha), serde_json::json!({"failure": f, "batch": report.batch}))?;
+            session.event(
+                Some(step_id),
+                "apply-end",
+                "failed",
+                Some(sha),
+                serde_json::json!({"failure": f, "batch": report.batch}),
+            )?;
             report.elapsed_ms = started.elapsed().as_millis();
             Ok(report)
         }
@@ -470,10 +491,17 @@ fn finish_apply(
     let pack = session.pack().clone();
     let step_id = pack.manifest.step[idx].id().to_string();
     let after = snapshot::take(&mut session.ledger)?;
-    let counts = report.batch.as_ref().map(|b| b.counts.clone()).unwrap_or_default();
+    let counts = report
+        .batch
+        .as_ref()
+        .map(|b| b.counts.clone())
+        .unwrap_or_default();
     let measured = Measured {
         catalog: catalog::diff(entry, &after),
-        rows: counts.into_iter().filter(|(_, c)| *c != RowCounts::default()).collect(),
+        rows: counts
+            .into_iter()
+            .filter(|(_, c)| *c != RowCounts::default())
+            .collect(),
     };
     let mut mismatches = effects::compare(&pack.effects[idx], &measured, entry, &after);
     mismatches.extend(effects::forbidden(&pack.forbids[idx], &measured));
@@ -487,7 +515,13 @@ fn finish_apply(
         );
         report.halted = Some(halt(session, Some(&step_id), &why)?);
         report.rollback_command = Some(format!("stepgate rollback --step {step_id}"));
-        session.event(Some(&step_id), "apply-end", "failed", Some(sha), serde_json::json!({"delta": measured, "batch": report.batch}))?;
+        session.event(
+            Some(&step_id),
+            "apply-end",
+            "failed",
+            Some(sha),
+            serde_json::json!({"delta": measured, "batch": report.batch}),
+        )?;
         report.elapsed_ms = started.elapsed().as_millis();
         return Ok(report);
     }
@@ -524,12 +558,28 @@ fn post_checks(
     let post = crate::engine::verify::post_verify(session, file, &parts.post, after)?;
     let ok = post.ok;
     report.post = Some(post.clone());
-    session.event(Some(&step_id), "verify", if ok { "passed" } else { "failed" }, Some(sha), serde_json::to_value(&post).unwrap_or_default())?;
+    session.event(
+        Some(&step_id),
+        "verify",
+        if ok { "passed" } else { "failed" },
+        Some(sha),
+        serde_json::to_value(&post).unwrap_or_default(),
+    )?;
     if !ok {
-        report.halted = Some(halt(session, Some(&step_id), &format!("post-commit verification of step {step_id} failed"))?);
+        report.halted = Some(halt(
+            session,
+            Some(&step_id),
+            &format!("post-commit verification of step {step_id} failed"),
+        )?);
         report.rollback_command = Some(format!("stepgate rollback --step {step_id}"));
     }
-    session.event(Some(&step_id), "apply-end", "committed", Some(sha), serde_json::json!({"batch": report.batch}))?;
+    session.event(
+        Some(&step_id),
+        "apply-end",
+        "committed",
+        Some(sha),
+        serde_json::json!({"batch": report.batch}),
+    )?;
     Ok(())
 }
 
@@ -544,7 +594,13 @@ pub fn rollback_batched(
 ) -> Result<(BatchSummary, i64, Vec<LocatedNotice>)> {
     let pack = session.pack().clone();
     let step_id = plan.step.clone();
-    session.event(Some(&step_id), "rollback-intent", "started", Some(sha), serde_json::json!({"batched": true}))?;
+    session.event(
+        Some(&step_id),
+        "rollback-intent",
+        "started",
+        Some(sha),
+        serde_json::json!({"batched": true}),
+    )?;
     let runner = Runner {
         plan,
         file,
@@ -572,16 +628,30 @@ pub fn rollback_batched(
     };
     if let Some(why) = why {
         drop(client);
-        session.event(Some(&step_id), "rollback-end", "failed", Some(sha), serde_json::json!({"reason": why, "batch": summary}))?;
+        session.event(
+            Some(&step_id),
+            "rollback-end",
+            "failed",
+            Some(sha),
+            serde_json::json!({"reason": why, "batch": summary}),
+        )?;
         return Err(Error::Failed(format!(
             "the batched rollback of step {step_id} stopped after {} batch(es): {why}; run `stepgate rollback --step {step_id}` again to resume",
             summary.batches
         )));
     }
     crate::db::authority::note(&mut client, &serde_json::json!({"batch": summary}))?;
-    let id: i64 = client.query_one("SELECT stepgate.finish_batches()", &[])?.get(0);
+    let id: i64 = client
+        .query_one("SELECT stepgate.finish_batches()", &[])?
+        .get(0);
     drop(client);
-    session.event(Some(&step_id), "rollback-end", "committed", Some(sha), serde_json::json!({"batch": summary}))?;
+    session.event(
+        Some(&step_id),
+        "rollback-end",
+        "committed",
+        Some(sha),
+        serde_json::json!({"batch": summary}),
+    )?;
     Ok((summary, id, notices))
 }
 

@@ -146,7 +146,14 @@ pub fn rehearse_in(
         // A rehearsal permit lets a guarded runner run the plan here and makes the
         // transaction unable to commit, whatever the SQL tries.
         rehearsal_permit(&mut tx, &plan, session.scratch)?;
-        let body = crate::engine::batch::rehearse_body(&mut tx, &plan, &file, &parts.body, &sink, &mut notices);
+        let body = crate::engine::batch::rehearse_body(
+            &mut tx,
+            &plan,
+            &file,
+            &parts.body,
+            &sink,
+            &mut notices,
+        );
         match body {
             Err(f) => report.failure = Some(*f),
             Ok(()) => {
@@ -158,7 +165,12 @@ pub fn rehearse_in(
                 if !rollback {
                     let m = step_tx::measure(&mut tx, &pack, idx, &entry)?;
                     let rows = &pack.effects[idx].rows;
-                    report.mismatches = crate::engine::batch::rehearsal_mismatches(&plan, rows, &m.measured, m.mismatches);
+                    report.mismatches = crate::engine::batch::rehearsal_mismatches(
+                        &plan,
+                        rows,
+                        &m.measured,
+                        m.mismatches,
+                    );
                     report.measured = Some(m.measured);
                     report.negatives = step_tx::run_negatives(&mut tx, &step.negative)?;
                 }

@@ -377,7 +377,13 @@ fn execute(
 ) -> Result<RollbackReport> {
     if let Some(plan) = crate::engine::batch::batched_plan(session, step_id, Action::Rollback)? {
         let mut report = RollbackReport::started(step_id, &session.run_id, sha, gate_report);
-        let (summary, id, notices) = crate::engine::batch::rollback_batched(session, idx, (file, sha), &plan, std::io::stderr().is_terminal())?;
+        let (summary, id, notices) = crate::engine::batch::rollback_batched(
+            session,
+            idx,
+            (file, sha),
+            &plan,
+            std::io::stderr().is_terminal(),
+        )?;
         (report.batch, report.commit_event, report.notices) = (Some(summary), Some(id), notices);
         report.committed = true;
         report.elapsed_ms = started.elapsed().as_millis();

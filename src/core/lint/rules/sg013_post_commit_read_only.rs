@@ -113,10 +113,17 @@ mod tests {
         let opaque = "DO $$ BEGIN EXECUTE format('SELECT count(*) FROM %I', 't'); END $$;";
         let write = "DO $$ BEGIN EXECUTE format('SELECT 1 FROM %I', 't'); DELETE FROM t; END $$;";
         let sql = step_sql("SELECT 1;").replace(h, &format!("{h}\n{opaque}\n{write}"));
-        let files = [("01.sql", sql.as_str()), ("rollback/01.sql", &rollback_sql("SELECT 1;"))];
+        let files = [
+            ("01.sql", sql.as_str()),
+            ("rollback/01.sql", &rollback_sql("SELECT 1;")),
+        ];
         let d = of("SG013", &lint(&manifest_with("", ""), &files));
         let sev: Vec<_> = d.iter().map(|x| (x.line, x.severity)).collect();
-        assert_eq!(sev, vec![(19, Severity::Warning), (20, Severity::Error)], "{d:?}");
+        assert_eq!(
+            sev,
+            vec![(19, Severity::Warning), (20, Severity::Error)],
+            "{d:?}"
+        );
         // The plan admits the opaque check there (it runs READ ONLY), never the write.
         let file = crate::core::sql::parse_file("01.sql", &sql).expect("parse");
         let post: Vec<_> = file.statements.iter().filter(|s| s.line >= 19).collect();

@@ -48,7 +48,10 @@ impl Rule for BatchedStep {
 fn check_file(f: &ParsedFile, out: &mut Emitter) {
     let body = crate::core::plan::body_of(&f.sql);
     let mut writes = 0;
-    for st in body.iter().filter(|s| !matches!(s.class, StmtClass::SetLocal { .. })) {
+    for st in body
+        .iter()
+        .filter(|s| !matches!(s.class, StmtClass::SetLocal { .. }))
+    {
         if let Some(why) = crate::core::plan::not_batchable(st) {
             out.stmt(f, st, why, Some(HELP.into()));
             continue;
@@ -63,7 +66,11 @@ fn check_file(f: &ParsedFile, out: &mut Emitter) {
             );
         }
     }
-    if writes == 0 && body.iter().all(|s| crate::core::plan::not_batchable(s).is_none()) {
+    if writes == 0
+        && body
+            .iter()
+            .all(|s| crate::core::plan::not_batchable(s).is_none())
+    {
         out.at(&f.rel, &f.sql.src, 0, 1, "a batched step needs one INSERT, UPDATE or DELETE between BEGIN and the terminal keyword: the statement that repeats", Some(HELP.into()));
     }
 }
@@ -74,14 +81,28 @@ const HELP: &str = "a batched step repeats one self-limiting write, e.g. `UPDATE
 mod tests {
     use crate::core::lint::testing::*;
 
-    const STMT: &str = "UPDATE t SET c = 1 WHERE id IN (SELECT id FROM t WHERE c IS NULL LIMIT 10);";
+    const STMT: &str =
+        "UPDATE t SET c = 1 WHERE id IN (SELECT id FROM t WHERE c IS NULL LIMIT 10);";
 
     #[test]
     fn fires_on_ddl_and_a_second_write() {
         let m = manifest_with("", "batch = { rehearse = 1 }");
         let sql = format!("BEGIN;\nALTER TABLE t ADD COLUMN c int;\n{STMT}\nDELETE FROM t WHERE id = 1;\nROLLBACK;\n");
-        let d = of("SG026", &lint(&m, &[("01.sql", &sql), ("rollback/01.sql", &format!("BEGIN;\n{STMT}\nCOMMIT;\n"))]));
-        assert_eq!(d.iter().map(|x| x.line).collect::<Vec<_>>(), vec![2, 4], "{d:?}");
+        let d = of(
+            "SG026",
+            &lint(
+                &m,
+                &[
+                    ("01.sql", &sql),
+                    ("rollback/01.sql", &format!("BEGIN;\n{STMT}\nCOMMIT;\n")),
+                ],
+            ),
+        );
+        assert_eq!(
+            d.iter().map(|x| x.line).collect::<Vec<_>>(),
+            vec![2, 4],
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -89,8 +110,15 @@ mod tests {
         let m = manifest_with("", "batch = { rollback = false }");
         let sql = format!("BEGIN;\nSET LOCAL lock_timeout = '1s';\n{STMT}\nROLLBACK;\n");
         let rb = "BEGIN;\nALTER TABLE t DROP COLUMN c;\nCOMMIT;\n";
-        let d = of("SG026", &lint(&m, &[("01.sql", &sql), ("rollback/01.sql", rb)]));
+        let d = of(
+            "SG026",
+            &lint(&m, &[("01.sql", &sql), ("rollback/01.sql", rb)]),
+        );
         assert!(d.is_empty(), "{d:?}");
-        assert!(of("SG026", &lint_step("", "", "ALTER TABLE t ADD COLUMN c int;", "SELECT 1;")).is_empty());
+        assert!(of(
+            "SG026",
+            &lint_step("", "", "ALTER TABLE t ADD COLUMN c int;", "SELECT 1;")
+        )
+        .is_empty());
     }
 }
