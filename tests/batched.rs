@@ -299,12 +299,21 @@ fn the_rollback_of_a_batched_step_is_batched_too() {
     let rr = engine::rehearse::run(&h.o(), "1", true).expect("rehearse rollback");
     assert!(rr.passed, "{rr:#?}");
     h.approve(Action::Rollback);
+    // The hostile runner takes a rollback permit of its own before stepgate's rollback.
+    let mut mallory = h.runner();
+    authorize(&mut mallory, &h.offered(Action::Rollback)).expect("rollback permit");
     let reports = engine::rollback::run(&h.o(), "1", false, true).expect("rollback");
     let rb = reports[0].batch.as_ref().expect("batched rollback");
     // 3000 rows, 700 a batch: 5 batches that change rows, then one that changes none.
     assert_eq!((rb.batches, rb.rows), (6, ROWS), "{rb:?}");
     assert!(reports[0].committed);
     assert_eq!(h.filled(), 0);
+    assert_eq!(h.facts("rollback"), 1);
+    // Its permit is still live, but the step is rolled back: no batch, no second fact.
+    let e = batch(&mut mallory, 1, UNDO).expect_err("a rollback batch after the rollback");
+    assert!(refused(&e) && msg(&e).contains("nothing to roll back"), "{}", msg(&e));
+    let e = mallory.query_one("SELECT stepgate.finish_batches()", &[]).expect_err("finish");
+    assert!(refused(&e), "{}", msg(&e));
     assert_eq!(h.facts("rollback"), 1);
 }
 

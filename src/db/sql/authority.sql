@@ -906,6 +906,13 @@ BEGIN
     RAISE EXCEPTION 'stepgate: step % of pack % is already committed: no further batch', v.step, v.pack
       USING ERRCODE = '42501';
   END IF;
+  -- A rollback permit outlives nothing it reversed: once the step is rolled back (by this
+  -- run or another), its batches stop.
+  IF v.action = 'rollback' AND NOT stepgate.step_committed(v.pack, v.step)
+     AND NOT stepgate.batch_partial(v.pack, v.step) THEN
+    RAISE EXCEPTION 'stepgate: step % of pack % is not committed: nothing to roll back', v.step, v.pack
+      USING ERRCODE = '42501';
+  END IF;
   SELECT * INTO r FROM stepgate.batch_runs x
    WHERE x.pack = v.pack AND x.step = v.step AND x.action = v.action AND x.finished_at IS NULL FOR UPDATE;
   -- An apply run a rollback has since reversed is over: a new apply starts from zero.
@@ -1027,6 +1034,11 @@ BEGIN
   END IF;
   IF v.action = 'apply' AND stepgate.step_committed(v.pack, v.step) THEN
     RAISE EXCEPTION 'stepgate: step % of pack % is already committed', v.step, v.pack USING ERRCODE = '42501';
+  END IF;
+  IF v.action = 'rollback' AND NOT stepgate.step_committed(v.pack, v.step)
+     AND NOT stepgate.batch_partial(v.pack, v.step) THEN
+    RAISE EXCEPTION 'stepgate: step % of pack % is not committed: nothing to roll back', v.step, v.pack
+      USING ERRCODE = '42501';
   END IF;
   v_expect := v.batch -> 'expect_rows';
   IF pg_catalog.jsonb_typeof(v_expect) = 'object' THEN
