@@ -240,10 +240,10 @@ fn run_loop(
         }
         match one_batch(c, r, p.batches + 1, notices)? {
             None => timeouts = 0,
-            Some(LoopEnd::TimedOut(f)) if timeouts < r.retries => {
+            // A timed-out batch rolled back whole: wait, then the same batch again.
+            Some(LoopEnd::TimedOut(_)) if timeouts < r.retries => {
                 timeouts += 1;
                 std::thread::sleep(Duration::from_millis(200 * (1 << timeouts.min(5))));
-                let _ = f;
                 continue;
             }
             Some(end) => break end,
