@@ -184,6 +184,7 @@ fn governed_run(cluster: &Cluster, i: usize, n: usize, signer: &Signer) -> Apply
             retries: 3,
             auto_backup: false,
             progress: false,
+            ..Default::default()
         },
     )
     .expect("apply");

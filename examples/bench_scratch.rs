@@ -271,6 +271,7 @@ CREATE INDEX CONCURRENTLY ix ON public.big (v);\n"
                 retries: 3,
                 auto_backup: false,
                 progress: false,
+                ..Default::default()
             },
         )
         .expect("apply");

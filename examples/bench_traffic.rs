@@ -217,6 +217,7 @@ fn one_run(
                     retries: RETRIES,
                     auto_backup: false,
                     progress: false,
+                    ..Default::default()
                 },
             ) {
                 Ok(r) => (

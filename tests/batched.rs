@@ -311,8 +311,14 @@ fn the_rollback_of_a_batched_step_is_batched_too() {
     assert_eq!(h.facts("rollback"), 1);
     // Its permit is still live, but the step is rolled back: no batch, no second fact.
     let e = batch(&mut mallory, 1, UNDO).expect_err("a rollback batch after the rollback");
-    assert!(refused(&e) && msg(&e).contains("nothing to roll back"), "{}", msg(&e));
-    let e = mallory.query_one("SELECT stepgate.finish_batches()", &[]).expect_err("finish");
+    assert!(
+        refused(&e) && msg(&e).contains("nothing to roll back"),
+        "{}",
+        msg(&e)
+    );
+    let e = mallory
+        .query_one("SELECT stepgate.finish_batches()", &[])
+        .expect_err("finish");
     assert!(refused(&e), "{}", msg(&e));
     assert_eq!(h.facts("rollback"), 1);
 }

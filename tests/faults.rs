@@ -380,6 +380,7 @@ fn conflicting_lock_ends_within_the_retry_budget_and_leaves_nothing() {
             retries: 2,
             auto_backup: true,
             progress: false,
+            ..Default::default()
         },
     )
     .unwrap_err();

@@ -218,14 +218,21 @@ pub fn backup(o: &Options, step: &str, json: bool) -> engine::Result<i32> {
     Ok(exit::OK)
 }
 
-pub fn apply(
-    o: &Options,
-    step: &str,
-    retries: u32,
-    auto_backup: bool,
-    wait_for_locks: bool,
-    json: bool,
-) -> engine::Result<i32> {
+/// `stepgate apply`'s flags.
+pub struct ApplyFlags {
+    pub retries: u32,
+    pub auto_backup: bool,
+    pub wait_for_locks: bool,
+    pub full_proof: bool,
+}
+
+pub fn apply(o: &Options, step: &str, flags: ApplyFlags, json: bool) -> engine::Result<i32> {
+    let ApplyFlags {
+        retries,
+        auto_backup,
+        wait_for_locks,
+        full_proof,
+    } = flags;
     if wait_for_locks {
         let holders = engine::locks::conflicting_holders(o, step)?;
         if !json {
@@ -252,6 +259,7 @@ pub fn apply(
         retries,
         auto_backup,
         progress: !render::quiet() && !json,
+        proof: super::verbs::proof_of(full_proof),
     };
     let r = engine::apply::run(o, step, &ao)?;
     if json {

@@ -190,6 +190,9 @@ pub enum Command {
         /// With --rollback: first the rollbacks of the committed steps that require this one, all in one rolled-back transaction.
         #[arg(long, requires = "rollback")]
         cascade: bool,
+        /// Prove the delta over every object in the catalog, not just the ones the step names and what its transaction wrote (slower on large catalogs; the incremental proof falls back to this by itself when it cannot account for a change).
+        #[arg(long)]
+        full_proof: bool,
     },
     /// The step ledger: gates, last rehearsal, committed / rolled back, halted.
     #[command(after_help = "Exit: 0 shown · 2 bad input · 5 database error · 6 wrong target")]
@@ -282,6 +285,9 @@ pub enum Command {
         /// First show which sessions hold locks that conflict with the step.
         #[arg(long)]
         wait_for_locks: bool,
+        /// Prove the delta over every object in the catalog, not just the ones the step names and what its transaction wrote (slower on large catalogs; the incremental proof falls back to this by itself when it cannot account for a change).
+        #[arg(long)]
+        full_proof: bool,
     },
     /// Re-run a step's post-commit checks and report drift from the recorded fingerprint.
     #[command(

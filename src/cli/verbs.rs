@@ -60,7 +60,8 @@ pub fn dispatch(cli: Cli) -> i32 {
             step,
             rollback,
             cascade,
-        } => rehearse(&opts(&g), &step, rollback, cascade, g.json),
+            full_proof,
+        } => rehearse(&opts(&g), &step, rollback, cascade, full_proof, g.json),
         Command::Status => status_cmd(&opts(&g), g.json),
         Command::Snapshot { output } => snapshot(&opts(&g), output.as_deref(), g.json),
         Command::Diff { before, after } => diff(&before, &after, g.json),
@@ -75,12 +76,16 @@ pub fn dispatch(cli: Cli) -> i32 {
             retries,
             no_auto_backup,
             wait_for_locks,
+            full_proof,
         } => super::commit::apply(
             &opts(&g),
             &step,
-            retries,
-            !no_auto_backup,
-            wait_for_locks,
+            super::commit::ApplyFlags {
+                retries,
+                auto_backup: !no_auto_backup,
+                wait_for_locks,
+                full_proof,
+            },
             g.json,
         ),
         Command::Verify { step } => super::commit::verify(&opts(&g), &step, g.json),
@@ -563,6 +568,7 @@ fn rehearse(
     step: &str,
     rollback: bool,
     cascade: bool,
+    full_proof: bool,
     json: bool,
 ) -> engine::Result<i32> {
     if cascade {
@@ -583,7 +589,7 @@ fn rehearse(
             exit::FAILED
         });
     }
-    let r = engine::rehearse::run(o, step, rollback)?;
+    let r = engine::rehearse::run_with(o, step, rollback, proof_of(full_proof))?;
     if json {
         render::print_json(&serde_json::to_value(&r).unwrap_or_default());
     } else {
@@ -969,5 +975,14 @@ fn print_guard_status(st: &crate::engine::guard_cmd::GuardStatus) {
     }
     for t in &st.tables {
         println!("  write-guarded table {t}");
+    }
+}
+
+/// `--full-proof` as the engine's proof.
+pub fn proof_of(full_proof: bool) -> engine::proof::Proof {
+    if full_proof {
+        engine::proof::Proof::Full
+    } else {
+        engine::proof::Proof::Incremental
     }
 }

@@ -12,4 +12,5 @@ pub mod lint;
 pub mod manifest;
 pub mod objects;
 pub mod plan;
+pub mod scope;
 pub mod sql;

@@ -26,6 +26,7 @@ pub fn quote_literal(s: &str) -> String {
 pub mod authority;
 pub mod connect;
 pub mod delta;
+pub mod footprint;
 pub mod identity;
 pub mod ledger;
 pub mod signers;

@@ -58,6 +58,24 @@ const PINNED: [(&str, &str); 9] = [
 /// settings as it found them (it pins `search_path`, `DateStyle`, `TimeZone` and the like
 /// while it reads).
 pub fn take<C: GenericClient>(client: &mut C) -> Result<Snapshot, postgres::Error> {
+    take_in(client, None)
+}
+
+/// Like [`take`], but only of the objects whose oids are in `scope` (relations, functions,
+/// types, schemas; a relation brings its columns, constraints, indexes, triggers and
+/// policies). Extensions and event triggers are always read whole: there are few. What the
+/// incremental measurement compares (see [`crate::db::footprint`]).
+pub fn take_scoped<C: GenericClient>(
+    client: &mut C,
+    scope: &std::collections::BTreeSet<u32>,
+) -> Result<Snapshot, postgres::Error> {
+    take_in(client, Some(scope.iter().copied().collect()))
+}
+
+fn take_in<C: GenericClient>(
+    client: &mut C,
+    scope: Option<Vec<u32>>,
+) -> Result<Snapshot, postgres::Error> {
     // The probe also sets a transaction-local marker: it is still there in the next statement
     // only when we run inside a transaction block. There, settings are pinned with SET LOCAL
     // semantics, so that a caller's own SET LOCAL still ends with its transaction; in
@@ -90,7 +108,7 @@ pub fn take<C: GenericClient>(client: &mut C) -> Result<Snapshot, postgres::Erro
     if !pin.is_empty() {
         client.batch_execute(&set_config_sql(pin.into_iter()))?;
     }
-    let result = read_all(client, version);
+    let result = read_all(client, version, scope);
     if !saved.is_empty() {
         let restore =
             client.batch_execute(&set_config_sql(saved.iter().map(|(k, v)| (*k, v.as_str()))));
@@ -120,13 +138,19 @@ fn set_config_sql<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String
     format!("SELECT {}", calls.join(", "))
 }
 
-fn read_all<C: GenericClient>(client: &mut C, version: i32) -> Result<Snapshot, postgres::Error> {
+fn read_all<C: GenericClient>(
+    client: &mut C,
+    version: i32,
+    scope: Option<Vec<u32>>,
+) -> Result<Snapshot, postgres::Error> {
+    let scoped = scope.is_some();
     let mut ctx = Context {
         members: extension_members(client)?,
+        scope: scope.unwrap_or_default(),
         ..Context::default()
     };
     let mut snap = Snapshot::default();
-    for (kind, sql) in queries(version) {
+    for (kind, sql) in queries(version, scoped) {
         let (sql, names) = bind_params(&sql);
         let params: Vec<&Vec<u32>> = names.iter().map(|n| ctx.param(n)).collect();
         // Rows are converted as they stream in, overlapping the server's work on later rows.
@@ -154,6 +178,8 @@ struct Context {
     tables: Vec<u32>,
     /// Oids of every relation read.
     all: Vec<u32>,
+    /// The oids a scoped snapshot reads (see [`take_scoped`]).
+    scope: Vec<u32>,
     none: Vec<u32>,
 }
 
@@ -163,6 +189,7 @@ impl Context {
         match name {
             "rels:tables" => &self.tables,
             "rels:all" => &self.all,
+            "scope" => &self.scope,
             n => n
                 .strip_prefix("ext:")
                 .and_then(|c| self.members.get(c))
@@ -192,16 +219,23 @@ fn extension_members<C: GenericClient>(
 
 /// One query per object kind (relations share one), in a fixed order: relations come before
 /// their members. The kind given is the default; a `_kind` column overrides it row by row.
-fn queries(version: i32) -> Vec<(ObjKind, String)> {
+fn queries(version: i32, scoped: bool) -> Vec<(ObjKind, String)> {
+    let only = |oid: &str| {
+        if scoped {
+            format!(" AND {oid} = ANY(@scope@::oid[])")
+        } else {
+            String::new()
+        }
+    };
     vec![
-        (ObjKind::Schema, schemas_sql()),
-        (ObjKind::Table, relations_sql()),
+        (ObjKind::Schema, schemas_sql() + &only("n.oid")),
+        (ObjKind::Table, relations_sql() + &only("c.oid")),
         (ObjKind::Column, columns_sql()),
         (ObjKind::Constraint, constraints_sql()),
         (ObjKind::Index, indexes_sql()),
-        (ObjKind::Function, functions_sql(version)),
+        (ObjKind::Function, functions_sql(version) + &only("p.oid")),
         (ObjKind::Trigger, triggers_sql()),
-        (ObjKind::Type, types_sql()),
+        (ObjKind::Type, types_sql() + &only("t.oid")),
         (ObjKind::Policy, policies_sql()),
         (ObjKind::Extension, extensions_sql()),
         (ObjKind::EventTrigger, event_triggers_sql()),
@@ -719,7 +753,7 @@ fn types_sql() -> String {
          {comment}
          WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r')
            AND NOT (t.typtype = 'b' AND t.typelem <> 0 AND t.typlen = -1)
-           AND NOT EXISTS (SELECT 1 FROM unnest(@rels:all@::oid[]) AS rel(oid) WHERE rel.oid = t.typrelid)
+           AND (t.typrelid = 0 OR (SELECT r.relkind FROM pg_class r WHERE r.oid = t.typrelid) = 'c')
            AND {ns} AND {ext}
            AND (t.typrelid = 0 OR {ext_rel})",
         comment = comment_join("d", "pg_type", "t.oid", "0"),
@@ -807,7 +841,7 @@ mod tests {
     #[test]
     fn every_query_binds_what_it_uses() {
         let ctx = Context::default();
-        for (kind, sql) in queries(150000) {
+        for (kind, sql) in queries(150000, false) {
             let (out, names) = bind_params(&sql);
             assert!(!out.contains('@'), "{kind}: unbound marker");
             for (i, name) in names.iter().enumerate() {

@@ -17,10 +17,10 @@ use crate::core::plan::Plan;
 use crate::core::sql::{SqlFile, Statement};
 use crate::db::connect::NoticeSink;
 use crate::db::ledger::{self, Event, NewEvent};
-use crate::db::snapshot;
 pub use crate::engine::apply_report::{ApplyReport, Attempt};
 use crate::engine::fault;
 use crate::engine::gates::{self};
+use crate::engine::proof::{self, Committed, Measure, Proof};
 use crate::engine::session::{Lock, Options, Session};
 use crate::engine::status::step_state;
 use crate::engine::step_tx::{
@@ -35,6 +35,8 @@ pub struct ApplyOptions {
     pub retries: u32,
     pub auto_backup: bool,
     pub progress: bool,
+    /// How the step's delta is proven (`--full-proof`: every object, not just the step's).
+    pub proof: crate::engine::proof::Proof,
 }
 
 impl Default for ApplyOptions {
@@ -43,6 +45,7 @@ impl Default for ApplyOptions {
             retries: 3,
             auto_backup: true,
             progress: false,
+            proof: Default::default(),
         }
     }
 }
@@ -228,6 +231,8 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
         committed: false,
         commit_event: None,
         entry_fingerprint: String::new(),
+        proof: ao.proof,
+        proof_note: None,
         post: None,
         halted: None,
         rollback_command: None,
@@ -389,6 +394,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     let parts = step_tx::parts(&file);
     let sink: NoticeSink = Default::default();
     let mut attempt = 0;
+    let mut proof = ao.proof;
     let committed_catalog = loop {
         attempt += 1;
         let t0 = Instant::now();
@@ -402,6 +408,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
                 body: &parts.body,
                 plan: &plan,
                 permit: &permit,
+                proof,
             },
             &sink,
             &mut report,
@@ -432,6 +439,17 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
                 return Err(Error::Refused(format!(
                     "refusing to apply step {step_id}: a pre-check failed before it ran: {why}; nothing ran and nothing changed (the pack is not halted): fix the cause and run `stepgate apply` again"
                 )));
+            }
+            AttemptOutcome::Unaccounted(why) => {
+                report.attempts.push(Attempt {
+                    attempt,
+                    outcome: "unaccounted".into(),
+                    failure: None,
+                    elapsed_ms: t0.elapsed().as_millis(),
+                });
+                report.proof_note = Some(format!("{why}: proven in full instead"));
+                proof = Proof::Full;
+                continue;
             }
             AttemptOutcome::Committed(snap) => {
                 report.attempts.push(Attempt {
@@ -621,13 +639,17 @@ struct Run<'a> {
     body: &'a [&'a Statement],
     plan: &'a Plan,
     permit: &'a Permit<'a>,
+    proof: Proof,
 }
 
 enum AttemptOutcome {
     /// The server refused the permit or the commit; nothing was committed.
     Refused(String),
-    /// Carries the in-transaction snapshot, which the committed catalog must equal.
-    Committed(Box<crate::core::catalog::Snapshot>),
+    /// Carries the in-transaction catalog, which the committed catalog must equal.
+    Committed(Box<Committed>),
+    /// The incremental proof could not account for every change; rolled back, nothing
+    /// committed: the next attempt proves in full.
+    Unaccounted(String),
     LockTimeout(Box<StatementFailure>),
     /// A check before the step's statements failed (an invariant, section B): nothing
     /// ran, so nothing diverged; a refusal, not a halt.
@@ -644,9 +666,12 @@ fn attempt_commit(
     let (idx, file, sha, pre, body) = (run.idx, run.file, run.sha, run.pre, run.body);
     let pack = session.pack().clone();
     let step_id = pack.manifest.step[idx].id().to_string();
-    let entry = snapshot::take(&mut session.ledger)?;
-    // Kept so a rollback can prove every object is back to its pre-step definition.
-    report.entry_fingerprint = ledger::store_snapshot(&mut session.ledger, &entry)?;
+    let names = proof::step_names(&pack, idx, file);
+    let entry = proof::entry_state(&mut session.ledger, run.proof, &names)?;
+    report.proof = entry.proof();
+    // Kept so a rollback can prove every object the step changed is back to its
+    // pre-step definition (the step's scope holds every one of them).
+    report.entry_fingerprint = ledger::store_snapshot(&mut session.ledger, &entry.snapshot)?;
     let pre_counts = crate::db::delta::row_counts(
         &mut session.ledger,
         &pack.effects[idx].rows.keys().cloned().collect::<Vec<_>>(),
@@ -697,7 +722,13 @@ fn attempt_commit(
         }
         fault::point(&format!("apply:after-statement-{}", i + 1));
     }
-    let m = step_tx::measure(&mut tx, &pack, idx, &entry)?;
+    let m = match proof::measure(&mut tx, &pack, idx, &entry)? {
+        Measure::Done(m) => m,
+        Measure::Unaccounted(why) => {
+            let _ = tx.rollback();
+            return Ok(AttemptOutcome::Unaccounted(why));
+        }
+    };
     report.measured = Some(m.measured.clone());
     report.mismatches = m.mismatches.clone();
     // Drift's baseline: stored with the step, content-addressed.
@@ -736,6 +767,9 @@ fn attempt_commit(
         "entry_fingerprint": report.entry_fingerprint,
         "pre_counts": pre_counts,
         "in_transaction_fingerprint": m.in_tx.fingerprint(),
+        "proof": report.proof,
+        "probe": m.probe,
+        "scope": m.scope,
         "delta": m.measured,
         "rehearsal_event": report.rehearsal_event,
         "backup_event": report.backup_event,
@@ -767,5 +801,9 @@ fn attempt_commit(
         return Err(e.into());
     }
     report.commit_event = step_tx::fact_of_run(&mut session.ledger, &pack_id, &run_id)?;
-    Ok(AttemptOutcome::Committed(Box::new(m.in_tx)))
+    Ok(AttemptOutcome::Committed(Box::new(Committed {
+        snapshot: m.in_tx,
+        scope: m.scope,
+        probe: m.probe,
+    })))
 }

@@ -35,6 +35,10 @@ pub struct ApplyReport {
     pub committed: bool,
     pub commit_event: Option<i64>,
     pub entry_fingerprint: String,
+    /// How the delta was proven (see `engine::proof`).
+    pub proof: crate::engine::proof::Proof,
+    /// Why the incremental proof handed over to the full one, when it did.
+    pub proof_note: Option<String>,
     pub post: Option<PostVerify>,
     pub halted: Option<String>,
     pub rollback_command: Option<String>,

@@ -555,7 +555,14 @@ fn post_checks(
 ) -> Result<()> {
     let step_id = report.step.clone();
     let parts = step_tx::parts(file);
-    let post = crate::engine::verify::post_verify(session, file, &parts.post, after)?;
+    // The full snapshot taken after the run is the committed catalog (no incremental scope:
+    // the batches ran in many transactions).
+    let committed = crate::engine::proof::Committed {
+        snapshot: after.clone(),
+        scope: None,
+        probe: None,
+    };
+    let post = crate::engine::verify::post_verify(session, file, &parts.post, &committed)?;
     let ok = post.ok;
     report.post = Some(post.clone());
     session.event(

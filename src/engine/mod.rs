@@ -24,6 +24,7 @@ pub mod pack;
 pub mod plan;
 pub mod preflight;
 pub mod progress;
+pub mod proof;
 pub mod rehearse;
 pub mod restore;
 pub mod review;

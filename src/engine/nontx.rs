@@ -184,7 +184,12 @@ pub fn apply_non_transactional(
     drop(client);
     report.commit_event = Some(id);
     report.committed = true;
-    let post = post_verify(session, file, &[], &after)?;
+    let committed = crate::engine::proof::Committed {
+        snapshot: after,
+        scope: None,
+        probe: None,
+    };
+    let post = post_verify(session, file, &[], &committed)?;
     let ok = post.ok;
     report.post = Some(post.clone());
     session.event(

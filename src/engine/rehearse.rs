@@ -4,6 +4,7 @@
 
 use crate::core::approval::Action;
 use crate::db::{delta, snapshot};
+use crate::engine::proof::{self, Measure, Proof};
 use crate::engine::session::{Lock, Options, Session};
 use crate::engine::step_tx::{
     self, step_sql, InvariantResult, LocatedNotice, NegativeResult, StatementFailure,
@@ -33,6 +34,10 @@ pub struct RehearsalReport {
     pub entry_fingerprint: String,
     pub exit_fingerprint: String,
     pub entry_equals_exit: bool,
+    /// How the delta and the exit were proven (see `engine::proof`).
+    pub proof: Proof,
+    /// Why the incremental proof handed over to the full one, when it did.
+    pub proof_note: Option<String>,
     pub preflight_failure: Option<StatementFailure>,
     pub failure: Option<StatementFailure>,
     pub measured: Option<crate::core::effects::Measured>,
@@ -50,6 +55,16 @@ pub struct RehearsalReport {
 }
 
 pub fn run(opts: &Options, step_id: &str, rollback: bool) -> Result<RehearsalReport> {
+    run_with(opts, step_id, rollback, Proof::Incremental)
+}
+
+/// [`run`] under the given proof (`--full-proof` asks for [`Proof::Full`]).
+pub fn run_with(
+    opts: &Options,
+    step_id: &str,
+    rollback: bool,
+    proof: Proof,
+) -> Result<RehearsalReport> {
     let mut session = Session::open(
         opts,
         if rollback {
@@ -59,14 +74,42 @@ pub fn run(opts: &Options, step_id: &str, rollback: bool) -> Result<RehearsalRep
         },
         Lock::Pack,
     )?;
-    rehearse_in(&mut session, step_id, rollback)
+    rehearse_in(&mut session, step_id, rollback, proof)
 }
 
 pub fn rehearse_in(
     session: &mut Session,
     step_id: &str,
     rollback: bool,
+    proof: Proof,
 ) -> Result<RehearsalReport> {
+    match rehearse_under(session, step_id, rollback, proof)? {
+        Rehearsed::Done(r) => Ok(*r),
+        Rehearsed::Unaccounted(why) => {
+            let Rehearsed::Done(mut r) = rehearse_under(session, step_id, rollback, Proof::Full)?
+            else {
+                return Err(Error::Failed(
+                    "the full proof cannot be unaccounted for".into(),
+                ));
+            };
+            r.proof_note = Some(format!("{why}: proven in full instead"));
+            Ok(*r)
+        }
+    }
+}
+
+enum Rehearsed {
+    Done(Box<RehearsalReport>),
+    /// The incremental proof could not account for every change; nothing was recorded.
+    Unaccounted(String),
+}
+
+fn rehearse_under(
+    session: &mut Session,
+    step_id: &str,
+    rollback: bool,
+    proof: Proof,
+) -> Result<Rehearsed> {
     let started = Instant::now();
     let (idx, file, sha) = step_sql(session, step_id, rollback)?;
     let action = if rollback {
@@ -90,7 +133,11 @@ pub fn rehearse_in(
              Rehearse it on a throwaway copy instead: `stepgate scratch --from-db`."
         )));
     }
-    let entry = snapshot::take(&mut session.ledger)?;
+    // A rollback's reversal is proven against the stored pre-step snapshot, object by
+    // object: it reads the whole catalog.
+    let proof = if rollback { Proof::Full } else { proof };
+    let names = proof::step_names(&pack, idx, &file);
+    let entry = proof::entry_state(&mut session.ledger, proof, &names)?;
     let events = session.events()?;
     let record = if rollback && crate::engine::status::step_state(&events, step_id).0 == "committed"
     {
@@ -115,6 +162,8 @@ pub fn rehearse_in(
         entry_fingerprint: entry.fingerprint(),
         exit_fingerprint: String::new(),
         entry_equals_exit: false,
+        proof: entry.proof(),
+        proof_note: None,
         preflight_failure: None,
         failure: None,
         measured: None,
@@ -159,11 +208,22 @@ pub fn rehearse_in(
             Ok(()) => {
                 if let Some(rec) = &record {
                     report.reversal_problems = crate::engine::rollback::reversal_problems(
-                        &mut tx, &pack, idx, rec, &entry,
+                        &mut tx,
+                        &pack,
+                        idx,
+                        rec,
+                        &entry.snapshot,
                     )?;
                 }
                 if !rollback {
-                    let m = step_tx::measure(&mut tx, &pack, idx, &entry)?;
+                    let m = match proof::measure(&mut tx, &pack, idx, &entry)? {
+                        Measure::Done(m) => m,
+                        Measure::Unaccounted(why) => {
+                            let _ = tx.rollback();
+                            return Ok(Rehearsed::Unaccounted(why));
+                        }
+                    };
+                    // A batched step's rehearsal is its first batch(es): "at most" the totals.
                     let rows = &pack.effects[idx].rows;
                     report.mismatches = crate::engine::batch::rehearsal_mismatches(
                         &plan,
@@ -187,8 +247,15 @@ pub fn rehearse_in(
     drop(client);
     report.notices = notices;
 
-    let exit = snapshot::take(&mut session.ledger)?;
-    report.exit_fingerprint = exit.fingerprint();
+    let (exit, moved) = entry.exit(&mut session.ledger)?;
+    if !moved.is_empty() {
+        // Something moved the catalog meanwhile: only the full proof can say what.
+        return Ok(Rehearsed::Unaccounted(format!(
+            "the catalog probe moved during the rehearsal ({})",
+            moved.join(", ")
+        )));
+    }
+    report.exit_fingerprint = exit;
     report.entry_equals_exit = report.exit_fingerprint == report.entry_fingerprint;
     let seq_after = delta::sequence_values(&mut session.ledger)?;
     report.residue = delta::residue(&seq_before, &seq_after)
@@ -217,7 +284,7 @@ pub fn rehearse_in(
     };
     let result = if report.passed { "passed" } else { "failed" };
     report.ledger_event = Some(session.event(Some(step_id), verb, result, Some(&sha), details)?);
-    Ok(report)
+    Ok(Rehearsed::Done(Box::new(report)))
 }
 
 /// `rehearse --rollback --cascade`: the rollbacks of every committed step that requires
@@ -257,6 +324,8 @@ pub fn run_cascade(opts: &Options, step_id: &str) -> Result<Vec<RehearsalReport>
                 entry_fingerprint: entry.fingerprint(),
                 exit_fingerprint: String::new(),
                 entry_equals_exit: false,
+                proof: Proof::Full,
+                proof_note: None,
                 preflight_failure: None,
                 failure: None,
                 measured: None,

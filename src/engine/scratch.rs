@@ -192,6 +192,7 @@ pub fn run(
                 retries: 3,
                 auto_backup: false,
                 progress: false,
+                ..Default::default()
             },
         ) {
             Ok(_) if step.hold => row.apply = "hold".into(),

@@ -8,17 +8,15 @@
 //! sent, and each statement is sent alone over the extended protocol, so the server
 //! itself refuses a string that holds more than one.
 
-use crate::core::catalog::{self, Snapshot};
-use crate::core::effects::{self, Measured, Mismatch};
 use crate::core::lint::{self, Severity};
-use crate::core::manifest::{Invariant, NegativeTest, Pack, TimeoutValues};
+use crate::core::manifest::{Invariant, NegativeTest, TimeoutValues};
 use crate::core::plan::Plan;
 use crate::core::sql;
 use crate::core::sql::{SqlFile, Statement, StmtClass};
 use crate::db::authority::{self, Offered};
 use crate::db::connect::{take_notices, NoticeSink};
+use crate::db::describe_pg_error;
 use crate::db::ledger::{Actor, Event};
-use crate::db::{delta, describe_pg_error, snapshot};
 use crate::engine::session::Session;
 use crate::engine::{Error, Result as EngineResult};
 use postgres::{Client, GenericClient};
@@ -348,36 +346,6 @@ fn run_negative(c: &mut impl GenericClient, t: &NegativeTest) -> Result<(), post
         c.execute(text.as_str(), &[])?;
     }
     Ok(())
-}
-
-/// The in-transaction measurement: catalog diff against the entry snapshot + row counts.
-pub struct Measurement {
-    pub measured: Measured,
-    pub in_tx: Snapshot,
-    pub mismatches: Vec<Mismatch>,
-}
-
-pub fn measure(
-    c: &mut impl GenericClient,
-    pack: &Pack,
-    step_index: usize,
-    entry: &Snapshot,
-) -> Result<Measurement, postgres::Error> {
-    // Row counts first: nothing after this point may add to them.
-    let rows = delta::row_delta(c)?;
-    let in_tx = snapshot::take(c)?;
-    let measured = Measured {
-        catalog: catalog::diff(entry, &in_tx),
-        rows,
-    };
-    let mut mismatches = effects::compare(&pack.effects[step_index], &measured, entry, &in_tx);
-    mismatches.extend(effects::forbidden(&pack.forbids[step_index], &measured));
-
-    Ok(Measurement {
-        measured,
-        in_tx,
-        mismatches,
-    })
 }
 
 /// The database's clock in microseconds since the epoch (ages are measured on the server's clock).

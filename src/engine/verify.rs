@@ -35,6 +35,9 @@ pub fn last_recorded(events: &[Event], step: Option<&str>) -> Option<Recorded> {
                     d.get("in_transaction_fingerprint")
                         .or_else(|| d.get("fingerprint")),
                 ),
+                scope: d
+                    .get("scope")
+                    .and_then(|s| serde_json::from_value(s.clone()).ok()),
             }
         })
 }
@@ -47,6 +50,8 @@ pub struct Recorded {
     /// The client's snapshot noted in the same transaction (a claim): used only to name
     /// the objects that changed.
     pub snapshot: Option<String>,
+    /// When the step was proven incrementally: the oids its recorded snapshot covers.
+    pub scope: Option<std::collections::BTreeSet<u32>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,7 +69,14 @@ pub struct DriftReport {
 
 pub fn drift_in(s: &mut Session, step: Option<&str>) -> Result<DriftReport> {
     let events = s.events()?;
-    let live = snapshot::take(&mut s.ledger)?;
+    let recorded = last_recorded(&events, step);
+    // An incremental commit recorded the objects it touched, not every object: name drift
+    // among those; the server's probe says whether anything else moved.
+    let scope = recorded.as_ref().and_then(|r| r.scope.clone());
+    let live = match &scope {
+        Some(scope) => snapshot::take_scoped(&mut s.ledger, scope)?,
+        None => snapshot::take(&mut s.ledger)?,
+    };
     let live_fp = live.fingerprint();
     let mut r = DriftReport {
         pack: s.pack().id().to_string(),
@@ -76,7 +88,7 @@ pub fn drift_in(s: &mut Session, step: Option<&str>) -> Result<DriftReport> {
         drifted: false,
         note: None,
     };
-    let Some(rec) = last_recorded(&events, step) else {
+    let Some(rec) = recorded else {
         r.note = Some(
             "no committed or rolled-back step recorded yet: nothing to compare against".into(),
         );
@@ -102,7 +114,12 @@ pub fn drift_in(s: &mut Session, step: Option<&str>) -> Result<DriftReport> {
         return Ok(r);
     }
     match ledger::load_snapshot(&mut s.ledger, &fp)? {
-        Some(recorded) => r.diff = catalog::diff(&recorded, &live),
+        Some(recorded) => {
+            r.diff = catalog::diff(&recorded, &live);
+            if scope.is_some() && r.diff.added.is_empty() && r.diff.removed.is_empty() && r.diff.changed.is_empty() {
+                r.note = Some("the catalog moved, but not among the objects the last step touched (its baseline covers only those): `stepgate snapshot` lists every object".into());
+            }
+        }
         None => r.note = Some(format!("the recorded snapshot {fp} is missing or fails its hash check; only the fingerprints can be compared")),
     }
     Ok(r)
@@ -212,7 +229,7 @@ pub fn post_verify(
     session: &mut Session,
     file: &SqlFile,
     post_stmts: &[&Statement],
-    committed: &crate::core::catalog::Snapshot,
+    committed: &crate::engine::proof::Committed,
 ) -> Result<PostVerify> {
     let pack = session.pack().clone();
     let mut pv = PostVerify::default();
@@ -249,9 +266,17 @@ pub fn post_verify(
         &pack.manifest.invariant,
         &pack.timeouts,
     )?;
-    let after = snapshot::take(&mut session.ledger)?;
+    let (after, moved) = committed.now(&mut session.ledger)?;
     pv.fingerprint = ledger::store_snapshot(&mut session.ledger, &after)?;
-    let d = catalog::diff(committed, &after);
+    let d = catalog::diff(&committed.snapshot, &after);
+    if !moved.is_empty() {
+        pv.catalog_mismatches.push(effects::Mismatch {
+            item: format!("catalog rows in {}", moved.join(", ")),
+            declared: "as committed".into(),
+            measured: "moved after commit (another session's DDL?): `stepgate drift` names what"
+                .into(),
+        });
+    }
     for o in &d.added {
         pv.catalog_mismatches.push(effects::Mismatch {
             item: format!("create {o}"),

@@ -1,0 +1,531 @@
+//! The footprint of a step's transaction: which catalog rows it wrote or deleted, found
+//! without deparsing the whole catalog.
+//!
+//! A full catalog snapshot costs what the catalog costs (every object deparsed, three times
+//! per rehearsal). The incremental measurement reads instead:
+//!
+//! * at entry, a **scope**: the objects the step names (its statements' touches and
+//!   references, its declared effects) and everything that depends on them in `pg_depend`
+//!   (what a `DROP … CASCADE` takes along, what a rename re-spells), expanded to their
+//!   indexes, row and array types; and a **probe** of every catalog stepgate models:
+//!   per catalog, the number of rows and the XOR of a hash of each row's `ctid`, over the
+//!   rows inside the scope and over those outside it. A row's `ctid` changes whenever the
+//!   row is updated, so the probe moves when any row is inserted, updated or deleted.
+//! * inside the step's transaction, the same scan once more: the rows outside the scope that
+//!   the transaction did not write must be exactly the ones probed at entry (nothing outside
+//!   the scope was changed or deleted), and every object the transaction wrote that lies
+//!   outside the scope must be new (its own defining row — `pg_class`, `pg_proc`, `pg_type`,
+//!   `pg_namespace` — written by this transaction). Then the scope plus the new objects is
+//!   everything that changed, and a snapshot of just those objects gives the delta.
+//!
+//! When either check fails (dynamic SQL changed an object the parser could not see, another
+//! session changed the catalog meanwhile) the caller falls back to the full proof.
+//!
+//! The scan is one sequential pass over each catalog computing integer aggregates: no
+//! deparsing, no relation locks (it reads catalogs, not the tables they describe). Rows of
+//! temporary objects (other sessions' temp tables) and of TOAST tables are left out, so an
+//! application's temp-table churn does not move the probe.
+
+pub use crate::core::scope::Names;
+use postgres::GenericClient;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One system catalog as the footprint reads it.
+struct Catalog {
+    name: &'static str,
+    /// The oid of the object a row belongs to (a column's table, a constraint's table or
+    /// domain, a comment's object).
+    owner: &'static str,
+    /// Which rows count (user and system objects alike, minus temporary and TOAST ones).
+    filter: &'static str,
+    /// Rows of this catalog define the object whose oid is their owner.
+    defines: bool,
+}
+
+/// Relations left out: temporary ones and TOAST tables (a TOAST table comes and goes with its
+/// table, whose own row changes with it).
+const EXCLUDED_RELS: &str =
+    "(SELECT oid FROM pg_catalog.pg_class WHERE relpersistence = 't' OR relnamespace = 99)";
+/// Namespaces left out: the TOAST namespace and every session's temporary ones.
+const EXCLUDED_NS: &str = "(SELECT oid FROM pg_catalog.pg_namespace WHERE oid = 99 OR nspname LIKE 'pg\\_temp\\_%' OR nspname LIKE 'pg\\_toast\\_temp\\_%')";
+
+const CATALOGS: &[Catalog] = &[
+    Catalog {
+        name: "pg_namespace",
+        owner: "oid",
+        filter: "oid NOT IN @ns@",
+        defines: true,
+    },
+    Catalog {
+        name: "pg_class",
+        owner: "oid",
+        filter: "relpersistence <> 't' AND relnamespace <> 99",
+        defines: true,
+    },
+    Catalog {
+        name: "pg_attribute",
+        owner: "attrelid",
+        filter: "attrelid NOT IN @rels@",
+        defines: false,
+    },
+    Catalog {
+        name: "pg_attrdef",
+        owner: "adrelid",
+        filter: "adrelid NOT IN @rels@",
+        defines: false,
+    },
+    Catalog {
+        name: "pg_constraint",
+        owner: "CASE WHEN conrelid <> 0 THEN conrelid ELSE contypid END",
+        filter: "connamespace NOT IN @ns@",
+        defines: false,
+    },
+    Catalog {
+        name: "pg_index",
+        owner: "indexrelid",
+        filter: "indrelid NOT IN @rels@",
+        defines: false,
+    },
+    Catalog {
+        name: "pg_trigger",
+        owner: "tgrelid",
+        filter: "tgrelid NOT IN @rels@",
+        defines: false,
+    },
+    Catalog {
+        name: "pg_policy",
+        owner: "polrelid",
+        filter: "true",
+        defines: false,
+    },
+    Catalog {
+        name: "pg_rewrite",
+        owner: "ev_class",
+        filter: "ev_class NOT IN @rels@",
+        defines: false,
+    },
+    Catalog {
+        name: "pg_sequence",
+        owner: "seqrelid",
+        filter: "seqrelid NOT IN @rels@",
+        defines: false,
+    },
+    Catalog {
+        name: "pg_inherits",
+        owner: "inhrelid",
+        filter: "inhrelid NOT IN @rels@",
+        defines: false,
+    },
+    Catalog {
+        name: "pg_proc",
+        owner: "oid",
+        filter: "pronamespace NOT IN @ns@",
+        defines: true,
+    },
+    Catalog {
+        name: "pg_type",
+        owner: "oid",
+        filter: "typnamespace NOT IN @ns@",
+        defines: true,
+    },
+    Catalog {
+        name: "pg_enum",
+        owner: "enumtypid",
+        filter: "true",
+        defines: false,
+    },
+    Catalog {
+        name: "pg_range",
+        owner: "rngtypid",
+        filter: "true",
+        defines: false,
+    },
+    Catalog {
+        name: "pg_description",
+        owner: "CASE classoid \
+                  WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass THEN (SELECT CASE WHEN k.conrelid <> 0 THEN k.conrelid ELSE k.contypid END FROM pg_catalog.pg_constraint k WHERE k.oid = objoid) \
+                  WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass THEN (SELECT g.tgrelid FROM pg_catalog.pg_trigger g WHERE g.oid = objoid) \
+                  WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass THEN (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = objoid) \
+                  WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN (SELECT w.ev_class FROM pg_catalog.pg_rewrite w WHERE w.oid = objoid) \
+                  ELSE objoid END",
+        filter: "objoid NOT IN @rels@",
+        defines: false,
+    },
+    Catalog {
+        name: "pg_extension",
+        owner: "oid",
+        filter: "true",
+        defines: true,
+    },
+    Catalog {
+        name: "pg_event_trigger",
+        owner: "oid",
+        filter: "true",
+        defines: true,
+    },
+];
+
+fn filter_of(c: &Catalog) -> String {
+    c.filter
+        .replace("@rels@", EXCLUDED_RELS)
+        .replace("@ns@", EXCLUDED_NS)
+}
+
+/// Rows and XOR of row hashes, for one catalog.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tally {
+    pub rows: i64,
+    pub xor: i64,
+}
+
+/// The whole-catalog probe: one [`Tally`] per catalog. Equal probes mean no row of any
+/// modelled catalog was inserted, updated or deleted in between (temp and TOAST rows aside).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Probe(pub BTreeMap<String, Tally>);
+
+impl Probe {
+    /// The catalogs whose tallies differ.
+    pub fn moved(&self, other: &Probe) -> Vec<String> {
+        CATALOGS
+            .iter()
+            .map(|c| c.name.to_string())
+            .filter(|n| self.0.get(n) != other.0.get(n))
+            .collect()
+    }
+
+    /// A short digest, for reports and the ledger.
+    pub fn fingerprint(&self) -> String {
+        let text = serde_json::to_string(&self.0).unwrap_or_default();
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+}
+
+/// What entry knows: the scope and the probe inside and outside it.
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    /// Oids of the objects in scope (relations with their indexes, row and array types;
+    /// functions; types; schemas; every extension and event trigger).
+    pub scope: BTreeSet<u32>,
+    pub all: Probe,
+    pub outside: Probe,
+}
+
+/// What the scan inside the step's transaction found.
+#[derive(Debug, Clone, Default)]
+pub struct Inside {
+    pub all: Probe,
+    /// The scope of the in-transaction snapshot: entry's scope plus every new object.
+    pub scope: BTreeSet<u32>,
+    /// Why the incremental measurement cannot be trusted here (the caller falls back to the
+    /// full proof), or `None`.
+    pub unaccounted: Option<String>,
+}
+
+/// The probe alone: one pass over each catalog.
+pub fn probe(c: &mut impl GenericClient) -> Result<Probe, postgres::Error> {
+    let (all, _) = scan(c, &BTreeSet::new(), false)?;
+    Ok(all.0)
+}
+
+/// Entry: resolves the names to a scope and probes the catalog inside and outside it.
+pub fn entry(
+    c: &mut impl GenericClient,
+    names: &Names,
+    max_scope: usize,
+) -> Result<Option<Entry>, postgres::Error> {
+    let Some(scope) = resolve_scope(c, names, max_scope)? else {
+        return Ok(None);
+    };
+    let ((all, outside), _) = scan(c, &scope, false)?;
+    Ok(Some(Entry {
+        scope,
+        all,
+        outside,
+    }))
+}
+
+/// Inside the step's transaction, after its statements: checks that everything the
+/// transaction changed is in entry's scope or new, and returns the snapshot's scope.
+pub fn inside(c: &mut impl GenericClient, entry: &Entry) -> Result<Inside, postgres::Error> {
+    let ((all, outside), touched) = scan(c, &entry.scope, true)?;
+    let mut out = Inside {
+        all,
+        scope: entry.scope.clone(),
+        unaccounted: None,
+    };
+    let moved = entry.outside.moved(&outside);
+    if !moved.is_empty() {
+        out.unaccounted = Some(format!(
+            "rows outside the objects the step names changed in {} (dynamic SQL, or another session's DDL)",
+            moved.join(", ")
+        ));
+        return Ok(out);
+    }
+    let owners: BTreeSet<u32> = touched.iter().map(|(o, _)| *o).collect();
+    let defined: BTreeSet<u32> = touched
+        .iter()
+        .filter(|(_, d)| *d)
+        .map(|(o, _)| *o)
+        .collect();
+    let wanted = expand(c, &owners, Direction::Up)?;
+    let stray: Vec<u32> = wanted
+        .iter()
+        .filter(|o| !entry.scope.contains(o) && !defined.contains(o))
+        .copied()
+        .collect();
+    if !stray.is_empty() {
+        out.unaccounted = Some(format!(
+            "the step changed {} existing object(s) it does not name (oids {})",
+            stray.len(),
+            stray
+                .iter()
+                .take(5)
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return Ok(out);
+    }
+    out.scope.extend(wanted);
+    out.scope.extend(expand(c, &owners, Direction::Down)?);
+    Ok(out)
+}
+
+/// Tallies every catalog, inside and outside `scope`; with `touched`, also lists the owners
+/// of rows this transaction wrote (and whether the row defines its owner).
+type Scan = ((Probe, Probe), Vec<(u32, bool)>);
+
+fn scan(
+    c: &mut impl GenericClient,
+    scope: &BTreeSet<u32>,
+    touched: bool,
+) -> Result<Scan, postgres::Error> {
+    let scope_oids: Vec<u32> = scope.iter().copied().collect();
+    let sql = scan_sql("$1::pg_catalog.oid[]", touched);
+
+    let rows = c.query(sql.as_str(), &[&scope_oids])?;
+    let (mut all, mut outside) = (Probe::default(), Probe::default());
+    let mut owners = Vec::new();
+    for r in rows {
+        let cat: String = r.try_get(0)?;
+        // Outside the scope, untouched: what must not have moved.
+        outside.0.insert(
+            cat.clone(),
+            Tally {
+                rows: r.try_get(1)?,
+                xor: r.try_get(2)?,
+            },
+        );
+        all.0.insert(
+            cat,
+            Tally {
+                rows: r.try_get(3)?,
+                xor: r.try_get(4)?,
+            },
+        );
+        let t: Option<Vec<Option<u32>>> = r.try_get(5)?;
+        let defines: bool = r.try_get(6)?;
+        owners.extend(t.into_iter().flatten().flatten().map(|o| (o, defines)));
+    }
+    Ok(((all, outside), owners))
+}
+
+/// The scan over every catalog: per catalog, the tallies outside `scope` (untouched rows)
+/// and overall, and with `touched` the owners of the rows this transaction wrote.
+fn scan_sql(scope: &str, touched: bool) -> String {
+    let mut parts = Vec::new();
+    for cat in CATALOGS {
+        // age(xmin) <= 0: written by this transaction or one of its subtransactions (or
+        // committed by a transaction that started after it, which the outside check catches).
+        parts.push(format!(
+            "SELECT '{name}'::text AS cat, count(*) FILTER (WHERE NOT s AND NOT t) AS n_out,
+                    coalesce(bit_xor(h) FILTER (WHERE NOT s AND NOT t), 0) AS x_out,
+                    count(*) AS n_all, coalesce(bit_xor(h), 0) AS x_all,
+                    {touch} AS touched, {defines} AS defines
+               FROM (SELECT pg_catalog.hashtidextended(ctid, 0) AS h, {owner} AS owner,
+                            ({owner}) IN (SELECT unnest({scope})) AS s,
+                            {t} AS t
+                       FROM pg_catalog.{name} WHERE {filter}) x",
+            name = cat.name,
+            owner = cat.owner,
+            filter = filter_of(cat),
+            defines = cat.defines,
+            t = if touched {
+                "pg_catalog.age(xmin) <= 0"
+            } else {
+                "false"
+            },
+            touch = if touched {
+                "array_agg(DISTINCT owner) FILTER (WHERE t)"
+            } else {
+                "NULL::pg_catalog.oid[]"
+            },
+        ));
+    }
+    parts.join("\nUNION ALL\n")
+}
+
+/// `stepgate.catalog_fingerprint()`: the same whole-catalog probe, computed by the server
+/// itself (drift's baseline, written into the commit fact). One pass over each catalog with
+/// integer aggregates: no deparsing, no relation locks, no sort of the whole catalog.
+pub fn server_fingerprint_sql() -> String {
+    format!(
+        "
+-- The whole-catalog probe (see `db::footprint`), computed by the server from its own
+-- catalog, no client involved: drift's baseline. Moves when any row of a modelled catalog is
+-- inserted, updated or deleted (temporary and TOAST objects aside).
+CREATE FUNCTION stepgate.catalog_fingerprint()
+RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+           pg_catalog.string_agg(p.cat || ':' || p.n_all || ':' || p.x_all, ',' ORDER BY p.cat COLLATE \"C\"),
+           'UTF8')), 'hex')
+    FROM ({scan}) p
+$fn$;
+",
+        scan = scan_sql("'{}'::pg_catalog.oid[]", false)
+    )
+}
+
+enum Direction {
+    /// From a part to the object the snapshot reads it through (an index to its table, a
+    /// row type to its relation, an array type to its element type).
+    Up,
+    /// From an object to its parts (a table's indexes, row and array types).
+    Down,
+}
+
+fn expand(
+    c: &mut impl GenericClient,
+    oids: &BTreeSet<u32>,
+    dir: Direction,
+) -> Result<BTreeSet<u32>, postgres::Error> {
+    let sql = match dir {
+        Direction::Up => {
+            "WITH o AS (SELECT unnest($1::pg_catalog.oid[]) AS oid)
+             SELECT oid FROM o
+             UNION SELECT i.indrelid FROM pg_catalog.pg_index i JOIN o ON o.oid = i.indexrelid
+             UNION SELECT t.typrelid FROM pg_catalog.pg_type t JOIN o ON o.oid = t.oid
+                    WHERE t.typrelid <> 0
+             UNION SELECT e.oid FROM pg_catalog.pg_type a JOIN o ON o.oid = a.oid
+                    JOIN pg_catalog.pg_type e ON e.typarray = a.oid
+             UNION SELECT c.reltype FROM pg_catalog.pg_class c JOIN o ON o.oid = c.oid
+                    WHERE c.relkind = 'c'"
+        }
+        Direction::Down => {
+            "WITH o AS (SELECT unnest($1::pg_catalog.oid[]) AS oid)
+             SELECT i.indexrelid FROM pg_catalog.pg_index i JOIN o ON o.oid = i.indrelid
+             UNION SELECT c.reltype FROM pg_catalog.pg_class c JOIN o ON o.oid = c.oid
+                    WHERE c.reltype <> 0
+             UNION SELECT t.typarray FROM pg_catalog.pg_type t
+                    WHERE t.typarray <> 0 AND (t.oid IN (SELECT oid FROM o)
+                       OR t.oid IN (SELECT c.reltype FROM pg_catalog.pg_class c JOIN o ON o.oid = c.oid))
+             UNION SELECT t.typrelid FROM pg_catalog.pg_type t JOIN o ON o.oid = t.oid
+                    WHERE t.typrelid <> 0"
+        }
+    };
+    let list: Vec<u32> = oids.iter().copied().collect();
+    let rows = c.query(sql, &[&list])?;
+    let mut out = BTreeSet::new();
+    for r in rows {
+        if let Some(o) = r.try_get::<_, Option<u32>>(0)? {
+            out.insert(o);
+        }
+    }
+    Ok(out)
+}
+
+/// Names → oids, then everything that depends on them (recursively, through `pg_depend`),
+/// then their parts. `None` when the scope would exceed `max_scope` objects: then the full
+/// proof is as cheap.
+fn resolve_scope(
+    c: &mut impl GenericClient,
+    names: &Names,
+    max_scope: usize,
+) -> Result<Option<BTreeSet<u32>>, postgres::Error> {
+    let split = |set: &BTreeSet<(String, String)>| -> (Vec<String>, Vec<String>) {
+        set.iter().cloned().unzip()
+    };
+    let (rs, rn) = split(&names.relations);
+    let (fs, fname) = split(&names.functions);
+    let (ts, tn) = split(&names.types);
+    let schemas: Vec<String> = names.schemas.iter().cloned().collect();
+    let extensions: Vec<String> = names.extensions.iter().cloned().collect();
+    let cap = max_scope as i64 + 1;
+    let rows = c.query(
+        "WITH RECURSIVE seed(classid, objid) AS (
+            SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid
+              FROM unnest($1::text[], $2::text[]) AS x(s, r)
+              JOIN pg_catalog.pg_namespace n ON n.nspname = x.s
+              JOIN pg_catalog.pg_class c ON c.relname = x.r AND c.relnamespace = n.oid
+            UNION SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid, p.oid
+              FROM unnest($3::text[], $4::text[]) AS x(s, f)
+              JOIN pg_catalog.pg_namespace n ON n.nspname = x.s
+              JOIN pg_catalog.pg_proc p ON p.proname = x.f AND p.pronamespace = n.oid
+            UNION SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid, t.oid
+              FROM unnest($5::text[], $6::text[]) AS x(s, y)
+              JOIN pg_catalog.pg_namespace n ON n.nspname = x.s
+              JOIN pg_catalog.pg_type t ON t.typname = x.y AND t.typnamespace = n.oid
+            UNION SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass::pg_catalog.oid, n.oid
+              FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($7::text[])
+            UNION SELECT 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid, e.oid
+              FROM pg_catalog.pg_extension e WHERE e.extname = ANY($10::text[])
+         ),
+         dep(classid, objid, depth) AS (
+            SELECT classid, objid, 0 FROM seed
+            UNION
+            SELECT d.classid, d.objid, dep.depth + 1
+              FROM dep JOIN pg_catalog.pg_depend d
+                ON d.refclassid = dep.classid AND d.refobjid = dep.objid
+             WHERE dep.depth < 8 AND d.deptype IN ('n', 'a', 'i', 'e')
+               AND (dep.classid <> 'pg_catalog.pg_namespace'::pg_catalog.regclass OR $8)
+         ),
+         capped AS (SELECT DISTINCT classid, objid FROM dep LIMIT $9)
+         SELECT CASE x.classid
+                  WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                    THEN (SELECT CASE WHEN k.conrelid <> 0 THEN k.conrelid ELSE k.contypid END
+                            FROM pg_catalog.pg_constraint k WHERE k.oid = x.objid)
+                  WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass
+                    THEN (SELECT g.tgrelid FROM pg_catalog.pg_trigger g WHERE g.oid = x.objid)
+                  WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass
+                    THEN (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = x.objid)
+                  WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                    THEN (SELECT w.ev_class FROM pg_catalog.pg_rewrite w WHERE w.oid = x.objid)
+                  WHEN 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                    THEN (SELECT a.adrelid FROM pg_catalog.pg_attrdef a WHERE a.oid = x.objid)
+                  WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN x.objid
+                  WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN x.objid
+                  WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN x.objid
+                  WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN x.objid
+                END
+           FROM capped x
+         UNION SELECT oid FROM pg_catalog.pg_extension
+         UNION SELECT oid FROM pg_catalog.pg_event_trigger",
+        &[
+            &rs,
+            &rn,
+            &fs,
+            &fname,
+            &ts,
+            &tn,
+            &schemas,
+            &names.schema_contents,
+            &cap,
+            &extensions,
+        ],
+    )?;
+    let mut seeds = BTreeSet::new();
+    for r in rows {
+        if let Some(o) = r.try_get::<_, Option<u32>>(0)? {
+            seeds.insert(o);
+        }
+    }
+    if seeds.len() > max_scope {
+        return Ok(None);
+    }
+    let up = expand(c, &seeds, Direction::Up)?;
+    seeds.extend(up);
+    let down = expand(c, &seeds, Direction::Down)?;
+    seeds.extend(down);
+    Ok(Some(seeds))
+}

@@ -1,0 +1,184 @@
+//! How a step's catalog delta is proven: incrementally (the default) or in full.
+//!
+//! The incremental proof ([`crate::db::footprint`]) reads only the objects the step names,
+//! what depends on them and what its transaction wrote, and checks with a whole-catalog
+//! probe that nothing else moved. When that check fails (dynamic SQL changed an object the
+//! parser could not see, another session changed the catalog meanwhile) the caller runs the
+//! step again under the full proof: a snapshot of every object before, inside and after.
+//! `--full-proof` asks for the full one from the start.
+
+use crate::core::catalog::{self, Snapshot};
+use crate::core::effects::{self, Measured, Mismatch};
+use crate::core::manifest::Pack;
+use crate::core::scope::{self, Names};
+use crate::core::sql::{SqlFile, Statement};
+use crate::db::footprint::{self, Probe};
+use crate::db::{delta, snapshot};
+use postgres::{Client, GenericClient, IsolationLevel};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// Which proof a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proof {
+    #[default]
+    Incremental,
+    Full,
+}
+
+/// Beyond this many objects in scope the full proof costs no more.
+const MAX_SCOPE: usize = 20_000;
+
+/// The catalog as the step found it.
+pub struct EntryState {
+    /// Of the step's scope (incremental) or of every object (full).
+    pub snapshot: Snapshot,
+    /// The scope and whole-catalog probe; `None` under the full proof.
+    pub footprint: Option<footprint::Entry>,
+}
+
+impl EntryState {
+    pub fn proof(&self) -> Proof {
+        if self.footprint.is_some() {
+            Proof::Incremental
+        } else {
+            Proof::Full
+        }
+    }
+
+    /// What must be equal at the exit of a rehearsal: the probe (incremental) or the
+    /// snapshot's fingerprint (full).
+    pub fn fingerprint(&self) -> String {
+        match &self.footprint {
+            Some(f) => f.all.fingerprint(),
+            None => self.snapshot.fingerprint(),
+        }
+    }
+
+    /// The same measure of the catalog now, for the exit of a rehearsal; with the catalogs
+    /// that moved when the probe differs.
+    pub fn exit(&self, c: &mut Client) -> Result<(String, Vec<String>), postgres::Error> {
+        match &self.footprint {
+            Some(f) => {
+                let now = footprint::probe(c)?;
+                Ok((now.fingerprint(), f.all.moved(&now)))
+            }
+            None => Ok((snapshot::take(c)?.fingerprint(), vec![])),
+        }
+    }
+}
+
+/// Reads the entry state on its own read-only snapshot, so the probe and the scoped
+/// snapshot see the same catalog.
+pub fn entry_state(
+    c: &mut Client,
+    proof: Proof,
+    names: &Names,
+) -> Result<EntryState, postgres::Error> {
+    if proof == Proof::Incremental {
+        let mut tx = c
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let fp = footprint::entry(&mut tx, names, MAX_SCOPE)?;
+        let snapshot = match &fp {
+            Some(f) => Some(snapshot::take_scoped(&mut tx, &f.scope)?),
+            None => None,
+        };
+        tx.commit()?;
+        if let (Some(f), Some(snapshot)) = (fp, snapshot) {
+            return Ok(EntryState {
+                snapshot,
+                footprint: Some(f),
+            });
+        }
+    }
+    Ok(EntryState {
+        snapshot: snapshot::take(c)?,
+        footprint: None,
+    })
+}
+
+/// The names step `idx` mentions: its file's statements and its declared effects.
+pub fn step_names(pack: &Pack, idx: usize, file: &SqlFile) -> Names {
+    let stmts: Vec<&Statement> = file.statements.iter().collect();
+    let e = &pack.effects[idx];
+    let declared: Vec<_> = e.create.iter().chain(&e.alter).chain(&e.drop).collect();
+    scope::names_of(&stmts, &declared)
+}
+
+/// The in-transaction measurement: catalog diff against the entry state + row counts.
+pub struct Measurement {
+    pub measured: Measured,
+    pub in_tx: Snapshot,
+    /// The scope `in_tx` covers (incremental); `None` when it covers every object.
+    pub scope: Option<BTreeSet<u32>>,
+    /// The whole-catalog probe inside the transaction (incremental).
+    pub probe: Option<Probe>,
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// What measuring found.
+pub enum Measure {
+    Done(Box<Measurement>),
+    /// The incremental proof cannot account for every change: run again under the full one.
+    Unaccounted(String),
+}
+
+pub fn measure(
+    c: &mut impl GenericClient,
+    pack: &Pack,
+    step_index: usize,
+    entry: &EntryState,
+) -> Result<Measure, postgres::Error> {
+    // Row counts first: nothing after this point may add to them.
+    let rows = delta::row_delta(c)?;
+    let (in_tx, scope, probe) = match &entry.footprint {
+        None => (snapshot::take(c)?, None, None),
+        Some(f) => {
+            let found = footprint::inside(c, f)?;
+            if let Some(why) = found.unaccounted {
+                return Ok(Measure::Unaccounted(why));
+            }
+            let snap = snapshot::take_scoped(c, &found.scope)?;
+            (snap, Some(found.scope), Some(found.all))
+        }
+    };
+    let before = &entry.snapshot;
+    let measured = Measured {
+        catalog: catalog::diff(before, &in_tx),
+        rows,
+    };
+    let mut mismatches = effects::compare(&pack.effects[step_index], &measured, before, &in_tx);
+    mismatches.extend(effects::forbidden(&pack.forbids[step_index], &measured));
+    Ok(Measure::Done(Box::new(Measurement {
+        measured,
+        in_tx,
+        scope,
+        probe,
+        mismatches,
+    })))
+}
+
+/// The committed catalog, as post-commit verification compares it.
+pub struct Committed {
+    pub snapshot: Snapshot,
+    pub scope: Option<BTreeSet<u32>>,
+    pub probe: Option<Probe>,
+}
+
+impl Committed {
+    /// The catalog now, read the same way; with the catalogs whose probe moved.
+    pub fn now(&self, c: &mut Client) -> Result<(Snapshot, Vec<String>), postgres::Error> {
+        match (&self.scope, &self.probe) {
+            (Some(scope), Some(probe)) => {
+                let snap = snapshot::take_scoped(c, scope)?;
+                let moved = probe.moved(&footprint::probe(c)?);
+                Ok((snap, moved))
+            }
+            _ => Ok((snapshot::take(c)?, vec![])),
+        }
+    }
+}
