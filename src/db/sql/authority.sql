@@ -346,8 +346,10 @@ DECLARE
   v_ok record;
   v_halt bigint;
   v_id bigint;
+  -- COALESCE: a plan without `batch` must not turn this NULL (NOT NULL skips the
+  -- one-permit-per-transaction check below).
   v_session boolean := NOT COALESCE((v_plan ->> 'transactional')::boolean, true)
-                       OR pg_catalog.jsonb_typeof(v_plan -> 'batch') = 'object';
+                       OR COALESCE(pg_catalog.jsonb_typeof(v_plan -> 'batch') = 'object', false);
   v_statements text[] := stepgate.plan_statements(v_plan);
 BEGIN
   IF v_plan ->> 'action' IS NULL OR v_plan ->> 'action' NOT IN ('apply', 'rollback') THEN
