@@ -267,7 +267,7 @@ fn run_form(form: &Form) -> Result<(), String> {
         .chain(&declared.drop)
         .collect();
     let names = scope::names_of(&stmts, &predicted);
-    let entry = footprint::entry(&mut c, &names, 10_000)
+    let entry = footprint::entry(&mut c, &names, 10_000, true)
         .expect("footprint entry")
         .ok_or("scope over the cap")?;
     let entry_scoped = snapshot::take_scoped(&mut c, &entry.scope).expect("scoped entry");
@@ -291,12 +291,18 @@ fn run_form(form: &Form) -> Result<(), String> {
             }
         }
     }
-    let exit = footprint::probe(&mut c).expect("exit probe");
-    if exit != entry.all {
+    // The rehearsal's reference: the catalog after ROLLBACK, outside the scope, equals what
+    // the transaction left untouched there; and the whole probe equals entry's.
+    let exit = footprint::tallies(&mut c, &entry.scope).expect("exit tallies");
+    let at_entry = entry.tallies.as_ref().expect("entry tallies");
+    if exit.all != at_entry.all {
         problems.push(format!(
             "the exit probe moved after ROLLBACK: {:?}",
-            exit.moved(&entry.all)
+            exit.all.moved(&at_entry.all)
         ));
+    }
+    if found.unaccounted.is_none() && exit.outside != found.outside {
+        problems.push("outside the scope, the catalog after ROLLBACK differs from the rows the transaction left untouched".into());
     }
     let measured = effects::Measured {
         catalog: full_delta,
@@ -392,7 +398,7 @@ fn incremental_measurement_notices_what_dynamic_sql_changed() {
         let stmts: Vec<&sql::Statement> = file.statements.iter().collect();
         let names = scope::names_of(&stmts, &[]);
         let before = snapshot::take(&mut c).expect("snapshot");
-        let entry = footprint::entry(&mut c, &names, 10_000)
+        let entry = footprint::entry(&mut c, &names, 10_000, true)
             .expect("entry")
             .expect("scope under the cap");
         let entry_scoped = snapshot::take_scoped(&mut c, &entry.scope).expect("scoped");

@@ -15,7 +15,9 @@ use std::process::{Command, Stdio};
 use stepgate::core::approval::{sign, Action, Expected, Statement};
 use time::macros::datetime;
 
-const ED25519_SQL: &str = include_str!("../src/db/sql/ed25519.sql");
+/// The verifiers as the ledger installs them: ed25519.sql, then rsa.sql and ecdsa.sql (which
+/// `stepgate.sshsig_verify` dispatches RSA and ECDSA signatures to).
+const ED25519_SQL: &str = stepgate::db::authority::ED25519_SQL;
 const NAMESPACE: &str = "stepgate";
 
 /// The group order L, little-endian.
@@ -648,7 +650,8 @@ fn ssh_keygen_signatures_verify_in_sql() {
     );
     cases.push((sig256.clone(), messages[2].clone(), NAMESPACE.into()));
     want.push(("hashalg=sha256".into(), Some(blob1.clone())));
-    // An RSA key's signature parses but does not verify (only ssh-ed25519 is supported).
+    // A 1024-bit RSA key's signature parses but does not verify: below the 2048-bit floor of
+    // rsa.sql (RSA and ECDSA are tested in tests/approver_keys.rs).
     let (rsa, _rsa_blob) = gen_key(dir.path(), "rsa", "rsa");
     let sig_rsa = keygen_sign(dir.path(), &rsa, NAMESPACE, &messages[1], &[]);
     cases.push((sig_rsa.clone(), messages[1].clone(), NAMESPACE.into()));

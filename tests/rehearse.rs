@@ -383,3 +383,80 @@ fn ledger_tampering_is_named() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("TAMPERED"));
 }
+
+/// The incremental proof is the default and agrees with the full one; a change it cannot
+/// account for (dynamic SQL altering a table the step does not name) hands the rehearsal
+/// to the full proof, which names it; `--full-proof` asks for the full one from the start.
+#[test]
+fn incremental_proof_hands_over_to_the_full_one_when_it_cannot_account() {
+    let (db, ci) = world_db("reh_proof");
+    install_ledger(&ci);
+    let clean = one_step(
+        &db,
+        "[step.effects]\ncreate = [\"table public.t_new\"]",
+        &step_file(
+            "SELECT 1;",
+            "CREATE TABLE public.t_new (id int PRIMARY KEY);",
+        ),
+    );
+    let inc = engine::rehearse::run(&opts(&clean, &ci), "1", false).expect("rehearse");
+    assert!(inc.passed, "{inc:#?}");
+    assert_eq!(inc.proof, engine::proof::Proof::Incremental);
+    assert!(inc.proof_note.is_none(), "{:?}", inc.proof_note);
+    let full =
+        engine::rehearse::run_with(&opts(&clean, &ci), "1", false, engine::proof::Proof::Full)
+            .expect("rehearse --full-proof");
+    assert!(full.passed, "{full:#?}");
+    assert_eq!(full.proof, engine::proof::Proof::Full);
+    assert_eq!(
+        inc.measured.as_ref().map(|m| &m.catalog),
+        full.measured.as_ref().map(|m| &m.catalog),
+        "both proofs measure the same delta"
+    );
+
+    // A table the step never names, altered through format(): only the full proof sees it.
+    let hidden = one_step(
+        &db,
+        "[step.effects]\ncreate = [\"table public.t_new\"]",
+        &step_file("SELECT 1;", "CREATE TABLE public.t_new (id int PRIMARY KEY);\nDO $$ BEGIN EXECUTE format('ALTER TABLE public.%I ADD COLUMN sneaky int', 'governance_registry'); END $$;"),
+    );
+    let r = engine::rehearse::run(&opts(&hidden, &ci), "1", false).expect("rehearse");
+    assert!(!r.passed);
+    assert_eq!(r.proof, engine::proof::Proof::Full);
+    assert!(
+        r.proof_note
+            .as_deref()
+            .is_some_and(|n| n.contains("proven in full")),
+        "{:?}",
+        r.proof_note
+    );
+    let items: Vec<&str> = r.mismatches.iter().map(|m| m.item.as_str()).collect();
+    assert!(
+        items
+            .iter()
+            .any(|i| i.contains("public.governance_registry")),
+        "{items:?}"
+    );
+    let out = std::process::Command::new(bin())
+        .args([
+            "rehearse",
+            "--step",
+            "1",
+            "--full-proof",
+            "--json",
+            "--db",
+            &ci,
+            "-p",
+        ])
+        .arg(clean.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["proof"], "full");
+}

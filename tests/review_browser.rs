@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stepgate::engine::review::{render_html, render_markdown, GateView, ReviewInput};
+use stepgate::engine::review::{
+    build_model, render_html, render_markdown, GateView, Live, ReviewInput,
+};
 use stepgate::engine::status::{PackStatus, Rehearsal, StepStatus};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -165,14 +167,15 @@ fn review_html_renders_in_chromium() {
         missing: 1,
         notes: vec!["approvals/old.approval: step file changed since signing".into()],
     }];
-    let input = ReviewInput {
+    let live = Live::from_status(&status, approvals);
+    let model = build_model(&ReviewInput {
         loaded: &loaded,
         step: None,
-        status: Some(&status),
-        approvals: Some(&approvals),
+        live: Some(&live),
+        offline_reason: None,
         generated_at: "2026-06-01T10:00:00Z".into(),
-    };
-    let html = render_html(&input);
+    });
+    let html = render_html(&model);
     assert!(html.contains("&lt;b&gt;"), "escaped");
     let out: PathBuf = match std::env::var_os("STEPGATE_REVIEW_KEEP") {
         Some(d) => {
@@ -182,7 +185,7 @@ fn review_html_renders_in_chromium() {
         }
         None => tmp.path().to_path_buf(),
     };
-    std::fs::write(out.join("review.md"), render_markdown(&input)).unwrap();
+    std::fs::write(out.join("review.md"), render_markdown(&model)).unwrap();
     let html_path = out.join("review.html");
     std::fs::write(&html_path, &html).unwrap();
     let url = format!("file://{}", html_path.display());

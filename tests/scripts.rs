@@ -122,7 +122,6 @@ fn verbs_without_json_output_refuse_json_with_exit_2() {
     let out_dir = t.path().join("man");
     for args in [
         vec!["demo", "--json"],
-        vec!["review", "--json"],
         vec!["completions", "bash", "--json"],
         vec!["man", "--json", "--out-dir", out_dir.to_str().unwrap()],
     ] {
@@ -310,5 +309,119 @@ fn man_page_has_exit_status_environment_files_and_examples() {
     let top = std::fs::read_to_string(t.path().join("stepgate.1")).unwrap();
     assert!(top.contains(".SH \"ENVIRONMENT\""));
     let apply = std::fs::read_to_string(t.path().join("stepgate-apply.1")).unwrap();
-    assert!(apply.contains("Exit: 0 committed"), "{apply}");
+    assert!(
+        apply.contains(".SH \"EXIT STATUS\"\n.TP\n0\ncommitted"),
+        "{apply}"
+    );
+}
+
+/// `stepgate apply --step <TAB>` in bash offers the step ids of the pack named with
+/// -p, and `--gate <TAB>` its gate names, read by the script from `stepgate __complete`.
+#[test]
+fn bash_completion_offers_the_packs_step_ids_and_gates() {
+    if std::process::Command::new("bash")
+        .arg("-c")
+        .arg("true")
+        .status()
+        .is_err()
+    {
+        eprintln!("note: no bash; skipping the completion check");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let pack = t.path().join("pack");
+    assert_eq!(
+        run(&["init", pack.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    let script = t.path().join("stepgate.bash");
+    let out = run(&["completions", "bash"]);
+    std::fs::write(&script, &out.stdout).unwrap();
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_stepgate"))
+        .parent()
+        .unwrap();
+    let complete = |words: &str| -> String {
+        let sh = format!(
+            "source '{}'; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); _stepgate_dynamic stepgate \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(sh)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    bin_dir.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .env_remove("STEPGATE_PACK")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let p = pack.to_str().unwrap();
+    assert_eq!(
+        complete(&format!("stepgate -p '{p}' apply --step ''")),
+        "1\n"
+    );
+    assert_eq!(
+        complete(&format!("stepgate rehearse --pack '{p}' --step ''")),
+        "1\n"
+    );
+    let manifest = std::fs::read_to_string(pack.join("stepgate.toml")).unwrap();
+    let mut gates: Vec<&str> = manifest
+        .lines()
+        .filter_map(|l| l.strip_prefix("[gate.")?.split(']').next())
+        .collect();
+    gates.sort();
+    assert!(gates.contains(&"owner"), "{manifest}");
+    let offered = complete(&format!("stepgate -p '{p}' approve --gate ''"));
+    assert_eq!(offered.lines().collect::<Vec<_>>(), gates);
+    // Everything else is still clap's completion.
+    assert!(complete("stepgate reh").contains("rehearse"));
+    // The hidden lister prints nothing, and exits 0, for a folder that is no pack.
+    let out = run(&["-p", t.path().to_str().unwrap(), "__complete", "steps"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    // zsh and fish ask the same lister.
+    let zsh = String::from_utf8_lossy(&run(&["completions", "zsh"]).stdout).into_owned();
+    assert!(zsh.contains(":STEP:_stepgate_steps'") && zsh.contains("stepgate __complete"));
+    let fish = String::from_utf8_lossy(&run(&["completions", "fish"]).stdout).into_owned();
+    assert!(fish.contains("-l step") && fish.contains("(__fish_stepgate_values steps)"));
+}
+
+/// Every verb's own page carries its exit codes (from its --help) and points to the
+/// environment, so `man stepgate-apply` answers "what does exit 3 mean here".
+#[test]
+fn every_verb_page_has_its_exit_status_and_environment() {
+    let t = tempfile::tempdir().unwrap();
+    let out = run(&["man", "--out-dir", t.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut pages = 0;
+    for e in std::fs::read_dir(t.path()).unwrap() {
+        let path = e.unwrap().path();
+        if path.file_name().is_some_and(|n| n == "stepgate.1") {
+            continue;
+        }
+        let page = std::fs::read_to_string(&path).unwrap();
+        let name = path.display();
+        assert!(
+            page.contains(".SH \"EXIT STATUS\"\n.TP\n0\n"),
+            "{name}: no exit status"
+        );
+        assert!(
+            page.contains(".SH ENVIRONMENT") && page.contains("PGHOST"),
+            "{name}"
+        );
+        assert!(
+            !page.contains("__complete"),
+            "{name}: the hidden lister leaked"
+        );
+        pages += 1;
+    }
+    assert!(pages > 20, "only {pages} verb pages");
+    let review = std::fs::read_to_string(t.path().join("stepgate-review.1")).unwrap();
+    assert!(review.contains(".SH NOTES"));
 }

@@ -222,7 +222,8 @@ pub fn backup(o: &Options, step: &str, json: bool) -> engine::Result<i32> {
 pub struct ApplyFlags {
     pub retries: u32,
     pub auto_backup: bool,
-    pub wait_for_locks: bool,
+    /// `--wait-for-locks[=DURATION]`: how long to wait for conflicting lock holders.
+    pub wait_for_locks: Option<std::time::Duration>,
     pub full_proof: bool,
 }
 
@@ -233,32 +234,11 @@ pub fn apply(o: &Options, step: &str, flags: ApplyFlags, json: bool) -> engine::
         wait_for_locks,
         full_proof,
     } = flags;
-    if wait_for_locks {
-        let holders = engine::locks::conflicting_holders(o, step)?;
-        if !json {
-            if holders.is_empty() {
-                println!(
-                    "{} no session holds a lock that conflicts with step {step}",
-                    mark(true)
-                );
-            } else {
-                println!(
-                    "{} sessions holding locks that conflict with step {step}:",
-                    paint("!", Style::Warn)
-                );
-                for h in &holders {
-                    println!(
-                        "  pid {:<7} {:<28} {:<20} {} held {} · {}",
-                        h.pid, h.application, h.relation, h.mode, h.xact_age, h.query
-                    );
-                }
-            }
-        }
-    }
     let ao = engine::apply::ApplyOptions {
         retries,
         auto_backup,
         progress: !render::quiet() && !json,
+        wait_for_locks,
         proof: super::verbs::proof_of(full_proof),
     };
     let r = engine::apply::run(o, step, &ao)?;
@@ -574,86 +554,21 @@ pub fn review(
     step: Option<&str>,
     format: super::ReviewFormat,
     output: Option<&std::path::Path>,
+    json: bool,
 ) -> engine::Result<i32> {
-    let loaded = engine::pack::load(&o.pack)?;
-    let want_db = o.db.is_some() || std::env::var_os("DATABASE_URL").is_some();
-    let mut status = None;
-    let mut views: Vec<engine::review::GateView> = Vec::new();
-    if want_db {
-        let st = engine::status::run(o)?;
-        let mut s = engine::session::Session::open(o, "review", engine::session::Lock::None)?;
-        for sid in loaded
-            .pack
-            .step_ids()
-            .iter()
-            .filter(|id| step.is_none_or(|x| x == id.as_str()))
-        {
-            if loaded.pack.step(sid).is_some_and(|x| x.hold) {
-                continue;
-            }
-            let r = engine::gates::evaluate(
-                &mut s,
-                sid,
-                crate::core::approval::Action::Apply,
-                time::OffsetDateTime::now_utc(),
-            )?;
-            for gr in &r.signature_gates {
-                let gate = loaded.pack.manifest.gate.get(&gr.gate);
-                views.push(engine::review::GateView {
-                    step: sid.clone(),
-                    gate: gr.gate.clone(),
-                    kind: "signature".into(),
-                    quorum: gr.quorum,
-                    signers: gate.map(|g| g.signers.clone()).unwrap_or_default(),
-                    present: gr
-                        .approvals
-                        .iter()
-                        .filter(|a| a.verdict.is_valid())
-                        .filter_map(|a| a.principal.clone())
-                        .collect(),
-                    missing: gr.quorum.saturating_sub(gr.valid),
-                    notes: gr
-                        .approvals
-                        .iter()
-                        .filter_map(|a| match &a.verdict {
-                            Verdict::Invalid(r) => Some(format!("{}: {r}", a.source)),
-                            Verdict::Valid => None,
-                        })
-                        .collect(),
-                });
-            }
-            for q in &r.sql_gates {
-                views.push(engine::review::GateView {
-                    step: sid.clone(),
-                    gate: q.gate.clone(),
-                    kind: "sql".into(),
-                    quorum: 1,
-                    signers: vec![],
-                    present: if q.satisfied {
-                        vec![format!("{} row(s)", q.rows)]
-                    } else {
-                        vec![]
-                    },
-                    missing: u32::from(!q.satisfied),
-                    notes: q.error.iter().cloned().collect(),
-                });
-            }
-        }
-        status = Some(st);
+    let model = engine::review::run(o, step)?;
+    if let (Some(why), false) = (&model.database.offline_reason, render::quiet()) {
+        eprintln!("note: no ledger read ({why}); the package is built from the pack alone");
     }
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let input = engine::review::ReviewInput {
-        loaded: &loaded,
-        step,
-        status: status.as_ref(),
-        approvals: if want_db { Some(&views) } else { None },
-        generated_at: now,
-    };
-    let text = match format {
-        super::ReviewFormat::Md => engine::review::render_markdown(&input),
-        super::ReviewFormat::Html => engine::review::render_html(&input),
+    let text = if json {
+        let mut s = serde_json::to_string_pretty(&model).unwrap_or_default();
+        s.push('\n');
+        s
+    } else {
+        match format {
+            super::ReviewFormat::Md => engine::review::render_markdown(&model),
+            super::ReviewFormat::Html => engine::review::render_html(&model),
+        }
     };
     match output {
         Some(p) => {

@@ -3,6 +3,7 @@
 //! of `--help`, the shell completions and the man page.
 
 pub mod commit;
+pub mod complete;
 pub mod demo;
 pub mod first_hour;
 pub mod pipe;
@@ -48,7 +49,7 @@ pub struct Global {
     /// Machine-readable JSON on stdout instead of the human report.
     #[arg(long, global = true)]
     pub json: bool,
-    /// No progress bars, no narration: only results and errors.
+    /// No progress, no narration on stderr: only results and errors. Without it, progress (the running statement, lock waits, retries) goes to stderr: a live line on a terminal, plain lines otherwise; stdout stays the result.
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// When to use colour.
@@ -216,12 +217,12 @@ pub enum Command {
     },
     /// Sign an approval for one gate of one step with your SSH key (works offline).
     #[command(
-        after_help = "Writes approvals/<step>.<gate>.<principal>.approval and .approval.sig into the pack.\nThe statement binds the pack, step, gate, action, the sha256 of the step file, its rollback and stepgate.toml, and the target.\nKey passphrase: STEPGATE_KEY_PASSPHRASE.\n\nExit: 0 signed · 2 bad input (unknown step or gate, unreadable key, wrong passphrase)"
+        after_help = "Writes approvals/<step>.<gate>.<principal>.approval and .approval.sig into the pack.\nThe statement binds the pack, step, gate, action, the sha256 of the step file, its rollback and stepgate.toml, and the target.\nSigns through ssh-agent when SSH_AUTH_SOCK is set and the agent holds the key; otherwise with the key file, asking for its passphrase on the terminal (or from STEPGATE_KEY_PASSPHRASE).\nKeys: ed25519, ECDSA (nistp256/384/521), RSA 2048-8192 bits (signed rsa-sha2-512).\n\nExit: 0 signed · 2 bad input (unknown step or gate, a principal not a signer of the gate, a key not listed for it, unreadable key, wrong passphrase)"
     )]
     Approve {
         #[command(flatten)]
         what: ApprovalArgs,
-        /// Your OpenSSH private key (ed25519).
+        /// Your OpenSSH private key, or its .pub when the key is in ssh-agent.
         #[arg(long)]
         key: PathBuf,
     },
@@ -282,9 +283,16 @@ pub enum Command {
         /// Refuse instead of taking a backup when none is fresh.
         #[arg(long)]
         no_auto_backup: bool,
-        /// First show which sessions hold locks that conflict with the step.
-        #[arg(long)]
-        wait_for_locks: bool,
+        /// Before each attempt, wait (polling, up to DURATION in all; 5m when given bare) until no session holds a lock that conflicts with the step, naming who holds it; then the attempt runs under lock_timeout and --retries as usual. Give the duration with `=`: --wait-for-locks=10m.
+        #[arg(
+            long,
+            value_name = "DURATION",
+            num_args = 0..=1,
+            require_equals = true,
+            default_missing_value = "5m",
+            value_parser = parse_duration
+        )]
+        wait_for_locks: Option<std::time::Duration>,
         /// Prove the delta over every object in the catalog, not just the ones the step names and what its transaction wrote (slower on large catalogs; the incremental proof falls back to this by itself when it cannot account for a change).
         #[arg(long)]
         full_proof: bool,
@@ -342,9 +350,9 @@ pub enum Command {
         #[arg(long)]
         table: String,
     },
-    /// The review package an approver reads before signing (Markdown or one self-contained HTML file).
+    /// The review package an approver reads before signing (Markdown, one self-contained HTML file, or --json for its data).
     #[command(
-        after_help = "Exit: 0 written · 2 bad input (also --json: review writes a document) · 5 database error (with --db)"
+        after_help = "The database is found like every verb finds it (--db, DATABASE_URL, PGSERVICE, PGHOST/PGPORT/PGDATABASE/…); when none answers, or it is not the pack's target, the package says so once and is built from the pack alone.\n\nExit: 0 written · 2 bad input"
     )]
     Review {
         /// Only this step (default: every step).
@@ -375,12 +383,25 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
-    /// Generate shell completions.
-    #[command(after_help = "Exit: 0 written · 2 bad input (also --json)")]
+    /// Generate shell completions (bash, zsh and fish also complete --step and --gate from the pack).
+    #[command(
+        after_help = "Install, for example: stepgate completions bash > ~/.local/share/bash-completion/completions/stepgate\n\nExit: 0 written · 2 bad input (also --json)"
+    )]
     Completions {
         /// The shell to write completions for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// List the pack's step ids or gate names for the completion scripts (one per line, a tab, a description).
+    #[command(
+        name = "__complete",
+        hide = true,
+        after_help = "Exit: 0 always (an unreadable pack lists nothing)"
+    )]
+    Complete {
+        /// What to list.
+        #[arg(value_enum)]
+        what: complete::Candidates,
     },
     /// Write the man page (roff) to stdout or a directory.
     #[command(after_help = "Exit: 0 written · 2 bad input (cannot write --out-dir; also --json)")]
@@ -554,6 +575,11 @@ pub enum LedgerAction {
     },
 }
 
+/// A duration as packs write them (`30s`, `5m`, `1h30m`).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::core::duration::parse(text)
+}
+
 pub fn main() -> i32 {
     pipe::exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
@@ -562,5 +588,8 @@ pub fn main() -> i32 {
         std::env::set_var(crate::engine::evidence::ENV, d);
     }
     render::setup(&cli.global);
-    verbs::dispatch(cli)
+    render::setup_progress(&cli.global);
+    let code = verbs::dispatch(cli);
+    crate::engine::progress::shutdown();
+    code
 }

@@ -27,6 +27,16 @@ pub fn setup(g: &Global) {
     }));
 }
 
+/// Progress goes to stderr (never stdout, which `--json` owns): silent under `-q`, a
+/// live line on a terminal that can redraw, plain lines otherwise.
+pub fn setup_progress(g: &Global) {
+    let mode =
+        crate::engine::progress::Mode::decide(g.quiet, std::io::stderr().is_terminal(), |k| {
+            std::env::var_os(k).map(|v| v.to_string_lossy().into_owned())
+        });
+    crate::engine::progress::install(mode);
+}
+
 /// Whether to colour, as the conventions expect: `--color always|never` decide; otherwise
 /// `NO_COLOR` (non-empty) turns colour off, `CLICOLOR_FORCE` (non-empty, not `0`) turns it
 /// on even when stderr is not a terminal, `TERM=dumb` turns it off, and else colour follows

@@ -104,7 +104,13 @@ pub fn dispatch(cli: Cli) -> i32 {
             step,
             format,
             output,
-        } => super::commit::review(&opts(&g), step.as_deref(), format, output.as_deref()),
+        } => super::commit::review(
+            &opts(&g),
+            step.as_deref(),
+            format,
+            output.as_deref(),
+            g.json,
+        ),
         Command::Scratch {
             from_db: _,
             from_sql,
@@ -112,12 +118,11 @@ pub fn dispatch(cli: Cli) -> i32 {
             keep,
         } => super::commit::scratch(&opts(&g), from_sql, &with_data, keep, g.json),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "stepgate",
-                &mut std::io::stdout(),
-            );
+            print!("{}", super::complete::script(shell));
+            Ok(exit::OK)
+        }
+        Command::Complete { what } => {
+            print!("{}", super::complete::candidates(&g.pack, what));
             Ok(exit::OK)
         }
         Command::Man { out_dir } => man(out_dir.as_deref()),
@@ -132,9 +137,12 @@ pub fn dispatch(cli: Cli) -> i32 {
 /// `--json` is refused for them (exit 2) rather than silently ignored.
 pub fn json_unsupported(c: &Command) -> Option<String> {
     let (verb, why) = match c {
-        Command::Demo { .. } => ("demo", "it narrates a story for a person; script the verbs it runs instead"),
-        Command::Review { .. } => ("review", "it writes a document (--format md|html); for the data, use `stepgate status --json` and `stepgate gates --json`"),
+        Command::Demo { .. } => (
+            "demo",
+            "it narrates a story for a person; script the verbs it runs instead",
+        ),
         Command::Completions { .. } => ("completions", "it writes a shell script"),
+        Command::Complete { .. } => ("__complete", "it lists words for a shell"),
         Command::Man { .. } => ("man", "it writes roff"),
         _ => return None,
     };
@@ -290,14 +298,25 @@ fn man(out_dir: Option<&std::path::Path>) -> engine::Result<i32> {
             std::fs::create_dir_all(dir).map_err(bad)?;
             // One page per verb (each with its exit codes), then stepgate.1 with the
             // ENVIRONMENT, FILES, EXIT STATUS and EXAMPLES sections.
-            fn verbs(cmd: &clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+            // A nested verb (`ledger install`) without its own exit line has its parent's.
+            fn verbs(
+                cmd: &clap::Command,
+                dir: &std::path::Path,
+                exit: &str,
+            ) -> std::io::Result<()> {
                 for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-                    verbs(sub, dir)?;
-                    clap_mangen::Man::new(sub.clone()).generate_to(dir)?;
+                    let after = sub
+                        .get_after_help()
+                        .map(|h| h.to_string())
+                        .unwrap_or_default();
+                    let own = after.split_once("Exit: ").map_or(exit, |(_, e)| e);
+                    verbs(sub, dir, own)?;
+                    let name = clap_mangen::Man::new(sub.clone()).get_filename();
+                    verb_page(sub, own, &mut std::fs::File::create(dir.join(name))?)?;
                 }
                 Ok(())
             }
-            verbs(&cmd, dir).map_err(bad)?;
+            verbs(&cmd, dir, "").map_err(bad)?;
             let mut f = std::fs::File::create(dir.join("stepgate.1")).map_err(bad)?;
             man_page(&cmd, &mut f).map_err(bad)?;
         }
@@ -348,14 +367,68 @@ stepgate init my-pack --database appdb --environment prod\n\
 stepgate lint my-pack\n\
 stepgate -p my-pack ledger install --environment prod --runner-role deployer\n\
 stepgate -p my-pack rehearse --step 1\n\
+stepgate -p my-pack review --format html -o review.html\n\
+PGHOST=db.example.com PGDATABASE=appdb stepgate -p my-pack review --step 1 --json\n\
 stepgate -p my-pack approve --step 1 --gate owner --principal me@example.org --key ~/.ssh/id_ed25519\n\
 stepgate -p my-pack apply --step 1\n\
 stepgate -p my-pack verify --step 1\n\
 stepgate -p my-pack rollback --step 1\n\
 stepgate -p my-pack status --json\n\
+stepgate completions bash > ~/.local/share/bash-completion/completions/stepgate\n\
 .fi\n",
     ),
 ];
+
+/// Escapes text for a roff paragraph (a leading dot or quote would be a request).
+fn roff(text: &str) -> String {
+    text.replace('\\', "\\e")
+        .lines()
+        .map(|l| {
+            if l.starts_with('.') || l.starts_with('\'') {
+                format!("\\&{l}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
+/// A verb's page: clap's sections, its notes, its own EXIT STATUS (from the
+/// `Exit: 0 … · 2 …` line of its --help), and where the environment is described.
+pub fn verb_page(
+    cmd: &clap::Command,
+    exit: &str,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let m = clap_mangen::Man::new(cmd.clone());
+    m.render_title(w)?;
+    m.render_name_section(w)?;
+    m.render_synopsis_section(w)?;
+    m.render_description_section(w)?;
+    m.render_options_section(w)?;
+    if cmd.get_subcommands().any(|s| !s.is_hide_set()) {
+        m.render_subcommands_section(w)?;
+    }
+    let after = cmd
+        .get_after_help()
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    let notes = after
+        .split_once("Exit: ")
+        .map_or(after.as_str(), |(n, _)| n);
+    if !notes.trim().is_empty() {
+        write!(w, ".SH NOTES\n{}", roff(notes.trim()))?;
+    }
+    if !exit.trim().is_empty() {
+        w.write_all(b".SH \"EXIT STATUS\"\n")?;
+        for part in exit.trim().split(" · ") {
+            let (code, meaning) = part.split_once(' ').unwrap_or((part, ""));
+            write!(w, ".TP\n{}{}", roff(code), roff(meaning))?;
+        }
+    }
+    w.write_all(b".SH ENVIRONMENT\nThe connection comes from --db, DATABASE_URL, PGSERVICE and the libpq variables (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE, ...); colour follows NO_COLOR, CLICOLOR_FORCE and TERM=dumb. See \\fBstepgate\\fR(1) for every variable and file.\n.SH \"SEE ALSO\"\n\\fBstepgate\\fR(1)\n")?;
+    Ok(())
+}
 
 /// stepgate.1: clap's sections, then EXIT STATUS, ENVIRONMENT, FILES and EXAMPLES.
 pub fn man_page(cmd: &clap::Command, w: &mut dyn std::io::Write) -> std::io::Result<()> {

@@ -507,7 +507,7 @@ pub enum ApprovalError {
     KeyMismatch { expected: String, found: String },
     #[error("the signature does not match the statement (the statement was altered, or the signature belongs to another text)")]
     BadSignature,
-    #[error("{algorithm} keys are not supported for stepgate approvals; use an ed25519 key")]
+    #[error("{algorithm} keys are not supported for stepgate approvals; use {KEY_POLICY}")]
     UnsupportedAlgorithm { algorithm: String },
     #[error("the private key is encrypted; supply its passphrase")]
     EncryptedKey,
@@ -517,6 +517,56 @@ pub enum ApprovalError {
     MalformedKey(String),
     #[error("signing failed: {0}")]
     Signing(String),
+}
+
+/// What stepgate accepts, in words (error messages, docs).
+pub const KEY_POLICY: &str =
+    "an ed25519 key, an ECDSA key (nistp256, nistp384, nistp521) or an RSA key of 2048 to 8192 bits with exponent 65537";
+
+/// The key types and sizes stepgate accepts: the same rule in the client ([`sign`], [`verify`]),
+/// at registration (`stepgate signers add`) and in the server (`src/db/sql/rsa.sql`,
+/// `ecdsa.sql`, `ed25519.sql`), so that an approval valid in one place is valid in all.
+/// RSA: e = 65537 only (small exponents are what makes lenient-padding forgeries practical;
+/// OpenSSH generates nothing else) and 2048 to 8192 bits (the server bounds its work).
+pub fn check_key_policy(key: &ssh_key::public::KeyData) -> Result<(), ApprovalError> {
+    use ssh_key::public::KeyData;
+    match key {
+        KeyData::Ed25519(_) => Ok(()),
+        // Uncompressed points only, as OpenSSH (and the server) read them.
+        KeyData::Ecdsa(ec) if ec.as_sec1_bytes().first() == Some(&4) => Ok(()),
+        KeyData::Ecdsa(ec) => Err(ApprovalError::UnsupportedAlgorithm {
+            algorithm: format!("{} (compressed point)", ec.algorithm()),
+        }),
+        KeyData::Rsa(rsa) => {
+            let bits = mpint_bits(&rsa.n);
+            let e_ok = rsa.e.as_positive_bytes() == Some(&[1, 0, 1][..]);
+            if e_ok && (2048..=8192).contains(&bits) {
+                Ok(())
+            } else {
+                Err(ApprovalError::UnsupportedAlgorithm {
+                    algorithm: if e_ok {
+                        format!("ssh-rsa {bits}-bit")
+                    } else {
+                        "ssh-rsa (exponent other than 65537)".to_string()
+                    },
+                })
+            }
+        }
+        other => Err(ApprovalError::UnsupportedAlgorithm {
+            algorithm: other.algorithm().to_string(),
+        }),
+    }
+}
+
+/// Significant bits of a non-negative mpint (0 for a negative or empty one).
+fn mpint_bits(m: &ssh_key::Mpint) -> usize {
+    let Some(bytes) = m.as_positive_bytes() else {
+        return 0;
+    };
+    let Some(pos) = bytes.iter().position(|b| *b != 0) else {
+        return 0;
+    };
+    (bytes.len() - pos) * 8 - bytes[pos].leading_zeros() as usize
 }
 
 /// Parse an OpenSSH private key (`-----BEGIN OPENSSH PRIVATE KEY-----`), decrypting it
@@ -545,6 +595,10 @@ pub fn sign(statement_text: &str, key: &PrivateKey) -> Result<String, ApprovalEr
     if key.is_encrypted() {
         return Err(ApprovalError::EncryptedKey);
     }
+    check_key_policy(key.public_key().key_data())?;
+    if let ssh_key::private::KeypairData::Rsa(rsa) = key.key_data() {
+        return armor(&sign_rsa(statement_text, rsa)?);
+    }
     let sig = key
         .sign(NAMESPACE, HashAlg::Sha512, statement_text.as_bytes())
         .map_err(|e| match e {
@@ -555,12 +609,105 @@ pub fn sign(statement_text: &str, key: &PrivateKey) -> Result<String, ApprovalEr
             }
             other => ApprovalError::Signing(other.to_string()),
         })?;
+    armor(&sig)
+}
+
+/// rsa-sha2-512 signing through OpenSSL. ssh-key 0.6.7 cannot sign with RSA keys: its
+/// conversion to the `rsa` crate's key passes the prime p twice (instead of p and q), which
+/// fails validation ("cryptographic error"), so the private operation is done here from the
+/// key's own components (n, e, d, p, q, iqmp; the CRT exponents are derived).
+fn sign_rsa(
+    statement_text: &str,
+    rsa: &ssh_key::private::RsaKeypair,
+) -> Result<SshSig, ApprovalError> {
+    use openssl::bn::{BigNum, BigNumContext};
+    let fail = |e: openssl::error::ErrorStack| ApprovalError::Signing(e.to_string());
+    let bn = |m: &ssh_key::Mpint| -> Result<BigNum, ApprovalError> {
+        let bytes = m.as_positive_bytes().ok_or_else(|| {
+            ApprovalError::MalformedKey("an RSA key component is negative".to_string())
+        })?;
+        BigNum::from_slice(bytes).map_err(fail)
+    };
+    let (p, q, d) = (
+        bn(&rsa.private.p)?,
+        bn(&rsa.private.q)?,
+        bn(&rsa.private.d)?,
+    );
+    let mut ctx = BigNumContext::new().map_err(fail)?;
+    let crt_exponent = |prime: &BigNum, ctx: &mut BigNumContext| -> Result<BigNum, ApprovalError> {
+        let one = BigNum::from_u32(1).map_err(fail)?;
+        let mut minus_one = BigNum::new().map_err(fail)?;
+        minus_one.checked_sub(prime, &one).map_err(fail)?;
+        let mut r = BigNum::new().map_err(fail)?;
+        r.nnmod(&d, &minus_one, ctx).map_err(fail)?;
+        Ok(r)
+    };
+    let (dmp1, dmq1) = (crt_exponent(&p, &mut ctx)?, crt_exponent(&q, &mut ctx)?);
+    let private = openssl::rsa::Rsa::from_private_components(
+        bn(&rsa.public.n)?,
+        bn(&rsa.public.e)?,
+        bn(&rsa.private.d)?,
+        p,
+        q,
+        dmp1,
+        dmq1,
+        bn(&rsa.private.iqmp)?,
+    )
+    .map_err(fail)?;
+    let pkey = openssl::pkey::PKey::from_rsa(private).map_err(fail)?;
+    let data = SshSig::signed_data(NAMESPACE, HashAlg::Sha512, statement_text.as_bytes())
+        .map_err(|e| ApprovalError::Signing(e.to_string()))?;
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha512(), &pkey).map_err(fail)?;
+    let raw = signer.sign_oneshot_to_vec(&data).map_err(fail)?;
+    let sig = ssh_key::Signature::new(
+        ssh_key::Algorithm::Rsa {
+            hash: Some(HashAlg::Sha512),
+        },
+        raw,
+    )
+    .map_err(|e| ApprovalError::Signing(e.to_string()))?;
+    let public = ssh_key::public::KeyData::Rsa(rsa.public.clone());
+    SshSig::new(public, NAMESPACE, HashAlg::Sha512, sig)
+        .map_err(|e| ApprovalError::Signing(e.to_string()))
+}
+
+fn armor(sig: &SshSig) -> Result<String, ApprovalError> {
     let mut pem = sig
         .to_pem(LineEnding::LF)
         .map_err(|e| ApprovalError::Signing(e.to_string()))?;
     if !pem.ends_with('\n') {
         pem.push('\n');
     }
+    Ok(pem)
+}
+
+/// The bytes an sshsig signer signs for `statement_text` (PROTOCOL.sshsig: the `SSHSIG`
+/// preamble, namespace, hash algorithm sha512 and the statement's hash): what an ssh-agent
+/// is asked to sign.
+pub fn signed_data(statement_text: &str) -> Result<Vec<u8>, ApprovalError> {
+    Statement::parse(statement_text)?;
+    SshSig::signed_data(NAMESPACE, HashAlg::Sha512, statement_text.as_bytes())
+        .map_err(|e| ApprovalError::Signing(e.to_string()))
+}
+
+/// Wraps a raw ssh signature blob (string(algorithm) || string(signature), as an ssh-agent
+/// returns it) made by `key` over [`signed_data`] into the armored sshsig, and verifies the
+/// result before returning it: a misbehaving agent must not produce a file that fails later.
+pub fn armor_signature(
+    statement_text: &str,
+    key: &PublicKey,
+    signature_blob: &[u8],
+) -> Result<String, ApprovalError> {
+    check_key_policy(key.key_data())?;
+    let sig = ssh_key::Signature::try_from(signature_blob)
+        .map_err(|e| ApprovalError::Signing(format!("the agent's signature is malformed: {e}")))?;
+    let sig = SshSig::new(key.key_data().clone(), NAMESPACE, HashAlg::Sha512, sig)
+        .map_err(|e| ApprovalError::Signing(e.to_string()))?;
+    let pem = armor(&sig)?;
+    verify(statement_text, &pem, key).map_err(|e| {
+        ApprovalError::Signing(format!("the agent's signature does not verify: {e}"))
+    })?;
     Ok(pem)
 }
 
@@ -594,6 +741,13 @@ fn verify_sig(statement_text: &str, sig: &SshSig) -> Result<(), ApprovalError> {
     if sig.namespace() != NAMESPACE {
         return Err(ApprovalError::WrongNamespace {
             found: sig.namespace().to_string(),
+        });
+    }
+    check_key_policy(sig.public_key())?;
+    // RSA: only the SHA-2 signature algorithms, as the server (`rsa.sql`); `ssh-rsa` is SHA-1.
+    if let ssh_key::Algorithm::Rsa { hash: None } = sig.signature().algorithm() {
+        return Err(ApprovalError::UnsupportedAlgorithm {
+            algorithm: "ssh-rsa (SHA-1) signature".to_string(),
         });
     }
     let key = PublicKey::new(sig.public_key().clone(), "");
@@ -1199,7 +1353,7 @@ impl fmt::Display for Reason {
             ),
             Reason::UnsupportedAlgorithm { algorithm } => write!(
                 f,
-                "the approval is signed with a {algorithm} key, which stepgate cannot verify; sign with an ed25519 key"
+                "the approval is signed with a {algorithm} key, which stepgate cannot verify; sign with {KEY_POLICY}"
             ),
             Reason::UnknownPrincipal {
                 principal,
@@ -2301,13 +2455,14 @@ expires-at: 2026-11-24T10:00:00Z
 
     #[test]
     fn unsupported_algorithm() {
+        // A 1024-bit RSA key: below the 2048-bit floor the server also enforces.
         let w = world();
-        let rsa = PublicKey::from_openssh("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC4ePa0BHS1xk/5xyNr2KTE7tY5iryjeDKCWder+Zg3WR8NJpPHq6JZ7hvXz2isjzJC+dAlgsuf0ywPxbKOSI7vU1oZ5UpyWsWJztxJv/ephLsbUcVn3RZ5jvdfD0+hrl1LlvbNDAyBYnAyIraAt68Bd4T5K6Hb+FR9t2nbQJkSm9M3hZUQU7bzhZ+mR0ctKyAozwhr/CbTgGt92hmazEnh6IUo5NVb4R4ZKo6gnXJgICDkuhYiHIt5V0gG4OBlvHBiS3sJV/6lLPMa2w4JsLgXxsBT7YkDOtSLvjCvfKqyO5InFmotvN8M++Qtl0O+ufyHRQ1TN2g3/pfwM8DWWNpF").unwrap();
+        let rsa = PublicKey::from_openssh("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDSJY2+LUG/2/kiFxWZ6kpMCydPbeoC734qKIokYNI2FZrHa/O9chLH0q2zRznz5dLjEvXSZm7g3ChwxHzeVUUA5hLENE3YFrifLj6VHz198SryGX+B7dWuFXAlCgh6A41/1QH0j81Coa+zcDbNFu3QFqqwRika7pjcAPAP64WDew==").unwrap();
         let fake = ssh_key::Signature::new(
             Algorithm::Rsa {
                 hash: Some(HashAlg::Sha512),
             },
-            vec![0u8; 256],
+            vec![0u8; 128],
         )
         .unwrap();
         let sig = SshSig::new(rsa.key_data().clone(), NAMESPACE, HashAlg::Sha512, fake).unwrap();
@@ -2315,7 +2470,7 @@ expires-at: 2026-11-24T10:00:00Z
         c.sig_pem = Some(sig.to_pem(LineEnding::LF).unwrap());
         let reason = reason_of(&w, c);
         assert!(
-            matches!(&reason, Reason::UnsupportedAlgorithm { algorithm } if algorithm.starts_with("rsa") || algorithm.starts_with("ssh-rsa")),
+            matches!(&reason, Reason::UnsupportedAlgorithm { algorithm } if algorithm == "ssh-rsa 1024-bit"),
             "{reason:?}"
         );
     }

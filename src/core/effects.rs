@@ -20,7 +20,7 @@ pub struct Measured {
 }
 
 /// One disagreement between declared and measured, for the side-by-side report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Mismatch {
     /// e.g. `create table public.t`, `rows public.t insert`.
     pub item: String,

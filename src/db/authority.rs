@@ -1,6 +1,7 @@
 //! The authority inside PostgreSQL: permits, facts, halts and the guard.
 //!
-//! The SQL (`sql/authority.sql`, with the ed25519/sshsig verifier in `sql/ed25519.sql`)
+//! The SQL (`sql/authority.sql`, with the sshsig verifiers in `sql/ed25519.sql`, `sql/rsa.sql`
+//! and `sql/ecdsa.sql`)
 //! is installed with the ledger and owned by the ledger admin. This module is the
 //! client's side of it: asking for a permit, noting measurements, halting, resuming,
 //! installing and inspecting the guard.
@@ -10,7 +11,13 @@ use crate::db::ledger::Actor;
 use postgres::GenericClient;
 
 pub const AUTHORITY_SQL: &str = include_str!("sql/authority.sql");
-pub const ED25519_SQL: &str = include_str!("sql/ed25519.sql");
+/// The signature verifiers: sshsig parsing and ed25519 (`ed25519.sql`), RSA (`rsa.sql`) and
+/// ECDSA (`ecdsa.sql`), installed together (`stepgate.sshsig_verify` dispatches to all three).
+pub const ED25519_SQL: &str = concat!(
+    include_str!("sql/ed25519.sql"),
+    include_str!("sql/rsa.sql"),
+    include_str!("sql/ecdsa.sql")
+);
 
 /// Approvals offered to the server: statement texts and their armored signatures, paired.
 #[derive(Debug, Clone, Default)]

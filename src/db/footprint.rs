@@ -47,7 +47,16 @@ struct Catalog {
 const EXCLUDED_RELS: &str =
     "(SELECT oid FROM pg_catalog.pg_class WHERE relpersistence = 't' OR relnamespace = 99)";
 /// Namespaces left out: the TOAST namespace and every session's temporary ones.
-const EXCLUDED_NS: &str = "(SELECT oid FROM pg_catalog.pg_namespace WHERE oid = 99 OR nspname LIKE 'pg\\_temp\\_%' OR nspname LIKE 'pg\\_toast\\_temp\\_%')";
+const EXCLUDED_NS: &str = "(SELECT oid FROM excluded_ns)";
+
+/// Read once per scan, before the catalogs: what [`EXCLUDED_RELS`] and [`EXCLUDED_NS`] name.
+const EXCLUDED_CTE: &str = "WITH excluded_rels AS MATERIALIZED (
+       SELECT oid FROM pg_catalog.pg_class WHERE relpersistence = 't' OR relnamespace = 99),
+     excluded_ns AS MATERIALIZED (
+       SELECT oid FROM pg_catalog.pg_namespace
+        WHERE oid = 99 OR nspname LIKE 'pg\\_temp\\_%' OR nspname LIKE 'pg\\_toast\\_temp\\_%'),
+     scope AS MATERIALIZED (SELECT DISTINCT unnest(@scope@) AS oid)
+";
 
 const CATALOGS: &[Catalog] = &[
     Catalog {
@@ -201,20 +210,30 @@ impl Probe {
     }
 }
 
-/// What entry knows: the scope and the probe inside and outside it.
+/// The whole-catalog tallies: overall, and over the rows outside a scope.
+#[derive(Debug, Clone, Default)]
+pub struct Tallies {
+    pub all: Probe,
+    pub outside: Probe,
+}
+
+/// What entry knows: the scope, and (for a transaction that will commit) the tallies.
 #[derive(Debug, Clone, Default)]
 pub struct Entry {
     /// Oids of the objects in scope (relations with their indexes, row and array types;
     /// functions; types; schemas; every extension and event trigger).
     pub scope: BTreeSet<u32>,
-    pub all: Probe,
-    pub outside: Probe,
+    /// `None` when the reference is taken after the transaction instead: a rehearsal rolls
+    /// back, so the catalog after it is the reference (one pass fewer).
+    pub tallies: Option<Tallies>,
 }
 
 /// What the scan inside the step's transaction found.
 #[derive(Debug, Clone, Default)]
 pub struct Inside {
     pub all: Probe,
+    /// The untouched rows outside entry's scope: must equal the reference's.
+    pub outside: Probe,
     /// The scope of the in-transaction snapshot: entry's scope plus every new object.
     pub scope: BTreeSet<u32>,
     /// Why the incremental measurement cannot be trusted here (the caller falls back to the
@@ -224,25 +243,46 @@ pub struct Inside {
 
 /// The probe alone: one pass over each catalog.
 pub fn probe(c: &mut impl GenericClient) -> Result<Probe, postgres::Error> {
-    let (all, _) = scan(c, &BTreeSet::new(), false)?;
-    Ok(all.0)
+    Ok(tallies(c, &BTreeSet::new())?.all)
 }
 
-/// Entry: resolves the names to a scope and probes the catalog inside and outside it.
+/// One pass over each catalog: the tallies overall and outside `scope`.
+pub fn tallies(
+    c: &mut impl GenericClient,
+    scope: &BTreeSet<u32>,
+) -> Result<Tallies, postgres::Error> {
+    let ((all, outside), _) = scan(c, scope, false)?;
+    Ok(Tallies { all, outside })
+}
+
+/// Entry: resolves the names to a scope; with `with_tallies`, also probes the catalog.
 pub fn entry(
     c: &mut impl GenericClient,
     names: &Names,
     max_scope: usize,
+    with_tallies: bool,
 ) -> Result<Option<Entry>, postgres::Error> {
     let Some(scope) = resolve_scope(c, names, max_scope)? else {
         return Ok(None);
     };
-    let ((all, outside), _) = scan(c, &scope, false)?;
-    Ok(Some(Entry {
-        scope,
-        all,
-        outside,
-    }))
+    let tallies = if with_tallies {
+        Some(tallies(c, &scope)?)
+    } else {
+        None
+    };
+    Ok(Some(Entry { scope, tallies }))
+}
+
+/// Why the incremental proof cannot account for the rows outside the scope: `reference`
+/// (entry's tallies, or the catalog after a rehearsal's rollback) against the transaction's.
+pub fn outside_moved(reference: &Probe, inside: &Probe) -> Option<String> {
+    let moved = reference.moved(inside);
+    (!moved.is_empty()).then(|| {
+        format!(
+            "rows outside the objects the step names changed in {} (dynamic SQL, or another session's DDL)",
+            moved.join(", ")
+        )
+    })
 }
 
 /// Inside the step's transaction, after its statements: checks that everything the
@@ -253,14 +293,13 @@ pub fn inside(c: &mut impl GenericClient, entry: &Entry) -> Result<Inside, postg
         all,
         scope: entry.scope.clone(),
         unaccounted: None,
+        outside,
     };
-    let moved = entry.outside.moved(&outside);
-    if !moved.is_empty() {
-        out.unaccounted = Some(format!(
-            "rows outside the objects the step names changed in {} (dynamic SQL, or another session's DDL)",
-            moved.join(", ")
-        ));
-        return Ok(out);
+    if let Some(t) = &entry.tallies {
+        out.unaccounted = outside_moved(&t.outside, &out.outside);
+        if out.unaccounted.is_some() {
+            return Ok(out);
+        }
     }
     let owners: BTreeSet<u32> = touched.iter().map(|(o, _)| *o).collect();
     let defined: BTreeSet<u32> = touched
@@ -344,7 +383,7 @@ fn scan_sql(scope: &str, touched: bool) -> String {
                     count(*) AS n_all, coalesce(bit_xor(h), 0) AS x_all,
                     {touch} AS touched, {defines} AS defines
                FROM (SELECT pg_catalog.hashtidextended(ctid, 0) AS h, {owner} AS owner,
-                            ({owner}) IN (SELECT unnest({scope})) AS s,
+                            ({owner}) IN (SELECT oid FROM scope) AS s,
                             {t} AS t
                        FROM pg_catalog.{name} WHERE {filter}) x",
             name = cat.name,
@@ -363,7 +402,11 @@ fn scan_sql(scope: &str, touched: bool) -> String {
             },
         ));
     }
-    parts.join("\nUNION ALL\n")
+    format!(
+        "{}{}",
+        EXCLUDED_CTE.replace("@scope@", scope),
+        parts.join("\nUNION ALL\n")
+    )
 }
 
 /// `stepgate.catalog_fingerprint()`: the same whole-catalog probe, computed by the server

@@ -468,7 +468,8 @@ pub fn try_lock_pack(
                 to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') \
            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
           WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ($1::bigint & 4294967295)::oid \
-            AND l.objid = (hashtext($2)::bigint & 4294967295)::oid AND l.objsubid = 2",
+            AND l.objid = (hashtext($2)::bigint & 4294967295)::oid AND l.objsubid = 2 \
+            AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())",
         &[&(PACK_LOCK_CLASS as i64), &pack],
     )?;
     let who = rows

@@ -35,6 +35,9 @@ pub struct ApplyOptions {
     pub retries: u32,
     pub auto_backup: bool,
     pub progress: bool,
+    /// `--wait-for-locks`: before each attempt, wait up to this long in all for the
+    /// sessions holding conflicting locks to finish (see [`crate::engine::locks`]).
+    pub wait_for_locks: Option<Duration>,
     /// How the step's delta is proven (`--full-proof`: every object, not just the step's).
     pub proof: crate::engine::proof::Proof,
 }
@@ -45,6 +48,7 @@ impl Default for ApplyOptions {
             retries: 3,
             auto_backup: true,
             progress: false,
+            wait_for_locks: None,
             proof: Default::default(),
         }
     }
@@ -193,6 +197,7 @@ pub fn run(opts: &Options, step_id: &str, ao: &ApplyOptions) -> Result<ApplyRepo
 
 pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Result<ApplyReport> {
     let started = Instant::now();
+    crate::engine::progress::step_header(session, "applying", step_id);
     let events = session.events()?;
     reconcile(session, &events)?;
     let events = session.events()?;
@@ -394,9 +399,11 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
     let parts = step_tx::parts(&file);
     let sink: NoticeSink = Default::default();
     let mut attempt = 0;
+    let lock_wait = crate::engine::locks::LockWaiter::new(&pack, idx, &file, ao.wait_for_locks);
     let mut proof = ao.proof;
     let committed_catalog = loop {
         attempt += 1;
+        lock_wait.wait(&mut session.ledger)?;
         let t0 = Instant::now();
         let outcome = attempt_commit(
             session,
@@ -474,9 +481,17 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
                     Some(&sha),
                     serde_json::json!({"attempt": attempt, "failure": f}),
                 )?;
-                std::thread::sleep(backoff(attempt));
+                let pause = backoff(attempt);
+                lock_wait.say_attempt(
+                    &mut session.ledger,
+                    (attempt, ao.retries + 1),
+                    Some(pause),
+                    &f,
+                );
+                std::thread::sleep(pause);
             }
             AttemptOutcome::LockTimeout(f) => {
+                lock_wait.say_attempt(&mut session.ledger, (attempt, ao.retries + 1), None, &f);
                 report.attempts.push(Attempt {
                     attempt,
                     outcome: "lock_timeout".into(),
@@ -492,7 +507,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
                 )?;
                 report.elapsed_ms = started.elapsed().as_millis();
                 return Err(Error::Failed(format!(
-                    "step {step_id} could not get its locks within lock_timeout after {attempt} attempt(s); nothing was committed, nothing left behind. Last: {f}. Retry later, or see who holds the locks with `stepgate apply --wait-for-locks`"
+                    "step {step_id} could not get its locks within lock_timeout after {attempt} attempt(s); nothing was committed, nothing left behind. Last: {f}. Retry later, or let it wait for the sessions holding them (named on stderr) with `stepgate apply --wait-for-locks=5m`"
                 )));
             }
             AttemptOutcome::Diverged(reason) => {
@@ -667,7 +682,7 @@ fn attempt_commit(
     let pack = session.pack().clone();
     let step_id = pack.manifest.step[idx].id().to_string();
     let names = proof::step_names(&pack, idx, file);
-    let entry = proof::entry_state(&mut session.ledger, run.proof, &names)?;
+    let entry = proof::entry_state(&mut session.ledger, run.proof, &names, true)?;
     report.proof = entry.proof();
     // Kept so a rollback can prove every object the step changed is back to its
     // pre-step definition (the step's scope holds every one of them).
@@ -804,6 +819,5 @@ fn attempt_commit(
     Ok(AttemptOutcome::Committed(Box::new(Committed {
         snapshot: m.in_tx,
         scope: m.scope,
-        probe: m.probe,
     })))
 }

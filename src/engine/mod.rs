@@ -1,5 +1,6 @@
 //! Engine: one file per verb, each a short composition of the core and the database layer.
 
+pub mod agent;
 pub mod apply;
 pub mod apply_report;
 pub mod approve;
@@ -18,6 +19,7 @@ pub mod ledger_cmd;
 pub mod lint;
 pub mod locks;
 pub mod measure;
+pub mod monitor;
 pub mod new_step;
 pub mod nontx;
 pub mod pack;

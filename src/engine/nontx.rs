@@ -187,7 +187,6 @@ pub fn apply_non_transactional(
     let committed = crate::engine::proof::Committed {
         snapshot: after,
         scope: None,
-        probe: None,
     };
     let post = post_verify(session, file, &[], &committed)?;
     let ok = post.ok;

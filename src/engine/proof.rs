@@ -47,34 +47,50 @@ impl EntryState {
         }
     }
 
-    /// What must be equal at the exit of a rehearsal: the probe (incremental) or the
-    /// snapshot's fingerprint (full).
+    /// What must be equal at the exit of a rehearsal: the fingerprint of the snapshot (of
+    /// the step's scope, or of every object).
     pub fn fingerprint(&self) -> String {
-        match &self.footprint {
-            Some(f) => f.all.fingerprint(),
-            None => self.snapshot.fingerprint(),
-        }
+        self.snapshot.fingerprint()
     }
 
-    /// The same measure of the catalog now, for the exit of a rehearsal; with the catalogs
-    /// that moved when the probe differs.
-    pub fn exit(&self, c: &mut Client) -> Result<(String, Vec<String>), postgres::Error> {
-        match &self.footprint {
-            Some(f) => {
-                let now = footprint::probe(c)?;
-                Ok((now.fingerprint(), f.all.moved(&now)))
-            }
-            None => Ok((snapshot::take(c)?.fingerprint(), vec![])),
+    /// The exit of a rehearsal, after its ROLLBACK: the same snapshot again, and under the
+    /// incremental proof one pass over the catalog, whose rows outside the scope must be
+    /// exactly those the transaction left untouched (`inside`, when the step got that far).
+    pub fn exit(&self, c: &mut Client, inside: Option<&Probe>) -> Result<Exit, postgres::Error> {
+        let Some(f) = &self.footprint else {
+            return Ok(Exit {
+                fingerprint: snapshot::take(c)?.fingerprint(),
+                unaccounted: None,
+            });
+        };
+        let fingerprint = snapshot::take_scoped(c, &f.scope)?.fingerprint();
+        let now = footprint::tallies(c, &f.scope)?;
+        let mut unaccounted = inside.and_then(|i| footprint::outside_moved(&now.outside, i));
+        if let Some(t) = &f.tallies {
+            unaccounted = unaccounted.or_else(|| footprint::outside_moved(&t.all, &now.all));
         }
+        Ok(Exit {
+            fingerprint,
+            unaccounted,
+        })
     }
 }
 
+/// A rehearsal's exit.
+pub struct Exit {
+    pub fingerprint: String,
+    /// The catalog moved outside the step's scope: only the full proof can say what.
+    pub unaccounted: Option<String>,
+}
+
 /// Reads the entry state on its own read-only snapshot, so the probe and the scoped
-/// snapshot see the same catalog.
+/// snapshot see the same catalog. `with_tallies`: the transaction will commit, so the
+/// whole-catalog reference must be taken now (a rehearsal takes it after its ROLLBACK).
 pub fn entry_state(
     c: &mut Client,
     proof: Proof,
     names: &Names,
+    with_tallies: bool,
 ) -> Result<EntryState, postgres::Error> {
     if proof == Proof::Incremental {
         let mut tx = c
@@ -82,7 +98,7 @@ pub fn entry_state(
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()?;
-        let fp = footprint::entry(&mut tx, names, MAX_SCOPE)?;
+        let fp = footprint::entry(&mut tx, names, MAX_SCOPE, with_tallies)?;
         let snapshot = match &fp {
             Some(f) => Some(snapshot::take_scoped(&mut tx, &f.scope)?),
             None => None,
@@ -117,6 +133,9 @@ pub struct Measurement {
     pub scope: Option<BTreeSet<u32>>,
     /// The whole-catalog probe inside the transaction (incremental).
     pub probe: Option<Probe>,
+    /// The tallies of the untouched rows outside the scope (incremental): a rehearsal
+    /// compares them with the catalog after its ROLLBACK.
+    pub outside: Option<Probe>,
     pub mismatches: Vec<Mismatch>,
 }
 
@@ -135,15 +154,20 @@ pub fn measure(
 ) -> Result<Measure, postgres::Error> {
     // Row counts first: nothing after this point may add to them.
     let rows = delta::row_delta(c)?;
-    let (in_tx, scope, probe) = match &entry.footprint {
-        None => (snapshot::take(c)?, None, None),
+    let (in_tx, scope, probe, outside) = match &entry.footprint {
+        None => (snapshot::take(c)?, None, None, None),
         Some(f) => {
             let found = footprint::inside(c, f)?;
             if let Some(why) = found.unaccounted {
                 return Ok(Measure::Unaccounted(why));
             }
             let snap = snapshot::take_scoped(c, &found.scope)?;
-            (snap, Some(found.scope), Some(found.all))
+            (
+                snap,
+                Some(found.scope),
+                Some(found.all),
+                Some(found.outside),
+            )
         }
     };
     let before = &entry.snapshot;
@@ -158,6 +182,7 @@ pub fn measure(
         in_tx,
         scope,
         probe,
+        outside,
         mismatches,
     })))
 }
@@ -165,20 +190,17 @@ pub fn measure(
 /// The committed catalog, as post-commit verification compares it.
 pub struct Committed {
     pub snapshot: Snapshot,
+    /// The objects `snapshot` covers (incremental); `None` for every object. What moves
+    /// elsewhere after the commit is drift's to report, against the server's fingerprint.
     pub scope: Option<BTreeSet<u32>>,
-    pub probe: Option<Probe>,
 }
 
 impl Committed {
-    /// The catalog now, read the same way; with the catalogs whose probe moved.
-    pub fn now(&self, c: &mut Client) -> Result<(Snapshot, Vec<String>), postgres::Error> {
-        match (&self.scope, &self.probe) {
-            (Some(scope), Some(probe)) => {
-                let snap = snapshot::take_scoped(c, scope)?;
-                let moved = probe.moved(&footprint::probe(c)?);
-                Ok((snap, moved))
-            }
-            _ => Ok((snapshot::take(c)?, vec![])),
+    /// The catalog now, read the same way.
+    pub fn now(&self, c: &mut Client) -> Result<Snapshot, postgres::Error> {
+        match &self.scope {
+            Some(scope) => snapshot::take_scoped(c, scope),
+            None => snapshot::take(c),
         }
     }
 }

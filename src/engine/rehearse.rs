@@ -111,6 +111,12 @@ fn rehearse_under(
     proof: Proof,
 ) -> Result<Rehearsed> {
     let started = Instant::now();
+    let doing = if rollback {
+        "rehearsing the rollback of"
+    } else {
+        "rehearsing"
+    };
+    crate::engine::progress::step_header(session, doing, step_id);
     let (idx, file, sha) = step_sql(session, step_id, rollback)?;
     let action = if rollback {
         Action::Rollback
@@ -137,7 +143,9 @@ fn rehearse_under(
     // object: it reads the whole catalog.
     let proof = if rollback { Proof::Full } else { proof };
     let names = proof::step_names(&pack, idx, &file);
-    let entry = proof::entry_state(&mut session.ledger, proof, &names)?;
+    // The reference for what lies outside the step's scope is the catalog after the
+    // ROLLBACK, read at exit.
+    let entry = proof::entry_state(&mut session.ledger, proof, &names, false)?;
     let events = session.events()?;
     let record = if rollback && crate::engine::status::step_state(&events, step_id).0 == "committed"
     {
@@ -179,6 +187,7 @@ fn rehearse_under(
         ledger_event: None,
     };
 
+    let mut outside = None;
     // Section B: read-only assertions in a READ ONLY transaction.
     if let Err(f) = step_tx::run_read_only(
         &mut client,
@@ -232,6 +241,7 @@ fn rehearse_under(
                         m.mismatches,
                     );
                     report.measured = Some(m.measured);
+                    outside = m.outside;
                     report.negatives = step_tx::run_negatives(&mut tx, &step.negative)?;
                 }
                 report.invariants = step_tx::check_invariants(&mut tx, &pack.manifest.invariant)?;
@@ -247,15 +257,12 @@ fn rehearse_under(
     drop(client);
     report.notices = notices;
 
-    let (exit, moved) = entry.exit(&mut session.ledger)?;
-    if !moved.is_empty() {
+    let exit = entry.exit(&mut session.ledger, outside.as_ref())?;
+    if let Some(why) = exit.unaccounted {
         // Something moved the catalog meanwhile: only the full proof can say what.
-        return Ok(Rehearsed::Unaccounted(format!(
-            "the catalog probe moved during the rehearsal ({})",
-            moved.join(", ")
-        )));
+        return Ok(Rehearsed::Unaccounted(why));
     }
-    report.exit_fingerprint = exit;
+    report.exit_fingerprint = exit.fingerprint;
     report.entry_equals_exit = report.exit_fingerprint == report.entry_fingerprint;
     let seq_after = delta::sequence_values(&mut session.ledger)?;
     report.residue = delta::residue(&seq_before, &seq_after)

@@ -308,6 +308,7 @@ pub fn rollback_one(
             "step {step_id} is {state}; only a committed step can be rolled back"
         )));
     }
+    crate::engine::progress::step_header(session, "rolling back", step_id);
     let (_, file, sha) = step_sql(session, step_id, true)?;
     if session.scratch {
         return execute(session, idx, step_id, &file, &sha, None, started);

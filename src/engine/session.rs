@@ -216,6 +216,7 @@ impl Session {
             .connect_with_notices(&app, sink)
             .map_err(|e| Error::Database(e.to_string()))?;
         c.batch_execute(&pinned_search_path())?;
+        crate::engine::progress::watch_client(&self.target, &mut c);
         Ok(c)
     }
 

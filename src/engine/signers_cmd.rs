@@ -45,6 +45,10 @@ pub fn add(
 ) -> Result<String> {
     let key = ssh_key::PublicKey::from_openssh(public_key_line.trim())
         .map_err(|e| Error::BadInput(format!("not an OpenSSH public key: {e}")))?;
+    // Refuse here what the server would never verify (short or odd-exponent RSA, DSA, ...):
+    // a registered key that cannot sign a counting approval is a trap for the approver.
+    crate::core::approval::check_key_policy(key.key_data())
+        .map_err(|e| Error::BadInput(format!("refused: {e}")))?;
     if gates.is_empty() {
         return Err(Error::BadInput(
             "name the gates this key may sign with --gates (or `*` for any)".into(),

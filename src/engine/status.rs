@@ -108,6 +108,11 @@ pub fn step_state(events: &[Event], step: &str) -> (String, Option<String>, Opti
 pub fn run(opts: &Options) -> Result<PackStatus> {
     let mut s = Session::open(opts, "status", Lock::None)?;
     let events = s.events()?;
+    Ok(from_events(&s, &events))
+}
+
+/// The status of the session's pack, from its ledger events (read once by the caller).
+pub fn from_events(s: &Session, events: &[Event]) -> PackStatus {
     let pack = s.pack().clone();
     let steps = pack
         .manifest
@@ -123,7 +128,7 @@ pub fn run(opts: &Options) -> Result<PackStatus> {
                 .iter()
                 .rev()
                 .find(|e| e.step.as_deref() == Some(st.id()) && e.verb == "rehearse");
-            let (state, at, interrupted) = step_state(&events, st.id());
+            let (state, at, interrupted) = step_state(events, st.id());
             StepStatus {
                 id: st.id().to_string(),
                 name: st.name.clone(),
@@ -146,12 +151,12 @@ pub fn run(opts: &Options) -> Result<PackStatus> {
             }
         })
         .collect();
-    Ok(PackStatus {
+    PackStatus {
         pack: pack.id().to_string(),
         title: pack.manifest.pack.title.clone(),
         target: s.target.display(),
         environment: s.identity.environment.clone(),
-        halted: crate::engine::status::current_halt(&events),
+        halted: crate::engine::status::current_halt(events),
         steps,
-    })
+    }
 }

@@ -123,7 +123,9 @@ pub fn run_statements(
         if let Some(why) = crate::core::plan::refusal(st, crate::core::plan::Context::Transaction) {
             return Err(Box::new(refused(file, st, why)));
         }
+        let watch = crate::engine::progress::statement_started(&file.path, st.line, &st.text);
         let r = c.execute(st.text.as_str(), &[]);
+        watch.end(r.is_ok());
         for n in take_notices(sink) {
             notices.push(LocatedNotice {
                 file: file.path.clone(),

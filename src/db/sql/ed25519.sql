@@ -6,8 +6,11 @@
 --
 -- Public functions:
 --   stepgate.ed25519_verify(public_key bytea, message bytea, signature bytea) -> boolean
---   stepgate.sshsig_parse(armored text) -> (public_key, key_type, namespace, hash_alg, signature)
+--   stepgate.sshsig_parse(armored text)
+--     -> (public_key, key_type, namespace, hash_alg, signature, signature_type)
 --   stepgate.sshsig_verify(armored text, message bytea, namespace text) -> bytea (signer's key blob)
+--     dispatches on the key type: ssh-ed25519 here, ssh-rsa to stepgate.rsa_verify (rsa.sql),
+--     ecdsa-sha2-nistp256/384/521 to stepgate.ecdsa_verify (ecdsa.sql)
 --   stepgate.ed25519_selftest() -> boolean (true, or raises when something is wrong; run at the
 --     end of this file, so a broken install fails)
 -- Internal helpers: stepgate.ed25519_base_multiples(), stepgate.ed25519_pow22501(numeric),
@@ -399,7 +402,7 @@ $fn$;
 -- ASCII (so that no encoding conversion can fail); the reserved field is not interpreted.
 CREATE FUNCTION stepgate.sshsig_parse(p_armored text,
   OUT public_key bytea, OUT key_type text, OUT namespace text, OUT hash_alg text,
-  OUT signature bytea)
+  OUT signature bytea, OUT signature_type text)
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -494,16 +497,21 @@ BEGIN
   namespace := pg_catalog.convert_from(f[2], 'UTF8');
   hash_alg := pg_catalog.convert_from(f[4], 'UTF8');
   signature := sig;
+  signature_type := pg_catalog.convert_from(st, 'UTF8');
   RETURN;
 END
 $fn$;
 
 -- Verifies an armored sshsig over p_message for namespace p_namespace. Returns the signer's
--- public key blob (compare it with the registry) when the signature is well-formed, made by an
--- ssh-ed25519 key, for exactly that namespace, with hash sha512 (or sha256, which OpenSSH also
--- accepts), and the Ed25519 signature over the signed data
+-- public key blob (compare it with the registry) when the signature is well-formed, for exactly
+-- that namespace, with hash sha512 (or sha256, which OpenSSH also accepts), and the signature
+-- over the signed data
 --   "SSHSIG" || string(namespace) || string("") || string(hash_alg) || string(H(message))
--- verifies (stepgate.ed25519_verify: RFC 8032 rules, S >= L refused). NULL otherwise.
+-- verifies under the key's own algorithm: ssh-ed25519 by stepgate.ed25519_verify (RFC 8032
+-- rules, S >= L refused), ssh-rsa by stepgate.rsa_verify (rsa-sha2-512/256 only, e = 65537,
+-- 2048-8192 bits), ecdsa-sha2-nistp256/384/521 by stepgate.ecdsa_verify (the signature type must
+-- be the key's). Any other key type, or a signature type that does not belong to the key type,
+-- is refused. NULL otherwise.
 CREATE FUNCTION stepgate.sshsig_verify(p_armored text, p_message bytea, p_namespace text)
 RETURNS bytea
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
@@ -511,10 +519,10 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
   r record;
-  ns bytea; alg bytea; h bytea;
+  ns bytea; alg bytea; h bytea; signed bytea; ok boolean;
 BEGIN
   SELECT * INTO r FROM stepgate.sshsig_parse(p_armored);
-  IF r.public_key IS NULL OR r.key_type <> 'ssh-ed25519' OR r.namespace <> p_namespace
+  IF r.public_key IS NULL OR r.namespace <> p_namespace
      OR r.hash_alg NOT IN ('sha512', 'sha256') THEN
     RETURN NULL;
   END IF;
@@ -522,14 +530,23 @@ BEGIN
   ns := pg_catalog.convert_to(r.namespace, 'UTF8');
   alg := pg_catalog.convert_to(r.hash_alg, 'UTF8');
   h := CASE r.hash_alg WHEN 'sha512' THEN pg_catalog.sha512(p_message) ELSE pg_catalog.sha256(p_message) END;
-  IF stepgate.ed25519_verify(
-       pg_catalog.substr(r.public_key, 20, 32),
-       pg_catalog.decode('535348534947', 'hex')
+  signed := pg_catalog.decode('535348534947', 'hex')
          || pg_catalog.int4send(pg_catalog.octet_length(ns)) || ns
          || pg_catalog.int4send(0)
          || pg_catalog.int4send(pg_catalog.octet_length(alg)) || alg
-         || pg_catalog.int4send(pg_catalog.octet_length(h)) || h,
-       r.signature) THEN
+         || pg_catalog.int4send(pg_catalog.octet_length(h)) || h;
+  -- Separate statements, not one CASE: each call is planned only when reached, so this file
+  -- works on its own for ed25519 (rsa.sql and ecdsa.sql are installed after it).
+  IF r.key_type = 'ssh-ed25519' THEN
+    ok := stepgate.ed25519_verify(pg_catalog.substr(r.public_key, 20, 32), signed, r.signature);
+  ELSIF r.key_type = 'ssh-rsa' THEN
+    ok := stepgate.rsa_verify(r.public_key, r.signature_type, signed, r.signature);
+  ELSIF r.key_type IN ('ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521') THEN
+    ok := stepgate.ecdsa_verify(r.public_key, r.signature_type, signed, r.signature);
+  ELSE
+    ok := false;
+  END IF;
+  IF ok THEN
     RETURN r.public_key;
   END IF;
   RETURN NULL;

@@ -42,26 +42,74 @@ fn in_transaction(f: &ParsedFile) -> impl Iterator<Item = &crate::core::sql::Sta
         .filter(|s| !s.is_transaction_control())
 }
 
-fn report(step: &Step, f: &ParsedFile, e: &LockEvent, out: &mut Emitter) {
+/// How long a lock taken by `e` is held, in words.
+fn held_for(step: &Step, f: &ParsedFile, e: &LockEvent) -> String {
     let total = in_transaction(f).count();
     let after = in_transaction(f).filter(|s| s.index > e.stmt.index).count();
-    let span = if step.transactional {
+    if step.transactional {
         format!("from this statement until the transaction ends ({after} more of the step's {total} statements run while it is held)")
     } else {
         "for this statement only (`transactional = false`)".to_string()
-    };
+    }
+}
+
+fn report(step: &Step, f: &ParsedFile, e: &LockEvent, out: &mut Emitter) {
     out.stmt(
         f,
         e.stmt,
         format!(
-            "step `{}` locks {} {} {span}; it blocks {}",
+            "step `{}` locks {} {} {}; it blocks {}",
             step.id.get_ref(),
             e.table,
             e.mode.name(),
+            held_for(step, f, e),
             e.mode.blocks()
         ),
         None,
     );
+}
+
+/// One table's strongest lock in a step, as this rule reports it (the review package
+/// shows the same facts, so both read them from here).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StepLock {
+    pub table: String,
+    pub mode: &'static str,
+    pub blocks: &'static str,
+    /// 1-based line of the statement that takes it.
+    pub line: usize,
+    /// Statements of the step that run while it is held, this one included.
+    pub statements_held: usize,
+    pub held: String,
+    /// Strong enough to stop the application's writes.
+    pub blocks_writes: bool,
+}
+
+/// The strongest lock per existing table for step `index` of the pack (tables the pack
+/// creates are left out: nobody else can be using them).
+pub fn step_locks(ctx: &LintContext, index: usize) -> Vec<StepLock> {
+    let (Some(step), Some(f)) = (ctx.pack.manifest.step.get(index), ctx.step_file(index)) else {
+        return Vec::new();
+    };
+    let created = tables_created_in_pack(ctx);
+    let mut events = lock_events(f);
+    events.retain(|e| !created.contains(&e.table));
+    strongest(events)
+        .iter()
+        .map(|e| StepLock {
+            table: e.table.clone(),
+            mode: e.mode.name(),
+            blocks: e.mode.blocks(),
+            line: e.stmt.line,
+            statements_held: if step.transactional {
+                1 + in_transaction(f).filter(|s| s.index > e.stmt.index).count()
+            } else {
+                1
+            },
+            held: held_for(step, f, e),
+            blocks_writes: e.mode.blocks_writes(),
+        })
+        .collect()
 }
 
 impl Rule for LockReport {
