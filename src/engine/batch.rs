@@ -560,7 +560,6 @@ fn post_checks(
     let committed = crate::engine::proof::Committed {
         snapshot: after.clone(),
         scope: None,
-        probe: None,
     };
     let post = crate::engine::verify::post_verify(session, file, &parts.post, &committed)?;
     let ok = post.ok;
