@@ -596,7 +596,11 @@ pub(super) fn sign(s: &StepReview) -> Vec<Block> {
 /// the gate names none), from [`crate::engine::approve::ssh_keygen_recipe`].
 fn sign_recipes(step: &str, sid: &str, gate: &str, gg: &str, signers: &[String]) -> String {
     let you = ["YOU".to_string()];
-    let who = if signers.is_empty() { &you[..] } else { signers };
+    let who = if signers.is_empty() {
+        &you[..]
+    } else {
+        signers
+    };
     let mut text = String::new();
     for p in who {
         let recipe = crate::engine::approve::ssh_keygen_recipe(

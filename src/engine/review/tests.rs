@@ -126,7 +126,9 @@ fn both_renderings_carry_the_review_content() {
         assert!(doc.contains("example rows"));
         assert!(doc.contains("statement_timeout = 5s"));
         assert!(doc.contains("24h (default)") && doc.contains("1h (default)"));
-        assert!(doc.contains("stepgate approve --step 1 --gate owner --key ~/.ssh/id_ed25519 --principal"));
+        assert!(doc.contains(
+            "stepgate approve --step 1 --gate owner --key ~/.ssh/id_ed25519 --principal"
+        ));
         assert!(
             doc.contains("ssh-keygen -Y sign -n stepgate -f ~/.ssh/id_ed25519 approvals/"),
             "the ssh-keygen recipe writes into approvals/, where stepgate reads"
