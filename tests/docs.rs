@@ -78,6 +78,10 @@ const MANIFEST_KEYS: &[&str] = &[
     "negative",
     "measure",
     "rollback_keeps",
+    "batch",
+    // batch = { ... } (BatchSpec; its `rollback` is listed above)
+    "rehearse",
+    "max_batches",
     // [step.effects] (Effects)
     "create",
     "alter",

@@ -304,6 +304,9 @@ pub fn print_apply(r: &engine::apply::ApplyReport) {
             a.attempt, a.outcome, a.elapsed_ms
         );
     }
+    if let Some(b) = &r.batch {
+        println!("  {}", crate::engine::batch::describe(b));
+    }
     if !r.mismatches.is_empty() {
         println!(
             "  {} measured delta differs from the declared effects:",
@@ -502,7 +505,16 @@ pub fn rollback(
             for p in &r.problems {
                 println!("  {} {p}", mark(false));
             }
-            if r.committed {
+            if let Some(b) = &r.batch {
+                println!("  {}", crate::engine::batch::describe(b));
+            }
+            if r.committed && r.batch.is_some() {
+                println!(
+                    "  {} batched rollback drained and COMMITTED (event {})",
+                    mark(true),
+                    r.commit_event.unwrap_or(0)
+                );
+            } else if r.committed {
                 println!(
                     "  {} reversal proven inside the transaction and COMMITTED (event {})",
                     mark(true),

@@ -246,6 +246,29 @@ pub struct Step {
     /// rows; the F-83-1 trigger fix is kept): object references, or `rows schema.table`.
     #[serde(default)]
     pub rollback_keeps: Vec<Spanned<String>>,
+    /// A batched step (a large backfill): its one statement repeats, each run in its own
+    /// short transaction, until a run changes no row. See docs/pack-format.md.
+    #[serde(default)]
+    pub batch: Option<Spanned<BatchSpec>>,
+}
+
+/// `batch = { ... }` of a step: how its single, self-limiting statement is repeated.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSpec {
+    /// How many batches `rehearse` runs (in one transaction it rolls back).
+    #[serde(default = "one")]
+    pub rehearse: u32,
+    /// A bound the server enforces: no batch past this one (0 = none).
+    #[serde(default)]
+    pub max_batches: u32,
+    /// Is the rollback batched too (its file's one statement repeated the same way)?
+    #[serde(default = "yes")]
+    pub rollback: bool,
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn yes() -> bool {
@@ -430,6 +453,9 @@ const KNOWN_KEYS: &[&str] = &[
     "update",
     "delete",
     "sqlstate",
+    "batch",
+    "max_batches",
+    "rehearse",
 ];
 
 /// Closest known key, if it is close enough to be a typo.
@@ -487,6 +513,31 @@ impl V<'_> {
             e = e.span(span.start, span.end - span.start);
         }
         e
+    }
+}
+
+/// A batched step repeats one write in short transactions: it needs a transaction to
+/// scope each batch to, and a hold or a transaction-less step has none.
+fn check_batch(v: &V<'_>, step: &Step) -> Result<(), SourceError> {
+    let Some(b) = &step.batch else {
+        return Ok(());
+    };
+    let why = if !step.transactional {
+        Some("a batched step runs each batch in its own transaction: it cannot be `transactional = false`")
+    } else if step.hold {
+        Some("a HOLD step runs nothing: it cannot be batched")
+    } else if !step.negative.is_empty() {
+        Some("a batched step has no negative tests: each batch is its own short transaction with nothing but the repeated write; test the constraint in the step that adds it")
+    } else if b.get_ref().rehearse == 0 {
+        Some("batch.rehearse must be at least 1: the rehearsal runs the first batch(es)")
+    } else {
+        None
+    };
+    match why {
+        Some(msg) => Err(v
+            .err::<()>(b.span(), format!("step `{}`: {msg}", step.id.get_ref()))
+            .help("see docs/pack-format.md, \"Batched steps\"")),
+        None => Ok(()),
     }
 }
 
@@ -719,6 +770,7 @@ pub fn parse(file: &str, src: &str, dir: &std::path::Path) -> Result<Pack, Sourc
             }
         }
         step_timeouts.push(st);
+        check_batch(&v, step)?;
         if sid.is_empty()
             || !sid
                 .chars()

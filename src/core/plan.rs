@@ -13,9 +13,10 @@
 
 use crate::core::approval::{sha256_hex, Action};
 use crate::core::error::SourceError;
-use crate::core::manifest::{GateKind, Pack};
+use crate::core::manifest::{GateKind, Pack, RowCounts};
 use crate::core::sql::{self, SqlFile, Statement, StmtClass};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// First field of every plan; the server refuses any other.
 pub const FORMAT: &str = "stepgate plan v1";
@@ -88,6 +89,26 @@ pub struct Plan {
     pub measures: Vec<String>,
     /// For a restore: the sha256 of the dump that will be loaded.
     pub dump_sha256: Option<String>,
+    /// A batched step: the server lets its one write repeat, each run in its own
+    /// transaction. Absent for every other plan, whose bytes stay what they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<PlanBatch>,
+}
+
+/// What the approvers sign for a batched step, and what the server enforces per batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanBatch {
+    /// 1-based index in `statements` of the write that repeats (the others are SET LOCAL).
+    pub repeat: usize,
+    /// The server refuses a batch past this number (0 = no bound).
+    pub max_batches: u32,
+    /// Batches the rehearsal runs before it rolls back.
+    pub rehearse: u32,
+    /// Tables whose rows the server counts in each batch (schema.table).
+    pub tables: Vec<String>,
+    /// The exact totals the server requires before it records the commit (apply only;
+    /// a rollback's totals are whatever reverses the apply).
+    pub expect_rows: Option<BTreeMap<String, RowCounts>>,
 }
 
 impl Plan {
@@ -235,9 +256,9 @@ pub fn build(
 
     if let Some((file, _)) = inputs.file {
         no_meta(file)?;
-        check(file, &pre, Context::ReadOnly)?;
+        check_read_only_section(file, &pre)?;
         check(file, &body, tx_ctx(transactional, action))?;
-        check(file, &post, Context::ReadOnly)?;
+        check_read_only_section(file, &post)?;
     }
     if let Some(v) = inputs.verify {
         no_meta(v)?;
@@ -270,6 +291,10 @@ pub fn build(
             Context::ReadOnly,
         )?);
     }
+    let batch = match inputs.file {
+        Some((file, _)) => batch_of(pack, step_idx, action, file, &body)?,
+        None => None,
+    };
     let ddl = body.iter().map(|s| fires_ddl_guard(s)).collect();
     let writes = body.iter().map(|s| written_tables(s)).collect();
     let statements = body.iter().map(|s| s.text.clone()).collect();
@@ -322,7 +347,96 @@ pub fn build(
         verify,
         measures,
         dump_sha256: dump_sha256.map(str::to_string),
+        batch,
     })
+}
+
+/// The batch part of the plan, when `action` on this step is batched: the body must be
+/// exactly one INSERT, UPDATE or DELETE (beside SET LOCAL), the statement that repeats.
+fn batch_of(
+    pack: &Pack,
+    step_idx: usize,
+    action: Action,
+    file: &SqlFile,
+    body: &[&Statement],
+) -> Result<Option<PlanBatch>, SourceError> {
+    let step = &pack.manifest.step[step_idx];
+    let Some(spec) = step.batch.as_ref().map(|b| b.get_ref()) else {
+        return Ok(None);
+    };
+    if !(action == Action::Apply || (action == Action::Rollback && spec.rollback)) {
+        return Ok(None);
+    }
+    let (repeat, st) = batch_statement(file, body)?;
+    let mut tables = written_tables(st);
+    let expect_rows = (action == Action::Apply).then(|| pack.effects[step_idx].rows.clone());
+    for t in expect_rows.iter().flat_map(|r| r.keys()) {
+        if !tables.contains(t) {
+            tables.push(t.clone());
+        }
+    }
+    tables.sort();
+    Ok(Some(PlanBatch {
+        repeat,
+        max_batches: spec.max_batches,
+        rehearse: spec.rehearse,
+        tables,
+        expect_rows,
+    }))
+}
+
+/// The one statement of a batched file that repeats (1-based position in the body), or
+/// the reason, located, why the file cannot be batched.
+pub fn batch_statement<'a>(
+    file: &SqlFile,
+    body: &[&'a Statement],
+) -> Result<(usize, &'a Statement), SourceError> {
+    let mut found = None;
+    for (i, st) in body.iter().enumerate() {
+        if matches!(st.class, StmtClass::SetLocal { .. }) {
+            continue;
+        }
+        if let Some(why) = not_batchable(st) {
+            return Err(file.error_at(st.start, st.head_len(), why));
+        }
+        if found.is_some() {
+            return Err(file.error_at(
+                st.start,
+                st.head_len(),
+                "a batched step holds exactly one write, the statement that repeats; this is a second one: move it to its own step",
+            ));
+        }
+        found = Some((i + 1, *st));
+    }
+    found.ok_or_else(|| {
+        SourceError::new(
+            file.path.clone(),
+            file.src.clone(),
+            "a batched step needs one INSERT, UPDATE or DELETE between BEGIN and the terminal keyword: the statement that repeats",
+        )
+    })
+}
+
+/// Why a statement cannot be the repeated write of a batched step, if it cannot.
+pub fn not_batchable(st: &Statement) -> Option<String> {
+    use pg_query::NodeEnum;
+    let dml = matches!(
+        &st.node,
+        Some(NodeEnum::UpdateStmt(_) | NodeEnum::DeleteStmt(_) | NodeEnum::InsertStmt(_))
+    );
+    if !dml || st.is_do {
+        return Some(format!(
+            "`{}` cannot be batched: a batched step repeats one INSERT, UPDATE or DELETE until a run changes no row (DDL, DO blocks and reads have no rows to count)",
+            first_words(&st.text)
+        ));
+    }
+    if written_tables(st).is_empty() {
+        return Some(format!(
+            "`{}` writes no table stepgate can name: the server could not count its rows",
+            first_words(&st.text)
+        ));
+    }
+    None
 }
 
 fn tx_ctx(transactional: bool, _action: Action) -> Context {
@@ -371,6 +485,24 @@ fn check(file: &SqlFile, stmts: &[&Statement], ctx: Context) -> Result<(), Sourc
     Ok(())
 }
 
+/// Sections B and H run in a READ ONLY transaction stepgate opens (after a first query,
+/// so nothing inside can turn it read-write): there an opaque statement that is known to
+/// write nothing (dynamic SQL, CALL, another language) is admitted — PostgreSQL refuses
+/// any write it hides. SG012 and SG013 warn about it.
+fn check_read_only_section(file: &SqlFile, stmts: &[&Statement]) -> Result<(), SourceError> {
+    let known: Vec<&Statement> = stmts
+        .iter()
+        .copied()
+        .filter(|s| !opaque_read_only(s))
+        .collect();
+    check(file, &known, Context::ReadOnly)
+}
+
+/// Opaque (its footprint cannot be read statically), yet nothing in it is known to write.
+pub fn opaque_read_only(st: &Statement) -> bool {
+    st.opaque && st.touches.is_empty() && st.class == StmtClass::Write
+}
+
 /// The plan a resume of halt event `halt_event` is signed over: no statements, the
 /// pack's `resume` gate.
 pub fn resume(pack: &Pack, manifest_sha256: &str, halt_event: i64) -> Plan {
@@ -399,6 +531,7 @@ pub fn resume(pack: &Pack, manifest_sha256: &str, halt_event: i64) -> Plan {
         verify: vec![],
         measures: vec![],
         dump_sha256: None,
+        batch: None,
     }
 }
 
@@ -474,6 +607,11 @@ fn fires_ddl_guard(st: &Statement) -> bool {
 }
 
 /// Section B, the body between BEGIN and the terminal keyword, and section H.
+/// The statements between BEGIN and the terminal keyword (the whole file when it has no BEGIN).
+pub fn body_of(file: &SqlFile) -> Vec<&Statement> {
+    split(file).1
+}
+
 fn split(file: &SqlFile) -> (Vec<&Statement>, Vec<&Statement>, Vec<&Statement>) {
     let begin = file
         .statements

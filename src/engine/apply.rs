@@ -243,6 +243,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
         rollback_command: None,
         measurements: vec![],
         elapsed_ms: 0,
+        batch: None,
     };
     let (state, at, _) = step_state(&events, step_id);
     if state == "committed" {
@@ -352,6 +353,17 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
         )?);
     }
 
+    if crate::engine::batch::is_batched(&plan) {
+        let how = (started, ao.retries, ao.progress);
+        return crate::engine::batch::apply_batched(
+            session,
+            idx,
+            (&file, &sha),
+            &plan,
+            report,
+            how,
+        );
+    }
     if !step.transactional {
         return crate::engine::nontx::apply_non_transactional(
             session, idx, &file, &sha, report, started,

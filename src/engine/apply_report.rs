@@ -44,4 +44,7 @@ pub struct ApplyReport {
     pub rollback_command: Option<String>,
     pub measurements: Vec<crate::engine::measure::MeasureSummary>,
     pub elapsed_ms: u128,
+    /// A batched step: batches, rows and rate, as the server counted them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<crate::engine::batch::BatchSummary>,
 }

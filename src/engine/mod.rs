@@ -5,6 +5,7 @@ pub mod apply;
 pub mod apply_report;
 pub mod approve;
 pub mod backup;
+pub mod batch;
 pub mod error;
 pub mod evidence;
 pub mod fault;

@@ -204,7 +204,15 @@ fn rehearse_under(
         // A rehearsal permit lets a guarded runner run the plan here and makes the
         // transaction unable to commit, whatever the SQL tries.
         rehearsal_permit(&mut tx, &plan, session.scratch)?;
-        match step_tx::run_statements(&mut tx, &file, &parts.body, &sink, &mut notices) {
+        let body = crate::engine::batch::rehearse_body(
+            &mut tx,
+            &plan,
+            &file,
+            &parts.body,
+            &sink,
+            &mut notices,
+        );
+        match body {
             Err(f) => report.failure = Some(*f),
             Ok(()) => {
                 if let Some(rec) = &record {
@@ -224,7 +232,14 @@ fn rehearse_under(
                             return Ok(Rehearsed::Unaccounted(why));
                         }
                     };
-                    report.mismatches = m.mismatches;
+                    // A batched step's rehearsal is its first batch(es): "at most" the totals.
+                    let rows = &pack.effects[idx].rows;
+                    report.mismatches = crate::engine::batch::rehearsal_mismatches(
+                        &plan,
+                        rows,
+                        &m.measured,
+                        m.mismatches,
+                    );
                     report.measured = Some(m.measured);
                     outside = m.outside;
                     report.negatives = step_tx::run_negatives(&mut tx, &step.negative)?;

@@ -27,6 +27,7 @@ use crate::engine::step_tx::{db_now_micros, halt, reconcile, step_sql};
 use crate::engine::{Error, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +44,9 @@ pub struct RollbackReport {
     pub fingerprint: Option<String>,
     pub halted: Option<String>,
     pub elapsed_ms: u128,
+    /// A batched rollback: batches, rows and rate, as the server counted them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<crate::engine::batch::BatchSummary>,
 }
 
 impl RollbackReport {
@@ -61,6 +65,7 @@ impl RollbackReport {
             fingerprint: None,
             halted: None,
             elapsed_ms: 0,
+            batch: None,
         }
     }
 }
@@ -298,7 +303,7 @@ pub fn rollback_one(
             at.unwrap_or_default()
         )));
     }
-    if state != "committed" {
+    if state != "committed" && !crate::engine::batch::partly_applied(session, step_id)? {
         return Err(Error::Refused(format!(
             "step {step_id} is {state}; only a committed step can be rolled back"
         )));
@@ -371,6 +376,20 @@ fn execute(
     gate_report: Option<GateReport>,
     started: Instant,
 ) -> Result<RollbackReport> {
+    if let Some(plan) = crate::engine::batch::batched_plan(session, step_id, Action::Rollback)? {
+        let mut report = RollbackReport::started(step_id, &session.run_id, sha, gate_report);
+        let (summary, id, notices) = crate::engine::batch::rollback_batched(
+            session,
+            idx,
+            (file, sha),
+            &plan,
+            std::io::stderr().is_terminal(),
+        )?;
+        (report.batch, report.commit_event, report.notices) = (Some(summary), Some(id), notices);
+        report.committed = true;
+        report.elapsed_ms = started.elapsed().as_millis();
+        return Ok(report);
+    }
     if crate::core::plan::runs_outside_transaction(file) {
         return execute_without_transaction(session, idx, step_id, file, sha, gate_report, started);
     }

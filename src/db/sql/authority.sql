@@ -49,9 +49,52 @@ CREATE TABLE stepgate.permits (
   host           text,
   client_details jsonb NOT NULL DEFAULT '{}',
   issued_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
-  consumed_at    timestamptz
+  consumed_at    timestamptz,
+  -- A batched step's plan part (`batch`): its one write may repeat, one run per batch.
+  batch          jsonb
 );
 CREATE INDEX permits_live ON stepgate.permits (backend_pid) WHERE consumed_at IS NULL;
+
+-- Batched steps. A run is one apply (or rollback) of a batched step, across as many
+-- stepgate invocations as it takes (a killed run resumes): its progress is counted here by
+-- the server, at each batch's COMMIT, from the transaction's own row counters.
+CREATE TABLE stepgate.batch_runs (
+  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  pack         text NOT NULL,
+  step         text NOT NULL,
+  action       text NOT NULL,
+  plan_sha256  text NOT NULL,
+  tables       text[] NOT NULL,
+  batches      integer NOT NULL DEFAULT 0,
+  rows         bigint NOT NULL DEFAULT 0,
+  counts       jsonb NOT NULL DEFAULT '{}',
+  -- The last batch changed no row: the run is complete and no batch may follow.
+  drained      boolean NOT NULL DEFAULT false,
+  -- The ledger's last event when the run began: a rollback committed after it ends it.
+  since_event  bigint NOT NULL,
+  started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+  updated_at   timestamptz,
+  finished_at  timestamptz,
+  outcome      text
+);
+CREATE UNIQUE INDEX batch_runs_open ON stepgate.batch_runs (pack, step, action) WHERE finished_at IS NULL;
+CREATE TABLE stepgate.batches (
+  run           bigint NOT NULL REFERENCES stepgate.batch_runs (id),
+  n             integer NOT NULL,
+  permit        bigint NOT NULL,
+  txid          bigint NOT NULL,
+  -- When the repeated statement was admitted by the guard (NULL: not under the guard).
+  ran_at        timestamptz,
+  -- The backend's pending row counters when the batch began: PostgreSQL flushes them
+  -- only between transactions, so they may still hold earlier batches' counts; the batch's
+  -- own counts are the difference at its COMMIT.
+  baseline      jsonb NOT NULL DEFAULT '{}',
+  rows          bigint,
+  counts        jsonb,
+  began_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+  committed_at  timestamptz,
+  PRIMARY KEY (run, n)
+);
 
 -- Roles whose DDL and writes to guarded tables need a permit, and roles that may bypass
 -- the guard (every bypass is ledgered as a fact).
@@ -303,7 +346,10 @@ DECLARE
   v_ok record;
   v_halt bigint;
   v_id bigint;
-  v_session boolean := NOT COALESCE((v_plan ->> 'transactional')::boolean, true);
+  -- COALESCE: a plan without `batch` must not turn this NULL (NOT NULL skips the
+  -- one-permit-per-transaction check below).
+  v_session boolean := NOT COALESCE((v_plan ->> 'transactional')::boolean, true)
+                       OR COALESCE(pg_catalog.jsonb_typeof(v_plan -> 'batch') = 'object', false);
   v_statements text[] := stepgate.plan_statements(v_plan);
 BEGIN
   IF v_plan ->> 'action' IS NULL OR v_plan ->> 'action' NOT IN ('apply', 'rollback') THEN
@@ -332,14 +378,15 @@ BEGIN
     RAISE EXCEPTION 'stepgate: step % of pack % is already committed', v_plan ->> 'step', v_plan ->> 'pack'
       USING ERRCODE = '42501';
   END IF;
-  IF v_plan ->> 'action' = 'rollback' AND NOT stepgate.step_committed(v_plan ->> 'pack', v_plan ->> 'step') THEN
+  IF v_plan ->> 'action' = 'rollback' AND NOT stepgate.step_committed(v_plan ->> 'pack', v_plan ->> 'step')
+     AND NOT stepgate.batch_partial(v_plan ->> 'pack', v_plan ->> 'step') THEN
     RAISE EXCEPTION 'stepgate: step % of pack % is not committed: nothing to roll back', v_plan ->> 'step', v_plan ->> 'pack'
       USING ERRCODE = '42501';
   END IF;
   SELECT * INTO v_ok FROM stepgate.verify_approvals(v_plan, v_sha, p_statements, p_signatures);
   INSERT INTO stepgate.permits (kind, txid, backend_pid, backend_start, pack, step, action, plan_sha256,
                                 statements, search_path, required, n_statements, hold, principals,
-                                valid_until, approvals, run_id, os_user, host)
+                                valid_until, approvals, run_id, os_user, host, batch)
   VALUES (CASE WHEN v_session THEN 'session' ELSE 'commit' END,
           CASE WHEN v_session THEN NULL ELSE pg_catalog.txid_current() END,
           pg_catalog.pg_backend_pid(), stepgate.backend_start(), v_plan ->> 'pack', v_plan ->> 'step',
@@ -347,7 +394,8 @@ BEGIN
           stepgate.required_statements(v_plan),
           COALESCE(pg_catalog.jsonb_array_length(v_plan -> 'statements'), 0),
           v_plan ->> 'action' = 'apply' AND COALESCE((v_plan ->> 'hold')::boolean, false),
-          v_ok.principals, v_ok.valid_until, v_ok.approvals, p_run_id, p_os_user, p_host)
+          v_ok.principals, v_ok.valid_until, v_ok.approvals, p_run_id, p_os_user, p_host,
+          stepgate.plan_batch(v_plan))
   RETURNING id INTO v_id;
   RETURN v_id;
 END
@@ -377,12 +425,12 @@ BEGIN
     RAISE EXCEPTION 'stepgate: this transaction already holds a commit permit' USING ERRCODE = '42501';
   END IF;
   INSERT INTO stepgate.permits (kind, txid, backend_pid, backend_start, pack, step, action, plan_sha256,
-                                statements, search_path, n_statements)
+                                statements, search_path, n_statements, batch)
   VALUES ('rehearsal', pg_catalog.txid_current(), pg_catalog.pg_backend_pid(), stepgate.backend_start(),
           v_plan ->> 'pack', v_plan ->> 'step', v_plan ->> 'action',
           pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_plan, 'UTF8')), 'hex'),
           stepgate.plan_statements(v_plan), v_plan ->> 'search_path',
-          COALESCE(pg_catalog.jsonb_array_length(v_plan -> 'statements'), 0))
+          COALESCE(pg_catalog.jsonb_array_length(v_plan -> 'statements'), 0), stepgate.plan_batch(v_plan))
   RETURNING id INTO v_id;
   RETURN v_id;
 END
@@ -430,6 +478,9 @@ BEGIN
   IF v.kind = 'session' AND (stepgate.pack_halted(v.pack, 'none') IS NOT NULL
                              OR v.valid_until <= pg_catalog.clock_timestamp()) THEN
     RETURN false;
+  END IF;
+  IF v.batch IS NOT NULL THEN
+    RETURN stepgate.batch_admits(v, v_q, v_at);
   END IF;
   -- The same execution of the statement last admitted (a DO block firing several events).
   IF v.cursor > 0 AND v.cursor_at = v_at AND v.statements[v.cursor] = v_q THEN
@@ -521,6 +572,10 @@ DECLARE v stepgate.permits := stepgate.live_permit(); v_id bigint;
 BEGIN
   IF v.id IS NULL OR v.kind <> 'session' THEN
     RAISE EXCEPTION 'stepgate: no live session permit' USING ERRCODE = '42501';
+  END IF;
+  IF v.batch IS NOT NULL THEN
+    RAISE EXCEPTION 'stepgate: step % is batched: it ends with stepgate.finish_batches(), after a batch that changed no row', v.step
+      USING ERRCODE = '42501';
   END IF;
   IF stepgate.guard_mode() = 'guarded' AND stepgate.permit_complete(v) IS NOT NULL THEN
     RAISE EXCEPTION 'stepgate: %', stepgate.permit_complete(v) USING ERRCODE = '42501';
@@ -673,10 +728,293 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION stepgate.guard_table(regclass) FROM PUBLIC;
 
+-- ---- Batched steps ------------------------------------------------------------------
+-- A batched step's plan carries `batch`: which of its statements repeats, the tables the
+-- server counts, the optional bound on batches and, for an apply, the exact totals. Its
+-- permit is bound to the session (like a transaction-less step); each batch is its own
+-- transaction that opens with stepgate.batch_begin(n), runs the one signed write at most
+-- once, and is counted at COMMIT by stepgate.batch_commit. The run ends with
+-- stepgate.finish_batches() after a batch that changed no row: only then is the fact
+-- written, and only when the totals are the plan's.
+
+CREATE FUNCTION stepgate.plan_batch(p_plan jsonb)
+RETURNS jsonb LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT CASE WHEN pg_catalog.jsonb_typeof(p_plan -> 'batch') = 'object' THEN p_plan -> 'batch' END
+$fn$;
+
+-- The unfinished run of a step's action, if any.
+CREATE FUNCTION stepgate.batch_open_run(p_pack text, p_step text, p_action text)
+RETURNS stepgate.batch_runs LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT r.* FROM stepgate.batch_runs r
+   WHERE r.pack = p_pack AND r.step = p_step AND r.action = p_action AND r.finished_at IS NULL
+$fn$;
+
+-- A batched apply that committed some batches and was neither finished nor rolled back:
+-- the step is partly applied, so its rollback may run.
+CREATE FUNCTION stepgate.batch_partial(p_pack text, p_step text)
+RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT EXISTS (
+    SELECT 1 FROM stepgate.batch_runs r
+     WHERE r.pack = p_pack AND r.step = p_step AND r.action = 'apply' AND r.finished_at IS NULL
+       AND r.batches > 0
+       AND NOT EXISTS (SELECT 1 FROM stepgate.events e
+                        WHERE e.fact AND e.pack = p_pack AND e.step = p_step AND e.verb = 'rollback'
+                          AND e.result = 'committed' AND e.id > r.since_event))
+$fn$;
+
+-- Per table, the rows this transaction inserted, updated and deleted (the pending
+-- counters: exact, cascades included, read without scanning the table).
+CREATE FUNCTION stepgate.xact_counts(p_tables text[])
+RETURNS jsonb LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT COALESCE(pg_catalog.jsonb_object_agg(t, pg_catalog.jsonb_build_object(
+           'insert', pg_catalog.pg_stat_get_xact_tuples_inserted(pg_catalog.to_regclass(t)),
+           'update', pg_catalog.pg_stat_get_xact_tuples_updated(pg_catalog.to_regclass(t)),
+           'delete', pg_catalog.pg_stat_get_xact_tuples_deleted(pg_catalog.to_regclass(t)))), '{}')
+    FROM pg_catalog.unnest(p_tables) t WHERE pg_catalog.to_regclass(t) IS NOT NULL
+$fn$;
+
+CREATE FUNCTION stepgate.counts_total(p_counts jsonb)
+RETURNS bigint LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT COALESCE(pg_catalog.sum((c.value ->> k)::bigint), 0)::bigint
+    FROM pg_catalog.jsonb_each(p_counts) c, pg_catalog.unnest(ARRAY['insert', 'update', 'delete']) k
+$fn$;
+
+-- a + p_sign * b, table by table.
+CREATE FUNCTION stepgate.counts_add(a jsonb, b jsonb, p_sign int DEFAULT 1)
+RETURNS jsonb LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT COALESCE(pg_catalog.jsonb_object_agg(t, pg_catalog.jsonb_build_object(
+           'insert', COALESCE((a -> t ->> 'insert')::bigint, 0) + p_sign * COALESCE((b -> t ->> 'insert')::bigint, 0),
+           'update', COALESCE((a -> t ->> 'update')::bigint, 0) + p_sign * COALESCE((b -> t ->> 'update')::bigint, 0),
+           'delete', COALESCE((a -> t ->> 'delete')::bigint, 0) + p_sign * COALESCE((b -> t ->> 'delete')::bigint, 0))), '{}')
+    FROM (SELECT pg_catalog.jsonb_object_keys(a) UNION SELECT pg_catalog.jsonb_object_keys(b)) k(t)
+$fn$;
+
+-- The guard's view of a batched permit: only the signed repeating write, only inside a
+-- batch this session opened, once per batch (a statement firing the guard on several
+-- tables is one execution). A rehearsal permit admits it as often as the rehearsal runs it.
+CREATE FUNCTION stepgate.batch_admits(v stepgate.permits, p_query text, p_at timestamptz)
+RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE b stepgate.batches;
+BEGIN
+  IF p_query IS DISTINCT FROM v.statements[(v.batch ->> 'repeat')::int] THEN
+    RETURN false;
+  END IF;
+  IF v.kind = 'rehearsal' THEN
+    RETURN true;
+  END IF;
+  SELECT * INTO b FROM stepgate.batches x
+   WHERE x.permit = v.id AND x.txid = pg_catalog.txid_current_if_assigned() AND x.committed_at IS NULL;
+  IF b.run IS NULL THEN
+    RETURN false;
+  END IF;
+  IF b.ran_at IS NULL THEN
+    UPDATE stepgate.batches SET ran_at = p_at WHERE run = b.run AND n = b.n;
+    RETURN true;
+  END IF;
+  RETURN b.ran_at = p_at;
+END
+$fn$;
+
+-- Opens batch `p_next` of the live batched permit in the calling transaction. The server
+-- numbers the batches: a client that asks for any other number than the next is refused.
+CREATE FUNCTION stepgate.batch_begin(p_next integer)
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v stepgate.permits := stepgate.live_permit();
+  r stepgate.batch_runs;
+  v_halt bigint;
+  v_max int;
+BEGIN
+  IF v.id IS NULL OR v.kind <> 'session' OR v.batch IS NULL THEN
+    RAISE EXCEPTION 'stepgate: no live batched permit in this session' USING ERRCODE = '42501';
+  END IF;
+  IF EXISTS (SELECT 1 FROM stepgate.batches x WHERE x.permit = v.id
+                AND x.txid = pg_catalog.txid_current_if_assigned()) THEN
+    RAISE EXCEPTION 'stepgate: one batch per transaction' USING ERRCODE = '42501';
+  END IF;
+  v_halt := stepgate.pack_halted(v.pack, 'none');
+  IF v_halt IS NOT NULL THEN
+    RAISE EXCEPTION 'stepgate: pack % is halted (event %): no further batch of step %', v.pack, v_halt, v.step
+      USING ERRCODE = '42501';
+  END IF;
+  IF v.valid_until <= pg_catalog.clock_timestamp() THEN
+    RAISE EXCEPTION 'stepgate: an approval of step % expired at %: no further batch', v.step, v.valid_until
+      USING ERRCODE = '42501';
+  END IF;
+  IF v.action = 'apply' AND stepgate.step_committed(v.pack, v.step) THEN
+    RAISE EXCEPTION 'stepgate: step % of pack % is already committed: no further batch', v.step, v.pack
+      USING ERRCODE = '42501';
+  END IF;
+  -- A rollback permit outlives nothing it reversed: once the step is rolled back (by this
+  -- run or another), its batches stop.
+  IF v.action = 'rollback' AND NOT stepgate.step_committed(v.pack, v.step)
+     AND NOT stepgate.batch_partial(v.pack, v.step) THEN
+    RAISE EXCEPTION 'stepgate: step % of pack % is not committed: nothing to roll back', v.step, v.pack
+      USING ERRCODE = '42501';
+  END IF;
+  SELECT * INTO r FROM stepgate.batch_runs x
+   WHERE x.pack = v.pack AND x.step = v.step AND x.action = v.action AND x.finished_at IS NULL FOR UPDATE;
+  -- An apply run a rollback has since reversed is over: a new apply starts from zero.
+  IF r.id IS NOT NULL AND v.action = 'apply' AND NOT stepgate.batch_partial(v.pack, v.step) AND r.batches > 0 THEN
+    UPDATE stepgate.batch_runs SET finished_at = pg_catalog.clock_timestamp(), outcome = 'rolled back' WHERE id = r.id;
+    r := NULL;
+  END IF;
+  IF r.id IS NULL THEN
+    INSERT INTO stepgate.batch_runs (pack, step, action, plan_sha256, tables, since_event)
+    VALUES (v.pack, v.step, v.action, v.plan_sha256,
+            ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v.batch -> 'tables')),
+            COALESCE((SELECT pg_catalog.max(e.id) FROM stepgate.events e), 0))
+    RETURNING * INTO r;
+  ELSIF r.plan_sha256 <> v.plan_sha256 THEN
+    RAISE EXCEPTION 'stepgate: step % has % batch(es) committed under plan %; a run continues only under the plan it began with (or is rolled back)',
+      v.step, r.batches, pg_catalog.left(r.plan_sha256, 12) USING ERRCODE = '42501';
+  END IF;
+  IF r.drained THEN
+    RAISE EXCEPTION 'stepgate: the % of step % is complete (batch % changed no row): no further batch', v.action, v.step, r.batches
+      USING ERRCODE = '42501';
+  END IF;
+  v_max := COALESCE((v.batch ->> 'max_batches')::int, 0);
+  IF v_max > 0 AND r.batches >= v_max THEN
+    RAISE EXCEPTION 'stepgate: step % reached its approved bound of % batches', v.step, v_max USING ERRCODE = '42501';
+  END IF;
+  IF p_next IS DISTINCT FROM r.batches + 1 THEN
+    RAISE EXCEPTION 'stepgate: the next batch of step % is %, not %', v.step, r.batches + 1, p_next
+      USING ERRCODE = '42501';
+  END IF;
+  INSERT INTO stepgate.batches (run, n, permit, txid, baseline)
+  VALUES (r.id, p_next, v.id, pg_catalog.txid_current(), stepgate.xact_counts(r.tables));
+  RETURN p_next;
+END
+$fn$;
+
+-- At a batch's COMMIT: the halt and expiry again (a halt recorded while the batch ran
+-- stops it), the signed write must have run under the guard when its tables are guarded,
+-- and the server counts the batch's rows itself.
+CREATE FUNCTION stepgate.batch_commit()
+RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  b stepgate.batches;
+  v stepgate.permits;
+  r stepgate.batch_runs;
+  v_counts jsonb;
+  v_rows bigint;
+BEGIN
+  SELECT * INTO b FROM stepgate.batches x WHERE x.run = NEW.run AND x.n = NEW.n;
+  SELECT * INTO v FROM stepgate.permits p WHERE p.id = b.permit;
+  SELECT * INTO r FROM stepgate.batch_runs x WHERE x.id = b.run;
+  IF pg_catalog.current_query() !~* '^\s*(commit|end)\M' THEN
+    RAISE EXCEPTION 'stepgate: batch % of step % commits only by COMMIT', b.n, v.step USING ERRCODE = '42501';
+  END IF;
+  IF stepgate.pack_halted(v.pack, 'share') IS NOT NULL THEN
+    RAISE EXCEPTION 'stepgate: pack % was halted while batch % of step % ran; it does not commit', v.pack, b.n, v.step
+      USING ERRCODE = '42501';
+  END IF;
+  IF v.valid_until <= pg_catalog.clock_timestamp() THEN
+    RAISE EXCEPTION 'stepgate: an approval of step % expired at % before batch % committed', v.step, v.valid_until, b.n
+      USING ERRCODE = '42501';
+  END IF;
+  IF b.ran_at IS NULL AND stepgate.guard_mode() = 'guarded' AND EXISTS (
+       SELECT 1 FROM pg_catalog.unnest(r.tables) t JOIN stepgate.guarded_tables g ON g.rel = pg_catalog.to_regclass(t)) THEN
+    RAISE EXCEPTION 'stepgate: batch % of step % did not run its approved statement', b.n, v.step USING ERRCODE = '42501';
+  END IF;
+  v_counts := stepgate.counts_add(stepgate.xact_counts(r.tables), b.baseline, -1);
+  v_rows := stepgate.counts_total(v_counts);
+  UPDATE stepgate.batches SET rows = v_rows, counts = v_counts, committed_at = pg_catalog.clock_timestamp()
+   WHERE run = b.run AND n = b.n;
+  UPDATE stepgate.batch_runs
+     SET batches = b.n, rows = rows + v_rows, counts = stepgate.counts_add(counts, v_counts),
+         drained = (v_rows = 0), updated_at = pg_catalog.clock_timestamp()
+   WHERE id = r.id;
+  RETURN NULL;
+END
+$fn$;
+CREATE CONSTRAINT TRIGGER batch_commit AFTER INSERT ON stepgate.batches
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION stepgate.batch_commit();
+
+-- Where the run of the live permit's (or the named) step stands: the server's count.
+CREATE FUNCTION stepgate.batch_progress(p_pack text, p_step text, p_action text,
+    OUT batches integer, OUT rows bigint, OUT counts jsonb, OUT drained boolean,
+    OUT last_rows bigint, OUT plan_sha256 text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT r.batches, r.rows, r.counts, r.drained,
+         (SELECT x.rows FROM stepgate.batches x WHERE x.run = r.id AND x.committed_at IS NOT NULL ORDER BY x.n DESC LIMIT 1),
+         r.plan_sha256
+    FROM stepgate.batch_runs r
+   WHERE r.pack = p_pack AND r.step = p_step AND r.action = p_action AND r.finished_at IS NULL
+$fn$;
+
+-- Ends a drained run: the totals must be the plan's (for an apply), no halt, approvals
+-- valid; then the approvals are spent and the fact is written.
+CREATE FUNCTION stepgate.finish_batches()
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v stepgate.permits := stepgate.live_permit();
+  r stepgate.batch_runs;
+  v_expect jsonb;
+  v_bad text[];
+  v_id bigint;
+BEGIN
+  IF v.id IS NULL OR v.kind <> 'session' OR v.batch IS NULL THEN
+    RAISE EXCEPTION 'stepgate: no live batched permit in this session' USING ERRCODE = '42501';
+  END IF;
+  IF v.valid_until <= pg_catalog.clock_timestamp() THEN
+    RAISE EXCEPTION 'stepgate: an approval of step % expired at % before it finished', v.step, v.valid_until
+      USING ERRCODE = '42501';
+  END IF;
+  PERFORM pg_catalog.pg_advisory_xact_lock(stepgate.pack_lock_key(v.pack));
+  IF stepgate.pack_halted(v.pack, 'share') IS NOT NULL THEN
+    RAISE EXCEPTION 'stepgate: pack % is halted', v.pack USING ERRCODE = '42501';
+  END IF;
+  SELECT * INTO r FROM stepgate.batch_runs x
+   WHERE x.pack = v.pack AND x.step = v.step AND x.action = v.action AND x.finished_at IS NULL FOR UPDATE;
+  IF r.id IS NULL OR NOT r.drained OR r.plan_sha256 <> v.plan_sha256 THEN
+    RAISE EXCEPTION 'stepgate: the batched % of step % is not complete: it ends after a batch that changes no row (% batch(es) so far)',
+      v.action, v.step, COALESCE(r.batches, 0) USING ERRCODE = '42501';
+  END IF;
+  IF v.action = 'apply' AND stepgate.step_committed(v.pack, v.step) THEN
+    RAISE EXCEPTION 'stepgate: step % of pack % is already committed', v.step, v.pack USING ERRCODE = '42501';
+  END IF;
+  IF v.action = 'rollback' AND NOT stepgate.step_committed(v.pack, v.step)
+     AND NOT stepgate.batch_partial(v.pack, v.step) THEN
+    RAISE EXCEPTION 'stepgate: step % of pack % is not committed: nothing to roll back', v.step, v.pack
+      USING ERRCODE = '42501';
+  END IF;
+  v_expect := v.batch -> 'expect_rows';
+  IF pg_catalog.jsonb_typeof(v_expect) = 'object' THEN
+    SELECT pg_catalog.array_agg(pg_catalog.format('%s %s: declared %s, counted %s', t, k,
+             COALESCE((v_expect -> t ->> k)::bigint, 0), COALESCE((r.counts -> t ->> k)::bigint, 0)))
+      INTO v_bad
+      FROM (SELECT pg_catalog.jsonb_object_keys(v_expect) UNION SELECT pg_catalog.jsonb_object_keys(r.counts)) tt(t),
+           pg_catalog.unnest(ARRAY['insert', 'update', 'delete']) k
+     WHERE COALESCE((v_expect -> t ->> k)::bigint, 0) <> COALESCE((r.counts -> t ->> k)::bigint, 0);
+    IF v_bad IS NOT NULL THEN
+      RAISE EXCEPTION 'stepgate: the batched apply of step % changed other row counts than its declared effects: %',
+        v.step, pg_catalog.array_to_string(v_bad, '; ') USING ERRCODE = '42501';
+    END IF;
+  END IF;
+  UPDATE stepgate.permits SET consumed_at = pg_catalog.clock_timestamp() WHERE id = v.id;
+  INSERT INTO stepgate.used_approvals (sha256, permit) SELECT a, v.id FROM pg_catalog.unnest(v.approvals) a;
+  UPDATE stepgate.batch_runs SET finished_at = pg_catalog.clock_timestamp(), outcome = 'committed' WHERE id = r.id;
+  IF v.action = 'rollback' THEN
+    UPDATE stepgate.batch_runs SET finished_at = pg_catalog.clock_timestamp(), outcome = 'rolled back'
+     WHERE pack = v.pack AND step = v.step AND action = 'apply' AND finished_at IS NULL;
+  END IF;
+  v_id := stepgate.append_fact(v.pack, v.step, v.action, 'committed', v.os_user, v.host, v.plan_sha256, v.run_id,
+    pg_catalog.jsonb_build_object('permit', v.id, 'plan_sha256', v.plan_sha256, 'principals', v.principals,
+                                  'batches', r.batches, 'rows', r.rows, 'counts', r.counts,
+                                  'catalog_fingerprint', stepgate.catalog_fingerprint(),
+                                  'client', v.client_details));
+  RETURN v_id;
+END
+$fn$;
+
 -- Only the entry points are the runner's to call; the helpers are internal.
 REVOKE EXECUTE ON FUNCTION stepgate.pack_halted(text, text), stepgate.pack_lock_key(text),
   stepgate.permit_admits(text), stepgate.permit_complete(stepgate.permits), stepgate.guard_check(text, text),
   stepgate.guard_mode(), stepgate.live_permit(), stepgate.verify_approvals(jsonb, text, text[], text[]),
   stepgate.check_target(jsonb), stepgate.step_committed(text, text), stepgate.required_statements(jsonb),
   stepgate.plan_statements(jsonb), stepgate.parse_plan(text), stepgate.parse_approval(text),
-  stepgate.backend_start() FROM PUBLIC;
+  stepgate.backend_start(), stepgate.plan_batch(jsonb), stepgate.batch_open_run(text, text, text),
+  stepgate.batch_partial(text, text), stepgate.xact_counts(text[]), stepgate.counts_total(jsonb),
+  stepgate.counts_add(jsonb, jsonb, int), stepgate.batch_admits(stepgate.permits, text, timestamptz),
+  stepgate.batch_commit() FROM PUBLIC;

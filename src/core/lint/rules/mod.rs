@@ -26,6 +26,7 @@ pub mod sg022_protected;
 pub mod sg023_opaque;
 pub mod sg024_session_side_effect;
 pub mod sg025_plain_step;
+pub mod sg026_batched_step;
 pub mod sg030_rollback_missing;
 pub mod sg031_rollback_scope;
 pub mod sg032_rollback_order;
@@ -88,6 +89,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &sg023_opaque::Opaque,
         &sg024_session_side_effect::SessionSideEffect,
         &sg025_plain_step::PlainStep,
+        &sg026_batched_step::BatchedStep,
         &sg030_rollback_missing::RollbackMissing,
         &sg031_rollback_scope::RollbackScope,
         &sg032_rollback_order::RollbackOrder,

@@ -50,6 +50,20 @@ impl Rule for PostCommitReadOnly {
                 if st.is_read_only() || st.is_transaction_control() {
                     continue; // transaction control is SG012's business
                 }
+                if crate::core::plan::opaque_read_only(st) {
+                    // Section H runs in a READ ONLY transaction: PostgreSQL refuses any
+                    // write this hides, so it cannot escape; lint can only warn.
+                    out.stmt(
+                        f,
+                        st,
+                        "this statement after the terminal keyword cannot be fully read statically (dynamic SQL, CALL or a non-PL/pgSQL block); it runs in a READ ONLY transaction, so a write there fails rather than escapes",
+                        Some("prefer a constant query (EXECUTE 'SELECT …' is analysed like any statement) or plain SQL, so lint can see the check only reads".into()),
+                    );
+                    if let Some(d) = out.diagnostics.last_mut() {
+                        d.severity = d.severity.min(Severity::Warning);
+                    }
+                    continue;
+                }
                 out.stmt(
                     f,
                     st,
@@ -64,6 +78,7 @@ impl Rule for PostCommitReadOnly {
 #[cfg(test)]
 mod tests {
     use crate::core::lint::testing::*;
+    use crate::core::lint::Severity;
 
     #[test]
     fn fires_on_write_after_terminal() {
@@ -90,6 +105,30 @@ mod tests {
             "{d:?}"
         );
         assert!(d.iter().any(|x| x.file == "rollback/01.sql"), "{d:?}");
+    }
+
+    #[test]
+    fn an_opaque_read_only_check_in_section_h_is_a_warning_a_known_write_an_error() {
+        let h = "-- SECTION H — POST-COMMIT VERIFICATION\nSELECT 1;";
+        let opaque = "DO $$ BEGIN EXECUTE format('SELECT count(*) FROM %I', 't'); END $$;";
+        let write = "DO $$ BEGIN EXECUTE format('SELECT 1 FROM %I', 't'); DELETE FROM t; END $$;";
+        let sql = step_sql("SELECT 1;").replace(h, &format!("{h}\n{opaque}\n{write}"));
+        let files = [
+            ("01.sql", sql.as_str()),
+            ("rollback/01.sql", &rollback_sql("SELECT 1;")),
+        ];
+        let d = of("SG013", &lint(&manifest_with("", ""), &files));
+        let sev: Vec<_> = d.iter().map(|x| (x.line, x.severity)).collect();
+        assert_eq!(
+            sev,
+            vec![(19, Severity::Warning), (20, Severity::Error)],
+            "{d:?}"
+        );
+        // The plan admits the opaque check there (it runs READ ONLY), never the write.
+        let file = crate::core::sql::parse_file("01.sql", &sql).expect("parse");
+        let post: Vec<_> = file.statements.iter().filter(|s| s.line >= 19).collect();
+        assert!(crate::core::plan::opaque_read_only(post[0]));
+        assert!(!crate::core::plan::opaque_read_only(post[1]));
     }
 
     #[test]
