@@ -324,3 +324,36 @@ create = ["table public.ledger_admin_t"]
         0
     );
 }
+
+/// A ledger installed by another version of stepgate is refused, not half-used, and the
+/// refusal says how the administrator moves on.
+#[test]
+fn a_ledger_of_another_schema_version_is_refused_with_the_way_out() {
+    let (db, ci) = empty_db("ledger_version");
+    install_ledger(&ci);
+    let dir = one_step_pack(&db);
+    let o = Options {
+        pack: dir.path().to_path_buf(),
+        db: Some(ci.clone()),
+    };
+    assert!(engine::status::run(&o).is_ok(), "the current version opens");
+    client(&ci)
+        .batch_execute("UPDATE stepgate.meta SET value = '1' WHERE key = 'schema_version'")
+        .expect("downgrade the recorded version");
+    let err = engine::rehearse::run(&o, "1", false).expect_err("refused");
+    let text = err.to_string();
+    assert!(matches!(err, Error::Refused(_)), "{text}");
+    assert!(
+        text.contains("schema version 1") && text.contains(ledger::SCHEMA_VERSION),
+        "{text}"
+    );
+    assert!(text.contains("stepgate ledger uninstall --force"), "{text}");
+    assert_eq!(
+        count(
+            &ci,
+            "SELECT count(*) FROM pg_class WHERE relname = 'ledger_admin_t'"
+        ),
+        0,
+        "nothing ran"
+    );
+}

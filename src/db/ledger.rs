@@ -15,7 +15,9 @@ use postgres::{Client, GenericClient};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub const SCHEMA_VERSION: &str = "1";
+/// 2: the permit system verifies RSA and ECDSA approvals, batched steps, the catalog probe
+/// as drift's baseline. A ledger of another version is refused, not half-used.
+pub const SCHEMA_VERSION: &str = "2";
 /// Advisory-lock class for "one runner per pack" (first key of the two-key form).
 const PACK_LOCK_CLASS: i32 = 0x5354_4750; // "STGP"
 

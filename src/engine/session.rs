@@ -123,6 +123,15 @@ impl Session {
                 target.display()
             )));
         }
+        let version = ledger::meta(&mut ledger_client, "schema_version")?;
+        if version.as_deref() != Some(ledger::SCHEMA_VERSION) {
+            return Err(Error::Refused(format!(
+                "the stepgate ledger in {} is schema version {}, this stepgate needs {}: a database administrator keeps its record (`stepgate ledger log --json`) and reinstalls it (`stepgate ledger uninstall --force`, then `stepgate ledger install`)",
+                target.display(),
+                version.as_deref().unwrap_or("unknown"),
+                ledger::SCHEMA_VERSION
+            )));
+        }
         let scratch = scratch_mode && identity.environment.as_deref() == Some("scratch");
         let mut s = Session {
             scratch,
