@@ -264,7 +264,8 @@ fn main() {
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let cluster = Cluster::start(ClusterOptions {
         settings: vec![
-            ("max_locks_per_transaction".into(), "256".into()),
+            // pg_dump (and the full proof's deparsing) locks every table: 100,000 of them.
+            ("max_locks_per_transaction".into(), "2048".into()),
             ("shared_buffers".into(), "512MB".into()),
         ],
         ..Default::default()
