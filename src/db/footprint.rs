@@ -13,7 +13,8 @@
 //!   row is updated, so the probe moves when any row is inserted, updated or deleted.
 //! * inside the step's transaction, the same scan once more: the rows outside the scope that
 //!   the transaction did not write must be exactly the ones probed at entry (nothing outside
-//!   the scope was changed or deleted), and every object the transaction wrote that lies
+//!   the scope was changed or deleted; a rehearsal, which rolls back, compares them with the
+//!   catalog after its ROLLBACK instead of taking them at entry), and every object the transaction wrote that lies
 //!   outside the scope must be new (its own defining row — `pg_class`, `pg_proc`, `pg_type`,
 //!   `pg_namespace` — written by this transaction). Then the scope plus the new objects is
 //!   everything that changed, and a snapshot of just those objects gives the delta.
@@ -49,8 +50,7 @@ struct Catalog {
 
 /// Relations left out: temporary ones and TOAST tables (a TOAST table comes and goes with its
 /// table, whose own row changes with it).
-const EXCLUDED_RELS: &str =
-    "(SELECT oid FROM pg_catalog.pg_class WHERE relpersistence = 't' OR relnamespace = 99)";
+const EXCLUDED_RELS: &str = "(SELECT oid FROM excluded_rels)";
 /// Namespaces left out: the TOAST namespace and every session's temporary ones.
 const EXCLUDED_NS: &str = "(SELECT oid FROM excluded_ns)";
 
