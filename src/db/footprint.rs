@@ -401,6 +401,20 @@ fn scan(
 fn scan_sql(scope: &str, touched: bool, every: bool) -> String {
     let mut parts = Vec::new();
     for cat in CATALOGS.iter().filter(|c| every || c.tally) {
+        if touched && !cat.tally {
+            // Not tallied: only what this transaction wrote, found without hashing a row.
+            parts.push(format!(
+                "SELECT '{name}'::text AS cat, 0::bigint AS n_out, 0::bigint AS x_out,
+                        0::bigint AS n_all, 0::bigint AS x_all,
+                        array_agg(DISTINCT {owner}) AS touched, {defines} AS defines
+                   FROM pg_catalog.{name} WHERE pg_catalog.age(xmin) <= 0 AND {filter}",
+                name = cat.name,
+                owner = cat.owner,
+                filter = filter_of(cat),
+                defines = cat.defines,
+            ));
+            continue;
+        }
         // age(xmin) <= 0: written by this transaction or one of its subtransactions (or
         // committed by a transaction that started after it, which the outside check catches).
         parts.push(format!(
