@@ -275,8 +275,21 @@ fn ssh_keygen_signatures_of_every_accepted_key_type_verify_in_the_server_and_the
         // stepgate's own signature with this key file: ssh-keygen and the server accept it.
         let st = statement();
         let private =
-            approval::load_private_key(&std::fs::read_to_string(&key).expect("key"), None)
-                .expect("load key");
+            match approval::load_private_key(&std::fs::read_to_string(&key).expect("key"), None) {
+                Ok(k) => k,
+                // The key parser (ssh-key 0.6) rejects about one P-521 key file in five
+                // (a private scalar with a leading zero byte): the error must say what to do,
+                // and the server still verified ssh-keygen's signature above.
+                Err(e) if bits == 521 => {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains("ssh-agent") && text.contains("P-521"),
+                        "{text}"
+                    );
+                    continue;
+                }
+                Err(e) => panic!("{what}: load key: {e}"),
+            };
         let ours = approval::sign(&st, &private).expect("sign");
         let line = std::fs::read_to_string(key.with_extension("pub")).expect("pub");
         assert!(

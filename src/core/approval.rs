@@ -573,8 +573,18 @@ fn mpint_bits(m: &ssh_key::Mpint) -> usize {
 /// with `passphrase` when it is encrypted. A passphrase given for an unencrypted key
 /// is ignored.
 pub fn load_private_key(text: &str, passphrase: Option<&str>) -> Result<PrivateKey, ApprovalError> {
-    let key =
-        PrivateKey::from_openssh(text).map_err(|e| ApprovalError::MalformedKey(e.to_string()))?;
+    let key = PrivateKey::from_openssh(text).map_err(|e| {
+        let mut why = e.to_string();
+        if why.contains("length invalid") {
+            // ssh-key 0.6 reads a P-521 private scalar only at its full width; OpenSSH writes
+            // it without leading zero bytes (about one key in five).
+            why.push_str(
+                "; if this is an ECDSA P-521 key, its file cannot be read here: sign through \
+                 ssh-agent (`ssh-add KEY`, then `--key KEY.pub`) or use an ed25519 key",
+            );
+        }
+        ApprovalError::MalformedKey(why)
+    })?;
     if !key.is_encrypted() {
         return Ok(key);
     }
