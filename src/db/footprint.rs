@@ -7,10 +7,10 @@
 //! * at entry, a **scope**: the objects the step names (its statements' touches and
 //!   references, its declared effects) and everything that depends on them in `pg_depend`
 //!   (what a `DROP … CASCADE` takes along, what a rename re-spells), expanded to their
-//!   indexes, row and array types; and a **probe** of every catalog stepgate models:
-//!   per catalog, the number of rows and the XOR of a hash of each row's `ctid`, over the
-//!   rows inside the scope and over those outside it. A row's `ctid` changes whenever the
-//!   row is updated, so the probe moves when any row is inserted, updated or deleted.
+//!   indexes, row and array types; and the **tallies** of the catalogs whose rows can vanish
+//!   on their own: per catalog, the number of rows and the XOR of a hash of each row's
+//!   `ctid`, over the rows inside the scope and over those outside it. A row's `ctid` changes whenever the
+//!   row is updated, so the tallies move when any row is inserted, updated or deleted.
 //! * inside the step's transaction, the same scan once more: the rows outside the scope that
 //!   the transaction did not write must be exactly the ones probed at entry (nothing outside
 //!   the scope was changed or deleted; a rehearsal, which rolls back, compares them with the
@@ -225,13 +225,6 @@ impl Probe {
             .filter(|n| self.0.get(n) != other.0.get(n))
             .collect()
     }
-
-    /// A short digest, for reports and the ledger.
-    pub fn fingerprint(&self) -> String {
-        let text = serde_json::to_string(&self.0).unwrap_or_default();
-        use sha2::{Digest, Sha256};
-        hex::encode(Sha256::digest(text.as_bytes()))
-    }
 }
 
 /// The whole-catalog tallies: overall, and over the rows outside a scope.
@@ -263,11 +256,6 @@ pub struct Inside {
     /// Why the incremental measurement cannot be trusted here (the caller falls back to the
     /// full proof), or `None`.
     pub unaccounted: Option<String>,
-}
-
-/// The probe alone: one pass over each catalog.
-pub fn probe(c: &mut impl GenericClient) -> Result<Probe, postgres::Error> {
-    Ok(tallies(c, &BTreeSet::new())?.all)
 }
 
 /// One pass over each catalog: the tallies overall and outside `scope`.

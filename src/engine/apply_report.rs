@@ -48,3 +48,38 @@ pub struct ApplyReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<crate::engine::batch::BatchSummary>,
 }
+
+/// After a commit made outside `apply`'s own transaction (transaction-less and batched
+/// steps): the post-commit checks against the committed catalog, their `verify` event, a
+/// halt when they fail, and the `apply-end` event carrying `end`.
+pub fn close_after_commit(
+    session: &mut crate::engine::session::Session,
+    file: &crate::core::sql::SqlFile,
+    post_stmts: &[&crate::core::sql::Statement],
+    sha: &str,
+    committed: &crate::engine::proof::Committed,
+    report: &mut ApplyReport,
+    end: serde_json::Value,
+) -> crate::engine::Result<()> {
+    let step_id = report.step.clone();
+    let post = crate::engine::verify::post_verify(session, file, post_stmts, committed)?;
+    let ok = post.ok;
+    report.post = Some(post.clone());
+    session.event(
+        Some(&step_id),
+        "verify",
+        if ok { "passed" } else { "failed" },
+        Some(sha),
+        serde_json::to_value(&post).unwrap_or_default(),
+    )?;
+    if !ok {
+        report.halted = Some(crate::engine::step_tx::halt(
+            session,
+            Some(&step_id),
+            &format!("post-commit verification of step {step_id} failed"),
+        )?);
+        report.rollback_command = Some(format!("stepgate rollback --step {step_id}"));
+    }
+    session.event(Some(&step_id), "apply-end", "committed", Some(sha), end)?;
+    Ok(())
+}

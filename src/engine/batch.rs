@@ -553,7 +553,6 @@ fn post_checks(
     after: &crate::core::catalog::Snapshot,
     report: &mut ApplyReport,
 ) -> Result<()> {
-    let step_id = report.step.clone();
     let parts = step_tx::parts(file);
     // The full snapshot taken after the run is the committed catalog (no incremental scope:
     // the batches ran in many transactions).
@@ -561,32 +560,16 @@ fn post_checks(
         snapshot: after.clone(),
         scope: None,
     };
-    let post = crate::engine::verify::post_verify(session, file, &parts.post, &committed)?;
-    let ok = post.ok;
-    report.post = Some(post.clone());
-    session.event(
-        Some(&step_id),
-        "verify",
-        if ok { "passed" } else { "failed" },
-        Some(sha),
-        serde_json::to_value(&post).unwrap_or_default(),
-    )?;
-    if !ok {
-        report.halted = Some(halt(
-            session,
-            Some(&step_id),
-            &format!("post-commit verification of step {step_id} failed"),
-        )?);
-        report.rollback_command = Some(format!("stepgate rollback --step {step_id}"));
-    }
-    session.event(
-        Some(&step_id),
-        "apply-end",
-        "committed",
-        Some(sha),
-        serde_json::json!({"batch": report.batch}),
-    )?;
-    Ok(())
+    let end = serde_json::json!({"batch": report.batch});
+    crate::engine::apply_report::close_after_commit(
+        session,
+        file,
+        &parts.post,
+        sha,
+        &committed,
+        report,
+        end,
+    )
 }
 
 /// The rollback of a batched step, batched the same way: the server ends it when a batch

@@ -16,7 +16,6 @@ use crate::engine::fault;
 use crate::engine::session::Session;
 use crate::engine::step_tx;
 use crate::engine::step_tx::halt;
-use crate::engine::verify::post_verify;
 use crate::engine::Result;
 use std::time::Instant;
 
@@ -188,29 +187,13 @@ pub fn apply_non_transactional(
         snapshot: after,
         scope: None,
     };
-    let post = post_verify(session, file, &[], &committed)?;
-    let ok = post.ok;
-    report.post = Some(post.clone());
-    session.event(
-        Some(&step_id),
-        "verify",
-        if ok { "passed" } else { "failed" },
-        Some(sha),
-        serde_json::to_value(&post).unwrap_or_default(),
-    )?;
-    if !ok {
-        report.halted = Some(halt(
-            session,
-            Some(&step_id),
-            &format!("post-commit verification of step {step_id} failed"),
-        )?);
-        report.rollback_command = Some(format!("stepgate rollback --step {step_id}"));
-    }
-    session.event(
-        Some(&step_id),
-        "apply-end",
-        "committed",
-        Some(sha),
+    crate::engine::apply_report::close_after_commit(
+        session,
+        file,
+        &[],
+        sha,
+        &committed,
+        &mut report,
         serde_json::json!({}),
     )?;
     report.elapsed_ms = started.elapsed().as_millis();
