@@ -239,6 +239,12 @@ fn measure(cluster: &Cluster, n: usize, runs: usize, signer: &Signer) -> Row {
             .arg(&f);
         psqls.push(timed(&mut p, "psql -1 -f"));
     }
+    if std::env::var_os("BENCH_SCALE_LOG").is_some() {
+        progress(
+            "scale",
+            format!("server log: {}", cluster.log_path().display()),
+        );
+    }
     if let Ok(mut c) = cluster.connect("postgres") {
         let _ = c.batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"));
     }
@@ -262,13 +268,26 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
+    // BENCH_SCALE_LOG=1: every statement with its duration and application_name in the
+    // server log, and the cluster kept, to see where a run's time goes.
+    let trace: Vec<(String, String)> = match std::env::var_os("BENCH_SCALE_LOG") {
+        Some(_) => vec![
+            ("log_min_duration_statement".into(), "0".into()),
+            ("log_min_messages".into(), "log".into()),
+            ("log_line_prefix".into(), "%m %a %p ".into()),
+        ],
+        None => vec![],
+    };
     let cluster = Cluster::start(ClusterOptions {
         settings: vec![
             // pg_dump (and the full proof's deparsing) locks every table: 100,000 of them.
             ("max_locks_per_transaction".into(), "2048".into()),
             ("shared_buffers".into(), "512MB".into()),
-        ],
-        ..Default::default()
+        ]
+        .into_iter()
+        .chain(trace.iter().cloned())
+        .collect(),
+        keep: !trace.is_empty(),
     })
     .expect("start cluster");
     let signer = Signer::new();

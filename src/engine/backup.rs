@@ -98,14 +98,20 @@ fn utc_stamp() -> String {
         .unwrap_or_else(|_| "00000000T000000Z".into())
 }
 
+/// The tables (plain or partitioned) among `$1`, `schema.table` names, as `w.name` and
+/// `c`. Looked up through pg_class's name index: comparing `nspname || '.' || relname`
+/// reads the whole of pg_class (21 ms at 10,000 tables, twice per apply).
+const TABLES_NAMED: &str = "(SELECT DISTINCT unnest($1::text[]) AS name) w \
+     JOIN pg_catalog.pg_namespace n ON pg_catalog.starts_with(w.name, n.nspname || '.') \
+     JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid \
+      AND c.relname = pg_catalog.substr(w.name, pg_catalog.length(n.nspname) + 2) \
+     WHERE c.relkind IN ('r', 'p')";
+
 /// Which of `names` exist now as tables (plain or partitioned).
 fn existing_tables(session: &mut Session, names: &[String]) -> Result<BTreeSet<String>> {
-    let rows = session.ledger.query(
-        "SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c \
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = ANY($1)",
-        &[&names],
-    )?;
+    let rows = session
+        .ledger
+        .query(&format!("SELECT w.name FROM {TABLES_NAMED}"), &[&names])?;
     Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
 }
 
@@ -205,9 +211,9 @@ pub fn run(session: &mut Session, step_id: &str, progress: bool) -> Result<Backu
 /// On-disk size (table, indexes, TOAST) of each of `tables`.
 fn table_sizes(session: &mut Session, tables: &[String]) -> Result<Vec<(String, i64)>> {
     let rows = session.ledger.query(
-        "SELECT n.nspname || '.' || c.relname, pg_catalog.pg_total_relation_size(c.oid) \
-         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = ANY($1) ORDER BY 1",
+        &format!(
+            "SELECT w.name, pg_catalog.pg_total_relation_size(c.oid) FROM {TABLES_NAMED} ORDER BY 1"
+        ),
         &[&tables],
     )?;
     Ok(rows

@@ -152,6 +152,7 @@ pub fn measure(
     step_index: usize,
     entry: &EntryState,
 ) -> Result<Measure, postgres::Error> {
+    crate::engine::session::quiet_planner(c)?;
     // Row counts first: nothing after this point may add to them.
     let rows = delta::row_delta(c)?;
     let (in_tx, scope, probe, outside) = match &entry.footprint {

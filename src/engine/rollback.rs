@@ -116,6 +116,7 @@ pub fn reversal_problems(
 ) -> std::result::Result<Vec<String>, postgres::Error> {
     let eff = &pack.effects[idx];
     let (keep_objs, keep_rows) = &pack.keeps[idx];
+    crate::engine::session::quiet_planner(tx)?;
     let now = snapshot::take(tx)?;
     let mut problems = Vec::new();
     let kept = |o: &ObjectRef| {
