@@ -403,6 +403,8 @@ fn incremental_proof_hands_over_to_the_full_one_when_it_cannot_account() {
     assert!(inc.passed, "{inc:#?}");
     assert_eq!(inc.proof, engine::proof::Proof::Incremental);
     assert!(inc.proof_note.is_none(), "{:?}", inc.proof_note);
+    // The ledger's install put the DDL tracker in: no catalog pass.
+    assert_eq!(inc.footprint, Some(engine::proof::Footprint::Tracked));
     let full =
         engine::rehearse::run_with(&opts(&clean, &ci), "1", false, engine::proof::Proof::Full)
             .expect("rehearse --full-proof");
@@ -459,4 +461,71 @@ fn incremental_proof_hands_over_to_the_full_one_when_it_cannot_account() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["proof"], "full");
+}
+
+/// The DDL tracker against a step that looks plain: an INSERT whose trigger (set up before,
+/// not in the step) alters a table the step never names. Event triggers fire for DDL run
+/// from a trigger function too, so the tracked proof sees the unnamed table and hands over
+/// to the full proof, which names it. With the tracker's event triggers gone (the guard
+/// uninstalled), the same step is proven by the catalog scan, which sees it as well.
+#[test]
+fn tracked_proof_sees_ddl_that_a_trigger_runs_on_an_unnamed_table() {
+    let (db, ci) = world_db("reh_tracked");
+    install_ledger(&ci);
+    {
+        let mut c = postgres::Client::connect(&ci, postgres::NoTls).expect("connect");
+        c.batch_execute(
+            "CREATE TABLE public.inbox (id int PRIMARY KEY);
+             CREATE FUNCTION public.inbox_sneak() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               EXECUTE format('ALTER TABLE public.%I ADD COLUMN sneaky int', 'governance_registry');
+               RETURN NEW;
+             END $$;
+             CREATE TRIGGER inbox_sneak AFTER INSERT ON public.inbox
+               FOR EACH ROW EXECUTE FUNCTION public.inbox_sneak();",
+        )
+        .expect("setup");
+    }
+    let pack = one_step(
+        &db,
+        "[step.effects]\nrows = { \"public.inbox\" = { insert = 1 } }",
+        &step_file("SELECT 1;", "INSERT INTO public.inbox VALUES (1);"),
+    );
+    let r = engine::rehearse::run(&opts(&pack, &ci), "1", false).expect("rehearse");
+    assert!(!r.passed, "{r:#?}");
+    assert_eq!(r.proof, engine::proof::Proof::Full, "{r:#?}");
+    assert!(
+        r.proof_note
+            .as_deref()
+            .is_some_and(|n| n.contains("does not name")),
+        "{:?}",
+        r.proof_note
+    );
+    let items: Vec<&str> = r.mismatches.iter().map(|m| m.item.as_str()).collect();
+    assert!(
+        items
+            .iter()
+            .any(|i| i.contains("public.governance_registry")),
+        "{items:?}"
+    );
+
+    // Without the tracker: the scan.
+    let mut admin = postgres::Client::connect(&ci, postgres::NoTls).expect("connect");
+    admin
+        .batch_execute(stepgate::db::footprint::TRACKER_UNINSTALL_SQL)
+        .expect("drop the tracker");
+    let r = engine::rehearse::run(&opts(&pack, &ci), "1", false).expect("rehearse");
+    assert!(!r.passed, "{r:#?}");
+    assert_eq!(r.proof, engine::proof::Proof::Full, "{r:#?}");
+    let plain = one_step(
+        &db,
+        "[step.effects]\ncreate = [\"table public.t_plain\"]",
+        &step_file(
+            "SELECT 1;",
+            "CREATE TABLE public.t_plain (id int PRIMARY KEY);",
+        ),
+    );
+    let r = engine::rehearse::run(&opts(&plain, &ci), "1", false).expect("rehearse");
+    assert!(r.passed, "{r:#?}");
+    assert_eq!(r.footprint, Some(engine::proof::Footprint::Scanned));
 }

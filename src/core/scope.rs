@@ -20,6 +20,13 @@ pub struct Names {
     /// Whether schemas take their contents into the scope (a schema renamed or dropped
     /// re-spells or removes everything in it; granting on it changes nothing inside).
     pub schema_contents: bool,
+    /// Statements that are GRANT, REVOKE or ALTER DEFAULT PRIVILEGES: DDL that names no
+    /// single object to an event trigger, so the DDL tracker counts them instead.
+    pub grants: usize,
+    /// Some statement may change the catalog where no event trigger sees it (`REASSIGN
+    /// OWNED`, event triggers themselves) or hides what it runs (a DO block, CALL, dynamic
+    /// SQL): the DDL tracker cannot vouch for such a step, the catalog scan can.
+    pub untracked: bool,
 }
 
 /// The names a step's statements mention (touches, what comes and goes with them, and
@@ -74,8 +81,34 @@ pub fn names_of(statements: &[&Statement], declared: &[&ObjectRef]) -> Names {
     declared.iter().for_each(|o| add(o));
     for st in statements {
         moved_or_renamed(st, &mut n);
+        n.grants += usize::from(grant_like(st));
+        n.untracked |= untracked(st);
     }
     n
+}
+
+fn grant_like(st: &Statement) -> bool {
+    use pg_query::NodeEnum;
+    matches!(
+        &st.node,
+        Some(NodeEnum::GrantStmt(_) | NodeEnum::AlterDefaultPrivilegesStmt(_))
+    )
+}
+
+/// See [`Names::untracked`].
+fn untracked(st: &Statement) -> bool {
+    use pg_query::NodeEnum;
+    st.opaque
+        || st.is_do
+        || matches!(
+            &st.node,
+            Some(
+                NodeEnum::ReassignOwnedStmt(_)
+                    | NodeEnum::CreateEventTrigStmt(_)
+                    | NodeEnum::AlterEventTrigStmt(_)
+                    | NodeEnum::CallStmt(_)
+            )
+        )
 }
 
 /// A statement that renames, moves or drops a schema changes what lives inside it.
@@ -87,8 +120,8 @@ fn schema_renamed_or_dropped(st: &Statement) -> bool {
     )
 }
 
-/// A rename or `SET SCHEMA` names its object in the node itself, whatever the static model
-/// makes of it: the relation, or the schema (whose contents are re-spelled).
+/// A rename, `SET SCHEMA` or ALTER TABLE names its object in the node itself, whatever the
+/// static model makes of it: the relation, or the schema (whose contents are re-spelled).
 fn moved_or_renamed(st: &Statement, n: &mut Names) {
     use pg_query::protobuf::ObjectType;
     use pg_query::NodeEnum;
@@ -114,6 +147,9 @@ fn moved_or_renamed(st: &Statement, n: &mut Names) {
             rel(&a.relation, n);
             n.schemas.insert(a.newschema.clone());
         }
+        // The relation an ALTER TABLE acts on is named, whatever the model makes of the
+        // subcommand (ATTACH PARTITION is modelled as a change of the partition).
+        Some(NodeEnum::AlterTableStmt(a)) => rel(&a.relation, n),
         _ => {}
     }
 }

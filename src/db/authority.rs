@@ -144,7 +144,8 @@ pub fn halt_in_force(
         .map(|r| r.get::<_, Option<i64>>(0).unwrap_or(0)))
 }
 
-/// The guard's event trigger.
+/// The guard's event trigger. The DDL tracker's (`db::footprint`) come and go with it: both
+/// take a superuser to create.
 pub const GUARD_TRIGGER_SQL: &str =
     "CREATE EVENT TRIGGER stepgate_guard ON ddl_command_start EXECUTE FUNCTION stepgate.guard_ddl();\n";
 
@@ -159,6 +160,7 @@ pub fn guarded_role_sql(role: &str) -> String {
 /// The SQL that installs the guard with the ledger: the event trigger, the runner guarded.
 pub fn guard_install_sql(runner_role: Option<&str>) -> String {
     let mut sql = String::from(GUARD_TRIGGER_SQL);
+    sql.push_str(crate::db::footprint::TRACKER_TRIGGERS_SQL);
     if let Some(r) = runner_role {
         sql.push_str(&guarded_role_sql(r));
     }

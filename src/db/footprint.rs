@@ -460,6 +460,259 @@ $fn$;
     )
 }
 
+/// The DDL tracker: two event-trigger functions that, inside a step's transaction that armed
+/// them (`stepgate.track = on`, see [`arm`]), append to `stepgate.tracked` (a transaction-local
+/// setting, undone with the subtransaction that ran the command) the owner of every object
+/// each DDL command created, altered or dropped, or `o` for a command that names no object
+/// (GRANT, REVOKE, ALTER DEFAULT PRIVILEGES). PostgreSQL fires them for every DDL command,
+/// nested ones included (dynamic SQL, functions, DO blocks), so the transaction's footprint is
+/// read from what it did, not by scanning the catalog. Any other session pays one function
+/// call per DDL command and records nothing. Temporary objects are left out, as in the scan.
+///
+/// Owners are the footprint's: a column's, constraint's, trigger's, policy's, rule's or
+/// default's table (a domain constraint's domain), otherwise the object itself. A dropped
+/// part's rows are gone by `sql_drop`, so its table is found by the names it had.
+pub const TRACKER_FUNCTIONS_SQL: &str = r#"
+CREATE FUNCTION stepgate.track_owner(p_classid oid, p_objid oid, p_names text[])
+RETURNS oid LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT CASE p_classid
+    WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN p_objid
+    WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN p_objid
+    WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN p_objid
+    WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN p_objid
+    WHEN 'pg_catalog.pg_extension'::pg_catalog.regclass THEN p_objid
+    WHEN 'pg_catalog.pg_event_trigger'::pg_catalog.regclass THEN p_objid
+    ELSE coalesce(
+      CASE p_classid
+        WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass
+          THEN (SELECT CASE WHEN k.conrelid <> 0 THEN k.conrelid ELSE k.contypid END
+                  FROM pg_catalog.pg_constraint k WHERE k.oid = p_objid)
+        WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass
+          THEN (SELECT g.tgrelid FROM pg_catalog.pg_trigger g WHERE g.oid = p_objid)
+        WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass
+          THEN (SELECT y.polrelid FROM pg_catalog.pg_policy y WHERE y.oid = p_objid)
+        WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+          THEN (SELECT w.ev_class FROM pg_catalog.pg_rewrite w WHERE w.oid = p_objid)
+        WHEN 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+          THEN (SELECT a.adrelid FROM pg_catalog.pg_attrdef a WHERE a.oid = p_objid)
+      END,
+      -- Dropped: its table by name (a domain constraint's domain), when that still exists.
+      CASE WHEN p_classid IN ('pg_catalog.pg_constraint'::pg_catalog.regclass,
+                              'pg_catalog.pg_trigger'::pg_catalog.regclass,
+                              'pg_catalog.pg_policy'::pg_catalog.regclass,
+                              'pg_catalog.pg_rewrite'::pg_catalog.regclass,
+                              'pg_catalog.pg_attrdef'::pg_catalog.regclass)
+                AND pg_catalog.array_length(p_names, 1) >= 2
+           THEN coalesce(
+                  pg_catalog.to_regclass(pg_catalog.format('%I.%I', p_names[1], p_names[2]))::oid,
+                  pg_catalog.to_regtype(pg_catalog.format('%I.%I', p_names[1], p_names[2]))::oid)
+      END)
+  END
+$fn$;
+
+CREATE FUNCTION stepgate.track_record(p_entries text)
+RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT pg_catalog.set_config('stepgate.tracked',
+           pg_catalog.concat_ws(' ', NULLIF(pg_catalog.current_setting('stepgate.tracked', true), ''),
+                                NULLIF(p_entries, '')),
+           true)
+$fn$;
+
+CREATE FUNCTION stepgate.track_ddl()
+RETURNS event_trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  IF pg_catalog.current_setting('stepgate.track', true) IS DISTINCT FROM 'on' THEN
+    RETURN;
+  END IF;
+  PERFORM stepgate.track_record((
+    SELECT pg_catalog.string_agg(CASE WHEN x.objid IS NULL THEN 'o'
+                                      ELSE coalesce(stepgate.track_owner(x.classid, x.objid, NULL)::text, '') END, ' ')
+      FROM pg_catalog.pg_event_trigger_ddl_commands() x
+     WHERE x.schema_name IS NULL OR x.schema_name !~ '^pg_(toast_)?temp'));
+END
+$fn$;
+
+CREATE FUNCTION stepgate.track_drop()
+RETURNS event_trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  IF pg_catalog.current_setting('stepgate.track', true) IS DISTINCT FROM 'on' THEN
+    RETURN;
+  END IF;
+  PERFORM stepgate.track_record((
+    SELECT pg_catalog.string_agg(coalesce(stepgate.track_owner(x.classid, x.objid, x.address_names)::text, ''), ' ')
+      FROM pg_catalog.pg_event_trigger_dropped_objects() x
+     WHERE NOT x.is_temporary));
+END
+$fn$;
+"#;
+
+/// The tracker's event triggers (installed with the guard: creating an event trigger takes a
+/// superuser).
+pub const TRACKER_TRIGGERS_SQL: &str =
+    "CREATE EVENT TRIGGER stepgate_track ON ddl_command_end EXECUTE FUNCTION stepgate.track_ddl();
+CREATE EVENT TRIGGER stepgate_track_drop ON sql_drop EXECUTE FUNCTION stepgate.track_drop();\n";
+
+pub const TRACKER_UNINSTALL_SQL: &str = "DROP EVENT TRIGGER IF EXISTS stepgate_track;
+DROP EVENT TRIGGER IF EXISTS stepgate_track_drop;\n";
+
+/// Whether this session's DDL is tracked: both event triggers exist, are enabled, and fire
+/// under the session's `session_replication_role`.
+pub fn tracker_ready(c: &mut impl GenericClient) -> Result<bool, postgres::Error> {
+    c.query_one(
+        "SELECT count(*) = 2 FROM pg_catalog.pg_event_trigger e
+          WHERE e.evtname IN ('stepgate_track', 'stepgate_track_drop')
+            AND e.evtfoid IN (pg_catalog.to_regprocedure('stepgate.track_ddl()'),
+                              pg_catalog.to_regprocedure('stepgate.track_drop()'))
+            AND (e.evtenabled = 'A'
+                 OR (e.evtenabled = 'O' AND pg_catalog.current_setting('session_replication_role') <> 'replica')
+                 OR (e.evtenabled = 'R' AND pg_catalog.current_setting('session_replication_role') = 'replica'))",
+        &[],
+    )?
+    .try_get(0)
+}
+
+/// Arms the tracker for the rest of the current transaction (before the step's statements).
+pub fn arm(c: &mut impl GenericClient) -> Result<(), postgres::Error> {
+    c.batch_execute(
+        "SELECT pg_catalog.set_config('stepgate.track', 'on', true),
+                pg_catalog.set_config('stepgate.tracked', '', true)",
+    )
+}
+
+/// What the tracker recorded in this transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tracked {
+    /// Owners of the objects DDL created, altered or dropped.
+    pub owners: BTreeSet<u32>,
+    /// Commands that name no object (GRANT, REVOKE, ALTER DEFAULT PRIVILEGES).
+    pub unnamed: usize,
+}
+
+pub fn tracked(c: &mut impl GenericClient) -> Result<Tracked, postgres::Error> {
+    let text: Option<String> = c
+        .query_one(
+            "SELECT pg_catalog.current_setting('stepgate.tracked', true)",
+            &[],
+        )?
+        .try_get(0)?;
+    let mut out = Tracked::default();
+    for token in text.unwrap_or_default().split_whitespace() {
+        match token.parse::<u32>() {
+            Ok(oid) => {
+                out.owners.insert(oid);
+            }
+            Err(_) => out.unnamed += 1,
+        }
+    }
+    Ok(out)
+}
+
+/// Inside the step's transaction, with the tracker armed: the same checks as [`inside`]
+/// without reading the catalog. Every object the DDL touched must be in entry's scope or
+/// new, and new means no other session can see it (`committed` is one: the ledger session,
+/// which sees the catalog as committed). So must everything that now depends on a touched
+/// object (a partition attached to a table in scope, a foreign key added elsewhere).
+/// `unnamed_allowed`: how many GRANT-like commands the step's own statements account for.
+pub fn inside_tracked(
+    c: &mut impl GenericClient,
+    committed: &mut impl GenericClient,
+    entry: &Entry,
+    unnamed_allowed: usize,
+) -> Result<Inside, postgres::Error> {
+    let t = tracked(c)?;
+    let mut out = Inside {
+        scope: entry.scope.clone(),
+        ..Default::default()
+    };
+    if t.unnamed > unnamed_allowed {
+        out.unaccounted = Some(format!(
+            "{} GRANT-like command(s) ran, the step's own statements account for {unnamed_allowed}",
+            t.unnamed
+        ));
+        return Ok(out);
+    }
+    let mut wanted = expand(c, &t.owners, Direction::Up)?;
+    wanted.extend(dependents(c, &wanted)?);
+    let unknown: Vec<u32> = wanted
+        .iter()
+        .filter(|o| !entry.scope.contains(o))
+        .copied()
+        .collect();
+    let existing = committed_objects(committed, &unknown)?;
+    if !existing.is_empty() {
+        out.unaccounted = Some(format!(
+            "the step changed {} existing object(s) it does not name ({})",
+            existing.len(),
+            existing
+                .iter()
+                .take(5)
+                .map(|(_, name)| name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return Ok(out);
+    }
+    out.scope.extend(&wanted);
+    out.scope.extend(expand(c, &wanted, Direction::Down)?);
+    Ok(out)
+}
+
+/// The owners of what depends on `oids` now (one step through `pg_depend`), user objects only.
+fn dependents(
+    c: &mut impl GenericClient,
+    oids: &BTreeSet<u32>,
+) -> Result<BTreeSet<u32>, postgres::Error> {
+    let list: Vec<u32> = oids.iter().copied().collect();
+    let rows = c.query(
+        "SELECT stepgate.track_owner(d.classid, d.objid, NULL)
+           FROM pg_catalog.pg_depend d
+          WHERE d.refobjid = ANY($1::pg_catalog.oid[]) AND d.objid >= 16384
+            AND d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass,
+                                 'pg_catalog.pg_type'::pg_catalog.regclass,
+                                 'pg_catalog.pg_proc'::pg_catalog.regclass)
+            -- TOAST and temporary relations are outside the footprint, as in the scan.
+            AND NOT EXISTS (SELECT FROM pg_catalog.pg_class x
+                             WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                               AND x.oid = d.objid
+                               AND (x.relnamespace = 99 OR x.relpersistence = 't'))",
+        &[&list],
+    )?;
+    let mut out = BTreeSet::new();
+    for r in rows {
+        if let Some(o) = r.try_get::<_, Option<u32>>(0)? {
+            out.insert(o);
+        }
+    }
+    expand(c, &out, Direction::Up)
+}
+
+/// Which of `oids` define an object the catalog has committed (seen from another session),
+/// by name.
+fn committed_objects(
+    c: &mut impl GenericClient,
+    oids: &[u32],
+) -> Result<Vec<(u32, String)>, postgres::Error> {
+    if oids.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows = c.query(
+        "SELECT oid, n FROM (
+           SELECT o.oid, coalesce(
+             (SELECT x.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class x WHERE x.oid = o.oid),
+             (SELECT x.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc x WHERE x.oid = o.oid),
+             (SELECT x.oid::pg_catalog.regtype::text FROM pg_catalog.pg_type x WHERE x.oid = o.oid),
+             (SELECT 'schema ' || x.nspname FROM pg_catalog.pg_namespace x WHERE x.oid = o.oid),
+             (SELECT 'extension ' || x.extname FROM pg_catalog.pg_extension x WHERE x.oid = o.oid),
+             (SELECT 'event trigger ' || x.evtname FROM pg_catalog.pg_event_trigger x WHERE x.oid = o.oid)) AS n
+             FROM unnest($1::pg_catalog.oid[]) AS o(oid)) named
+          WHERE n IS NOT NULL ORDER BY n",
+        &[&oids],
+    )?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
 enum Direction {
     /// From a part to the object the snapshot reads it through (an index to its table, a
     /// row type to its relation, an array type to its element type).

@@ -238,6 +238,7 @@ pub fn apply_in(session: &mut Session, step_id: &str, ao: &ApplyOptions) -> Resu
         entry_fingerprint: String::new(),
         proof: ao.proof,
         proof_note: None,
+        footprint: None,
         post: None,
         halted: None,
         rollback_command: None,
@@ -684,6 +685,7 @@ fn attempt_commit(
     let names = proof::step_names(&pack, idx, file);
     let entry = proof::entry_state(&mut session.ledger, run.proof, &names, true)?;
     report.proof = entry.proof();
+    report.footprint = entry.footprint();
     // Kept so a rollback can prove every object the step changed is back to its
     // pre-step definition (the step's scope holds every one of them).
     report.entry_fingerprint = ledger::store_snapshot(&mut session.ledger, &entry.snapshot)?;
@@ -727,6 +729,7 @@ fn attempt_commit(
         let _ = tx.rollback();
         return Ok(AttemptOutcome::Refused(why));
     }
+    proof::arm(&mut tx, &entry)?;
     for (i, st) in body.iter().enumerate() {
         if let Err(f) = step_tx::run_statements(&mut tx, file, &[st], sink, &mut report.notices) {
             let _ = tx.rollback();
@@ -737,7 +740,7 @@ fn attempt_commit(
         }
         fault::point(&format!("apply:after-statement-{}", i + 1));
     }
-    let m = match proof::measure(&mut tx, &pack, idx, &entry)? {
+    let m = match proof::measure(&mut tx, &mut session.ledger, &pack, idx, &entry)? {
         Measure::Done(m) => m,
         Measure::Unaccounted(why) => {
             let _ = tx.rollback();

@@ -39,6 +39,9 @@ pub struct ApplyReport {
     pub proof: crate::engine::proof::Proof,
     /// Why the incremental proof handed over to the full one, when it did.
     pub proof_note: Option<String>,
+    /// How the incremental proof found what the step wrote (`tracked`: the DDL tracker
+    /// reported it; `scanned`: a pass over the catalog); absent under the full proof.
+    pub footprint: Option<crate::engine::proof::Footprint>,
     pub post: Option<PostVerify>,
     pub halted: Option<String>,
     pub rollback_command: Option<String>,

@@ -122,14 +122,20 @@ pub fn change(opts: &Options, what: Change<'_>) -> Result<String> {
                 ));
             }
             let mut sql = String::from(authority::GUARD_UNINSTALL_SQL);
+            sql.push_str(crate::db::footprint::TRACKER_UNINSTALL_SQL);
             sql.push_str(authority::GUARD_TRIGGER_SQL);
+            sql.push_str(crate::db::footprint::TRACKER_TRIGGERS_SQL);
             for r in *roles {
                 sql.push_str(&authority::guarded_role_sql(r));
             }
             (sql, "installed", serde_json::json!({"roles": roles}))
         }
         Change::Uninstall => (
-            authority::GUARD_UNINSTALL_SQL.to_string(),
+            format!(
+                "{}{}",
+                authority::GUARD_UNINSTALL_SQL,
+                crate::db::footprint::TRACKER_UNINSTALL_SQL
+            ),
             "uninstalled",
             serde_json::json!({}),
         ),

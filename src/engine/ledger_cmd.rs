@@ -296,6 +296,7 @@ pub fn uninstall(opts: &Options, force: bool) -> Result<UninstallReport> {
     }
     if report.guard {
         tx.batch_execute(crate::db::authority::GUARD_UNINSTALL_SQL)?;
+        tx.batch_execute(crate::db::footprint::TRACKER_UNINSTALL_SQL)?;
     }
     for t in &report.guarded_tables {
         // Names come from regclass::text: already quoted where needed.

@@ -27,6 +27,15 @@ pub enum Proof {
     Full,
 }
 
+/// How an incremental proof learned what the transaction wrote: from the DDL tracker's
+/// report (no catalog pass) or by scanning the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Footprint {
+    Tracked,
+    Scanned,
+}
+
 /// Beyond this many objects in scope the full proof costs no more.
 const MAX_SCOPE: usize = 20_000;
 
@@ -36,6 +45,16 @@ pub struct EntryState {
     pub snapshot: Snapshot,
     /// The scope and whole-catalog probe; `None` under the full proof.
     pub footprint: Option<footprint::Entry>,
+    /// The DDL tracker reports what the transaction changed (incremental proof, tracker
+    /// installed, a step it can vouch for): no catalog pass at all.
+    pub tracked: Option<Tracking>,
+}
+
+/// What the tracked measurement needs to know of the step.
+#[derive(Debug, Clone, Copy)]
+pub struct Tracking {
+    /// GRANT-like commands the step's own statements account for.
+    pub grants: usize,
 }
 
 impl EntryState {
@@ -45,6 +64,14 @@ impl EntryState {
         } else {
             Proof::Full
         }
+    }
+
+    /// `None` under the full proof.
+    pub fn footprint(&self) -> Option<Footprint> {
+        self.footprint.as_ref().map(|_| match self.tracked {
+            Some(_) => Footprint::Tracked,
+            None => Footprint::Scanned,
+        })
     }
 
     /// What must be equal at the exit of a rehearsal: the fingerprint of the snapshot (of
@@ -64,6 +91,14 @@ impl EntryState {
             });
         };
         let fingerprint = snapshot::take_scoped(c, &f.scope)?.fingerprint();
+        if self.tracked.is_some() {
+            // The tracker saw every DDL command of the transaction, and PostgreSQL undid
+            // them: the scope coming back is the proof, with no catalog pass.
+            return Ok(Exit {
+                fingerprint,
+                unaccounted: None,
+            });
+        }
         let now = footprint::tallies(c, &f.scope)?;
         let mut unaccounted = inside.and_then(|i| footprint::outside_moved(&now.outside, i));
         if let Some(t) = &f.tallies {
@@ -98,7 +133,11 @@ pub fn entry_state(
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()?;
-        let fp = footprint::entry(&mut tx, names, MAX_SCOPE, with_tallies)?;
+        let tracked =
+            (!names.untracked && footprint::tracker_ready(&mut tx)?).then_some(Tracking {
+                grants: names.grants,
+            });
+        let fp = footprint::entry(&mut tx, names, MAX_SCOPE, with_tallies && tracked.is_none())?;
         let snapshot = match &fp {
             Some(f) => Some(snapshot::take_scoped(&mut tx, &f.scope)?),
             None => None,
@@ -108,12 +147,14 @@ pub fn entry_state(
             return Ok(EntryState {
                 snapshot,
                 footprint: Some(f),
+                tracked,
             });
         }
     }
     Ok(EntryState {
         snapshot: snapshot::take(c)?,
         footprint: None,
+        tracked: None,
     })
 }
 
@@ -123,6 +164,15 @@ pub fn step_names(pack: &Pack, idx: usize, file: &SqlFile) -> Names {
     let e = &pack.effects[idx];
     let declared: Vec<_> = e.create.iter().chain(&e.alter).chain(&e.drop).collect();
     scope::names_of(&stmts, &declared)
+}
+
+/// Arms the DDL tracker when the entry chose it: inside the step's transaction, before its
+/// statements.
+pub fn arm(c: &mut impl GenericClient, entry: &EntryState) -> Result<(), postgres::Error> {
+    if entry.tracked.is_some() {
+        footprint::arm(c)?;
+    }
+    Ok(())
 }
 
 /// The in-transaction measurement: catalog diff against the entry state + row counts.
@@ -148,6 +198,7 @@ pub enum Measure {
 
 pub fn measure(
     c: &mut impl GenericClient,
+    committed: &mut impl GenericClient,
     pack: &Pack,
     step_index: usize,
     entry: &EntryState,
@@ -158,16 +209,20 @@ pub fn measure(
     let (in_tx, scope, probe, outside) = match &entry.footprint {
         None => (snapshot::take(c)?, None, None, None),
         Some(f) => {
-            let found = footprint::inside(c, f)?;
+            let found = match &entry.tracked {
+                Some(t) => footprint::inside_tracked(c, committed, f, t.grants)?,
+                None => footprint::inside(c, f)?,
+            };
             if let Some(why) = found.unaccounted {
                 return Ok(Measure::Unaccounted(why));
             }
             let snap = snapshot::take_scoped(c, &found.scope)?;
+            let scanned = entry.tracked.is_none();
             (
                 snap,
                 Some(found.scope),
-                Some(found.all),
-                Some(found.outside),
+                scanned.then_some(found.all),
+                scanned.then_some(found.outside),
             )
         }
     };

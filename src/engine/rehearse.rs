@@ -38,6 +38,9 @@ pub struct RehearsalReport {
     pub proof: Proof,
     /// Why the incremental proof handed over to the full one, when it did.
     pub proof_note: Option<String>,
+    /// How the incremental proof found what the step wrote (`tracked`: the DDL tracker
+    /// reported it; `scanned`: a pass over the catalog); absent under the full proof.
+    pub footprint: Option<crate::engine::proof::Footprint>,
     pub preflight_failure: Option<StatementFailure>,
     pub failure: Option<StatementFailure>,
     pub measured: Option<crate::core::effects::Measured>,
@@ -172,6 +175,7 @@ fn rehearse_under(
         entry_equals_exit: false,
         proof: entry.proof(),
         proof_note: None,
+        footprint: entry.footprint(),
         preflight_failure: None,
         failure: None,
         measured: None,
@@ -204,6 +208,7 @@ fn rehearse_under(
         // A rehearsal permit lets a guarded runner run the plan here and makes the
         // transaction unable to commit, whatever the SQL tries.
         rehearsal_permit(&mut tx, &plan, session.scratch)?;
+        proof::arm(&mut tx, &entry)?;
         let body = crate::engine::batch::rehearse_body(
             &mut tx,
             &plan,
@@ -225,7 +230,8 @@ fn rehearse_under(
                     )?;
                 }
                 if !rollback {
-                    let m = match proof::measure(&mut tx, &pack, idx, &entry)? {
+                    let m = match proof::measure(&mut tx, &mut session.ledger, &pack, idx, &entry)?
+                    {
                         Measure::Done(m) => m,
                         Measure::Unaccounted(why) => {
                             let _ = tx.rollback();
@@ -333,6 +339,7 @@ pub fn run_cascade(opts: &Options, step_id: &str) -> Result<Vec<RehearsalReport>
                 entry_equals_exit: false,
                 proof: Proof::Full,
                 proof_note: None,
+                footprint: None,
                 preflight_failure: None,
                 failure: None,
                 measured: None,

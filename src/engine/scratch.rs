@@ -307,14 +307,19 @@ pub fn run(
     })
 }
 
-/// A schema dump without the guard's triggers (`stepgate_guard`): they call functions of
-/// the ledger schema, which a scratch copy gets fresh from its own install.
+/// A schema dump without the guard's triggers (`stepgate_guard`) and the DDL tracker's
+/// (`stepgate_track`, `stepgate_track_drop`): they call functions of the ledger schema, which
+/// a scratch copy gets fresh from its own install.
 fn without_guard(dump: &str) -> String {
     let mut out = String::with_capacity(dump.len());
     let mut skipping = false;
     for line in dump.split_inclusive('\n') {
-        let starts = line.starts_with("CREATE EVENT TRIGGER stepgate_guard ")
-            || line.starts_with("ALTER EVENT TRIGGER stepgate_guard ")
+        let starts = ["stepgate_guard ", "stepgate_track ", "stepgate_track_drop "]
+            .iter()
+            .any(|name| {
+                line.starts_with(&format!("CREATE EVENT TRIGGER {name}"))
+                    || line.starts_with(&format!("ALTER EVENT TRIGGER {name}"))
+            })
             || line.starts_with("CREATE TRIGGER stepgate_guard ");
         if starts {
             skipping = true;
@@ -333,7 +338,7 @@ fn without_guard(dump: &str) -> String {
 mod guard_filter_tests {
     #[test]
     fn guard_triggers_are_left_out_and_nothing_else() {
-        let dump = "CREATE TABLE t (a int);\nCREATE EVENT TRIGGER stepgate_guard ON ddl_command_start\n   EXECUTE FUNCTION stepgate.guard_ddl();\nCREATE TRIGGER stepgate_guard BEFORE INSERT ON public.t FOR EACH STATEMENT EXECUTE FUNCTION stepgate.guard_write();\nCREATE TRIGGER keep_me BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION f();\n";
+        let dump = "CREATE TABLE t (a int);\nCREATE EVENT TRIGGER stepgate_guard ON ddl_command_start\n   EXECUTE FUNCTION stepgate.guard_ddl();\nCREATE EVENT TRIGGER stepgate_track ON ddl_command_end\n   EXECUTE FUNCTION stepgate.track_ddl();\nCREATE EVENT TRIGGER stepgate_track_drop ON sql_drop\n   EXECUTE FUNCTION stepgate.track_drop();\nCREATE TRIGGER stepgate_guard BEFORE INSERT ON public.t FOR EACH STATEMENT EXECUTE FUNCTION stepgate.guard_write();\nCREATE TRIGGER keep_me BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION f();\n";
         let out = super::without_guard(dump);
         assert_eq!(
             out,
