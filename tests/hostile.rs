@@ -247,6 +247,11 @@ fn writes_to_a_guarded_table_are_refused_and_its_trigger_cannot_be_removed() {
         "ALTER TABLE public.hostile_guarded DISABLE TRIGGER stepgate_guard",
         "DROP TRIGGER stepgate_guard ON public.hostile_guarded",
         "DROP TABLE public.hostile_guarded",
+        // The DDL tracker's record and its event triggers are the installer's.
+        "DELETE FROM stepgate.ddl_tracked",
+        "INSERT INTO stepgate.ddl_tracked (xid) VALUES (pg_catalog.pg_current_xact_id())",
+        "ALTER EVENT TRIGGER stepgate_track DISABLE",
+        "DROP EVENT TRIGGER stepgate_track_drop",
     ] {
         let e = r.batch_execute(sql).expect_err(sql);
         assert!(refused(&e), "{sql}: {e}");

@@ -509,6 +509,20 @@ fn tracked_proof_sees_ddl_that_a_trigger_runs_on_an_unnamed_table() {
         "{items:?}"
     );
 
+    // The step's own SQL tries to silence the tracker first: a setting it could write would
+    // do, the tracker's own table it cannot.
+    let silenced = one_step(
+        &db,
+        "[step.effects]\nrows = { \"public.inbox\" = { insert = 1 } }",
+        &step_file(
+            "SELECT 1;",
+            "SELECT pg_catalog.set_config('stepgate.track', 'off', true), pg_catalog.set_config('stepgate.tracked', '', true);\nINSERT INTO public.inbox VALUES (2);",
+        ),
+    );
+    let r = engine::rehearse::run(&opts(&silenced, &ci), "1", false).expect("rehearse");
+    assert!(!r.passed, "{r:#?}");
+    assert_eq!(r.proof, engine::proof::Proof::Full, "{r:#?}");
+
     // Without the tracker: the scan.
     let mut admin = postgres::Client::connect(&ci, postgres::NoTls).expect("connect");
     admin

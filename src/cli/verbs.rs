@@ -1046,6 +1046,15 @@ fn print_guard_status(st: &crate::engine::guard_cmd::GuardStatus) {
     if st.roles.is_empty() {
         println!("  no role is guarded: `stepgate guard install --role RUNNER`");
     }
+    println!(
+        "  {} DDL tracker: {}",
+        render::mark(st.ddl_tracker),
+        if st.ddl_tracker {
+            "rehearse and apply read what a step's DDL did, not the whole catalog"
+        } else {
+            "absent: rehearse and apply scan the catalog (`stepgate guard install` puts it in)"
+        }
+    );
     for t in &st.tables {
         println!("  write-guarded table {t}");
     }

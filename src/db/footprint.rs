@@ -22,6 +22,14 @@
 //! When either check fails (dynamic SQL changed an object the parser could not see, another
 //! session changed the catalog meanwhile) the caller falls back to the full proof.
 //!
+//! Where the **DDL tracker** is installed (event triggers on `ddl_command_end` and `sql_drop`,
+//! put in with the guard), the transaction's footprint is what the tracker recorded of its
+//! DDL commands instead, nested ones included, and no catalog pass is made at all: the
+//! same checks run on the recorded owners ([`inside_tracked`]), "new" meaning invisible to
+//! another session. A step whose statements hide what they run (DO blocks, CALL, dynamic
+//! SQL) or change the catalog where no event trigger fires (`REASSIGN OWNED`) is scanned as
+//! above: the tracker could not vouch for it.
+//!
 //! The scan is one sequential pass over each catalog computing integer aggregates: no
 //! deparsing, no relation locks (it reads catalogs, not the tables they describe). Rows of
 //! temporary objects (other sessions' temp tables) and of TOAST tables are left out, so an
@@ -461,10 +469,12 @@ $fn$;
 }
 
 /// The DDL tracker: two event-trigger functions that, inside a step's transaction that armed
-/// them (`stepgate.track = on`, see [`arm`]), append to `stepgate.tracked` (a transaction-local
-/// setting, undone with the subtransaction that ran the command) the owner of every object
-/// each DDL command created, altered or dropped, or `o` for a command that names no object
-/// (GRANT, REVOKE, ALTER DEFAULT PRIVILEGES). PostgreSQL fires them for every DDL command,
+/// them ([`arm`]), record in `stepgate.ddl_tracked` (a row per object, undone with the
+/// subtransaction that ran the command) the owner of every object each DDL command created,
+/// altered or dropped, or an unnamed row for a command that names no object (GRANT, REVOKE,
+/// ALTER DEFAULT PRIVILEGES). The record is the installer's: the step's own SQL can neither
+/// disarm the tracker nor erase what it recorded (a setting could be, by the very SQL it
+/// measures). PostgreSQL fires them for every DDL command,
 /// nested ones included (dynamic SQL, functions, DO blocks), so the transaction's footprint is
 /// read from what it did, not by scanning the catalog. Any other session pays one function
 /// call per DDL command and records nothing. Temporary objects are left out, as in the scan.
@@ -510,40 +520,60 @@ RETURNS oid LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
   END
 $fn$;
 
-CREATE FUNCTION stepgate.track_record(p_entries text)
-RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $fn$
-  SELECT pg_catalog.set_config('stepgate.tracked',
-           pg_catalog.concat_ws(' ', NULLIF(pg_catalog.current_setting('stepgate.tracked', true), ''),
-                                NULLIF(p_entries, '')),
-           true)
+-- One row per transaction that armed the tracker (owner NULL, unnamed false), then one per
+-- object its DDL touched (or per command naming none: unnamed). Kept a day: an apply's rows
+-- commit with it.
+CREATE UNLOGGED TABLE stepgate.ddl_tracked (
+  xid pg_catalog.xid8 NOT NULL,
+  at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  owner oid,
+  unnamed boolean NOT NULL DEFAULT false
+);
+CREATE INDEX ON stepgate.ddl_tracked (xid);
+
+CREATE FUNCTION stepgate.track_arm()
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  DELETE FROM stepgate.ddl_tracked WHERE at < pg_catalog.now() - interval '1 day';
+  INSERT INTO stepgate.ddl_tracked (xid) VALUES (pg_catalog.pg_current_xact_id());
+$fn$;
+
+CREATE FUNCTION stepgate.track_armed()
+RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL
+     AND EXISTS (SELECT FROM stepgate.ddl_tracked t
+                  WHERE t.xid = pg_catalog.pg_current_xact_id_if_assigned() AND t.owner IS NULL
+                    AND NOT t.unnamed)
 $fn$;
 
 CREATE FUNCTION stepgate.track_ddl()
-RETURNS event_trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
-  IF pg_catalog.current_setting('stepgate.track', true) IS DISTINCT FROM 'on' THEN
+  IF NOT stepgate.track_armed() THEN
     RETURN;
   END IF;
-  PERFORM stepgate.track_record((
-    SELECT pg_catalog.string_agg(CASE WHEN x.objid IS NULL THEN 'o'
-                                      ELSE coalesce(stepgate.track_owner(x.classid, x.objid, NULL)::text, '') END, ' ')
-      FROM pg_catalog.pg_event_trigger_ddl_commands() x
-     WHERE x.schema_name IS NULL OR x.schema_name !~ '^pg_(toast_)?temp'));
+  INSERT INTO stepgate.ddl_tracked (xid, owner, unnamed)
+  SELECT pg_catalog.pg_current_xact_id(), stepgate.track_owner(x.classid, x.objid, NULL), x.objid IS NULL
+    FROM pg_catalog.pg_event_trigger_ddl_commands() x
+   WHERE x.schema_name IS NULL OR x.schema_name !~ '^pg_(toast_)?temp';
 END
 $fn$;
 
 CREATE FUNCTION stepgate.track_drop()
-RETURNS event_trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
-  IF pg_catalog.current_setting('stepgate.track', true) IS DISTINCT FROM 'on' THEN
+  IF NOT stepgate.track_armed() THEN
     RETURN;
   END IF;
-  PERFORM stepgate.track_record((
-    SELECT pg_catalog.string_agg(coalesce(stepgate.track_owner(x.classid, x.objid, x.address_names)::text, ''), ' ')
-      FROM pg_catalog.pg_event_trigger_dropped_objects() x
-     WHERE NOT x.is_temporary));
+  INSERT INTO stepgate.ddl_tracked (xid, owner)
+  SELECT pg_catalog.pg_current_xact_id(), o
+    FROM (SELECT stepgate.track_owner(x.classid, x.objid, x.address_names) AS o
+            FROM pg_catalog.pg_event_trigger_dropped_objects() x
+           WHERE NOT x.is_temporary) d
+   WHERE o IS NOT NULL;
 END
 $fn$;
+REVOKE ALL ON FUNCTION stepgate.track_ddl() FROM PUBLIC;
+REVOKE ALL ON FUNCTION stepgate.track_drop() FROM PUBLIC;
 "#;
 
 /// The tracker's event triggers (installed with the guard: creating an event trigger takes a
@@ -563,6 +593,8 @@ pub fn tracker_ready(c: &mut impl GenericClient) -> Result<bool, postgres::Error
           WHERE e.evtname IN ('stepgate_track', 'stepgate_track_drop')
             AND e.evtfoid IN (pg_catalog.to_regprocedure('stepgate.track_ddl()'),
                               pg_catalog.to_regprocedure('stepgate.track_drop()'))
+            AND pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('stepgate.track_arm()'), 'EXECUTE')
+            AND pg_catalog.has_table_privilege(pg_catalog.to_regclass('stepgate.ddl_tracked'), 'SELECT')
             AND (e.evtenabled = 'A'
                  OR (e.evtenabled = 'O' AND pg_catalog.current_setting('session_replication_role') <> 'replica')
                  OR (e.evtenabled = 'R' AND pg_catalog.current_setting('session_replication_role') = 'replica'))",
@@ -573,10 +605,7 @@ pub fn tracker_ready(c: &mut impl GenericClient) -> Result<bool, postgres::Error
 
 /// Arms the tracker for the rest of the current transaction (before the step's statements).
 pub fn arm(c: &mut impl GenericClient) -> Result<(), postgres::Error> {
-    c.batch_execute(
-        "SELECT pg_catalog.set_config('stepgate.track', 'on', true),
-                pg_catalog.set_config('stepgate.tracked', '', true)",
-    )
+    c.batch_execute("SELECT stepgate.track_arm()")
 }
 
 /// What the tracker recorded in this transaction.
@@ -589,19 +618,17 @@ pub struct Tracked {
 }
 
 pub fn tracked(c: &mut impl GenericClient) -> Result<Tracked, postgres::Error> {
-    let text: Option<String> = c
-        .query_one(
-            "SELECT pg_catalog.current_setting('stepgate.tracked', true)",
-            &[],
-        )?
-        .try_get(0)?;
+    let rows = c.query(
+        "SELECT t.owner, t.unnamed FROM stepgate.ddl_tracked t
+          WHERE t.xid = pg_catalog.pg_current_xact_id() AND (t.owner IS NOT NULL OR t.unnamed)",
+        &[],
+    )?;
     let mut out = Tracked::default();
-    for token in text.unwrap_or_default().split_whitespace() {
-        match token.parse::<u32>() {
-            Ok(oid) => {
-                out.owners.insert(oid);
-            }
-            Err(_) => out.unnamed += 1,
+    for r in rows {
+        if r.try_get(1)? {
+            out.unnamed += 1;
+        } else if let Some(oid) = r.try_get::<_, Option<u32>>(0)? {
+            out.owners.insert(oid);
         }
     }
     Ok(out)

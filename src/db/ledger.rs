@@ -183,6 +183,7 @@ REVOKE ALL ON FUNCTION stepgate.append_event(text, text, text, text, text, text,
 -- The runner role: read and append, nothing else.
 GRANT USAGE ON SCHEMA stepgate TO {r};
 GRANT SELECT ON stepgate.meta, stepgate.events, stepgate.signers, stepgate.snapshots TO {r};
+GRANT SELECT ON stepgate.ddl_tracked TO {r};
 GRANT EXECUTE ON FUNCTION stepgate.store_snapshot(text, text) TO {r};
 GRANT EXECUTE ON FUNCTION stepgate.append_event(text, text, text, text, text, text, text, text, jsonb) TO {r};
 GRANT EXECUTE ON FUNCTION stepgate.canonical(bigint, timestamptz, text, text, text, text, text, text, text, text, text, jsonb, boolean) TO {r};

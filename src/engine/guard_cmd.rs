@@ -29,6 +29,9 @@ pub struct GuardStatus {
     pub enabled: bool,
     pub roles: Vec<GuardedRole>,
     pub tables: Vec<String>,
+    /// The DDL tracker (installed with the guard) fires in this session: rehearsals and
+    /// applies prove their catalog delta without a catalog pass.
+    pub ddl_tracker: bool,
 }
 
 fn connect(opts: &Options, what: &str) -> Result<(Target, Client)> {
@@ -100,6 +103,7 @@ pub fn status(opts: &Options) -> Result<GuardStatus> {
         enabled: trig.first().is_some_and(|r| r.get(0)),
         roles,
         tables,
+        ddl_tracker: crate::db::footprint::tracker_ready(&mut c)?,
     })
 }
 
