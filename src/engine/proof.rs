@@ -1,8 +1,10 @@
 //! How a step's catalog delta is proven: incrementally (the default) or in full.
 //!
 //! The incremental proof ([`crate::db::footprint`]) reads only the objects the step names,
-//! what depends on them and what its transaction wrote, and checks with a whole-catalog
-//! probe that nothing else moved. When that check fails (dynamic SQL changed an object the
+//! what depends on them and what its transaction wrote. What it wrote comes from the DDL
+//! tracker where it is installed and the step is one it can vouch for ([`Footprint::Tracked`]:
+//! no catalog pass), otherwise from a scan, whose whole-catalog probe also checks that
+//! nothing else moved ([`Footprint::Scanned`]). When that check fails (dynamic SQL changed an object the
 //! parser could not see, another session changed the catalog meanwhile) the caller runs the
 //! step again under the full proof: a snapshot of every object before, inside and after.
 //! `--full-proof` asks for the full one from the start.
