@@ -544,3 +544,37 @@ fn tracked_proof_sees_ddl_that_a_trigger_runs_on_an_unnamed_table() {
     assert!(r.passed, "{r:#?}");
     assert_eq!(r.footprint, Some(engine::proof::Footprint::Scanned));
 }
+
+/// A ledger from before the DDL tracker (its functions absent): the guard still installs,
+/// `guard status` says the tracker is absent, and rehearsals scan the catalog.
+#[test]
+fn a_ledger_without_the_tracker_takes_the_guard_and_scans() {
+    let (db, ci) = world_db("reh_no_tracker");
+    install_ledger(&ci);
+    let mut admin = postgres::Client::connect(&ci, postgres::NoTls).expect("connect");
+    admin
+        .batch_execute(
+            "DROP FUNCTION stepgate.track_ddl() CASCADE; DROP FUNCTION stepgate.track_drop() CASCADE;",
+        )
+        .expect("an older ledger");
+    let o = Options {
+        pack: ".".into(),
+        db: Some(ci.clone()),
+    };
+    engine::guard_cmd::change(&o, engine::guard_cmd::Change::Install { roles: &[] })
+        .expect("guard install");
+    let st = engine::guard_cmd::status(&o).expect("status");
+    assert!(st.installed && st.enabled, "{st:?}");
+    assert!(!st.ddl_tracker, "{st:?}");
+    let pack = one_step(
+        &db,
+        "[step.effects]\ncreate = [\"table public.t_old\"]",
+        &step_file(
+            "SELECT 1;",
+            "CREATE TABLE public.t_old (id int PRIMARY KEY);",
+        ),
+    );
+    let r = engine::rehearse::run(&opts(&pack, &ci), "1", false).expect("rehearse");
+    assert!(r.passed, "{r:#?}");
+    assert_eq!(r.footprint, Some(engine::proof::Footprint::Scanned));
+}

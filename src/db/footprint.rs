@@ -588,10 +588,17 @@ REVOKE ALL ON FUNCTION stepgate.track_drop() FROM PUBLIC;
 "#;
 
 /// The tracker's event triggers (installed with the guard: creating an event trigger takes a
-/// superuser).
-pub const TRACKER_TRIGGERS_SQL: &str =
-    "CREATE EVENT TRIGGER stepgate_track ON ddl_command_end EXECUTE FUNCTION stepgate.track_ddl();
-CREATE EVENT TRIGGER stepgate_track_drop ON sql_drop EXECUTE FUNCTION stepgate.track_drop();\n";
+/// superuser). A ledger installed before the tracker existed has no functions for them: the
+/// guard goes in without it there, and the proof scans the catalog.
+pub const TRACKER_TRIGGERS_SQL: &str = "DO $track$
+BEGIN
+  IF pg_catalog.to_regprocedure('stepgate.track_ddl()') IS NOT NULL
+     AND pg_catalog.to_regprocedure('stepgate.track_drop()') IS NOT NULL THEN
+    CREATE EVENT TRIGGER stepgate_track ON ddl_command_end EXECUTE FUNCTION stepgate.track_ddl();
+    CREATE EVENT TRIGGER stepgate_track_drop ON sql_drop EXECUTE FUNCTION stepgate.track_drop();
+  END IF;
+END
+$track$;\n";
 
 pub const TRACKER_UNINSTALL_SQL: &str = "DROP EVENT TRIGGER IF EXISTS stepgate_track;
 DROP EVENT TRIGGER IF EXISTS stepgate_track_drop;\n";
