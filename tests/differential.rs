@@ -25,7 +25,7 @@ fn install_tracker(ci: &str) {
     let mut s = Client::connect(ci, NoTls).expect("connect");
     s.batch_execute(&format!(
         "CREATE SCHEMA stepgate;\n{}{}",
-        footprint::TRACKER_FUNCTIONS_SQL,
+        footprint::tracker_functions_sql(),
         footprint::TRACKER_TRIGGERS_SQL
     ))
     .expect("install the tracker");

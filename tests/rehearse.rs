@@ -532,17 +532,7 @@ fn tracked_proof_sees_ddl_that_a_trigger_runs_on_an_unnamed_table() {
     let r = engine::rehearse::run(&opts(&pack, &ci), "1", false).expect("rehearse");
     assert!(!r.passed, "{r:#?}");
     assert_eq!(r.proof, engine::proof::Proof::Full, "{r:#?}");
-    let plain = one_step(
-        &db,
-        "[step.effects]\ncreate = [\"table public.t_plain\"]",
-        &step_file(
-            "SELECT 1;",
-            "CREATE TABLE public.t_plain (id int PRIMARY KEY);",
-        ),
-    );
-    let r = engine::rehearse::run(&opts(&plain, &ci), "1", false).expect("rehearse");
-    assert!(r.passed, "{r:#?}");
-    assert_eq!(r.footprint, Some(engine::proof::Footprint::Scanned));
+    assert_new_table_is_scanned(&db, &ci, "t_plain");
 }
 
 /// A ledger from before the DDL tracker (its functions absent): the guard still installs,
@@ -566,15 +556,20 @@ fn a_ledger_without_the_tracker_takes_the_guard_and_scans() {
     let st = engine::guard_cmd::status(&o).expect("status");
     assert!(st.installed && st.enabled, "{st:?}");
     assert!(!st.ddl_tracker, "{st:?}");
+    assert_new_table_is_scanned(&db, &ci, "t_old");
+}
+
+/// A step creating `public.{table}` rehearses clean, proven by the catalog scan.
+fn assert_new_table_is_scanned(db: &str, ci: &str, table: &str) {
     let pack = one_step(
-        &db,
-        "[step.effects]\ncreate = [\"table public.t_old\"]",
+        db,
+        &format!("[step.effects]\ncreate = [\"table public.{table}\"]"),
         &step_file(
             "SELECT 1;",
-            "CREATE TABLE public.t_old (id int PRIMARY KEY);",
+            &format!("CREATE TABLE public.{table} (id int PRIMARY KEY);"),
         ),
     );
-    let r = engine::rehearse::run(&opts(&pack, &ci), "1", false).expect("rehearse");
+    let r = engine::rehearse::run(&opts(&pack, ci), "1", false).expect("rehearse");
     assert!(r.passed, "{r:#?}");
     assert_eq!(r.footprint, Some(engine::proof::Footprint::Scanned));
 }

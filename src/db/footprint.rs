@@ -493,42 +493,26 @@ $fn$;
 /// Owners are the footprint's: a column's, constraint's, trigger's, policy's, rule's or
 /// default's table (a domain constraint's domain), otherwise the object itself. A dropped
 /// part's rows are gone by `sql_drop`, so its table is found by the names it had.
-pub const TRACKER_FUNCTIONS_SQL: &str = r#"
+pub fn tracker_functions_sql() -> String {
+    TRACKER_FUNCTIONS.replace("{owner}", &owner_of_sql("p_classid", "p_objid"))
+}
+
+const TRACKER_FUNCTIONS: &str = r#"
 CREATE FUNCTION stepgate.track_owner(p_classid oid, p_objid oid, p_names text[])
 RETURNS oid LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
-  SELECT CASE p_classid
-    WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN p_objid
-    WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN p_objid
-    WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN p_objid
-    WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN p_objid
-    WHEN 'pg_catalog.pg_extension'::pg_catalog.regclass THEN p_objid
-    WHEN 'pg_catalog.pg_event_trigger'::pg_catalog.regclass THEN p_objid
-    ELSE coalesce(
-      CASE p_classid
-        WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass
-          THEN (SELECT CASE WHEN k.conrelid <> 0 THEN k.conrelid ELSE k.contypid END
-                  FROM pg_catalog.pg_constraint k WHERE k.oid = p_objid)
-        WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass
-          THEN (SELECT g.tgrelid FROM pg_catalog.pg_trigger g WHERE g.oid = p_objid)
-        WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass
-          THEN (SELECT y.polrelid FROM pg_catalog.pg_policy y WHERE y.oid = p_objid)
-        WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass
-          THEN (SELECT w.ev_class FROM pg_catalog.pg_rewrite w WHERE w.oid = p_objid)
-        WHEN 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-          THEN (SELECT a.adrelid FROM pg_catalog.pg_attrdef a WHERE a.oid = p_objid)
-      END,
-      -- Dropped: its table by name (a domain constraint's domain), when that still exists.
-      CASE WHEN p_classid IN ('pg_catalog.pg_constraint'::pg_catalog.regclass,
-                              'pg_catalog.pg_trigger'::pg_catalog.regclass,
-                              'pg_catalog.pg_policy'::pg_catalog.regclass,
-                              'pg_catalog.pg_rewrite'::pg_catalog.regclass,
-                              'pg_catalog.pg_attrdef'::pg_catalog.regclass)
-                AND pg_catalog.array_length(p_names, 1) >= 2
-           THEN coalesce(
-                  pg_catalog.to_regclass(pg_catalog.format('%I.%I', p_names[1], p_names[2]))::oid,
-                  pg_catalog.to_regtype(pg_catalog.format('%I.%I', p_names[1], p_names[2]))::oid)
-      END)
-  END
+  SELECT coalesce(
+    {owner},
+    -- Dropped: its table by name (a domain constraint's domain), when that still exists.
+    CASE WHEN p_classid IN ('pg_catalog.pg_constraint'::pg_catalog.regclass,
+                            'pg_catalog.pg_trigger'::pg_catalog.regclass,
+                            'pg_catalog.pg_policy'::pg_catalog.regclass,
+                            'pg_catalog.pg_rewrite'::pg_catalog.regclass,
+                            'pg_catalog.pg_attrdef'::pg_catalog.regclass)
+              AND pg_catalog.array_length(p_names, 1) >= 2
+         THEN coalesce(
+                pg_catalog.to_regclass(pg_catalog.format('%I.%I', p_names[1], p_names[2]))::oid,
+                pg_catalog.to_regtype(pg_catalog.format('%I.%I', p_names[1], p_names[2]))::oid)
+    END)
 $fn$;
 
 -- One row per transaction that armed the tracker (owner NULL, unnamed false), then one per
@@ -602,6 +586,34 @@ $track$;\n";
 
 pub const TRACKER_UNINSTALL_SQL: &str = "DROP EVENT TRIGGER IF EXISTS stepgate_track;
 DROP EVENT TRIGGER IF EXISTS stepgate_track_drop;\n";
+
+/// The object a catalog row `(classid, objid)` belongs to, as the footprint reads it: a
+/// constraint's, trigger's, policy's, rule's or default's table (a domain constraint's
+/// domain), otherwise the object itself; NULL for a catalog the footprint does not model or
+/// a part whose row is gone. One mapping for the scope's closure and the DDL tracker.
+fn owner_of_sql(classid: &str, objid: &str) -> String {
+    format!(
+        "CASE {classid}
+           WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass
+             THEN (SELECT CASE WHEN k.conrelid <> 0 THEN k.conrelid ELSE k.contypid END
+                     FROM pg_catalog.pg_constraint k WHERE k.oid = {objid})
+           WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass
+             THEN (SELECT g.tgrelid FROM pg_catalog.pg_trigger g WHERE g.oid = {objid})
+           WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass
+             THEN (SELECT y.polrelid FROM pg_catalog.pg_policy y WHERE y.oid = {objid})
+           WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+             THEN (SELECT w.ev_class FROM pg_catalog.pg_rewrite w WHERE w.oid = {objid})
+           WHEN 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+             THEN (SELECT a.adrelid FROM pg_catalog.pg_attrdef a WHERE a.oid = {objid})
+           WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN {objid}
+           WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN {objid}
+           WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN {objid}
+           WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN {objid}
+           WHEN 'pg_catalog.pg_extension'::pg_catalog.regclass THEN {objid}
+           WHEN 'pg_catalog.pg_event_trigger'::pg_catalog.regclass THEN {objid}
+         END"
+    )
+}
 
 /// Whether this session's DDL is tracked: both event triggers exist, are enabled, and fire
 /// under the session's `session_replication_role`.
@@ -826,7 +838,7 @@ fn resolve_scope(
     let schemas: Vec<String> = names.schemas.iter().cloned().collect();
     let extensions: Vec<String> = names.extensions.iter().cloned().collect();
     let cap = max_scope as i64 + 1;
-    let rows = c.query(
+    let sql = format!(
         "WITH RECURSIVE seed(classid, objid) AS (
             SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid
               FROM unnest($1::text[], $2::text[]) AS x(s, r)
@@ -855,26 +867,14 @@ fn resolve_scope(
                AND (dep.classid <> 'pg_catalog.pg_namespace'::pg_catalog.regclass OR $8)
          ),
          capped AS (SELECT DISTINCT classid, objid FROM dep LIMIT $9)
-         SELECT CASE x.classid
-                  WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass
-                    THEN (SELECT CASE WHEN k.conrelid <> 0 THEN k.conrelid ELSE k.contypid END
-                            FROM pg_catalog.pg_constraint k WHERE k.oid = x.objid)
-                  WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass
-                    THEN (SELECT g.tgrelid FROM pg_catalog.pg_trigger g WHERE g.oid = x.objid)
-                  WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass
-                    THEN (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = x.objid)
-                  WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass
-                    THEN (SELECT w.ev_class FROM pg_catalog.pg_rewrite w WHERE w.oid = x.objid)
-                  WHEN 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-                    THEN (SELECT a.adrelid FROM pg_catalog.pg_attrdef a WHERE a.oid = x.objid)
-                  WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN x.objid
-                  WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN x.objid
-                  WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN x.objid
-                  WHEN 'pg_catalog.pg_namespace'::pg_catalog.regclass THEN x.objid
-                END
+         SELECT {owner}
            FROM capped x
          UNION SELECT oid FROM pg_catalog.pg_extension
          UNION SELECT oid FROM pg_catalog.pg_event_trigger",
+        owner = owner_of_sql("x.classid", "x.objid")
+    );
+    let rows = c.query(
+        sql.as_str(),
         &[
             &rs,
             &rn,
