@@ -90,7 +90,7 @@ fn take_in<C: GenericClient>(
             quote_literal(k)
         ));
     }
-    let row = client.query_one(probe.as_str(), &[])?;
+    let row = client.query_typed_one(probe.as_str(), &[])?;
     let version: i32 = row
         .try_get::<_, String>(1)?
         .trim()
@@ -152,9 +152,10 @@ fn read_all<C: GenericClient>(
     let mut snap = Snapshot::default();
     for (kind, sql) in queries(version, scoped) {
         let (sql, names) = bind_params(&sql);
-        let params: Vec<&Vec<u32>> = names.iter().map(|n| ctx.param(n)).collect();
+        let params = names.iter().map(|n| (ctx.param(n), Type::OID_ARRAY));
         // Rows are converted as they stream in, overlapping the server's work on later rows.
-        let mut rows = client.query_raw(sql.as_str(), params)?;
+        // Typed: one round trip per query, with no statement prepared first.
+        let mut rows = client.query_typed_raw(sql.as_str(), params)?;
         let mut plan: Option<Vec<Col>> = None;
         while let Some(row) = rows.next()? {
             let plan = plan.get_or_insert_with(|| plan_of(&row));
@@ -203,7 +204,7 @@ impl Context {
 fn extension_members<C: GenericClient>(
     client: &mut C,
 ) -> Result<HashMap<String, Vec<u32>>, postgres::Error> {
-    let rows = client.query(
+    let rows = client.query_typed(
         "SELECT d.classid::regclass::text, array_agg(d.objid)
          FROM pg_depend d
          WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
