@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use postgres::{Client, NoTls};
 use stepgate::core::{catalog, effects, import, scope, sql};
-use stepgate::db::{delta, footprint, snapshot};
+use stepgate::db::{baseline, delta, footprint, snapshot};
 
 thread_local! {
     /// Forms where the incremental measurement could not account for every change and the
@@ -18,17 +18,58 @@ thread_local! {
     static FALLBACKS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
     /// The same, for the measurement the DDL tracker reports (forms it vouches for).
     static TRACKED_FALLBACKS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Forms whose commit-time baseline could not be moved by the pre-image (recomputed).
+    static BASELINE_FALLBACKS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The DDL tracker (`db::footprint`), as the ledger's install with the guard puts it.
+/// The DDL tracker (`db::footprint`), as the ledger's install with the guard puts it, and
+/// the server's baseline (`db::baseline`).
 fn install_tracker(ci: &str) {
     let mut s = Client::connect(ci, NoTls).expect("connect");
     s.batch_execute(&format!(
-        "CREATE SCHEMA stepgate;\n{}{}",
+        "CREATE SCHEMA stepgate;\n{}{}{}",
         footprint::tracker_functions_sql(),
+        baseline::baseline_sql(),
         footprint::TRACKER_TRIGGERS_SQL
     ))
     .expect("install the tracker");
+}
+
+/// Inside the step's transaction: the baseline moved by what the transaction changed
+/// (`stepgate.catalog_delta()`, from the pre-image) against the whole catalog recomputed.
+/// `Ok(false)` when the delta could not be vouched for (the commit would recompute).
+fn baseline_agrees(tx: &mut postgres::Transaction<'_>) -> Result<bool, String> {
+    let rows = tx
+        .query(
+            "SELECT s.cat, b.n + d.dn = s.n AND b.x # d.dx = s.x, s.n - b.n, d.dn
+               FROM stepgate.catalog_delta() d
+               JOIN stepgate.catalog_tallies b ON b.cat = d.cat
+               JOIN stepgate.catalog_scan() s ON s.cat = d.cat",
+            &[],
+        )
+        .map_err(|e| format!("catalog_delta: {e:?}"))?;
+    if rows.is_empty() {
+        return Ok(false);
+    }
+    let off: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.get::<_, bool>(1))
+        .map(|r| {
+            format!(
+                "{} (rows moved {}, delta says {})",
+                r.get::<_, String>(0),
+                r.get::<_, i64>(2),
+                r.get::<_, i64>(3)
+            )
+        })
+        .collect();
+    match off.is_empty() {
+        true => Ok(true),
+        false => Err(format!(
+            "the baseline moved by the pre-image differs from the whole catalog in {}",
+            off.join(", ")
+        )),
+    }
 }
 
 /// What the tracked measurement made of a transaction: `Err` when it fell back, else the
@@ -304,10 +345,19 @@ fn run_form(form: &Form) -> Result<(), String> {
         .ok_or("scope over the cap")?;
     let entry_scoped = snapshot::take_scoped(&mut c, &entry.scope).expect("scoped entry");
     assert!(footprint::tracker_ready(&mut c).expect("tracker ready"));
+    c.batch_execute("SELECT stepgate.catalog_rebaseline()")
+        .expect("baseline after setup");
     let mut tx = c.transaction().expect("begin");
-    footprint::arm(&mut tx).expect("arm");
+    footprint::arm(&mut tx, Some(&entry.scope)).expect("arm");
     tx.batch_execute(form.sql)
         .map_err(|e| format!("statement failed: {e}"))?;
+    if !names.untracked {
+        match baseline_agrees(&mut tx) {
+            Ok(true) => {}
+            Ok(false) => BASELINE_FALLBACKS.with(|f| f.borrow_mut().push(form.name.to_string())),
+            Err(e) => problems.push(e),
+        }
+    }
     let rows = delta::row_delta(&mut tx).expect("row delta");
     let inside = snapshot::take(&mut tx).expect("snapshot inside");
     let found = footprint::inside(&mut tx, &entry).expect("footprint inside");
@@ -422,6 +472,15 @@ fn predicted_effects_equal_measured_delta_for_every_form() {
         tracked.is_empty(),
         "the tracked measurement fell back on forms the parser names: {tracked:?}"
     );
+    let recomputed = BASELINE_FALLBACKS.with(|f| f.borrow().clone());
+    eprintln!(
+        "commit-time baseline: {} of {vouched} forms moved by their pre-image, recomputed on {recomputed:?}",
+        vouched - recomputed.len()
+    );
+    assert!(
+        recomputed.is_empty(),
+        "the commit-time baseline could not be moved by the pre-image: {recomputed:?}"
+    );
     let unexpected: Vec<&&str> = failing
         .iter()
         .filter(|n| !KNOWN_GAPS.iter().any(|(g, _)| g == *n))
@@ -473,7 +532,7 @@ fn incremental_measurement_notices_what_dynamic_sql_changed() {
             .expect("scope under the cap");
         let entry_scoped = snapshot::take_scoped(&mut c, &entry.scope).expect("scoped");
         let mut tx = c.transaction().expect("begin");
-        footprint::arm(&mut tx).expect("arm");
+        footprint::arm(&mut tx, None).expect("arm");
         tx.batch_execute(sql_text).expect("statement");
         let inside = snapshot::take(&mut tx).expect("inside");
         let found = footprint::inside(&mut tx, &entry).expect("footprint");

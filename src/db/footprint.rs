@@ -50,11 +50,29 @@ struct Catalog {
     filter: &'static str,
     /// Rows of this catalog define the object whose oid is their owner.
     defines: bool,
+    /// Its rows whose owner is in `@a@` (an `oid[]`), as `filter` counts them, found through
+    /// the catalog's indexes: what the commit-time fingerprint reads (see
+    /// [`crate::db::baseline`]). `@nt@` is `@a@` without temporary relations; `@owner@` is
+    /// `owner`. Exactly the rows of the whole-catalog pass whose owner is in `@a@`, so that
+    /// adding them up over every owner gives that pass's tallies.
+    rows_of: &'static str,
     /// Whether its rows are tallied. Rows of the others are never deleted but with a row of
     /// a tallied catalog (a column with its table; DROP COLUMN and DROP DEFAULT update the
     /// column's row, which the transaction then owns), so reading them for what the
     /// transaction wrote is enough.
     tally: bool,
+}
+
+/// The row's namespace is neither TOAST's nor a temporary one (what [`EXCLUDED_NS`] leaves
+/// out), checked through the namespace's oid index.
+macro_rules! ns_ok {
+    ($col:literal) => {
+        concat!(
+            "NOT EXISTS (SELECT FROM pg_catalog.pg_namespace x WHERE x.oid = ",
+            $col,
+            " AND (x.oid = 99 OR x.nspname LIKE 'pg\\_temp\\_%' OR x.nspname LIKE 'pg\\_toast\\_temp\\_%'))"
+        )
+    };
 }
 
 /// Relations left out: temporary ones and TOAST tables (a TOAST table comes and goes with its
@@ -86,6 +104,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "oid NOT IN @ns@",
         defines: true,
         tally: true,
+        rows_of: "oid = ANY(@a@) AND NOT (oid = 99 OR nspname LIKE 'pg\\_temp\\_%' OR nspname LIKE 'pg\\_toast\\_temp\\_%')",
     },
     Catalog {
         name: "pg_class",
@@ -93,6 +112,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "relpersistence <> 't' AND relnamespace <> 99",
         defines: true,
         tally: true,
+        rows_of: "oid = ANY(@a@) AND relpersistence <> 't' AND relnamespace <> 99",
     },
     Catalog {
         name: "pg_attribute",
@@ -100,6 +120,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "attrelid NOT IN @rels@",
         defines: false,
         tally: false,
+        rows_of: "attrelid = ANY(@nt@)",
     },
     Catalog {
         name: "pg_attrdef",
@@ -107,6 +128,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "adrelid NOT IN @temp@",
         defines: false,
         tally: false,
+        rows_of: "adrelid = ANY(@nt@)",
     },
     Catalog {
         name: "pg_constraint",
@@ -114,6 +136,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "connamespace NOT IN @ns@",
         defines: false,
         tally: true,
+        rows_of: concat!("(conrelid = ANY(@a@) OR (conrelid = 0 AND contypid = ANY(@a@))) AND ", ns_ok!("connamespace")),
     },
     Catalog {
         name: "pg_index",
@@ -121,6 +144,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "indrelid NOT IN @rels@",
         defines: false,
         tally: false,
+        rows_of: "indexrelid = ANY(@a@) AND NOT EXISTS (SELECT FROM pg_catalog.pg_class x WHERE x.oid = indrelid AND x.relpersistence = 't')",
     },
     Catalog {
         name: "pg_trigger",
@@ -128,6 +152,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "tgrelid NOT IN @temp@",
         defines: false,
         tally: true,
+        rows_of: "tgrelid = ANY(@nt@)",
     },
     Catalog {
         name: "pg_policy",
@@ -135,6 +160,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "true",
         defines: false,
         tally: true,
+        rows_of: "polrelid = ANY(@a@)",
     },
     Catalog {
         name: "pg_rewrite",
@@ -142,6 +168,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "ev_class NOT IN @temp@",
         defines: false,
         tally: true,
+        rows_of: "ev_class = ANY(@nt@)",
     },
     Catalog {
         name: "pg_sequence",
@@ -149,6 +176,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "seqrelid NOT IN @temp@",
         defines: false,
         tally: false,
+        rows_of: "seqrelid = ANY(@nt@)",
     },
     Catalog {
         name: "pg_inherits",
@@ -156,6 +184,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "inhrelid NOT IN @temp@",
         defines: false,
         tally: false,
+        rows_of: "inhrelid = ANY(@nt@)",
     },
     Catalog {
         name: "pg_proc",
@@ -163,6 +192,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "pronamespace NOT IN @ns@",
         defines: true,
         tally: true,
+        rows_of: concat!("oid = ANY(@a@) AND ", ns_ok!("pronamespace")),
     },
     Catalog {
         name: "pg_type",
@@ -170,6 +200,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "typnamespace NOT IN @ns@",
         defines: true,
         tally: true,
+        rows_of: concat!("oid = ANY(@a@) AND ", ns_ok!("typnamespace")),
     },
     Catalog {
         name: "pg_enum",
@@ -177,6 +208,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "true",
         defines: false,
         tally: false,
+        rows_of: "enumtypid = ANY(@a@)",
     },
     Catalog {
         name: "pg_range",
@@ -184,6 +216,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "true",
         defines: false,
         tally: false,
+        rows_of: "rngtypid = ANY(@a@)",
     },
     Catalog {
         name: "pg_description",
@@ -196,6 +229,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "objoid NOT IN @temp@",
         defines: false,
         tally: true,
+        rows_of: "objoid = ANY(@a@ || ARRAY(SELECT k.oid FROM pg_catalog.pg_constraint k WHERE k.conrelid = ANY(@a@) OR k.contypid = ANY(@a@) UNION ALL SELECT g.oid FROM pg_catalog.pg_trigger g WHERE g.tgrelid = ANY(@a@) UNION ALL SELECT y.oid FROM pg_catalog.pg_policy y WHERE y.polrelid = ANY(@a@) UNION ALL SELECT w.oid FROM pg_catalog.pg_rewrite w WHERE w.ev_class = ANY(@a@))) AND (@owner@) = ANY(@a@) AND NOT EXISTS (SELECT FROM pg_catalog.pg_class x WHERE x.oid = objoid AND x.relpersistence = 't')",
     },
     Catalog {
         name: "pg_extension",
@@ -203,6 +237,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "true",
         defines: true,
         tally: true,
+        rows_of: "oid = ANY(@a@)",
     },
     Catalog {
         name: "pg_event_trigger",
@@ -210,6 +245,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "true",
         defines: true,
         tally: true,
+        rows_of: "oid = ANY(@a@)",
     },
 ];
 
@@ -372,7 +408,7 @@ fn scan(
     touched: bool,
 ) -> Result<Scan, postgres::Error> {
     let scope_oids: Vec<u32> = scope.iter().copied().collect();
-    let sql = scan_sql("$1::pg_catalog.oid[]", touched, touched);
+    let sql = scan_sql("$1::pg_catalog.oid[]", touched, touched, "0");
 
     let rows = c.query(sql.as_str(), &[&scope_oids])?;
     let (mut all, mut outside) = (Probe::default(), Probe::default());
@@ -405,7 +441,8 @@ fn scan(
 /// and overall, and with `touched` the owners of the rows this transaction wrote.
 /// `every`: every catalog, not only the tallied ones (the touched rows are looked for in
 /// all of them; the server's fingerprint covers all of them).
-fn scan_sql(scope: &str, touched: bool, every: bool) -> String {
+/// `seed`: the row hash's seed (the client's probe uses 0; the server's, a secret one).
+pub(crate) fn scan_sql(scope: &str, touched: bool, every: bool, seed: &str) -> String {
     let mut parts = Vec::new();
     for cat in CATALOGS.iter().filter(|c| every || c.tally) {
         if touched && !cat.tally {
@@ -429,7 +466,7 @@ fn scan_sql(scope: &str, touched: bool, every: bool) -> String {
                     coalesce(bit_xor(h) FILTER (WHERE NOT s AND NOT t), 0) AS x_out,
                     count(*) AS n_all, coalesce(bit_xor(h), 0) AS x_all,
                     {touch} AS touched, {defines} AS defines
-               FROM (SELECT pg_catalog.hashtidextended(ctid, 0) AS h, {owner} AS owner,
+               FROM (SELECT pg_catalog.hashtidextended(ctid, {seed}) AS h, {owner} AS owner,
                             ({owner}) IN (SELECT oid FROM scope) AS s,
                             {t} AS t
                        FROM pg_catalog.{name} WHERE {filter}) x",
@@ -437,6 +474,7 @@ fn scan_sql(scope: &str, touched: bool, every: bool) -> String {
             owner = cat.owner,
             filter = filter_of(cat, touched),
             defines = cat.defines,
+            seed = seed,
             t = if touched {
                 "pg_catalog.age(xmin) <= 0"
             } else {
@@ -456,27 +494,32 @@ fn scan_sql(scope: &str, touched: bool, every: bool) -> String {
     )
 }
 
-/// `stepgate.catalog_fingerprint()`: the same whole-catalog probe, computed by the server
-/// itself (drift's baseline, written into the commit fact). One pass over each catalog with
-/// integer aggregates: no deparsing, no relation locks, no sort of the whole catalog.
-pub fn server_fingerprint_sql() -> String {
-    format!(
-        "
--- The whole-catalog probe (see `db::footprint`), computed by the server from its own
--- catalog, no client involved: drift's baseline. Moves when any row of a modelled catalog is
--- inserted, updated or deleted (temporary and TOAST objects aside). Without JIT: compiling
--- the pass costs more than running it (≈ 250 ms of a COMMIT at 1,000 tables, measured).
-CREATE FUNCTION stepgate.catalog_fingerprint()
-RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-  SET jit = off AS $fn$
-  SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
-           pg_catalog.string_agg(p.cat || ':' || p.n_all || ':' || p.x_all, ',' ORDER BY p.cat COLLATE \"C\"),
-           'UTF8')), 'hex')
-    FROM ({scan}) p
-$fn$;
-",
-        scan = scan_sql("'{}'::pg_catalog.oid[]", false, true)
-    )
+/// Every row of every catalog whose owner is in `p_all` (`p_notemp`: the same without
+/// temporary relations), with its `ctid`, its hash under `p_seed` and its `xmin`, found
+/// through the catalogs' indexes: exactly the rows of the whole-catalog pass those owners
+/// own. The body of `stepgate.catalog_rows` ([`crate::db::baseline`]).
+pub(crate) fn owned_rows_sql() -> String {
+    CATALOGS
+        .iter()
+        .map(|cat| {
+            let cond = cat
+                .rows_of
+                .replace("@owner@", cat.owner)
+                .replace("@a@", "p_all")
+                .replace("@nt@", "p_notemp");
+            format!(
+                "SELECT '{name}'::text, ctid, pg_catalog.hashtidextended(ctid, p_seed), xmin
+   FROM pg_catalog.{name} WHERE {cond}",
+                name = cat.name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\nUNION ALL ")
+}
+
+/// The catalogs the server's fingerprint covers, by name.
+pub(crate) fn catalog_names() -> impl Iterator<Item = &'static str> {
+    CATALOGS.iter().map(|c| c.name)
 }
 
 /// The DDL tracker: two event-trigger functions that, inside a step's transaction that armed
@@ -591,7 +634,7 @@ DROP EVENT TRIGGER IF EXISTS stepgate_track_drop;\n";
 /// constraint's, trigger's, policy's, rule's or default's table (a domain constraint's
 /// domain), otherwise the object itself; NULL for a catalog the footprint does not model or
 /// a part whose row is gone. One mapping for the scope's closure and the DDL tracker.
-fn owner_of_sql(classid: &str, objid: &str) -> String {
+pub(crate) fn owner_of_sql(classid: &str, objid: &str) -> String {
     format!(
         "CASE {classid}
            WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass
@@ -634,8 +677,34 @@ pub fn tracker_ready(c: &mut impl GenericClient) -> Result<bool, postgres::Error
 }
 
 /// Arms the tracker for the rest of the current transaction (before the step's statements).
-pub fn arm(c: &mut impl GenericClient) -> Result<(), postgres::Error> {
-    c.batch_execute("SELECT stepgate.track_arm()")
+/// `preimage`: the transaction will commit, and the server keeps drift's baseline from the
+/// pre-image of these objects ([`crate::db::baseline`]) instead of reading every catalog row
+/// at COMMIT.
+pub fn arm(
+    c: &mut impl GenericClient,
+    preimage: Option<&BTreeSet<u32>>,
+) -> Result<(), postgres::Error> {
+    match preimage {
+        Some(scope) => {
+            let oids: Vec<u32> = scope.iter().copied().collect();
+            c.query_typed(
+                "SELECT stepgate.track_arm($1)",
+                &[(&oids, postgres::types::Type::OID_ARRAY)],
+            )?;
+            Ok(())
+        }
+        None => c.batch_execute("SELECT stepgate.track_arm()"),
+    }
+}
+
+/// Whether the ledger keeps drift's baseline from pre-images (a ledger installed before it
+/// recomputes it at every commit).
+pub fn keeps_baseline(c: &mut impl GenericClient) -> Result<bool, postgres::Error> {
+    c.query_typed_one(
+        "SELECT pg_catalog.to_regprocedure('stepgate.track_arm(pg_catalog.oid[])') IS NOT NULL",
+        &[],
+    )?
+    .try_get(0)
 }
 
 /// What the tracker recorded in this transaction.

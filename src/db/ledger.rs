@@ -168,8 +168,8 @@ REVOKE ALL ON FUNCTION stepgate.append_event(text, text, text, text, text, text,
         floor = opts.floor_min_signatures
     );
     sql.push_str(crate::db::authority::ED25519_SQL);
-    sql.push_str(&crate::db::footprint::server_fingerprint_sql());
     sql.push_str(&crate::db::footprint::tracker_functions_sql());
+    sql.push_str(&crate::db::baseline::baseline_sql());
     sql.push_str(crate::db::authority::AUTHORITY_SQL);
     if opts.guard {
         sql.push_str(&crate::db::authority::guard_install_sql(

@@ -24,6 +24,7 @@ pub fn quote_literal(s: &str) -> String {
 }
 
 pub mod authority;
+pub mod baseline;
 pub mod connect;
 pub mod delta;
 pub mod footprint;

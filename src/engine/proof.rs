@@ -57,6 +57,9 @@ pub struct EntryState {
 pub struct Tracking {
     /// GRANT-like commands the step's own statements account for.
     pub grants: usize,
+    /// The transaction will commit and the server keeps drift's baseline from the scope's
+    /// pre-image, recorded when the tracker is armed.
+    pub preimage: bool,
 }
 
 impl EntryState {
@@ -135,10 +138,13 @@ pub fn entry_state(
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()?;
-        let tracked =
-            (!names.untracked && footprint::tracker_ready(&mut tx)?).then_some(Tracking {
+        let tracked = match !names.untracked && footprint::tracker_ready(&mut tx)? {
+            true => Some(Tracking {
                 grants: names.grants,
-            });
+                preimage: with_tallies && footprint::keeps_baseline(&mut tx)?,
+            }),
+            false => None,
+        };
         let fp = footprint::entry(&mut tx, names, MAX_SCOPE, with_tallies && tracked.is_none())?;
         let snapshot = match &fp {
             Some(f) => Some(snapshot::take_scoped(&mut tx, &f.scope)?),
@@ -171,8 +177,8 @@ pub fn step_names(pack: &Pack, idx: usize, file: &SqlFile) -> Names {
 /// Arms the DDL tracker when the entry chose it: inside the step's transaction, before its
 /// statements.
 pub fn arm(c: &mut impl GenericClient, entry: &EntryState) -> Result<(), postgres::Error> {
-    if entry.tracked.is_some() {
-        footprint::arm(c)?;
+    if let (Some(t), Some(f)) = (&entry.tracked, &entry.footprint) {
+        footprint::arm(c, t.preimage.then_some(&f.scope))?;
     }
     Ok(())
 }

@@ -332,8 +332,8 @@ RETURNS timestamptz LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
   SELECT a.backend_start FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid()
 $fn$;
 
--- stepgate.catalog_fingerprint() (drift's baseline) is generated with the client's probe:
--- see `db::footprint::server_fingerprint_sql`.
+-- stepgate.commit_fingerprint() (drift's baseline, in every commit fact) and
+-- stepgate.catalog_fingerprint() (the live one): see `db::baseline`.
 
 -- Issues the permit under which the calling transaction may run the plan's statements and
 -- commit once. Call it first in the step's transaction, before any change.
@@ -556,8 +556,7 @@ BEGIN
   INSERT INTO stepgate.used_approvals (sha256, permit) SELECT a, v.id FROM pg_catalog.unnest(v.approvals) a;
   PERFORM stepgate.append_fact(v.pack, v.step, v_verb, v_result, v.os_user, v.host, v.plan_sha256, v.run_id,
     pg_catalog.jsonb_build_object('permit', v.id, 'plan_sha256', v.plan_sha256, 'principals', v.principals,
-                                  'catalog_fingerprint', stepgate.catalog_fingerprint(),
-                                  'client', v.client_details));
+                                  'client', v.client_details) || stepgate.commit_fingerprint());
   RETURN NULL;
 END
 $fn$;
@@ -598,8 +597,8 @@ BEGIN
   INSERT INTO stepgate.used_approvals (sha256, permit) SELECT a, v.id FROM pg_catalog.unnest(v.approvals) a;
   v_id := stepgate.append_fact(v.pack, v.step, v.action, 'committed', v.os_user, v.host, v.plan_sha256, v.run_id,
     pg_catalog.jsonb_build_object('permit', v.id, 'plan_sha256', v.plan_sha256, 'principals', v.principals,
-                                  'statements_run', v.cursor, 'catalog_fingerprint', stepgate.catalog_fingerprint(),
-                                  'client', v.client_details));
+                                  'statements_run', v.cursor, 'client', v.client_details)
+    || stepgate.commit_fingerprint());
   RETURN v_id;
 END
 $fn$;
@@ -1002,8 +1001,7 @@ BEGIN
   v_id := stepgate.append_fact(v.pack, v.step, v.action, 'committed', v.os_user, v.host, v.plan_sha256, v.run_id,
     pg_catalog.jsonb_build_object('permit', v.id, 'plan_sha256', v.plan_sha256, 'principals', v.principals,
                                   'batches', r.batches, 'rows', r.rows, 'counts', r.counts,
-                                  'catalog_fingerprint', stepgate.catalog_fingerprint(),
-                                  'client', v.client_details));
+                                  'client', v.client_details) || stepgate.commit_fingerprint());
   RETURN v_id;
 END
 $fn$;
