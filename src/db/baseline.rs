@@ -34,7 +34,7 @@ use crate::db::footprint;
 const BASELINE_LOCK: i64 = 0x5354_4750_4241_5345; // "STGPBASE"
 
 /// The baseline's tables and functions, installed with the ledger (after the tracker's
-/// functions), ending with the first full computation.
+/// functions); the install ends with [`REBASELINE_SQL`].
 pub fn baseline_sql() -> String {
     let names: Vec<String> = footprint::catalog_names()
         .map(|n| format!("('{n}')"))
@@ -261,5 +261,16 @@ $fn$;
 
 REVOKE ALL ON FUNCTION stepgate.catalog_delta(), stepgate.catalog_rebaseline(),
   stepgate.commit_fingerprint(), stepgate.catalog_rows(oid[], bigint), stepgate.catalog_scan() FROM PUBLIC;
-SELECT stepgate.catalog_rebaseline();
 "#;
+
+/// Starts the baseline again from the whole catalog: at the end of the ledger's install and
+/// after each of the admin's own changes to the catalog (the guard's event triggers, a
+/// table's guard trigger), which are not drift. A ledger installed before the baseline
+/// existed has nothing to start.
+pub const REBASELINE_SQL: &str = "DO $baseline$
+BEGIN
+  IF pg_catalog.to_regprocedure('stepgate.catalog_rebaseline()') IS NOT NULL THEN
+    PERFORM stepgate.catalog_rebaseline();
+  END IF;
+END
+$baseline$;\n";

@@ -191,6 +191,8 @@ GRANT SELECT ON stepgate.pack_state, stepgate.permits, stepgate.guard_roles, ste
 "#
         ));
     }
+    // Last: drift's baseline is the catalog with the ledger (and guard) in it.
+    sql.push_str(crate::db::baseline::REBASELINE_SQL);
     sql
 }
 
