@@ -484,6 +484,68 @@ fn a_step_is_committed_once_even_when_two_sessions_race() {
     );
 }
 
+/// Drift's baseline is moved at each commit by the server, from a pre-image only it can
+/// record: the runner can neither read its seed or tallies, nor move it, nor record a
+/// second pre-image; and a change made by hand before a commit stays drift after it.
+#[test]
+fn drift_baseline_is_moved_by_the_server_and_keeps_a_change_made_by_hand() {
+    let h = setup("hostile_baseline", "");
+    let mut r = h.runner();
+    for sql in [
+        "SELECT stepgate.commit_fingerprint()",
+        "SELECT stepgate.catalog_rebaseline()",
+        "SELECT * FROM stepgate.catalog_delta()",
+        "SELECT * FROM stepgate.catalog_scan()",
+        "SELECT * FROM stepgate.catalog_rows('{}', 0)",
+        "SELECT seed FROM stepgate.catalog_seed",
+        "SELECT * FROM stepgate.catalog_tallies",
+        "UPDATE stepgate.catalog_tallies SET n = 0",
+        "INSERT INTO stepgate.catalog_preimage (xid) VALUES (pg_catalog.pg_current_xact_id())",
+        "DELETE FROM stepgate.catalog_preimage",
+    ] {
+        let e = r.batch_execute(sql).expect_err(sql);
+        assert!(refused(&e), "{sql}: {e}");
+    }
+    {
+        let mut tx = r.transaction().unwrap();
+        tx.batch_execute("SELECT stepgate.track_arm('{}'::oid[])")
+            .unwrap();
+        let e = tx
+            .batch_execute("SELECT stepgate.track_arm('{}'::oid[])")
+            .unwrap_err();
+        assert!(refused(&e), "a second pre-image: {e}");
+    }
+    let baseline_of_last_apply = || -> String {
+        h.admin()
+            .query_one(
+                "SELECT details->>'catalog_baseline' FROM stepgate.events
+                  WHERE fact AND verb = 'apply' ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    h.approve("1");
+    assert!(engine::rehearse::run(&h.o(), "1", false).unwrap().passed);
+    engine::apply::run(&h.o(), "1", &Default::default()).unwrap();
+    assert_eq!(baseline_of_last_apply(), "chained");
+    assert!(!engine::verify::drift(&h.o()).unwrap().drifted);
+    // By hand, outside stepgate, before the next commit.
+    h.admin()
+        .batch_execute("ALTER TABLE public.hostile_t ADD COLUMN by_hand int")
+        .unwrap();
+    assert!(engine::verify::drift(&h.o()).unwrap().drifted);
+    h.approve("2");
+    assert!(engine::rehearse::run(&h.o(), "2", false).unwrap().passed);
+    engine::apply::run(&h.o(), "2", &Default::default()).unwrap();
+    assert_eq!(baseline_of_last_apply(), "chained");
+    let d = engine::verify::drift(&h.o()).unwrap();
+    assert!(
+        d.drifted,
+        "the column added by hand before step 2 was folded into its baseline: {d:?}"
+    );
+}
+
 // ---- facts and claims ---------------------------------------------------------------
 
 #[test]
