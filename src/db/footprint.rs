@@ -229,7 +229,7 @@ const CATALOGS: &[Catalog] = &[
         filter: "objoid NOT IN @temp@",
         defines: false,
         tally: true,
-        rows_of: "objoid = ANY(@a@ || ARRAY(SELECT k.oid FROM pg_catalog.pg_constraint k WHERE k.conrelid = ANY(@a@) OR k.contypid = ANY(@a@) UNION ALL SELECT g.oid FROM pg_catalog.pg_trigger g WHERE g.tgrelid = ANY(@a@) UNION ALL SELECT y.oid FROM pg_catalog.pg_policy y WHERE y.polrelid = ANY(@a@) UNION ALL SELECT w.oid FROM pg_catalog.pg_rewrite w WHERE w.ev_class = ANY(@a@))) AND (@owner@) = ANY(@a@) AND NOT EXISTS (SELECT FROM pg_catalog.pg_class x WHERE x.oid = objoid AND x.relpersistence = 't')",
+        rows_of: "objoid = ANY(@a@ || ARRAY(SELECT k.oid FROM pg_catalog.pg_constraint k WHERE k.conrelid = ANY(@a@) UNION ALL SELECT k.oid FROM pg_catalog.pg_constraint k WHERE k.conrelid = 0 AND k.contypid = ANY(@a@) UNION ALL SELECT g.oid FROM pg_catalog.pg_trigger g WHERE g.tgrelid = ANY(@a@) UNION ALL SELECT y.oid FROM pg_catalog.pg_policy y WHERE y.polrelid = ANY(@a@) UNION ALL SELECT w.oid FROM pg_catalog.pg_rewrite w WHERE w.ev_class = ANY(@a@))) AND (@owner@) = ANY(@a@) AND NOT EXISTS (SELECT FROM pg_catalog.pg_class x WHERE x.oid = objoid AND x.relpersistence = 't')",
     },
     Catalog {
         name: "pg_extension",

@@ -38,6 +38,7 @@ pub fn last_recorded(events: &[Event], step: Option<&str>) -> Option<Recorded> {
                 scope: d
                     .get("scope")
                     .and_then(|s| serde_json::from_value(s.clone()).ok()),
+                baseline: text(e.details.get("catalog_baseline")),
             }
         })
 }
@@ -52,6 +53,9 @@ pub struct Recorded {
     pub snapshot: Option<String>,
     /// When the step was proven incrementally: the oids its recorded snapshot covers.
     pub scope: Option<std::collections::BTreeSet<u32>>,
+    /// How the server got `server` (see [`crate::db::baseline`]): `chained` (the previous
+    /// baseline moved by the step's own changes) or `recomputed`; `None` on older ledgers.
+    pub baseline: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +67,8 @@ pub struct DriftReport {
     pub diff: CatalogDiff,
     /// (recorded at the last COMMIT, live) as the database computes them.
     pub server_fingerprint: Option<(String, String)>,
+    /// How that commit's baseline was kept: `chained` or `recomputed`.
+    pub baseline: Option<String>,
     pub drifted: bool,
     pub note: Option<String>,
 }
@@ -85,6 +91,7 @@ pub fn drift_in(s: &mut Session, step: Option<&str>) -> Result<DriftReport> {
         live_fingerprint: live_fp.clone(),
         diff: CatalogDiff::default(),
         server_fingerprint: None,
+        baseline: None,
         drifted: false,
         note: None,
     };
@@ -95,6 +102,7 @@ pub fn drift_in(s: &mut Session, step: Option<&str>) -> Result<DriftReport> {
         return Ok(r);
     };
     r.reference_event = Some(rec.event);
+    r.baseline = rec.baseline.clone();
     r.drifted = match &rec.server {
         Some(server) => {
             let live: String = s
@@ -118,6 +126,13 @@ pub fn drift_in(s: &mut Session, step: Option<&str>) -> Result<DriftReport> {
             r.diff = catalog::diff(&recorded, &live);
             if scope.is_some() && r.diff.added.is_empty() && r.diff.removed.is_empty() && r.diff.changed.is_empty() {
                 r.note = Some("the catalog moved, but not among the objects the last step touched (its baseline covers only those): `stepgate snapshot` lists every object".into());
+            }
+            if r.baseline.as_deref() == Some("chained") {
+                let chained = "the last commit moved the baseline by its own changes only, so a change made outside stepgate before it is still reported";
+                r.note = Some(match r.note.take() {
+                    Some(n) => format!("{n}; {chained}"),
+                    None => chained.to_string(),
+                });
             }
         }
         None => r.note = Some(format!("the recorded snapshot {fp} is missing or fails its hash check; only the fingerprints can be compared")),
