@@ -101,41 +101,41 @@ $fn$;
 
 -- `p` with the parts its catalog rows come with: indexes, row, array and multirange types,
 -- TOAST tables, and what depends on it internally or automatically (owned sequences, a
--- range's constructors), three levels down. Index lookups only; one statement, planned once.
+-- range's constructors), three levels down. Index lookups only.
+CREATE FUNCTION stepgate.catalog_parts(p oid[])
+RETURNS oid[] LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT ARRAY(
+    SELECT o FROM pg_catalog.unnest(p) o
+    UNION SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = ANY (p)
+    UNION SELECT c.reltype FROM pg_catalog.pg_class c WHERE c.oid = ANY (p) AND c.reltype <> 0
+    UNION SELECT c.reltoastrelid FROM pg_catalog.pg_class c WHERE c.oid = ANY (p) AND c.reltoastrelid <> 0
+    UNION SELECT t.typarray FROM pg_catalog.pg_type t WHERE t.oid = ANY (p) AND t.typarray <> 0
+    UNION SELECT t.typrelid FROM pg_catalog.pg_type t WHERE t.oid = ANY (p) AND t.typrelid <> 0
+    UNION SELECT r.rngmultitypid FROM pg_catalog.pg_range r WHERE r.rngtypid = ANY (p)
+    UNION SELECT {owner} FROM pg_catalog.pg_depend d
+           WHERE d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass,
+                                  'pg_catalog.pg_type'::pg_catalog.regclass,
+                                  'pg_catalog.pg_proc'::pg_catalog.regclass)
+             AND d.refobjid = ANY (p) AND d.deptype IN ('i', 'a'))
+$fn$;
+
 CREATE FUNCTION stepgate.catalog_owners(p oid[])
 RETURNS oid[] LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
-  WITH RECURSIVE parts(o, depth) AS (
-    SELECT u.o, 0 FROM pg_catalog.unnest(p) u(o)
-    UNION
-    SELECT x.o, parts.depth + 1
-      FROM parts, LATERAL (
-        SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = parts.o
-        UNION ALL SELECT c.reltype FROM pg_catalog.pg_class c WHERE c.oid = parts.o
-        UNION ALL SELECT c.reltoastrelid FROM pg_catalog.pg_class c WHERE c.oid = parts.o
-        UNION ALL SELECT t.typarray FROM pg_catalog.pg_type t WHERE t.oid = parts.o
-        UNION ALL SELECT t.typrelid FROM pg_catalog.pg_type t WHERE t.oid = parts.o
-        UNION ALL SELECT r.rngmultitypid FROM pg_catalog.pg_range r WHERE r.rngtypid = parts.o
-        UNION ALL SELECT {owner} FROM pg_catalog.pg_depend d
-                   WHERE d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass,
-                                          'pg_catalog.pg_type'::pg_catalog.regclass,
-                                          'pg_catalog.pg_proc'::pg_catalog.regclass)
-                     AND d.refobjid = parts.o AND d.deptype IN ('i', 'a')) x(o)
-     WHERE parts.depth < 3 AND x.o IS NOT NULL AND x.o <> 0)
-  SELECT ARRAY(SELECT DISTINCT o FROM parts)
+  SELECT ARRAY(SELECT DISTINCT o FROM pg_catalog.unnest(
+           stepgate.catalog_parts(stepgate.catalog_parts(stepgate.catalog_parts(p)))) o
+          WHERE o IS NOT NULL AND o <> 0)
 $fn$;
 
 -- Every catalog row `p_all` owns, with its ctid, seeded hash and xmin (see
 -- `db::footprint::owned_rows_sql`).
 CREATE FUNCTION stepgate.catalog_rows(p_all oid[], p_seed bigint)
 RETURNS TABLE (cat text, t tid, h bigint, xm xid) LANGUAGE plpgsql STABLE
-  SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_generic_plan AS $fn$
+  SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   p_notemp oid[] := ARRAY(SELECT o FROM pg_catalog.unnest(p_all) o
                            WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class x
                                               WHERE x.oid = o AND x.relpersistence = 't'));
 BEGIN
-  -- Planned once per session (the arm, then the commit): the lookups are by index whatever
-  -- the owners.
   RETURN QUERY {rows};
 END
 $fn$;
