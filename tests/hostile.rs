@@ -544,6 +544,19 @@ fn drift_baseline_is_moved_by_the_server_and_keeps_a_change_made_by_hand() {
         d.drifted,
         "the column added by hand before step 2 was folded into its baseline: {d:?}"
     );
+    // Accepting it is the ledger admin's, recorded as a fact; the runner is refused.
+    let e = engine::verify::accept_drift(&h.o()).unwrap_err();
+    assert!(matches!(e, Error::Refused(_)), "{e}");
+    assert!(engine::verify::drift(&h.o()).unwrap().drifted);
+    let admin_o = Options {
+        pack: h.dir.path().to_path_buf(),
+        db: Some(h.admin_ci.clone()),
+    };
+    let d = engine::verify::accept_drift(&admin_o).unwrap();
+    assert!(!d.drifted, "{d:?}");
+    assert_eq!(d.baseline.as_deref(), Some("accepted"));
+    assert_eq!(h.facts("drift"), 1);
+    assert!(!engine::verify::drift(&h.o()).unwrap().drifted);
 }
 
 // ---- facts and claims ---------------------------------------------------------------

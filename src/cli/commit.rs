@@ -409,9 +409,12 @@ pub fn verify(o: &Options, step: &str, json: bool) -> engine::Result<i32> {
 
 fn print_drift(d: &engine::verify::DriftReport) {
     match (&d.recorded_fingerprint, d.drifted) {
-        (None, _) => println!(
+        (None, drifted) => println!(
             "  {} {}",
-            paint("-", Style::Dim),
+            match d.reference_event {
+                None => paint("-", Style::Dim),
+                Some(_) => mark(!drifted),
+            },
             d.note.as_deref().unwrap_or("")
         ),
         (Some(fp), false) => println!(
@@ -436,8 +439,11 @@ fn print_drift(d: &engine::verify::DriftReport) {
     }
 }
 
-pub fn drift(o: &Options, json: bool) -> engine::Result<i32> {
-    let r = engine::verify::drift(o)?;
+pub fn drift(o: &Options, accept: bool, json: bool) -> engine::Result<i32> {
+    let r = match accept {
+        true => engine::verify::accept_drift(o)?,
+        false => engine::verify::drift(o)?,
+    };
     if json {
         render::print_json(&serde_json::to_value(&r).unwrap_or_default());
     } else {

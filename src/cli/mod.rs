@@ -308,9 +308,13 @@ pub enum Command {
     },
     /// Compare the live catalog with the fingerprint recorded after the last step. Exit 1 on drift.
     #[command(
-        after_help = "Exit: 0 no drift · 1 drift · 2 bad input · 5 database error · 6 wrong target"
+        after_help = "A change made outside stepgate stays drift after later commits (each moves the baseline by its own changes only) until the ledger admin accepts it with --accept.\n\nExit: 0 no drift · 1 drift · 2 bad input · 3 refused (--accept by anyone but the ledger admin) · 5 database error · 6 wrong target"
     )]
-    Drift,
+    Drift {
+        /// Make the live catalog the new baseline, after reviewing what changed (the ledger admin only; recorded as a fact).
+        #[arg(long)]
+        accept: bool,
+    },
     /// Halt the pack: every mutating verb refuses until a signed resume.
     #[command(after_help = "Exit: 0 halted · 2 bad input · 5 database error · 6 wrong target")]
     Halt {

@@ -89,7 +89,7 @@ pub fn dispatch(cli: Cli) -> i32 {
             g.json,
         ),
         Command::Verify { step } => super::commit::verify(&opts(&g), &step, g.json),
-        Command::Drift => super::commit::drift(&opts(&g), g.json),
+        Command::Drift { accept } => super::commit::drift(&opts(&g), accept, g.json),
         Command::Halt { reason } => super::commit::halt(&opts(&g), &reason, g.json),
         Command::Resume => super::commit::resume(&opts(&g), g.json),
         Command::Rollback {

@@ -265,6 +265,25 @@ BEGIN
 END
 $fn$;
 
+-- The ledger admin, having reviewed what changed outside stepgate, makes the live catalog
+-- drift's baseline: a fact, like a commit's.
+CREATE FUNCTION stepgate.accept_drift(p_pack text, p_os_user text, p_host text, p_run_id text)
+RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v_admin text := (SELECT m.value FROM stepgate.meta m WHERE m.key = 'admin_role');
+  v_details jsonb;
+BEGIN
+  IF NOT pg_catalog.pg_has_role(session_user, v_admin, 'MEMBER') THEN
+    RAISE EXCEPTION 'stepgate: only the ledger admin (%) may accept drift', v_admin USING ERRCODE = '42501';
+  END IF;
+  PERFORM stepgate.catalog_rebaseline();
+  v_details := pg_catalog.jsonb_build_object('catalog_baseline', 'accepted',
+                 'catalog_fingerprint', stepgate.catalog_fingerprint());
+  PERFORM stepgate.append_fact(p_pack, NULL, 'drift', 'accepted', p_os_user, p_host, NULL, p_run_id, v_details);
+  RETURN v_details;
+END
+$fn$;
+
 REVOKE ALL ON FUNCTION stepgate.catalog_delta(), stepgate.catalog_rebaseline(),
   stepgate.commit_fingerprint(), stepgate.catalog_rows(oid[], bigint), stepgate.catalog_scan() FROM PUBLIC;
 "#;

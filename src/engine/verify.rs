@@ -21,9 +21,12 @@ pub fn last_recorded(events: &[Event], step: Option<&str>) -> Option<Recorded> {
     events
         .iter()
         .rev()
-        .filter(|e| e.fact && e.result == "committed")
+        .filter(|e| e.fact)
         .filter(|e| step.is_none() || e.step.as_deref() == step)
-        .find(|e| e.verb == "apply" || e.verb == "rollback")
+        .find(|e| {
+            (e.result == "committed" && (e.verb == "apply" || e.verb == "rollback"))
+                || (e.verb == "drift" && e.result == "accepted")
+        })
         .map(|e| {
             let d = e.details.get("client").unwrap_or(&e.details);
             let text =
@@ -115,6 +118,11 @@ pub fn drift_in(s: &mut Session, step: Option<&str>) -> Result<DriftReport> {
         None => rec.snapshot.as_deref() != Some(live_fp.as_str()),
     };
     let Some(fp) = rec.snapshot else {
+        // An accepted baseline (or an older fact) has the database's fingerprint only.
+        r.note = Some(match r.drifted {
+            false => format!("no drift: the live catalog equals the baseline the database recorded at event {}", rec.event),
+            true => format!("the catalog moved since event {} (that record names no objects: `stepgate snapshot` lists every object)", rec.event),
+        });
         return Ok(r);
     };
     r.recorded_fingerprint = Some(fp.clone());
@@ -138,6 +146,31 @@ pub fn drift_in(s: &mut Session, step: Option<&str>) -> Result<DriftReport> {
         None => r.note = Some(format!("the recorded snapshot {fp} is missing or fails its hash check; only the fingerprints can be compared")),
     }
     Ok(r)
+}
+
+/// `stepgate drift --accept`: the ledger admin makes the live catalog drift's new baseline
+/// (a fact; the runner is refused by the database), then drift is measured against it.
+pub fn accept_drift(opts: &Options) -> Result<DriftReport> {
+    let mut s = Session::open(opts, "drift", Lock::None)?;
+    let pack = s.pack().id().to_string();
+    let (actor, run) = (s.actor.clone(), s.run_id.clone());
+    s.ledger
+        .execute(
+            "SELECT stepgate.accept_drift($1, $2, $3, $4)",
+            &[&pack, &actor.os_user, &actor.host, &run],
+        )
+        .map_err(|e| match e.code() {
+            Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => Error::Refused(format!(
+                "only the ledger admin may accept drift ({})",
+                crate::db::describe_pg_error(&e)
+            )),
+            Some(&postgres::error::SqlState::UNDEFINED_FUNCTION) => Error::Refused(
+                "this ledger predates `drift --accept`: its baseline is recomputed at every commit"
+                    .into(),
+            ),
+            _ => e.into(),
+        })?;
+    drift_in(&mut s, None)
 }
 
 pub fn drift(opts: &Options) -> Result<DriftReport> {
