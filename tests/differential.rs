@@ -567,3 +567,50 @@ fn incremental_measurement_notices_what_dynamic_sql_changed() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The commit-time baseline counts only rows the step's own transaction wrote: a column
+/// another session adds to a table in the step's scope while the step runs is not the
+/// step's to fold in, so the commit recomputes the baseline (and says so) instead of
+/// moving it. Without that session, the same step moves it.
+#[test]
+fn the_commit_time_baseline_refuses_rows_another_session_wrote() {
+    for concurrent in [false, true] {
+        let (_db, ci) = empty_db("baseline_race");
+        install_tracker(&ci);
+        let mut c = Client::connect(&ci, NoTls).expect("connect");
+        c.batch_execute(
+            "CREATE TABLE public.t (id int PRIMARY KEY);
+             SELECT stepgate.catalog_rebaseline();",
+        )
+        .expect("setup");
+        let t: u32 = c
+            .query_one("SELECT 'public.t'::regclass::oid", &[])
+            .expect("oid")
+            .get(0);
+        let mut tx = c.transaction().expect("begin");
+        footprint::arm(&mut tx, Some(&[t].into_iter().collect())).expect("arm");
+        if concurrent {
+            let mut other = Client::connect(&ci, NoTls).expect("connect");
+            other
+                .batch_execute("ALTER TABLE public.t ADD COLUMN by_another_session int")
+                .expect("the other session's change");
+        }
+        tx.batch_execute("CREATE TABLE public.u (id int PRIMARY KEY)")
+            .expect("the step");
+        let vouched = baseline_agrees(&mut tx).expect("delta");
+        assert_eq!(vouched, !concurrent, "concurrent change: {concurrent}");
+        let fact: String = tx
+            .query_one("SELECT stepgate.commit_fingerprint()::text", &[])
+            .expect("commit fingerprint")
+            .get(0);
+        let fact: serde_json::Value = serde_json::from_str(&fact).expect("json");
+        let live: String = tx
+            .query_one("SELECT stepgate.catalog_fingerprint()", &[])
+            .expect("live")
+            .get(0);
+        let mode = if concurrent { "recomputed" } else { "chained" };
+        assert_eq!(fact["catalog_baseline"], mode, "{fact}");
+        assert_eq!(fact["catalog_fingerprint"], live.as_str(), "{fact}");
+        tx.commit().expect("commit");
+    }
+}

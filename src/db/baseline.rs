@@ -22,10 +22,16 @@
 //!   (`catalog_baseline`: `chained` or `recomputed`).
 //!
 //! A chained baseline keeps what happened outside stepgate visible: a change made by hand
-//! before a commit is still drift after it (a recompute folds it into the new baseline).
-//! Rows a step wrote outside its scope and the tracker's record would be missed, and
-//! then reported as drift: never hidden. The hashes are seeded with a secret only the
-//! ledger's owner can read, so nobody can pick rows whose hashes cancel a change out.
+//! before a commit is still drift after it, until the ledger admin accepts it
+//! (`stepgate.accept_drift`, a fact). A recompute folds it into the new baseline, as every
+//! commit did before. Rows a step wrote outside its scope and the tracker's record would be
+//! missed, and then reported as drift: never hidden. The hashes are seeded with a secret
+//! only the ledger's owner can read, so nobody can pick rows whose hashes cancel a change out.
+//!
+//! What it cannot tell apart: a pre-image row that another session deleted between the
+//! pre-image and the COMMIT (a concurrent `DROP` of an object the step names without
+//! locking it) looks like the step's own removal, and is folded in. A deleted row's `xmax`
+//! is not readable from SQL.
 
 use crate::db::footprint;
 
