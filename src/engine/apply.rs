@@ -682,6 +682,7 @@ fn attempt_commit(
     let (idx, file, sha, pre, body) = (run.idx, run.file, run.sha, run.pre, run.body);
     let pack = session.pack().clone();
     let step_id = pack.manifest.step[idx].id().to_string();
+    let early = session.step_client_early("apply", &step_id, sink.clone());
     let names = proof::step_names(&pack, idx, file);
     let entry = proof::entry_state(&mut session.ledger, run.proof, &names, true)?;
     report.proof = entry.proof();
@@ -706,7 +707,7 @@ fn attempt_commit(
             bad.got.as_deref().unwrap_or("no row")
         )));
     }
-    let mut client = session.step_client("apply", &step_id, sink.clone())?;
+    let mut client = early.join()?;
     if let Err(f) = step_tx::run_read_only(
         &mut client,
         &pack.timeouts_for(idx),

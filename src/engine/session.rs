@@ -244,6 +244,28 @@ impl Session {
         Ok(c)
     }
 
+    /// [`Session::step_client`], opened on another thread while the caller reads the entry
+    /// state, and warmed there: the database's approval check runs ed25519 in PL/pgSQL,
+    /// which a new backend compiles on its first call. One verification of a published
+    /// vector (RFC 8032, test 1) meanwhile takes that off the commit's path.
+    pub fn step_client_early(&self, verb: &str, step: &str, sink: NoticeSink) -> EarlyClient {
+        let app = format!("stepgate {verb} {}/{step}", self.loaded.pack.id());
+        let target = self.target.clone();
+        EarlyClient {
+            target: self.target.clone(),
+            handle: std::thread::spawn(move || {
+                let mut c = target
+                    .connect_with_notices(&app, sink)
+                    .map_err(|e| Error::Database(e.to_string()))?;
+                c.batch_execute(&pinned_search_path())?;
+                // Best effort: a ledger without the function, or a refusal, only costs the
+                // warm-up.
+                let _ = c.batch_execute(WARM_UP_SQL);
+                Ok(c)
+            }),
+        }
+    }
+
     pub fn drain(sink: &NoticeSink) -> Vec<crate::db::connect::Notice> {
         take_notices(sink)
     }
@@ -257,3 +279,34 @@ impl Drop for Session {
         }
     }
 }
+
+/// A step connection being opened and warmed ([`Session::step_client_early`]).
+pub struct EarlyClient {
+    target: Target,
+    handle: std::thread::JoinHandle<Result<Client>>,
+}
+
+impl EarlyClient {
+    pub fn join(self) -> Result<Client> {
+        let mut c = self
+            .handle
+            .join()
+            .map_err(|_| Error::Database("the step connection's thread panicked".into()))??;
+        crate::engine::progress::watch_client(&self.target, &mut c);
+        Ok(c)
+    }
+}
+
+/// Compiles the signature check's PL/pgSQL in a new backend (see
+/// [`Session::step_client_early`]); checks the privilege first so that a runner without it
+/// leaves no error in the server's log.
+const WARM_UP_SQL: &str = "DO $warm$
+BEGIN
+  IF pg_catalog.to_regprocedure('stepgate.ed25519_verify(bytea, bytea, bytea)') IS NOT NULL
+     AND pg_catalog.has_function_privilege('stepgate.ed25519_verify(bytea, bytea, bytea)', 'EXECUTE') THEN
+    PERFORM stepgate.ed25519_verify(
+      pg_catalog.decode('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex'), ''::bytea,
+      pg_catalog.decode('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b', 'hex'));
+  END IF;
+END
+$warm$";
