@@ -13,13 +13,14 @@
 //!   transaction deleted or replaced is invisible to it afterwards, so it must be seen before.
 //! * **Commit.** `stepgate.commit_fingerprint()`, called by the commit trigger, reads the rows
 //!   owned by the scope plus what the tracker recorded, through the catalogs' indexes. Rows
-//!   in the pre-image and still there cancel out; the others move the tallies. Every row
-//!   outside the pre-image must have been written by this transaction (its `xmin` still in
-//!   progress): a row another session committed meanwhile is not the step's to record.
+//!   in the pre-image and still there cancel out; the pre-image's vanished rows and the rows
+//!   this transaction wrote (its `xmin` still in progress) move the tallies. A row another
+//!   session committed meanwhile is not the step's to record: it stays out of the baseline,
+//!   so `drift` reports it.
 //! * **Otherwise, a recompute.** Without a pre-image (a step the tracker cannot vouch for,
-//!   `--full-proof`, a transaction-less or batched step), or when that check fails, the
-//!   commit recomputes the tallies from the whole catalog, as before. The fact says which
-//!   (`catalog_baseline`: `chained` or `recomputed`).
+//!   `--full-proof`, a transaction-less or batched step) the commit recomputes the tallies
+//!   from the whole catalog, as before. The fact says which (`catalog_baseline`: `chained` or
+//!   `recomputed`).
 //!
 //! A chained baseline keeps what happened outside stepgate visible: a change made by hand
 //! before a commit is still drift after it, until the ledger admin accepts it
@@ -192,7 +193,7 @@ $fn$;
 
 -- What this transaction moved, per catalog (rows, XOR), from its pre-image and what the
 -- tracker recorded: no rows at all when it cannot say (no pre-image, tracker not armed or
--- silenced, a row in the step's objects that another session wrote).
+-- silenced).
 CREATE FUNCTION stepgate.catalog_delta()
 RETURNS TABLE (cat text, dn bigint, dx bigint) LANGUAGE plpgsql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp SET jit = off AS $fn$
@@ -223,14 +224,17 @@ BEGIN
          SELECT r.cat, r.t, r.h, r.xm
            FROM stepgate.catalog_rows(ARRAY(SELECT DISTINCT pg_catalog.unnest(v_owners)),
                                       (SELECT s.seed FROM stepgate.catalog_seed s)) r),
-       added AS (SELECT n.* FROM now n WHERE NOT EXISTS (SELECT FROM pre p WHERE p.cat = n.cat AND p.t = n.t)),
+       -- Only rows this transaction wrote: one another session wrote (or one of an object
+       -- outside the pre-image that the step left alone) stays out, and so stays drift.
+       added AS (SELECT n.* FROM now n
+                  WHERE NOT EXISTS (SELECT FROM pre p WHERE p.cat = n.cat AND p.t = n.t)
+                    AND stepgate.xmin_ours(n.xm)),
        removed AS (SELECT p.* FROM pre p WHERE NOT EXISTS (SELECT FROM now n WHERE n.cat = p.cat AND n.t = p.t)),
        moved AS (SELECT m.cat, sum(m.d)::bigint AS dn, pg_catalog.bit_xor(m.h) AS dx
                    FROM (SELECT a.cat, 1 AS d, a.h FROM added a UNION ALL SELECT r.cat, -1, r.h FROM removed r) m
                   GROUP BY m.cat)
   SELECT c.cat, coalesce(m.dn, 0), coalesce(m.dx, 0)
-    FROM (VALUES {catalogs}) c(cat) LEFT JOIN moved m ON m.cat = c.cat
-   WHERE NOT EXISTS (SELECT FROM added a WHERE NOT stepgate.xmin_ours(a.xm));
+    FROM (VALUES {catalogs}) c(cat) LEFT JOIN moved m ON m.cat = c.cat;
 END
 $fn$;
 
