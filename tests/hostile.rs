@@ -74,15 +74,20 @@ impl Hostile {
     }
 }
 
+/// The permit, then the pre-image a commit must record where the server keeps drift's
+/// baseline (an empty one: these steps create what they change).
 fn authorize(
     c: &mut impl postgres::GenericClient,
     o: &(String, Vec<String>, Vec<String>),
 ) -> Result<i64, postgres::Error> {
-    c.query_one(
-        "SELECT stepgate.authorize($1, $2, $3, 'run', 'mallory', 'laptop')",
-        &[&o.0, &o.1, &o.2],
-    )
-    .map(|r| r.get(0))
+    let id = c
+        .query_one(
+            "SELECT stepgate.authorize($1, $2, $3, 'run', 'mallory', 'laptop')",
+            &[&o.0, &o.1, &o.2],
+        )?
+        .get(0);
+    c.batch_execute("SELECT stepgate.track_arm('{}'::oid[])")?;
+    Ok(id)
 }
 
 fn refused(e: &postgres::Error) -> bool {
@@ -557,6 +562,35 @@ fn drift_baseline_is_moved_by_the_server_and_keeps_a_change_made_by_hand() {
     assert_eq!(d.baseline.as_deref(), Some("accepted"));
     assert_eq!(h.facts("drift"), 1);
     assert!(!engine::verify::drift(&h.o()).unwrap().drifted);
+}
+
+/// Where the server keeps drift's baseline, a step's transaction must record its pre-image
+/// before COMMIT: a runner that skips it (its own client) would otherwise get the baseline
+/// recomputed over whatever it changed outside stepgate before.
+#[test]
+fn a_commit_without_a_preimage_is_refused_where_the_baseline_is_kept() {
+    let h = setup("hostile_no_preimage", "");
+    h.approve("1");
+    let o = h.offered("1");
+    let plan = h.plan("1");
+    let mut r = h.runner();
+    let mut tx = r.transaction().unwrap();
+    tx.query_one(
+        "SELECT stepgate.authorize($1, $2, $3, 'run', 'mallory', 'laptop')",
+        &[&o.0, &o.1, &o.2],
+    )
+    .unwrap();
+    for s in &plan.statements {
+        tx.execute(s.as_str(), &[]).unwrap();
+    }
+    let e = tx.commit().unwrap_err();
+    assert!(refused(&e), "{e}");
+    assert!(
+        stepgate::db::describe_pg_error(&e).contains("pre-image"),
+        "{e}"
+    );
+    assert!(!h.exists("public.hostile_t"));
+    assert_eq!(h.facts("apply"), 0);
 }
 
 // ---- facts and claims ---------------------------------------------------------------

@@ -205,12 +205,17 @@ fn authorize(c: &mut Client, plan: &Plan, offered: &Offered) -> Result<i64, post
     authorize_text(c, &plan.canonical(), offered)
 }
 
+/// The permit, then the pre-image a commit must record where the server keeps drift's
+/// baseline (an empty one: the probes are about the permit, not the baseline).
 fn authorize_text(c: &mut Client, plan: &str, offered: &Offered) -> Result<i64, postgres::Error> {
-    Ok(c.query_one(
-        "SELECT stepgate.authorize($1, $2, $3, 'run-hostile', 'mallory', 'evil-host')",
-        &[&plan, &offered.statements, &offered.signatures],
-    )?
-    .get(0))
+    let id = c
+        .query_one(
+            "SELECT stepgate.authorize($1, $2, $3, 'run-hostile', 'mallory', 'evil-host')",
+            &[&plan, &offered.statements, &offered.signatures],
+        )?
+        .get(0);
+    c.batch_execute("SELECT stepgate.track_arm('{}'::oid[])")?;
+    Ok(id)
 }
 
 fn refused(r: Result<impl std::fmt::Debug, postgres::Error>, what: &str) -> postgres::Error {

@@ -17,15 +17,20 @@
 //!   this transaction wrote (its `xmin` still in progress) move the tallies. A row another
 //!   session committed meanwhile is not the step's to record: it stays out of the baseline,
 //!   so `drift` reports it.
-//! * **Otherwise, a recompute.** Without a pre-image (a step the tracker cannot vouch for,
-//!   `--full-proof`, a transaction-less or batched step) the commit recomputes the tallies
-//!   from the whole catalog, as before. The fact says which (`catalog_baseline`: `chained` or
+//! * **A pre-image is required** of every step that runs in one transaction (apply, rollback,
+//!   hold) wherever the tracker is installed: the client decides whether to record one, and
+//!   a recompute would fold into the baseline whatever was changed outside stepgate before
+//!   the commit (a DDL form no event trigger sees). stepgate records one for every such step,
+//!   tracked or not, under either proof.
+//! * **Otherwise, a recompute.** Transaction-less and batched steps (several transactions),
+//!   and ledgers without the tracker, recompute the tallies from the whole catalog at each
+//!   commit, as before. The fact says which (`catalog_baseline`: `chained` or
 //!   `recomputed`).
 //!
 //! A chained baseline keeps what happened outside stepgate visible: a change made by hand
 //! before a commit is still drift after it, until the ledger admin accepts it
-//! (`stepgate.accept_drift`, a fact). A recompute folds it into the new baseline, as every
-//! commit did before. Rows a step wrote outside its scope and the tracker's record would be
+//! (`stepgate.accept_drift`, a fact). A recompute (transaction-less and batched steps) folds
+//! it into the new baseline, as every commit did before. Rows a step wrote outside its scope and the tracker's record would be
 //! missed, and then reported as drift: never hidden. The hashes are seeded with a secret
 //! only the ledger's owner can read, so nobody can pick rows whose hashes cancel a change out.
 //!
@@ -250,19 +255,31 @@ $fn$;
 
 -- Drift's baseline after this transaction, for its commit fact: the previous one moved by
 -- what the transaction changed, or recomputed when that cannot be vouched for.
-CREATE FUNCTION stepgate.commit_fingerprint()
+-- `p_one_transaction`: the step ran in this one transaction (apply, rollback, hold), so it
+-- could have recorded a pre-image, and must have where the baseline is kept: a recompute
+-- would fold into the baseline whatever was changed outside stepgate before it (a DDL form
+-- no event trigger sees), and the client decides whether a pre-image is recorded.
+CREATE FUNCTION stepgate.commit_fingerprint(p_one_transaction boolean DEFAULT false)
 RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   v_mode text := 'chained';
   v_moved bigint := 0;
+  v_kept boolean;
 BEGIN
   PERFORM pg_catalog.pg_advisory_xact_lock({lock});
-  IF (SELECT count(*) FROM stepgate.catalog_tallies) = {ncatalogs} THEN
+  v_kept := (SELECT count(*) FROM stepgate.catalog_tallies) = {ncatalogs}
+            AND (SELECT count(*) FROM pg_catalog.pg_event_trigger e
+                  WHERE e.evtname IN ('stepgate_track', 'stepgate_track_drop') AND e.evtenabled <> 'D') = 2;
+  IF v_kept THEN
     UPDATE stepgate.catalog_tallies b SET n = b.n + d.dn, x = b.x # d.dx
       FROM stepgate.catalog_delta() d WHERE d.cat = b.cat;
     GET DIAGNOSTICS v_moved = ROW_COUNT;
   END IF;
   IF v_moved <> {ncatalogs} THEN
+    IF v_kept AND p_one_transaction THEN
+      RAISE EXCEPTION 'stepgate: this commit recorded no pre-image of its objects (stepgate.track_arm(oid[]) before its first statement): drift''s baseline would be recomputed over whatever changed outside stepgate'
+        USING ERRCODE = '42501';
+    END IF;
     PERFORM stepgate.catalog_rebaseline();
     v_mode := 'recomputed';
   END IF;
@@ -295,7 +312,7 @@ END
 $fn$;
 
 REVOKE ALL ON FUNCTION stepgate.catalog_delta(), stepgate.catalog_rebaseline(),
-  stepgate.commit_fingerprint(), stepgate.catalog_rows(oid[], bigint), stepgate.catalog_scan() FROM PUBLIC;
+  stepgate.commit_fingerprint(boolean), stepgate.catalog_rows(oid[], bigint), stepgate.catalog_scan() FROM PUBLIC;
 "#;
 
 /// Starts the baseline again from the whole catalog: at the end of the ledger's install and

@@ -615,6 +615,8 @@ fn reach_hold(session: &mut Session, plan: &Plan, permit: &Permit<'_>) -> Result
     let run_id = session.run_id.clone();
     let actor = session.actor.clone();
     let sink: NoticeSink = Default::default();
+    // A hold runs no statement: its pre-image is of nothing the step names.
+    let preimage = proof::preimage_of(&mut session.ledger, &Default::default())?;
     let mut client = session.step_client("apply", &plan.step, sink)?;
     let mut tx = client.transaction()?;
     if let PermitOutcome::Refused(why) =
@@ -624,6 +626,9 @@ fn reach_hold(session: &mut Session, plan: &Plan, permit: &Permit<'_>) -> Result
             "the database refused HOLD step {}: {why}",
             plan.step
         )));
+    }
+    if let Some(scope) = &preimage {
+        crate::db::footprint::arm(&mut tx, Some(scope))?;
     }
     if matches!(permit, Permit::Scratch) {
         ledger::append_fact(

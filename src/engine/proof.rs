@@ -50,6 +50,9 @@ pub struct EntryState {
     /// The DDL tracker reports what the transaction changed (incremental proof, tracker
     /// installed, a step it can vouch for): no catalog pass at all.
     pub tracked: Option<Tracking>,
+    /// The transaction will commit and the server keeps drift's baseline: the objects whose
+    /// catalog rows it records before the step's first statement ([`crate::db::baseline`]).
+    pub preimage: Option<BTreeSet<u32>>,
 }
 
 /// What the tracked measurement needs to know of the step.
@@ -57,9 +60,6 @@ pub struct EntryState {
 pub struct Tracking {
     /// GRANT-like commands the step's own statements account for.
     pub grants: usize,
-    /// The transaction will commit and the server keeps drift's baseline from the scope's
-    /// pre-image, recorded when the tracker is armed.
-    pub preimage: bool,
 }
 
 impl EntryState {
@@ -138,32 +138,51 @@ pub fn entry_state(
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()?;
-        let tracked = match !names.untracked && footprint::tracker_ready(&mut tx)? {
-            true => Some(Tracking {
+        let tracked =
+            (!names.untracked && footprint::tracker_ready(&mut tx)?).then_some(Tracking {
                 grants: names.grants,
-                preimage: with_tallies && footprint::keeps_baseline(&mut tx)?,
-            }),
-            false => None,
-        };
+            });
         let fp = footprint::entry(&mut tx, names, MAX_SCOPE, with_tallies && tracked.is_none())?;
         let snapshot = match &fp {
             Some(f) => Some(snapshot::take_scoped(&mut tx, &f.scope)?),
             None => None,
         };
+        let keeps = with_tallies && footprint::keeps_baseline(&mut tx)?;
         tx.commit()?;
         if let (Some(f), Some(snapshot)) = (fp, snapshot) {
             return Ok(EntryState {
                 snapshot,
+                preimage: keeps.then(|| f.scope.clone()),
                 footprint: Some(f),
                 tracked,
             });
         }
     }
+    let preimage = match with_tallies {
+        true => preimage_of(c, names)?,
+        false => None,
+    };
     Ok(EntryState {
         snapshot: snapshot::take(c)?,
         footprint: None,
         tracked: None,
+        preimage,
     })
+}
+
+/// What a committing transaction records as its pre-image when the server keeps drift's
+/// baseline ([`crate::db::baseline`]): the scope of `names` (empty beyond the cap, where the
+/// baseline may then report the step's own changes as drift; it never hides one). `None`:
+/// the ledger recomputes its baseline at every commit.
+pub fn preimage_of(
+    c: &mut impl GenericClient,
+    names: &Names,
+) -> Result<Option<BTreeSet<u32>>, postgres::Error> {
+    if !footprint::keeps_baseline(c)? {
+        return Ok(None);
+    }
+    let scope = footprint::entry(c, names, MAX_SCOPE, false)?.map(|f| f.scope);
+    Ok(Some(scope.unwrap_or_default()))
 }
 
 /// The names step `idx` mentions: its file's statements and its declared effects.
@@ -177,10 +196,11 @@ pub fn step_names(pack: &Pack, idx: usize, file: &SqlFile) -> Names {
 /// Arms the DDL tracker when the entry chose it: inside the step's transaction, before its
 /// statements.
 pub fn arm(c: &mut impl GenericClient, entry: &EntryState) -> Result<(), postgres::Error> {
-    if let (Some(t), Some(f)) = (&entry.tracked, &entry.footprint) {
-        footprint::arm(c, t.preimage.then_some(&f.scope))?;
+    match (&entry.preimage, &entry.tracked) {
+        (Some(scope), _) => footprint::arm(c, Some(scope)),
+        (None, Some(_)) => footprint::arm(c, None),
+        (None, None) => Ok(()),
     }
-    Ok(())
 }
 
 /// The in-transaction measurement: catalog diff against the entry state + row counts.

@@ -408,6 +408,12 @@ fn execute(
     )?;
     fault::point("rollback:after-intent");
     let committed = snapshot::take(&mut session.ledger)?;
+    // What the reversal changes is what the step changed: its declared effects, and what
+    // the rollback file names.
+    let preimage = crate::engine::proof::preimage_of(
+        &mut session.ledger,
+        &crate::engine::proof::step_names(&pack, idx, file),
+    )?;
     let parts = step_tx::parts(file);
     let sink: NoticeSink = Default::default();
     let mut client = session.step_client("rollback", step_id, sink.clone())?;
@@ -441,6 +447,9 @@ fn execute(
             return Err(Error::Refused(format!(
                 "the database refused the rollback of step {step_id}: {why}"
             )));
+        }
+        if let Some(scope) = &preimage {
+            crate::db::footprint::arm(&mut tx, Some(scope))?;
         }
         for (i, st) in parts.body.iter().enumerate() {
             if let Err(f) =

@@ -556,7 +556,7 @@ BEGIN
   INSERT INTO stepgate.used_approvals (sha256, permit) SELECT a, v.id FROM pg_catalog.unnest(v.approvals) a;
   PERFORM stepgate.append_fact(v.pack, v.step, v_verb, v_result, v.os_user, v.host, v.plan_sha256, v.run_id,
     pg_catalog.jsonb_build_object('permit', v.id, 'plan_sha256', v.plan_sha256, 'principals', v.principals,
-                                  'client', v.client_details) || stepgate.commit_fingerprint());
+                                  'client', v.client_details) || stepgate.commit_fingerprint(true));
   RETURN NULL;
 END
 $fn$;
