@@ -74,18 +74,25 @@ impl Hostile {
     }
 }
 
+/// The permit alone.
+fn permit(
+    c: &mut impl postgres::GenericClient,
+    o: &(String, Vec<String>, Vec<String>),
+) -> Result<i64, postgres::Error> {
+    c.query_one(
+        "SELECT stepgate.authorize($1, $2, $3, 'run', 'mallory', 'laptop')",
+        &[&o.0, &o.1, &o.2],
+    )
+    .map(|r| r.get(0))
+}
+
 /// The permit, then the pre-image a commit must record where the server keeps drift's
 /// baseline (an empty one: these steps create what they change).
 fn authorize(
     c: &mut impl postgres::GenericClient,
     o: &(String, Vec<String>, Vec<String>),
 ) -> Result<i64, postgres::Error> {
-    let id = c
-        .query_one(
-            "SELECT stepgate.authorize($1, $2, $3, 'run', 'mallory', 'laptop')",
-            &[&o.0, &o.1, &o.2],
-        )?
-        .get(0);
+    let id = permit(c, o)?;
     c.batch_execute("SELECT stepgate.track_arm('{}'::oid[])")?;
     Ok(id)
 }
@@ -575,11 +582,7 @@ fn a_commit_without_a_preimage_is_refused_where_the_baseline_is_kept() {
     let plan = h.plan("1");
     let mut r = h.runner();
     let mut tx = r.transaction().unwrap();
-    tx.query_one(
-        "SELECT stepgate.authorize($1, $2, $3, 'run', 'mallory', 'laptop')",
-        &[&o.0, &o.1, &o.2],
-    )
-    .unwrap();
+    permit(&mut tx, &o).unwrap();
     for s in &plan.statements {
         tx.execute(s.as_str(), &[]).unwrap();
     }

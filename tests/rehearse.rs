@@ -432,13 +432,7 @@ fn incremental_proof_hands_over_to_the_full_one_when_it_cannot_account() {
         "{:?}",
         r.proof_note
     );
-    let items: Vec<&str> = r.mismatches.iter().map(|m| m.item.as_str()).collect();
-    assert!(
-        items
-            .iter()
-            .any(|i| i.contains("public.governance_registry")),
-        "{items:?}"
-    );
+    assert_mismatch_names(&r, "public.governance_registry");
     let out = std::process::Command::new(bin())
         .args([
             "rehearse",
@@ -501,13 +495,7 @@ fn tracked_proof_sees_ddl_that_a_trigger_runs_on_an_unnamed_table() {
             .is_some_and(|n| n.contains("does not name") && n.contains("governance_registry"))
     };
     assert!(tracker_saw(&r), "{:?}", r.proof_note);
-    let items: Vec<&str> = r.mismatches.iter().map(|m| m.item.as_str()).collect();
-    assert!(
-        items
-            .iter()
-            .any(|i| i.contains("public.governance_registry")),
-        "{items:?}"
-    );
+    assert_mismatch_names(&r, "public.governance_registry");
 
     // The step's own SQL tries to silence the tracker first: a setting it could write would
     // do, the tracker's own table it cannot.
@@ -557,6 +545,12 @@ fn a_ledger_without_the_tracker_takes_the_guard_and_scans() {
     assert!(st.installed && st.enabled, "{st:?}");
     assert!(!st.ddl_tracker, "{st:?}");
     assert_new_table_is_scanned(&db, &ci, "t_old");
+}
+
+/// The full proof named `object` among the rehearsal's mismatches.
+fn assert_mismatch_names(r: &engine::rehearse::RehearsalReport, object: &str) {
+    let items: Vec<&str> = r.mismatches.iter().map(|m| m.item.as_str()).collect();
+    assert!(items.iter().any(|i| i.contains(object)), "{items:?}");
 }
 
 /// A step creating `public.{table}` rehearses clean, proven by the catalog scan.

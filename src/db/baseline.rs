@@ -100,14 +100,22 @@ RETURNS TABLE (cat text, n bigint, x bigint) LANGUAGE sql STABLE SECURITY DEFINE
   SELECT p.cat, p.n_all, p.x_all FROM ({scan}) p
 $fn$;
 
+-- The fingerprint of per-catalog tallies: one spelling for the live catalog and the kept
+-- baseline, which drift compares.
+CREATE FUNCTION stepgate.tallies_digest(p_cat text[], p_n bigint[], p_x bigint[])
+RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+           pg_catalog.string_agg(t.cat || ':' || t.n || ':' || t.x, ',' ORDER BY t.cat COLLATE "C"),
+           'UTF8')), 'hex')
+    FROM ROWS FROM (pg_catalog.unnest(p_cat), pg_catalog.unnest(p_n), pg_catalog.unnest(p_x)) t(cat, n, x)
+$fn$;
+
 -- The whole-catalog probe computed by the server from its own catalog, no client involved:
 -- moves when any row of a modelled catalog is inserted, updated or deleted (temporary and
--- TOAST objects aside). Without JIT: compiling the pass costs more than running it.
+-- TOAST objects aside).
 CREATE FUNCTION stepgate.catalog_fingerprint()
 RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
-  SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
-           pg_catalog.string_agg(p.cat || ':' || p.n || ':' || p.x, ',' ORDER BY p.cat COLLATE "C"),
-           'UTF8')), 'hex')
+  SELECT stepgate.tallies_digest(pg_catalog.array_agg(p.cat), pg_catalog.array_agg(p.n), pg_catalog.array_agg(p.x))
     FROM stepgate.catalog_scan() p
 $fn$;
 
@@ -285,9 +293,7 @@ BEGIN
   END IF;
   DELETE FROM stepgate.catalog_preimage p WHERE p.xid = pg_catalog.pg_current_xact_id_if_assigned();
   RETURN pg_catalog.jsonb_build_object('catalog_baseline', v_mode, 'catalog_fingerprint', (
-    SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
-             pg_catalog.string_agg(b.cat || ':' || b.n || ':' || b.x, ',' ORDER BY b.cat COLLATE "C"),
-             'UTF8')), 'hex')
+    SELECT stepgate.tallies_digest(pg_catalog.array_agg(b.cat), pg_catalog.array_agg(b.n), pg_catalog.array_agg(b.x))
       FROM stepgate.catalog_tallies b));
 END
 $fn$;

@@ -149,19 +149,29 @@ pub fn entry_state(
         };
         let keeps = with_tallies && footprint::keeps_baseline(&mut tx)?;
         tx.commit()?;
-        if let (Some(f), Some(snapshot)) = (fp, snapshot) {
-            return Ok(EntryState {
-                snapshot,
-                preimage: keeps.then(|| f.scope.clone()),
-                footprint: Some(f),
-                tracked,
-            });
-        }
+        let Some((f, snapshot)) = fp.zip(snapshot) else {
+            // Over the cap: the scope was just resolved, and found too big to record.
+            return full_entry(c, keeps.then(BTreeSet::new));
+        };
+        return Ok(EntryState {
+            snapshot,
+            preimage: keeps.then(|| f.scope.clone()),
+            footprint: Some(f),
+            tracked,
+        });
     }
     let preimage = match with_tallies {
         true => preimage_of(c, names)?,
         false => None,
     };
+    full_entry(c, preimage)
+}
+
+/// The entry state of the full proof: every object.
+fn full_entry(
+    c: &mut Client,
+    preimage: Option<BTreeSet<u32>>,
+) -> Result<EntryState, postgres::Error> {
     Ok(EntryState {
         snapshot: snapshot::take(c)?,
         footprint: None,

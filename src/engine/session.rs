@@ -234,12 +234,7 @@ impl Session {
 
     /// A second connection for the step's own transaction, collecting NOTICEs.
     pub fn step_client(&self, verb: &str, step: &str, sink: NoticeSink) -> Result<Client> {
-        let app = format!("stepgate {verb} {}/{step}", self.loaded.pack.id());
-        let mut c = self
-            .target
-            .connect_with_notices(&app, sink)
-            .map_err(|e| Error::Database(e.to_string()))?;
-        c.batch_execute(&pinned_search_path())?;
+        let mut c = open_step_client(&self.target, &self.step_app(verb, step), sink)?;
         crate::engine::progress::watch_client(&self.target, &mut c);
         Ok(c)
     }
@@ -249,21 +244,21 @@ impl Session {
     /// which a new backend compiles on its first call. One verification of a published
     /// vector (RFC 8032, test 1) meanwhile takes that off the commit's path.
     pub fn step_client_early(&self, verb: &str, step: &str, sink: NoticeSink) -> EarlyClient {
-        let app = format!("stepgate {verb} {}/{step}", self.loaded.pack.id());
-        let target = self.target.clone();
+        let (target, app) = (self.target.clone(), self.step_app(verb, step));
         EarlyClient {
             target: self.target.clone(),
             handle: std::thread::spawn(move || {
-                let mut c = target
-                    .connect_with_notices(&app, sink)
-                    .map_err(|e| Error::Database(e.to_string()))?;
-                c.batch_execute(&pinned_search_path())?;
+                let mut c = open_step_client(&target, &app, sink)?;
                 // Best effort: a ledger without the function, or a refusal, only costs the
                 // warm-up.
                 let _ = c.batch_execute(WARM_UP_SQL);
                 Ok(c)
             }),
         }
+    }
+
+    fn step_app(&self, verb: &str, step: &str) -> String {
+        format!("stepgate {verb} {}/{step}", self.loaded.pack.id())
     }
 
     pub fn drain(sink: &NoticeSink) -> Vec<crate::db::connect::Notice> {
@@ -278,6 +273,16 @@ impl Drop for Session {
             let _ = ledger::unlock_pack(&mut self.ledger, &id);
         }
     }
+}
+
+/// A connection for a step's own transaction, collecting NOTICEs, with the pinned
+/// search_path.
+fn open_step_client(target: &Target, app: &str, sink: NoticeSink) -> Result<Client> {
+    let mut c = target
+        .connect_with_notices(app, sink)
+        .map_err(|e| Error::Database(e.to_string()))?;
+    c.batch_execute(&pinned_search_path())?;
+    Ok(c)
 }
 
 /// A step connection being opened and warmed ([`Session::step_client_early`]).
